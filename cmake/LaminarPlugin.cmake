@@ -1,0 +1,27 @@
+# laminar_add_plugin(<kind> <name> SOURCES <files...> [LIBRARIES <targets...>] [OUTPUT_DIR <dir>] [NO_INSTALL])
+#
+# Builds plugin <name> of <kind> (model, extractor, metric) as laminar_<kind>_<name>.so in the
+# build's plugin folder (or OUTPUT_DIR), with hidden visibility so that only the
+# BOOST_DLL_ALIAS exports are seen by the host.
+function(laminar_add_plugin kind name)
+  cmake_parse_arguments(P "NO_INSTALL" "OUTPUT_DIR" "SOURCES;LIBRARIES" ${ARGN})
+  set(target laminar_${kind}_${name})
+  if(NOT P_OUTPUT_DIR)
+    set(P_OUTPUT_DIR ${LAMINAR_PLUGIN_DIR})
+  endif()
+  add_library(${target} MODULE ${P_SOURCES})
+  target_link_libraries(${target} PRIVATE laminar::api ${P_LIBRARIES})
+  # GCC marks some template statics STB_GNU_UNIQUE, which makes a library impossible to unload:
+  # without them a metric's library is really released when its last object dies.
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    target_compile_options(${target} PRIVATE -fno-gnu-unique)
+  endif()
+  set_target_properties(${target} PROPERTIES
+    PREFIX ""
+    CXX_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON
+    LIBRARY_OUTPUT_DIRECTORY ${P_OUTPUT_DIR})
+  if(NOT P_NO_INSTALL)
+    install(TARGETS ${target} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/laminar/plugins)
+  endif()
+endfunction()

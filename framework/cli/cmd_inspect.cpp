@@ -1,0 +1,60 @@
+#include <iostream>
+
+#include "commands.hpp"
+#include "errors.hpp"
+#include "h5.hpp"
+#include "run_file.hpp"
+
+namespace po = boost::program_options;
+
+namespace laminar::cli {
+
+namespace {
+
+std::string shape_text(const std::vector<hsize_t>& dims) {
+    std::string s = "[";
+    for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? " x " : "") + std::to_string(dims[i]);
+    return s + "]";
+}
+
+void print_attrs(hid_t f, const std::string& path, const std::string& indent, bool all) {
+    for (const auto& [name, value] : h5::attributes_as_text(f, path)) {
+        if (!all && value.size() > 60) {
+            std::cout << indent << "@" << name << " = (" << value.size() << " characters; --all shows it)\n";
+            continue;
+        }
+        std::cout << indent << "@" << name << " = " << value << "\n";
+    }
+}
+
+}  // namespace
+
+int inspect(const Args& args) {
+    po::options_description options("laminar inspect");
+    options.add_options()("run", po::value<std::string>()->required(), "the run file (HDF5)")
+                         ("all", "print long attributes (e.g. the experiment spec) in full");
+    po::positional_options_description positional;
+    positional.add("run", 1);
+    po::variables_map vm;
+    if (parse(args, "laminar inspect RUN.h5 [--all]", options, positional, vm)) return kExitOk;
+
+    const std::string file = vm["run"].as<std::string>();
+    const bool all = vm.count("all") > 0;
+    h5::Handle f = open_run_file(file);
+    std::cout << file << "\n";
+    print_attrs(f, ".", "  ", all);
+    h5::walk(f, "/", [&](const std::string& path, bool is_group) {
+        const auto depth = static_cast<std::size_t>(std::count(path.begin(), path.end(), '/'));
+        const std::string indent(2 * depth + 2, ' ');
+        const std::string name = path.substr(path.rfind('/') + 1);
+        if (is_group) std::cout << indent << name << "/\n";
+        else std::cout << indent << name << "  " << shape_text(h5::shape(f, path)) << "\n";
+        print_attrs(f, path, indent + "    ", all);
+    });
+    if (std::filesystem::exists(RunTransaction::partial_path(file)))
+        std::cout << "note: " << RunTransaction::partial_path(file).string()
+                  << " is left from an interrupted run; the next `laminar run` discards it\n";
+    return kExitOk;
+}
+
+}  // namespace laminar::cli

@@ -1,0 +1,50 @@
+#include <iostream>
+
+#include "commands.hpp"
+#include "errors.hpp"
+#include "experiment.hpp"
+#include "pipeline.hpp"
+
+namespace po = boost::program_options;
+
+namespace laminar::cli {
+
+int run(const Args& args) {
+    po::options_description options("laminar run");
+    std::string stage;
+    std::vector<std::string> models;
+    options.add_options()
+        ("experiment", po::value<std::string>()->required(), "the experiment file (YAML)")
+        ("stage", po::value<std::string>(&stage), "run only this stage: extract, analyze or report")
+        ("force", "run the stage(s) even when their inputs are unchanged")
+        ("out", po::value<std::string>(), "the run file to write (default: the experiment's `output`)")
+        ("model", po::value<std::vector<std::string>>(&models)->composing(),
+         "ID=PATH: load model ID from PATH instead of the experiment's path (repeatable)");
+    po::positional_options_description positional;
+    positional.add("experiment", 1);
+    po::variables_map vm;
+    if (parse(args, "laminar run EXPERIMENT.yaml [--stage extract|analyze|report] [--force] [--out FILE] "
+                    "[--model ID=PATH]...", options, positional, vm))
+        return kExitOk;
+
+    LoadOptions load;
+    for (const auto& m : models) {
+        const auto eq = m.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == m.size())
+            throw InputError("--model expects ID=PATH (got '" + m + "')");
+        load.model_paths[m.substr(0, eq)] = m.substr(eq + 1);
+    }
+    // Only the extract stage loads models: the other stages run without the model folders.
+    load.require_paths = stage.empty() || stage == "extract";
+    const PluginRegistry registry;
+    const Experiment exp = load_experiment(vm["experiment"].as<std::string>(), registry, load);
+    RunOptions run_options;
+    run_options.stage = stage;
+    run_options.force = vm.count("force") > 0;
+    run_options.output = vm.count("out") ? std::filesystem::absolute(vm["out"].as<std::string>()) : exp.output;
+    for (const auto& note : exp.notes) std::cerr << "note: " << note << "\n";
+    run_experiment(exp, registry, run_options, std::cout);
+    return kExitOk;
+}
+
+}  // namespace laminar::cli

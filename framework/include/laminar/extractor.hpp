@@ -1,0 +1,29 @@
+// Interface of extractor plugins (plugins/extractors/<name>/): which hook points to capture
+// and how to turn them into one [n_stimuli x dim] matrix per site and layer.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "laminar/plugin.hpp"
+#include "laminar/types.hpp"
+
+namespace laminar {
+
+class BOOST_SYMBOL_VISIBLE Extractor {
+public:
+    virtual ~Extractor() = default;
+
+    /// Reads this extractor's parameters for a given model; throws SpecError on values the
+    /// model cannot satisfy (e.g. a layer beyond n_layer).
+    virtual void configure(const Params& params, const ModelInfo& model) = 0;
+
+    /// Hook names the forward pass must capture.
+    virtual std::vector<std::string> hooks() const = 0;
+
+    /// One row per stimulus, taken at Stimulus::position.
+    virtual std::vector<ActivationSet> extract(const Captures& captured,
+                                               const std::vector<Stimulus>& stimuli) const = 0;
+};
+
+}  // namespace laminar

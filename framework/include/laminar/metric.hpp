@@ -1,0 +1,50 @@
+// Interface of metric plugins (plugins/metrics/<name>/): read activation sets from the run
+// file, write results under /results/<analysis name>/. Metrics never link libtorch.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "laminar/plugin.hpp"
+#include "laminar/types.hpp"
+
+namespace laminar {
+
+/// Read-only view of the run file's stimuli and activations (backed by HDF5 in the host).
+class BOOST_SYMBOL_VISIBLE ActivationSource {
+public:
+    virtual ~ActivationSource() = default;
+    virtual const std::vector<Stimulus>& stimuli() const = 0;
+    /// Category names in the order the experiment file gives them.
+    virtual std::vector<std::string> categories() const = 0;
+    virtual std::vector<std::string> models() const = 0;
+    /// Hook names recorded for a model, e.g. "blocks.5.attn.hook_q".
+    virtual std::vector<std::string> hooks(const std::string& model) const = 0;
+    virtual ActivationSet read(const std::string& model, const std::string& hook) const = 0;
+};
+
+/// Where a metric writes. Paths are relative to the metric's own result group and use '/'
+/// between levels, e.g. "gpt2-medium/blocks.5.attn.hook_q/matrix".
+class BOOST_SYMBOL_VISIBLE ResultSink {
+public:
+    virtual ~ResultSink() = default;
+    /// A float64 dataset of the given shape (row-major data).
+    virtual void write(const std::string& path, const std::vector<int64_t>& shape,
+                       const std::vector<double>& data) = 0;
+    /// An attribute on the group or dataset at `path` (created as a group if absent).
+    virtual void attribute(const std::string& path, const std::string& name, double value) = 0;
+    virtual void attribute(const std::string& path, const std::string& name, int64_t value) = 0;
+    virtual void attribute(const std::string& path, const std::string& name,
+                           const std::string& value) = 0;
+};
+
+class BOOST_SYMBOL_VISIBLE Metric {
+public:
+    virtual ~Metric() = default;
+    /// Reads this metric's parameters; throws SpecError on values it cannot use.
+    virtual void configure(const Params& params) = 0;
+    virtual void run(const ActivationSource& in, ResultSink& out) = 0;
+};
+
+}  // namespace laminar

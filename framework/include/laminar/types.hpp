@@ -1,0 +1,70 @@
+// Plain data exchanged between the host and plugins.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <boost/config.hpp>
+#include <nlohmann/json.hpp>
+
+namespace laminar {
+
+/// A plugin's section of the experiment file, already validated against its parameter schema.
+using Params = nlohmann::json;
+
+/// Thrown by a plugin (or the host) when the experiment asks for something impossible.
+/// `field` is a dotted path inside the plugin's parameters ("layers[2]"); the host adds the
+/// file, line and column. Exit code 2.
+class BOOST_SYMBOL_VISIBLE SpecError : public std::runtime_error {
+public:
+    SpecError(std::string field, const std::string& what)
+        : std::runtime_error(what), field_(std::move(field)) {}
+    const std::string& field() const { return field_; }
+
+private:
+    std::string field_;
+};
+
+/// Dense row-major float32 array, e.g. a hook output [pos, head, d_head].
+struct Tensor {
+    std::vector<int64_t> shape;
+    std::vector<float> data;
+};
+
+/// One prompt built from the template and one word.
+struct Stimulus {
+    std::string text;      ///< the full prompt
+    std::string word;      ///< the word substituted into the template
+    std::string category;  ///< its category label
+    std::vector<int32_t> token_ids;
+    int32_t word_begin = 0;  ///< first token of the word (index into token_ids)
+    int32_t word_end = 0;    ///< one past its last token
+    int32_t position = 0;    ///< the token analysed, by the experiment's position rule (-1: mean of the word)
+};
+
+/// What a loaded model tells the host and the extractors about itself.
+struct ModelInfo {
+    std::string architecture;
+    int n_layer = 0;
+    int n_head = 0;
+    int d_model = 0;
+};
+
+/// Hook name -> one tensor per prompt, in prompt order.
+using Captures = std::map<std::string, std::vector<Tensor>>;
+
+/// A named [rows x cols] float32 matrix, one row per stimulus: what extractors produce and
+/// metrics consume. Stored as /activations/<model>/<hook>.
+struct ActivationSet {
+    std::string hook;  ///< e.g. "blocks.5.attn.hook_q"
+    int layer = -1;    ///< -1 when the hook has no layer (e.g. ln_final)
+    std::string site;  ///< e.g. "q", "k", "resid_post"
+    int64_t rows = 0;
+    int64_t cols = 0;
+    std::vector<float> data;  ///< row-major
+};
+
+}  // namespace laminar

@@ -1,0 +1,89 @@
+// Stage "analyze": run each metric on the activations stored by "extract". Never loads a
+// model. Each analysis is its own transaction, so finished ones survive a later failure.
+#include <set>
+
+#include "content_hash.hpp"
+#include "errors.hpp"
+#include "run_file.hpp"
+#include "stages.hpp"
+
+namespace laminar {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void run_one(const Experiment& exp, const PluginRegistry& registry, const StepSpec& step, const std::string& hash,
+             const fs::path& output, std::ostream& log) {
+    auto metric = registry.create_metric(step.plugin);
+    try {
+        metric->configure(step.params);
+    } catch (const SpecError& e) {
+        rethrow_in_file(exp, step.pointer, e);
+    }
+    RunTransaction tx(output);
+    h5::remove(tx.file(), "results/" + step.name);
+    h5::remove(tx.file(), "stages/analyze/" + step.name);
+    RunFileSource source(tx.file());
+    RunFileSink sink(tx.file(), step.name);
+    try {
+        metric->run(source, sink);
+    } catch (const SpecError& e) {
+        rethrow_in_file(exp, step.pointer, e);
+    }
+    const std::string group = "results/" + step.name;
+    h5::set_attr(tx.file(), group, "metric", step.plugin);
+    h5::set_attr(tx.file(), group, "plugin_version", registry.require(PluginKind::metric, step.plugin).version);
+    h5::set_attr(tx.file(), group, "params", step.params.dump());
+    stamp_root(tx.file(), exp);
+    record_stage(tx.file(), "analyze/" + step.name, hash);
+    tx.commit();
+    log << "analyze: " << step.name << ": done\n";
+}
+
+}  // namespace
+
+void run_analyze(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options, std::ostream& log) {
+    std::optional<std::string> extract_hash;
+    std::set<std::string> recorded;
+    if (fs::exists(options.output)) {
+        h5::Handle f = open_run_file(options.output);
+        extract_hash = stage_hash(f, "extract");
+        if (h5::exists(f, "stages/analyze"))
+            for (const auto& n : h5::children(h5::open_group(f, "stages/analyze"))) recorded.insert(n);
+        if (h5::exists(f, "results"))
+            for (const auto& n : h5::children(h5::open_group(f, "results"))) recorded.insert(n);
+    }
+    if (!extract_hash)
+        throw InputError(options.output.string() + ": no completed extract stage; run `laminar run " +
+                         exp.document.file().string() + "` (or --stage extract) first");
+
+    for (const auto& step : exp.analyze) {
+        recorded.erase(step.name);
+        const std::string hash = hash_json({{"section", step.section},
+                                            {"plugin_version", registry.require(PluginKind::metric, step.plugin).version},
+                                            {"extract", *extract_hash}});
+        std::optional<std::string> previous;
+        {
+            h5::Handle f = open_run_file(options.output);
+            previous = stage_hash(f, "analyze/" + step.name);
+        }
+        if (!options.force && previous == hash) {
+            log << "analyze: " << step.name << ": up to date\n";
+            continue;
+        }
+        run_one(exp, registry, step, hash, options.output, log);
+    }
+
+    if (!recorded.empty()) {  // analyses no longer in the experiment file
+        RunTransaction tx(options.output);
+        for (const auto& name : recorded) {
+            h5::remove(tx.file(), "results/" + name);
+            h5::remove(tx.file(), "stages/analyze/" + name);
+            log << "analyze: removed results of '" << name << "' (no longer in the experiment)\n";
+        }
+        tx.commit();
+    }
+}
+
+}  // namespace laminar

@@ -1,0 +1,144 @@
+// Stage "extract": load each model, run the stimuli through it, store what the extractors
+// record. The only stage that touches models (and libtorch, through the plugins).
+#include <set>
+
+#include "content_hash.hpp"
+#include "errors.hpp"
+#include "run_file.hpp"
+#include "stages.hpp"
+#include "stimuli.hpp"
+
+namespace laminar {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// What the extraction depends on, apart from the model files' identity: models (not their
+/// path: a moved folder is the same model), stimuli, extractors, and the plugins' versions.
+nlohmann::json extract_spec(const Experiment& exp, const PluginRegistry& registry) {
+    nlohmann::json models = nlohmann::json::array();
+    for (const auto& m : exp.models)
+        models.push_back({{"id", m.id}, {"backend", m.backend}, {"params", m.params},
+                          {"plugin_version", registry.require(PluginKind::model, m.backend).version}});
+    nlohmann::json categories = nlohmann::json::array();
+    for (const auto& [name, words] : exp.stimuli.categories) categories.push_back({name, words});
+    nlohmann::json steps = nlohmann::json::array();
+    for (const auto& e : exp.extract)
+        steps.push_back({{"section", e.section},
+                         {"plugin_version", registry.require(PluginKind::extractor, e.plugin).version}});
+    return {{"models", models},
+            {"stimuli", {{"template", exp.stimuli.template_text}, {"position", exp.stimuli.position},
+                         {"categories", categories}}},
+            {"extract", steps}};
+}
+
+void extract_model(const Experiment& exp, const PluginRegistry& registry, const ModelSpec& m,
+                   const std::string& fingerprint, hid_t file, bool first, std::ostream& log) {
+    auto backend = registry.create_model(m.backend);
+    try {
+        backend->load(m.path, m.params);
+    } catch (const SpecError& e) {
+        rethrow_in_file(exp, m.pointer, e);
+    }
+    const ModelInfo info = backend->info();
+
+    std::vector<std::string> warnings;
+    std::vector<Stimulus> stimuli = build_stimuli(exp.stimuli, *backend, warnings);
+    for (const auto& w : warnings) log << "warning: " << m.id << ": " << w << "\n";
+
+    std::vector<PluginHandle<Extractor>> extractors;
+    std::set<std::string> hooks;
+    for (const auto& step : exp.extract) {
+        auto ex = registry.create_extractor(step.plugin);
+        try {
+            ex->configure(step.params, info);
+        } catch (const SpecError& e) {
+            rethrow_in_file(exp, step.pointer, e);
+        }
+        for (const auto& h : ex->hooks()) hooks.insert(h);
+        extractors.push_back(std::move(ex));
+    }
+
+    std::vector<std::vector<int32_t>> prompts;
+    for (const auto& s : stimuli) prompts.push_back(s.token_ids);
+    const Captures captured = backend->forward(prompts, {hooks.begin(), hooks.end()});
+
+    std::size_t count = 0;
+    for (const auto& ex : extractors)
+        for (const auto& set : ex->extract(captured, stimuli)) {
+            write_activation(file, m.id, fingerprint, set);
+            ++count;
+        }
+    h5::require_group(file, "activations/" + m.id);
+    h5::set_attr(file, "activations/" + m.id, "backend", m.backend);
+    h5::set_attr(file, "activations/" + m.id, "model_fingerprint", fingerprint);
+    h5::set_attr(file, "activations/" + m.id, "path", m.path.string());
+
+    std::vector<std::string> names;
+    for (const auto& [name, words] : exp.stimuli.categories) names.push_back(name);
+    if (first) {
+        write_stimuli(file, stimuli, names);
+    } else if (read_stimuli(file).size() == stimuli.size()) {
+        // Another tokenizer may split the same prompts differently: keep its own token ids.
+        const auto reference = read_stimuli(file);
+        bool same = true;
+        for (std::size_t i = 0; i < stimuli.size(); ++i)
+            same = same && reference[i].token_ids == stimuli[i].token_ids && reference[i].position == stimuli[i].position;
+        if (!same) {
+            std::vector<std::vector<int32_t>> ids;
+            std::vector<int32_t> position;
+            for (const auto& s : stimuli) { ids.push_back(s.token_ids); position.push_back(s.position); }
+            h5::write(file, "stimuli/by_model/" + m.id + "/token_ids", ids);
+            h5::write(file, "stimuli/by_model/" + m.id + "/position", position);
+        }
+    }
+    log << "extract: " << m.id << ": " << stimuli.size() << " stimuli, " << count << " activation set(s)\n";
+}
+
+}  // namespace
+
+void run_extract(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options, std::ostream& log) {
+    const nlohmann::json spec = extract_spec(exp, registry);
+    const std::string spec_hash = hash_json(spec);
+
+    std::optional<std::string> previous, previous_spec;
+    if (fs::exists(options.output) && h5::is_hdf5(options.output)) {
+        h5::Handle f = open_run_file(options.output);
+        previous = stage_hash(f, "extract");
+        if (previous) previous_spec = h5::get_string_attr(f, "stages/extract", "spec_hash");
+    }
+
+    nlohmann::json identities = nlohmann::json::object();
+    for (const auto& m : exp.models) {
+        if (m.path.empty() || !fs::is_directory(m.path)) {
+            if (!options.force && previous_spec == spec_hash) {
+                log << "extract: skipped, model folder of '" << m.id << "' not found (" << m.path.string()
+                    << "); using the activations already in " << options.output.string() << "\n";
+                return;
+            }
+            throw InputError(exp.document.where(m.pointer + "/path") + ": model folder not found: " +
+                             (m.path.empty() ? m.path_text : m.path.string()));
+        }
+        identities[m.id] = folder_identity(m.path);
+    }
+    const std::string inputs_hash = hash_json({{"spec", spec}, {"models", identities}});
+    if (!options.force && previous == inputs_hash) {
+        log << "extract: up to date (inputs unchanged; --force re-runs it)\n";
+        return;
+    }
+
+    RunTransaction tx(options.output);
+    // New activations invalidate everything downstream.
+    for (const char* group : {"stimuli", "activations", "results", "stages"}) h5::remove(tx.file(), group);
+    for (std::size_t i = 0; i < exp.models.size(); ++i) {
+        const auto& m = exp.models[i];
+        extract_model(exp, registry, m, hash_json(identities[m.id]), tx.file(), i == 0, log);
+    }
+    stamp_root(tx.file(), exp);
+    record_stage(tx.file(), "extract", inputs_hash);
+    h5::set_attr(tx.file(), "stages/extract", "spec_hash", spec_hash);
+    tx.commit();
+}
+
+}  // namespace laminar

@@ -1,0 +1,343 @@
+#include "h5.hpp"
+
+#include <sstream>
+#include <stdexcept>
+
+namespace laminar::h5 {
+
+namespace {
+
+// HDF5 prints its error stack to stderr by default; we turn it into exception messages.
+const bool quiet_hdf5 = [] { return H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr) >= 0; }();
+
+herr_t collect(unsigned n, const H5E_error2_t* e, void* out) {
+    auto& text = *static_cast<std::string*>(out);
+    if (n < 3 && e->desc && *e->desc) text += std::string(text.empty() ? "" : "; ") + e->desc;
+    return 0;
+}
+
+std::string hdf5_error() {
+    std::string text;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect, &text);
+    H5Eclear2(H5E_DEFAULT);
+    return text.empty() ? "HDF5 error" : text;
+}
+
+void check_status(herr_t status, const std::string& what) {
+    if (status < 0) throw std::runtime_error(what + ": " + hdf5_error());
+}
+
+std::pair<std::string, std::string> split_parent(const std::string& path) {
+    const auto slash = path.rfind('/');
+    if (slash == std::string::npos) return {"", path};
+    return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
+Handle parent_group(hid_t loc, const std::string& path, std::string& leaf) {
+    auto [parent, name] = split_parent(path);
+    leaf = name;
+    return parent.empty() ? Handle(check(H5Oopen(loc, ".", H5P_DEFAULT), "open ."))
+                          : require_group(loc, parent);
+}
+
+Handle scalar_space() { return Handle(check(H5Screate(H5S_SCALAR), "scalar dataspace")); }
+
+Handle utf8_string_type() {
+    Handle type(check(H5Tcopy(H5T_C_S1), "string type"));
+    check_status(H5Tset_size(type, H5T_VARIABLE), "string type");
+    check_status(H5Tset_cset(type, H5T_CSET_UTF8), "string type");
+    return type;
+}
+
+Handle open_object(hid_t loc, const std::string& path) {
+    return Handle(check(H5Oopen(loc, path.c_str(), H5P_DEFAULT), "open " + path));
+}
+
+void write_raw(hid_t loc, const std::string& path, hid_t file_type, hid_t mem_type,
+               const std::vector<hsize_t>& dims, const void* data) {
+    std::string leaf;
+    Handle parent = parent_group(loc, path, leaf);
+    if (H5Lexists(parent, leaf.c_str(), H5P_DEFAULT) > 0)
+        check_status(H5Ldelete(parent, leaf.c_str(), H5P_DEFAULT), "replace " + path);
+    Handle space(check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+                       "dataspace for " + path));
+    Handle set(check(H5Dcreate2(parent, leaf.c_str(), file_type, space, H5P_DEFAULT, H5P_DEFAULT,
+                                H5P_DEFAULT),
+                     "create dataset " + path));
+    check_status(H5Dwrite(set, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "write " + path);
+}
+
+Handle open_dataset(hid_t loc, const std::string& path) {
+    return Handle(check(H5Dopen2(loc, path.c_str(), H5P_DEFAULT), "open dataset " + path));
+}
+
+hsize_t element_count(hid_t loc, const std::string& path) {
+    hsize_t n = 1;
+    for (hsize_t d : shape(loc, path)) n *= d;
+    return n;
+}
+
+Handle prepare_attr(hid_t loc, const std::string& path, const std::string& name, hid_t type,
+                    Handle& obj) {
+    obj = exists(loc, path) ? open_object(loc, path) : require_group(loc, path);
+    if (H5Aexists(obj, name.c_str()) > 0) check_status(H5Adelete(obj, name.c_str()), "replace attribute " + name);
+    Handle space = scalar_space();
+    return Handle(check(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
+                        "create attribute " + name + " on " + path));
+}
+
+}  // namespace
+
+void Handle::reset() {
+    if (id_ < 0) return;
+    switch (H5Iget_type(id_)) {
+        case H5I_FILE: H5Fclose(id_); break;
+        case H5I_GROUP: H5Gclose(id_); break;
+        case H5I_DATASET: H5Dclose(id_); break;
+        case H5I_DATASPACE: H5Sclose(id_); break;
+        case H5I_DATATYPE: H5Tclose(id_); break;
+        case H5I_ATTR: H5Aclose(id_); break;
+        case H5I_GENPROP_LST: H5Pclose(id_); break;
+        default: H5Oclose(id_); break;
+    }
+    id_ = H5I_INVALID_HID;
+}
+
+hid_t check(hid_t id, const std::string& what) {
+    if (id < 0) throw std::runtime_error(what + ": " + hdf5_error());
+    return id;
+}
+
+Handle create_file(const std::filesystem::path& path) {
+    // Track link creation order so that h5py and `laminar inspect` list groups as written.
+    Handle fcpl(check(H5Pcreate(H5P_FILE_CREATE), "file creation properties"));
+    check_status(H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
+                 "file creation properties");
+    return Handle(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT),
+                        "create " + path.string()));
+}
+
+Handle open_file(const std::filesystem::path& path, bool writable) {
+    return Handle(check(H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT),
+                        path.string() + ": cannot open as HDF5"));
+}
+
+bool is_hdf5(const std::filesystem::path& path) {
+    const htri_t r = H5Fis_hdf5(path.c_str());
+    H5Eclear2(H5E_DEFAULT);
+    return r > 0;
+}
+
+bool exists(hid_t loc, const std::string& path) {
+    if (path.empty() || path == ".") return true;
+    std::size_t pos = 0;
+    while (true) {
+        const auto slash = path.find('/', pos);
+        const std::string prefix = path.substr(0, slash);
+        if (H5Lexists(loc, prefix.c_str(), H5P_DEFAULT) <= 0) { H5Eclear2(H5E_DEFAULT); return false; }
+        if (slash == std::string::npos) return true;
+        pos = slash + 1;
+    }
+}
+
+Handle require_group(hid_t loc, const std::string& path) {
+    if (exists(loc, path)) return open_group(loc, path);
+    Handle lcpl(check(H5Pcreate(H5P_LINK_CREATE), "link properties"));
+    check_status(H5Pset_create_intermediate_group(lcpl, 1), "link properties");
+    Handle gcpl(check(H5Pcreate(H5P_GROUP_CREATE), "group properties"));
+    check_status(H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
+                 "group properties");
+    return Handle(check(H5Gcreate2(loc, path.c_str(), lcpl, gcpl, H5P_DEFAULT), "create group " + path));
+}
+
+Handle open_group(hid_t loc, const std::string& path) {
+    return Handle(check(H5Gopen2(loc, path.c_str(), H5P_DEFAULT), "open group " + path));
+}
+
+void remove(hid_t loc, const std::string& path) {
+    if (exists(loc, path)) check_status(H5Ldelete(loc, path.c_str(), H5P_DEFAULT), "delete " + path);
+}
+
+std::vector<std::string> children(hid_t group) {
+    std::vector<std::string> names;
+    auto visit = [](hid_t, const char* name, const H5L_info_t*, void* out) -> herr_t {
+        static_cast<std::vector<std::string>*>(out)->push_back(name);
+        return 0;
+    };
+    hsize_t idx = 0;
+    if (H5Literate(group, H5_INDEX_CRT_ORDER, H5_ITER_INC, &idx, visit, &names) < 0) {
+        H5Eclear2(H5E_DEFAULT);  // creation order not tracked (file made elsewhere): by name
+        names.clear();
+        idx = 0;
+        check_status(H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, &idx, visit, &names), "list group");
+    }
+    return names;
+}
+
+bool is_group(hid_t loc, const std::string& path) {
+    if (!exists(loc, path)) return false;
+    Handle obj = open_object(loc, path);
+    return H5Iget_type(obj) == H5I_GROUP;
+}
+
+void write(hid_t loc, const std::string& path, const std::vector<hsize_t>& shape, const float* data) {
+    write_raw(loc, path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, shape, data);
+}
+
+void write(hid_t loc, const std::string& path, const std::vector<hsize_t>& shape, const double* data) {
+    write_raw(loc, path, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, shape, data);
+}
+
+void write(hid_t loc, const std::string& path, const std::vector<int32_t>& data) {
+    write_raw(loc, path, H5T_STD_I32LE, H5T_NATIVE_INT32, {data.size()}, data.data());
+}
+
+void write(hid_t loc, const std::string& path, const std::vector<std::string>& data) {
+    std::vector<const char*> ptrs;
+    for (const auto& s : data) ptrs.push_back(s.c_str());
+    Handle type = utf8_string_type();
+    write_raw(loc, path, type, type, {data.size()}, ptrs.data());
+}
+
+void write(hid_t loc, const std::string& path, const std::vector<std::vector<int32_t>>& data) {
+    std::vector<hvl_t> rows;
+    for (const auto& r : data) rows.push_back({r.size(), const_cast<int32_t*>(r.data())});
+    Handle file_type(check(H5Tvlen_create(H5T_STD_I32LE), "vlen type"));
+    Handle mem_type(check(H5Tvlen_create(H5T_NATIVE_INT32), "vlen type"));
+    write_raw(loc, path, file_type, mem_type, {data.size()}, rows.data());
+}
+
+std::vector<hsize_t> shape(hid_t loc, const std::string& path) {
+    Handle set = open_dataset(loc, path);
+    Handle space(check(H5Dget_space(set), "dataspace of " + path));
+    const int rank = H5Sget_simple_extent_ndims(space);
+    std::vector<hsize_t> dims(rank > 0 ? rank : 0);
+    if (rank > 0) H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+    return dims;
+}
+
+std::vector<float> read_floats(hid_t loc, const std::string& path) {
+    std::vector<float> out(element_count(loc, path));
+    Handle set = open_dataset(loc, path);
+    check_status(H5Dread(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "read " + path);
+    return out;
+}
+
+std::vector<int32_t> read_ints(hid_t loc, const std::string& path) {
+    std::vector<int32_t> out(element_count(loc, path));
+    Handle set = open_dataset(loc, path);
+    check_status(H5Dread(set, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "read " + path);
+    return out;
+}
+
+std::vector<std::string> read_strings(hid_t loc, const std::string& path) {
+    Handle set = open_dataset(loc, path);
+    Handle space(check(H5Dget_space(set), "dataspace of " + path));
+    std::vector<char*> ptrs(element_count(loc, path));
+    Handle type = utf8_string_type();
+    check_status(H5Dread(set, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "read " + path);
+    std::vector<std::string> out(ptrs.begin(), ptrs.end());
+    H5Dvlen_reclaim(type, space, H5P_DEFAULT, ptrs.data());
+    return out;
+}
+
+std::vector<std::vector<int32_t>> read_vlen_ints(hid_t loc, const std::string& path) {
+    Handle set = open_dataset(loc, path);
+    Handle space(check(H5Dget_space(set), "dataspace of " + path));
+    std::vector<hvl_t> rows(element_count(loc, path));
+    Handle type(check(H5Tvlen_create(H5T_NATIVE_INT32), "vlen type"));
+    check_status(H5Dread(set, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()), "read " + path);
+    std::vector<std::vector<int32_t>> out;
+    for (const auto& r : rows) {
+        const auto* p = static_cast<const int32_t*>(r.p);
+        out.emplace_back(p, p + r.len);
+    }
+    H5Dvlen_reclaim(type, space, H5P_DEFAULT, rows.data());
+    return out;
+}
+
+void set_attr(hid_t loc, const std::string& path, const std::string& name, double value) {
+    Handle obj;
+    Handle attr = prepare_attr(loc, path, name, H5T_IEEE_F64LE, obj);
+    check_status(H5Awrite(attr, H5T_NATIVE_DOUBLE, &value), "write attribute " + name);
+}
+
+void set_attr(hid_t loc, const std::string& path, const std::string& name, int64_t value) {
+    Handle obj;
+    Handle attr = prepare_attr(loc, path, name, H5T_STD_I64LE, obj);
+    check_status(H5Awrite(attr, H5T_NATIVE_INT64, &value), "write attribute " + name);
+}
+
+void set_attr(hid_t loc, const std::string& path, const std::string& name, const std::string& value) {
+    Handle obj;
+    Handle type = utf8_string_type();
+    Handle attr = prepare_attr(loc, path, name, type, obj);
+    const char* p = value.c_str();
+    check_status(H5Awrite(attr, type, &p), "write attribute " + name);
+}
+
+bool has_attr(hid_t loc, const std::string& path, const std::string& name) {
+    if (!exists(loc, path)) return false;
+    const htri_t r = H5Aexists_by_name(loc, path.c_str(), name.c_str(), H5P_DEFAULT);
+    H5Eclear2(H5E_DEFAULT);
+    return r > 0;
+}
+
+std::string get_string_attr(hid_t loc, const std::string& path, const std::string& name) {
+    Handle attr(check(H5Aopen_by_name(loc, path.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+                      "attribute " + name + " of " + path));
+    Handle type = utf8_string_type();
+    char* p = nullptr;
+    check_status(H5Aread(attr, type, &p), "read attribute " + name);
+    std::string out = p ? p : "";
+    H5free_memory(p);
+    return out;
+}
+
+int64_t get_int_attr(hid_t loc, const std::string& path, const std::string& name) {
+    Handle attr(check(H5Aopen_by_name(loc, path.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+                      "attribute " + name + " of " + path));
+    int64_t v = 0;
+    check_status(H5Aread(attr, H5T_NATIVE_INT64, &v), "read attribute " + name);
+    return v;
+}
+
+std::vector<std::pair<std::string, std::string>> attributes_as_text(hid_t loc, const std::string& path) {
+    std::vector<std::pair<std::string, std::string>> out;
+    Handle obj = open_object(loc, path);
+    const int n = H5Aget_num_attrs(obj);
+    for (int i = 0; i < n; ++i) {
+        Handle attr(check(H5Aopen_by_idx(obj, ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT),
+                          "attribute of " + path));
+        if (attr.get() < 0) continue;
+        char name[256] = {0};
+        H5Aget_name(attr, sizeof name, name);
+        Handle type(check(H5Aget_type(attr), "attribute type"));
+        Handle space(check(H5Aget_space(attr), "attribute space"));
+        const hssize_t count = H5Sget_simple_extent_npoints(space);
+        std::ostringstream text;
+        switch (H5Tget_class(type)) {
+            case H5T_STRING:
+                if (count == 1 && H5Tis_variable_str(type) > 0) {
+                    text << get_string_attr(loc, path, name);
+                } else {
+                    text << "<string>";
+                }
+                break;
+            case H5T_INTEGER:
+            case H5T_FLOAT: {
+                std::vector<double> v(count);
+                check_status(H5Aread(attr, H5T_NATIVE_DOUBLE, v.data()), "read attribute");
+                if (count != 1) text << '[';
+                for (hssize_t k = 0; k < count; ++k) text << (k ? ", " : "") << v[k];
+                if (count != 1) text << ']';
+                break;
+            }
+            default: text << "<binary>";
+        }
+        out.emplace_back(name, text.str());
+    }
+    return out;
+}
+
+}  // namespace laminar::h5

@@ -1,0 +1,57 @@
+#include "pipeline.hpp"
+
+#include "content_hash.hpp"
+#include "errors.hpp"
+#include "h5.hpp"
+#include "run_file.hpp"
+#include "stages.hpp"
+
+#ifndef LAMINAR_VERSION
+#define LAMINAR_VERSION "0.0.0"
+#endif
+
+namespace laminar {
+
+void stamp_root(hid_t file, const Experiment& exp) {
+    h5::set_attr(file, ".", "laminar_version", std::string(LAMINAR_VERSION));
+    h5::set_attr(file, ".", "experiment", exp.name);
+    h5::set_attr(file, ".", "spec", exp.document.text());
+    h5::set_attr(file, ".", "spec_hash", hash_text(exp.document.text()));
+    if (!h5::has_attr(file, ".", "created")) h5::set_attr(file, ".", "created", utc_now());
+    h5::set_attr(file, ".", "updated", utc_now());
+}
+
+void rethrow_in_file(const Experiment& exp, const std::string& pointer, const SpecError& err) {
+    std::string p = pointer;
+    if (!err.field().empty()) {
+        // "layers[2]" / "histogram.bins" -> JSON pointer segments
+        std::string token;
+        for (char c : err.field() + ".") {
+            if (c == '.' || c == '[' || c == ']') {
+                if (!token.empty()) p = pointer_append(p, token);
+                token.clear();
+            } else {
+                token += c;
+            }
+        }
+    }
+    throw InputError(exp.document.where(p) + ": " + err.what());
+}
+
+void run_experiment(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options,
+                    std::ostream& log) {
+    const std::string& s = options.stage;
+    if (!s.empty() && s != "extract" && s != "analyze" && s != "report")
+        throw InputError("--stage must be extract, analyze or report (got '" + s + "')");
+    RunLock lock(options.output);
+    if (std::filesystem::exists(RunTransaction::partial_path(options.output))) {
+        std::filesystem::remove(RunTransaction::partial_path(options.output));
+        log << "note: discarded " << RunTransaction::partial_path(options.output).string()
+            << ", left by an interrupted run; " << options.output.string() << " is as its last completed stage left it\n";
+    }
+    if (s.empty() || s == "extract") run_extract(exp, registry, options, log);
+    if (s.empty() || s == "analyze") run_analyze(exp, registry, options, log);
+    if (s.empty() || s == "report") print_summary(options.output, log);
+}
+
+}  // namespace laminar

@@ -1,0 +1,190 @@
+#include "plugin_registry.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
+
+#include <boost/dll/shared_library.hpp>
+
+#include "errors.hpp"
+
+#ifndef LAMINAR_BUILD_PLUGIN_DIR
+#define LAMINAR_BUILD_PLUGIN_DIR ""
+#endif
+#ifndef LAMINAR_INSTALL_PLUGIN_DIR
+#define LAMINAR_INSTALL_PLUGIN_DIR ""
+#endif
+
+namespace laminar {
+
+namespace fs = std::filesystem;
+using Library = std::shared_ptr<boost::dll::shared_library>;
+
+struct PluginRegistry::Entry {
+    Library library;
+    std::unique_ptr<JsonSchema> schema;
+};
+
+namespace {
+
+// Libraries that may link libtorch (models, extractors) and anything we could not fully
+// identify are never unloaded: libtorch keeps static registries that do not survive dlclose.
+void keep_resident(const Library& lib) {
+    static std::mutex m;
+    static auto* resident = new std::vector<Library>();  // deliberately never destroyed
+    std::lock_guard<std::mutex> lock(m);
+    resident->push_back(lib);
+}
+
+std::optional<PluginKind> parse_kind(const std::string& kind) {
+    if (kind == "model") return PluginKind::model;
+    if (kind == "extractor") return PluginKind::extractor;
+    if (kind == "metric") return PluginKind::metric;
+    return std::nullopt;
+}
+
+
+}  // namespace
+
+std::string to_string(PluginKind kind) {
+    switch (kind) {
+        case PluginKind::model: return "model";
+        case PluginKind::extractor: return "extractor";
+        case PluginKind::metric: return "metric";
+    }
+    return "?";
+}
+
+std::vector<fs::path> PluginRegistry::default_search_path() {
+    std::vector<fs::path> path;
+    if (*LAMINAR_BUILD_PLUGIN_DIR) path.emplace_back(LAMINAR_BUILD_PLUGIN_DIR);
+    if (const char* env = std::getenv("LAMINAR_PLUGIN_PATH")) {
+        std::stringstream list(env);
+        for (std::string dir; std::getline(list, dir, ':');)
+            if (!dir.empty()) path.emplace_back(dir);
+    }
+    if (*LAMINAR_INSTALL_PLUGIN_DIR) path.emplace_back(LAMINAR_INSTALL_PLUGIN_DIR);
+    return path;
+}
+
+PluginRegistry::PluginRegistry(std::vector<fs::path> search_path) : search_path_(std::move(search_path)) {
+    for (const auto& dir : search_path_) {
+        std::error_code ec;
+        if (!fs::is_directory(dir, ec)) continue;
+        std::vector<fs::path> files;
+        for (const auto& e : fs::directory_iterator(dir, ec)) {
+            const std::string name = e.path().filename().string();
+            if (e.is_regular_file() && name.rfind("laminar_", 0) == 0 && e.path().extension() == ".so")
+                files.push_back(e.path());
+        }
+        std::sort(files.begin(), files.end());
+        for (const auto& f : files) scan(f);
+    }
+}
+
+PluginRegistry::~PluginRegistry() = default;
+
+void PluginRegistry::scan(const fs::path& file) {
+    Library lib;
+    try {
+        lib = std::make_shared<boost::dll::shared_library>(file.string());
+    } catch (const std::exception& e) {
+        problems_.push_back({file, "", std::string("cannot be loaded: ") + e.what()});
+        return;
+    }
+    if (!lib->has("laminar_descriptor") || !lib->has("laminar_create")) {
+        keep_resident(lib);
+        problems_.push_back({file, "", "not a laminar plugin (no laminar_descriptor / laminar_create)"});
+        return;
+    }
+    // api_version, kind and name lead the descriptor in every API version: safe to read first.
+    const auto& d = lib->get_alias<const PluginDescriptor>("laminar_descriptor");
+    if (d.api_version != kApiVersion) {
+        keep_resident(lib);
+        std::ostringstream why;
+        why << "built against laminar plugin API version " << d.api_version
+            << ", but this laminar has API version " << kApiVersion
+            << ": rebuild the plugin against this laminar's headers";
+        problems_.push_back({file, d.name ? d.name : "", why.str()});
+        return;
+    }
+    const auto kind = parse_kind(d.kind ? d.kind : "");
+    if (!kind || !d.name || !d.version) {
+        keep_resident(lib);
+        problems_.push_back({file, d.name ? d.name : "", "descriptor has no valid kind, name or version"});
+        return;
+    }
+    if (*kind != PluginKind::metric) keep_resident(lib);
+    if (const PluginInfo* first = find(*kind, d.name)) {
+        problems_.push_back({file, d.name, "shadowed by " + first->file.string() + " (earlier on the search path)"});
+        return;
+    }
+    PluginInfo info{*kind, d.name, d.version, d.api_version, file, nlohmann::json::object()};
+    auto entry = std::make_unique<Entry>();
+    entry->library = lib;
+    try {
+        info.param_schema = nlohmann::json::parse(d.param_schema ? d.param_schema : "{}");
+        entry->schema = std::make_unique<JsonSchema>(info.param_schema, file.string() + " parameter schema");
+    } catch (const std::exception& e) {
+        problems_.push_back({file, d.name, std::string("invalid parameter schema: ") + e.what()});
+        return;
+    }
+    plugins_.push_back(std::move(info));
+    entries_.push_back(std::move(entry));
+}
+
+const PluginInfo* PluginRegistry::find(PluginKind kind, const std::string& name) const {
+    for (const auto& p : plugins_)
+        if (p.kind == kind && p.name == name) return &p;
+    return nullptr;
+}
+
+const PluginInfo& PluginRegistry::require(PluginKind kind, const std::string& name) const {
+    if (const PluginInfo* p = find(kind, name)) return *p;
+    std::ostringstream msg;
+    msg << "no " << to_string(kind) << " plugin named '" << name << "'";
+    for (const auto& problem : problems_)
+        if (problem.name == name) msg << "; " << problem.file.string() << " was refused: " << problem.reason;
+    std::string installed;
+    for (const auto& p : plugins_)
+        if (p.kind == kind) installed += (installed.empty() ? "" : ", ") + p.name;
+    msg << " (installed " << to_string(kind) << " plugins: " << (installed.empty() ? "none" : installed) << "; searched:";
+    for (const auto& dir : search_path_) msg << ' ' << dir.string();
+    msg << ")";
+    throw InputError(msg.str());
+}
+
+const PluginRegistry::Entry& PluginRegistry::entry(PluginKind kind, const std::string& name) const {
+    const PluginInfo& info = require(kind, name);
+    return *entries_[static_cast<std::size_t>(&info - plugins_.data())];
+}
+
+const JsonSchema& PluginRegistry::schema(PluginKind kind, const std::string& name) const {
+    return *entry(kind, name).schema;
+}
+
+template <class T>
+PluginHandle<T> PluginRegistry::create(PluginKind kind, const std::string& name) const {
+    Library lib = entry(kind, name).library;
+    T* object = lib->get_alias<T*()>("laminar_create")();
+    // The deleter owns a reference to the library: the code of ~T stays mapped until it ran.
+    return PluginHandle<T>(object, [lib](T* p) mutable {
+        delete p;
+        lib.reset();  // unique_ptr::reset() keeps the deleter: release the library here
+    });
+}
+
+PluginHandle<ModelBackend> PluginRegistry::create_model(const std::string& name) const {
+    return create<ModelBackend>(PluginKind::model, name);
+}
+PluginHandle<Extractor> PluginRegistry::create_extractor(const std::string& name) const {
+    return create<Extractor>(PluginKind::extractor, name);
+}
+PluginHandle<Metric> PluginRegistry::create_metric(const std::string& name) const {
+    return create<Metric>(PluginKind::metric, name);
+}
+
+}  // namespace laminar

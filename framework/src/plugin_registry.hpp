@@ -1,0 +1,85 @@
+// Finds plugins (Boost.DLL), checks their descriptor and API version, and hands out objects
+// that keep their shared library loaded for as long as they live.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "json_schema.hpp"
+#include "laminar/extractor.hpp"
+#include "laminar/metric.hpp"
+#include "laminar/model_backend.hpp"
+
+namespace boost::dll { class shared_library; }
+
+namespace laminar {
+
+enum class PluginKind { model, extractor, metric };
+std::string to_string(PluginKind kind);
+
+/// An object made by a plugin; its deleter holds the plugin's library.
+template <class T>
+using PluginHandle = std::unique_ptr<T, std::function<void(T*)>>;
+
+struct PluginInfo {
+    PluginKind kind;
+    std::string name;
+    std::string version;
+    int api_version = 0;
+    std::filesystem::path file;
+    nlohmann::json param_schema;
+};
+
+/// A library found on the search path that cannot be used, and why.
+struct PluginProblem {
+    std::filesystem::path file;
+    std::string name;  ///< empty when the descriptor could not be read
+    std::string reason;
+};
+
+class PluginRegistry {
+public:
+    /// The build's plugin folder, then each entry of LAMINAR_PLUGIN_PATH (':'-separated),
+    /// then the install prefix's. Never the current directory.
+    static std::vector<std::filesystem::path> default_search_path();
+
+    /// Loads the descriptor of every `laminar_*.so` in `search_path`. The first plugin of a
+    /// given kind and name wins; later ones are reported as shadowed.
+    explicit PluginRegistry(std::vector<std::filesystem::path> search_path = default_search_path());
+    ~PluginRegistry();
+
+    const std::vector<PluginInfo>& plugins() const { return plugins_; }
+    const std::vector<PluginProblem>& problems() const { return problems_; }
+    const std::vector<std::filesystem::path>& search_path() const { return search_path_; }
+
+    /// Nullptr when absent.
+    const PluginInfo* find(PluginKind kind, const std::string& name) const;
+    /// Like find(), but throws InputError saying what is installed, or why a library with
+    /// that name was refused (e.g. an API version mismatch).
+    const PluginInfo& require(PluginKind kind, const std::string& name) const;
+    /// The plugin's parameter schema, parsed once.
+    const JsonSchema& schema(PluginKind kind, const std::string& name) const;
+
+    PluginHandle<ModelBackend> create_model(const std::string& name) const;
+    PluginHandle<Extractor> create_extractor(const std::string& name) const;
+    PluginHandle<Metric> create_metric(const std::string& name) const;
+
+private:
+    struct Entry;
+    std::vector<std::filesystem::path> search_path_;
+    std::vector<PluginInfo> plugins_;
+    std::vector<PluginProblem> problems_;
+    std::vector<std::unique_ptr<Entry>> entries_;  // parallel to plugins_
+
+    void scan(const std::filesystem::path& file);
+    const Entry& entry(PluginKind kind, const std::string& name) const;
+    template <class T>
+    PluginHandle<T> create(PluginKind kind, const std::string& name) const;
+};
+
+}  // namespace laminar

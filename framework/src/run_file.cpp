@@ -1,0 +1,224 @@
+#include "run_file.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <stdexcept>
+
+#include "errors.hpp"
+
+namespace laminar {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Data reaches the disk before the rename makes it visible (ext4 and friends).
+void fsync_path(const fs::path& p) {
+    const int fd = ::open(p.c_str(), O_RDONLY);
+    if (fd < 0) return;
+    ::fsync(fd);
+    ::close(fd);
+}
+
+std::string join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "/" + b; }
+
+}  // namespace
+
+std::string utc_now() {
+    const std::time_t t = std::time(nullptr);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+    return buf;
+}
+
+fs::path RunTransaction::partial_path(const fs::path& run_file) {
+    return fs::path(run_file.string() + ".partial");
+}
+
+RunTransaction::RunTransaction(const fs::path& run_file)
+    : run_file_(run_file), partial_(partial_path(run_file)) {
+    if (run_file_.has_parent_path()) fs::create_directories(run_file_.parent_path());
+    if (fs::exists(partial_)) {
+        recovered_ = true;
+        fs::remove(partial_);
+    }
+    if (fs::exists(run_file_)) {
+        if (!h5::is_hdf5(run_file_))
+            throw InputError(run_file_.string() + ": exists but is not an HDF5 file; refusing to overwrite it "
+                             "(move it away or choose another output)");
+        fs::copy_file(run_file_, partial_, fs::copy_options::overwrite_existing);
+        file_ = h5::open_file(partial_, true);
+    } else {
+        file_ = h5::create_file(partial_);
+    }
+}
+
+RunTransaction::~RunTransaction() {
+    if (committed_) return;
+    file_.reset();
+    std::error_code ec;
+    fs::remove(partial_, ec);
+}
+
+void RunTransaction::commit() {
+    h5::check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flush " + partial_.string());
+    file_.reset();
+    fsync_path(partial_);
+    fs::rename(partial_, run_file_);
+    fsync_path(run_file_.has_parent_path() ? run_file_.parent_path() : fs::path("."));
+    committed_ = true;
+}
+
+RunLock::RunLock(const fs::path& run_file) {
+    if (run_file.has_parent_path()) fs::create_directories(run_file.parent_path());
+    const std::string lock = run_file.string() + ".lock";
+    fd_ = ::open(lock.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw std::runtime_error(lock + ": cannot create the lock file");
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        ::close(fd_);
+        throw InputError(run_file.string() + ": another laminar run is writing this file");
+    }
+}
+
+RunLock::~RunLock() {
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+}
+
+h5::Handle open_run_file(const fs::path& run_file) {
+    if (!fs::exists(run_file)) throw InputError(run_file.string() + ": no such run file");
+    if (!h5::is_hdf5(run_file)) throw InputError(run_file.string() + ": not an HDF5 file");
+    return h5::open_file(run_file, false);
+}
+
+void write_stimuli(hid_t file, const std::vector<Stimulus>& stimuli, const std::vector<std::string>& categories) {
+    std::vector<std::string> text, word, category;
+    std::vector<std::vector<int32_t>> ids;
+    std::vector<int32_t> position, word_begin, word_end;
+    for (const auto& s : stimuli) {
+        text.push_back(s.text);
+        word.push_back(s.word);
+        category.push_back(s.category);
+        ids.push_back(s.token_ids);
+        position.push_back(s.position);
+        word_begin.push_back(s.word_begin);
+        word_end.push_back(s.word_end);
+    }
+    h5::write(file, "stimuli/text", text);
+    h5::write(file, "stimuli/word", word);
+    h5::write(file, "stimuli/category", category);
+    h5::write(file, "stimuli/category_names", categories);
+    h5::write(file, "stimuli/token_ids", ids);
+    h5::write(file, "stimuli/position", position);
+    h5::write(file, "stimuli/word_begin", word_begin);
+    h5::write(file, "stimuli/word_end", word_end);
+}
+
+std::vector<Stimulus> read_stimuli(hid_t file) {
+    if (!h5::exists(file, "stimuli/text")) return {};
+    const auto text = h5::read_strings(file, "stimuli/text");
+    const auto word = h5::read_strings(file, "stimuli/word");
+    const auto category = h5::read_strings(file, "stimuli/category");
+    const auto ids = h5::read_vlen_ints(file, "stimuli/token_ids");
+    const auto position = h5::read_ints(file, "stimuli/position");
+    const auto begin = h5::read_ints(file, "stimuli/word_begin");
+    const auto end = h5::read_ints(file, "stimuli/word_end");
+    std::vector<Stimulus> out(text.size());
+    for (std::size_t i = 0; i < out.size(); ++i)
+        out[i] = {text[i], word[i], category[i], ids[i], begin[i], end[i], position[i]};
+    return out;
+}
+
+std::vector<std::string> read_category_names(hid_t file) {
+    return h5::exists(file, "stimuli/category_names") ? h5::read_strings(file, "stimuli/category_names")
+                                                      : std::vector<std::string>{};
+}
+
+void write_activation(hid_t file, const std::string& model, const std::string& fingerprint, const ActivationSet& set) {
+    if (set.data.size() != static_cast<std::size_t>(set.rows * set.cols))
+        throw std::runtime_error("activation " + set.hook + " has " + std::to_string(set.data.size()) +
+                                 " values, expected " + std::to_string(set.rows) + " x " + std::to_string(set.cols));
+    // Hook names contain dots, never slashes: one dataset per hook directly under the model.
+    const std::string path = "activations/" + model + "/" + set.hook;
+    h5::write(file, path, {static_cast<hsize_t>(set.rows), static_cast<hsize_t>(set.cols)}, set.data.data());
+    h5::set_attr(file, path, "layer", static_cast<int64_t>(set.layer));
+    h5::set_attr(file, path, "site", set.site);
+    h5::set_attr(file, path, "model_id", model);
+    h5::set_attr(file, path, "model_fingerprint", fingerprint);
+}
+
+void record_stage(hid_t file, const std::string& stage, const std::string& inputs_hash) {
+    const std::string path = "stages/" + stage;
+    h5::require_group(file, path);
+    h5::set_attr(file, path, "inputs_hash", inputs_hash);
+    h5::set_attr(file, path, "completed", utc_now());
+}
+
+std::optional<std::string> stage_hash(hid_t file, const std::string& stage) {
+    const std::string path = "stages/" + stage;
+    if (!h5::has_attr(file, path, "inputs_hash") || !h5::has_attr(file, path, "completed")) return std::nullopt;
+    return h5::get_string_attr(file, path, "inputs_hash");
+}
+
+RunFileSource::RunFileSource(hid_t file)
+    : file_(file), stimuli_(read_stimuli(file)), categories_(read_category_names(file)) {}
+
+std::vector<std::string> RunFileSource::models() const {
+    if (!h5::exists(file_, "activations")) return {};
+    return h5::children(h5::open_group(file_, "activations"));
+}
+
+std::vector<std::string> RunFileSource::hooks(const std::string& model) const {
+    const std::string path = "activations/" + model;
+    if (!h5::exists(file_, path)) return {};
+    return h5::children(h5::open_group(file_, path));
+}
+
+ActivationSet RunFileSource::read(const std::string& model, const std::string& hook) const {
+    const std::string path = "activations/" + model + "/" + hook;
+    if (!h5::exists(file_, path))
+        throw SpecError("", "no activations recorded for model '" + model + "' at '" + hook + "'");
+    ActivationSet set;
+    set.hook = hook;
+    const auto dims = h5::shape(file_, path);
+    if (dims.size() != 2) throw std::runtime_error(path + ": expected a 2-D dataset");
+    set.rows = static_cast<int64_t>(dims[0]);
+    set.cols = static_cast<int64_t>(dims[1]);
+    set.layer = static_cast<int>(h5::get_int_attr(file_, path, "layer"));
+    set.site = h5::get_string_attr(file_, path, "site");
+    set.data = h5::read_floats(file_, path);
+    return set;
+}
+
+RunFileSink::RunFileSink(hid_t file, std::string analysis_name)
+    : file_(file), root_("results/" + std::move(analysis_name)) {
+    h5::require_group(file_, root_);
+}
+
+std::string RunFileSink::full(const std::string& path) const { return path.empty() ? root_ : join(root_, path); }
+
+void RunFileSink::write(const std::string& path, const std::vector<int64_t>& shape, const std::vector<double>& data) {
+    std::vector<hsize_t> dims(shape.begin(), shape.end());
+    hsize_t n = 1;
+    for (hsize_t d : dims) n *= d;
+    if (n != data.size())
+        throw std::runtime_error("result " + path + ": shape holds " + std::to_string(n) + " values, data has " +
+                                 std::to_string(data.size()));
+    h5::write(file_, full(path), dims, data.data());
+}
+
+void RunFileSink::attribute(const std::string& path, const std::string& name, double value) {
+    h5::set_attr(file_, full(path), name, value);
+}
+void RunFileSink::attribute(const std::string& path, const std::string& name, int64_t value) {
+    h5::set_attr(file_, full(path), name, value);
+}
+void RunFileSink::attribute(const std::string& path, const std::string& name, const std::string& value) {
+    h5::set_attr(file_, full(path), name, value);
+}
+
+}  // namespace laminar

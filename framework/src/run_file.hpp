@@ -1,0 +1,105 @@
+// The HDF5 run file: its layout (see ../../../shared/DESIGN.md and the README) and the
+// transaction that makes every stage all-or-nothing.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "h5.hpp"
+#include "laminar/metric.hpp"
+#include "laminar/types.hpp"
+
+namespace laminar {
+
+/// A stage writes into `<run>.partial`, a copy of the run file, and commit() renames it over
+/// the run file in one step. A run killed at any moment therefore leaves the previous run file
+/// untouched, plus a `.partial` that the next transaction detects and discards.
+class RunTransaction {
+public:
+    explicit RunTransaction(const std::filesystem::path& run_file);
+    ~RunTransaction();  ///< without commit(): the partial file is deleted
+    RunTransaction(const RunTransaction&) = delete;
+    RunTransaction& operator=(const RunTransaction&) = delete;
+
+    hid_t file() const { return file_.get(); }
+    /// True when a `.partial` left by an interrupted run was found and discarded.
+    bool recovered_interrupted_run() const { return recovered_; }
+    void commit();
+
+    static std::filesystem::path partial_path(const std::filesystem::path& run_file);
+
+private:
+    std::filesystem::path run_file_;
+    std::filesystem::path partial_;
+    h5::Handle file_;
+    bool recovered_ = false;
+    bool committed_ = false;
+};
+
+/// Held by a run for its whole duration: a second laminar process writing the same run file
+/// would discard the first one's partial file. Released by the kernel if the process dies.
+class RunLock {
+public:
+    explicit RunLock(const std::filesystem::path& run_file);
+    ~RunLock();
+    RunLock(const RunLock&) = delete;
+    RunLock& operator=(const RunLock&) = delete;
+
+private:
+    int fd_ = -1;
+};
+
+/// Opens an existing run file read-only; a clear error when it is missing or not HDF5.
+h5::Handle open_run_file(const std::filesystem::path& run_file);
+
+// --- stimuli -----------------------------------------------------------------------------
+void write_stimuli(hid_t file, const std::vector<Stimulus>& stimuli, const std::vector<std::string>& categories);
+std::vector<Stimulus> read_stimuli(hid_t file);
+std::vector<std::string> read_category_names(hid_t file);
+
+// --- activations ---------------------------------------------------------------------------
+/// /activations/<model>/<hook> float32 [rows x cols] with layer, site, model_id, model_fingerprint.
+void write_activation(hid_t file, const std::string& model, const std::string& fingerprint, const ActivationSet& set);
+
+// --- stage records ---------------------------------------------------------------------------
+/// /stages/<stage> holds inputs_hash and completed (UTC time); written last, inside the
+/// stage's transaction, so a record exists only for a stage whose every dataset exists.
+void record_stage(hid_t file, const std::string& stage, const std::string& inputs_hash);
+std::optional<std::string> stage_hash(hid_t file, const std::string& stage);
+
+/// Metric input backed by a run file.
+class RunFileSource : public ActivationSource {
+public:
+    explicit RunFileSource(hid_t file);
+    const std::vector<Stimulus>& stimuli() const override { return stimuli_; }
+    std::vector<std::string> categories() const override { return categories_; }
+    std::vector<std::string> models() const override;
+    std::vector<std::string> hooks(const std::string& model) const override;
+    ActivationSet read(const std::string& model, const std::string& hook) const override;
+
+private:
+    hid_t file_;
+    std::vector<Stimulus> stimuli_;
+    std::vector<std::string> categories_;
+};
+
+/// Metric output into /results/<analysis name>/ of a run file.
+class RunFileSink : public ResultSink {
+public:
+    RunFileSink(hid_t file, std::string analysis_name);
+    void write(const std::string& path, const std::vector<int64_t>& shape, const std::vector<double>& data) override;
+    void attribute(const std::string& path, const std::string& name, double value) override;
+    void attribute(const std::string& path, const std::string& name, int64_t value) override;
+    void attribute(const std::string& path, const std::string& name, const std::string& value) override;
+
+private:
+    hid_t file_;
+    std::string root_;
+    std::string full(const std::string& path) const;
+};
+
+std::string utc_now();
+
+}  // namespace laminar

@@ -1,0 +1,19 @@
+// The three stages, each given the experiment and the run file path (internal to the host).
+#pragma once
+
+#include <ostream>
+
+#include "pipeline.hpp"
+
+namespace laminar {
+
+void run_extract(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options, std::ostream& log);
+void run_analyze(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options, std::ostream& log);
+
+/// Stamps the root attributes (laminar_version, experiment, spec, spec_hash, created, updated).
+void stamp_root(hid_t file, const Experiment& exp);
+
+/// Turns a plugin's SpecError into an InputError that points into the experiment file.
+[[noreturn]] void rethrow_in_file(const Experiment& exp, const std::string& pointer, const SpecError& err);
+
+}  // namespace laminar

@@ -1,0 +1,53 @@
+#include "stimuli.hpp"
+
+#include <algorithm>
+
+#include "errors.hpp"
+
+namespace laminar {
+
+std::vector<Stimulus> build_stimuli(const StimuliSpec& spec, const ModelBackend& model,
+                                    std::vector<std::string>& warnings) {
+    const auto at = spec.template_text.find("{word}");
+    const std::string prefix = spec.template_text.substr(0, at);
+    const std::string suffix = spec.template_text.substr(at + 6);
+    const std::vector<int32_t> prefix_ids = model.tokenize(prefix);
+
+    std::vector<Stimulus> out;
+    std::vector<std::string> split_words;
+    for (const auto& [category, words] : spec.categories) {
+        for (const auto& word : words) {
+            Stimulus s;
+            s.word = word;
+            s.category = category;
+            s.text = prefix + word + suffix;
+            s.token_ids = model.tokenize(s.text);
+            const std::vector<int32_t> through_word = model.tokenize(prefix + word);
+            const bool prefix_kept = through_word.size() > prefix_ids.size() &&
+                                     std::equal(prefix_ids.begin(), prefix_ids.end(), through_word.begin()) &&
+                                     s.token_ids.size() >= through_word.size() &&
+                                     std::equal(through_word.begin(), through_word.end(), s.token_ids.begin());
+            if (!prefix_kept)
+                throw InputError("stimuli: the tokenizer merges '" + word +
+                                 "' with the template around it, so its tokens cannot be located");
+            s.word_begin = static_cast<int32_t>(prefix_ids.size());
+            s.word_end = static_cast<int32_t>(through_word.size());
+            if (s.word_end - s.word_begin > 1)
+                split_words.push_back(word + " (" + std::to_string(s.word_end - s.word_begin) + " tokens)");
+            if (spec.position == "last") s.position = static_cast<int32_t>(s.token_ids.size()) - 1;
+            else if (spec.position == "word_last") s.position = s.word_end - 1;
+            else if (spec.position == "word_first") s.position = s.word_begin;
+            else s.position = -1;  // word_mean: the extractor averages [word_begin, word_end)
+            out.push_back(std::move(s));
+        }
+    }
+    if (!split_words.empty()) {
+        std::string list;
+        for (const auto& w : split_words) list += (list.empty() ? "" : ", ") + w;
+        warnings.push_back(std::to_string(split_words.size()) + " word(s) split into several tokens; position '" +
+                           spec.position + "' decides which is analysed: " + list);
+    }
+    return out;
+}
+
+}  // namespace laminar

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what laminar needs on Debian 12 (bookworm), and nothing when it is all there.
+# Idempotent: a second run only checks the package list (no apt-get, no network).
+set -euo pipefail
+
+packages=(
+  # toolchain
+  cmake g++ make pkg-config
+  # the design card: Boost (DLL is header-only), libtorch, Armadillo + OpenBLAS, yaml-cpp, HDF5, doctest
+  libboost-dev libboost-program-options-dev libboost-filesystem-dev
+  libtorch-dev libarmadillo-dev libopenblas-dev
+  libyaml-cpp-dev libhdf5-dev doctest-dev
+  # experiment validation (valijson: header-only JSON Schema), hashing, the GPT-2 tokenizer's regex
+  nlohmann-json3-dev libvalijson-dev libxxhash-dev libpcre2-dev
+  # tests and tools read run files the way users do: Python with h5py and numpy
+  python3 python3-h5py python3-numpy
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
