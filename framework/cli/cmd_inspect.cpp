@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <iostream>
 
 #include "commands.hpp"
@@ -48,7 +49,7 @@ int inspect(const Args& args) {
         const std::string indent(2 * depth + 2, ' ');
         const std::string name = path.substr(path.rfind('/') + 1);
         if (is_group) std::cout << indent << name << "/\n";
-        else std::cout << indent << name << "  " << shape_text(h5::shape(f, path)) << "\n";
+        else std::cout << indent << name << "  " << shape_text(h5::shape(f, path)) << " " << h5::dtype_text(f, path) << "\n";
         print_attrs(f, path, indent + "    ", all);
     });
     if (std::filesystem::exists(RunTransaction::partial_path(file)))

@@ -60,6 +60,12 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
         extractors.push_back(std::move(ex));
     }
 
+    if (first) {  // the shared stimuli, with the first model's tokens
+        std::vector<std::string> names;
+        for (const auto& [name, words] : exp.stimuli.categories) names.push_back(name);
+        write_stimuli(file, stimuli, names);
+    }
+
     std::vector<std::vector<int32_t>> prompts;
     for (const auto& s : stimuli) prompts.push_back(s.token_ids);
     const Captures captured = backend->forward(prompts, {hooks.begin(), hooks.end()});
@@ -75,16 +81,12 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
     h5::set_attr(file, "activations/" + m.id, "model_fingerprint", fingerprint);
     h5::set_attr(file, "activations/" + m.id, "path", m.path.string());
 
-    std::vector<std::string> names;
-    for (const auto& [name, words] : exp.stimuli.categories) names.push_back(name);
-    if (first) {
-        write_stimuli(file, stimuli, names);
-    } else if (read_stimuli(file).size() == stimuli.size()) {
+    if (!first) {
         // Another tokenizer may split the same prompts differently: keep its own token ids.
         const auto reference = read_stimuli(file);
-        bool same = true;
-        for (std::size_t i = 0; i < stimuli.size(); ++i)
-            same = same && reference[i].token_ids == stimuli[i].token_ids && reference[i].position == stimuli[i].position;
+        bool same = reference.size() == stimuli.size();
+        for (std::size_t i = 0; same && i < stimuli.size(); ++i)
+            same = reference[i].token_ids == stimuli[i].token_ids && reference[i].position == stimuli[i].position;
         if (!same) {
             std::vector<std::vector<int32_t>> ids;
             std::vector<int32_t> position;

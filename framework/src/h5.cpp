@@ -216,6 +216,23 @@ std::vector<hsize_t> shape(hid_t loc, const std::string& path) {
     return dims;
 }
 
+std::string dtype_text(hid_t loc, const std::string& path) {
+    Handle set = open_dataset(loc, path);
+    Handle type(check(H5Dget_type(set), "type of " + path));
+    const std::size_t bits = 8 * H5Tget_size(type);
+    switch (H5Tget_class(type)) {
+        case H5T_FLOAT: return "float" + std::to_string(bits);
+        case H5T_INTEGER: return (H5Tget_sign(type) == H5T_SGN_NONE ? "uint" : "int") + std::to_string(bits);
+        case H5T_STRING: return "string";
+        case H5T_VLEN: {
+            Handle base(check(H5Tget_super(type), "base type of " + path));
+            return std::string("vlen ") + (H5Tget_class(base) == H5T_FLOAT ? "float" : "int") +
+                   std::to_string(8 * H5Tget_size(base));
+        }
+        default: return "other";
+    }
+}
+
 std::vector<float> read_floats(hid_t loc, const std::string& path) {
     std::vector<float> out(element_count(loc, path));
     Handle set = open_dataset(loc, path);

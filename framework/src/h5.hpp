@@ -59,6 +59,8 @@ void write(hid_t loc, const std::string& path, const std::vector<std::string>& d
 void write(hid_t loc, const std::string& path, const std::vector<std::vector<int32_t>>& data);  ///< vlen int32
 
 std::vector<hsize_t> shape(hid_t loc, const std::string& path);
+/// "float32", "float64", "int32", "string", "vlen int32", ... as numpy would name it.
+std::string dtype_text(hid_t loc, const std::string& path);
 std::vector<float> read_floats(hid_t loc, const std::string& path);
 std::vector<int32_t> read_ints(hid_t loc, const std::string& path);
 std::vector<std::string> read_strings(hid_t loc, const std::string& path);
