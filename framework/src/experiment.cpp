@@ -95,9 +95,10 @@ std::vector<StepSpec> read_steps(Problems& problems, const PluginRegistry& regis
 }  // namespace
 
 Experiment load_experiment(const fs::path& file, const PluginRegistry& registry, const LoadOptions& options) {
-    Experiment exp{YamlDocument::load(file)};
+    Experiment exp;
+    exp.document = YamlDocument::load(file);
     const YamlDocument& doc = exp.document;
-    Problems problems{doc};
+    Problems problems{doc, {}};
 
     if (!doc.json().is_object()) {
         problems.add("", "expected a mapping with experiment, models, stimuli, extract, analyze and output");

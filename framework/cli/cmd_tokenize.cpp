@@ -1,0 +1,81 @@
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "errors.hpp"
+#include "plugin_registry.hpp"
+
+namespace po = boost::program_options;
+
+namespace laminar::cli {
+
+namespace {
+
+/// The model plugin for a folder: --backend, else config.json's model_type, else gpt2.
+std::string backend_of(const std::filesystem::path& dir, const std::string& given) {
+    if (!given.empty()) return given;
+    std::ifstream in(dir / "config.json");
+    if (!in) throw InputError((dir / "config.json").string() + ": cannot open (is --model a model folder?)");
+    const auto config = nlohmann::json::parse(in, nullptr, false);
+    return config.is_object() ? config.value("model_type", "gpt2") : "gpt2";
+}
+
+/// Token text shown with escapes for control characters and partial UTF-8.
+std::string printable(const std::string& bytes) {
+    return nlohmann::json(bytes).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+int tokenize(const Args& args) {
+    po::options_description options("laminar tokenize");
+    std::string model, backend, jsonl;
+    std::vector<std::string> texts;
+    options.add_options()
+        ("model", po::value<std::string>(&model)->required(), "DIR: the model folder whose tokenizer to use")
+        ("backend", po::value<std::string>(&backend), "model plugin (default: config.json's model_type)")
+        ("json", "print exactly one JSON array of token ids per text, one per line")
+        ("jsonl", po::value<std::string>(&jsonl), "FILE: read the texts from FILE, one JSON string per line")
+        ("text", po::value<std::vector<std::string>>(&texts), "the text(s) to tokenize");
+    po::positional_options_description positional;
+    positional.add("text", -1);
+    po::variables_map vm;
+    if (parse(args, "laminar tokenize --model DIR [--json] [--jsonl FILE] TEXT...", options, positional, vm))
+        return kExitOk;
+    if (!jsonl.empty()) {
+        std::ifstream in(jsonl);
+        if (!in) throw InputError(jsonl + ": cannot open");
+        std::string line;
+        for (std::size_t n = 1; std::getline(in, line); ++n) {
+            const auto j = nlohmann::json::parse(line, nullptr, false);
+            if (!j.is_string()) throw InputError(jsonl + ":" + std::to_string(n) + ": expected a JSON string");
+            texts.push_back(j.get<std::string>());
+        }
+    }
+    if (texts.empty()) throw InputError("tokenize: give at least one TEXT (or --jsonl FILE)");
+
+    const PluginRegistry registry;
+    auto backend_plugin = registry.create_model(backend_of(model, backend));
+    backend_plugin->load_tokenizer(model);
+    const bool json = vm.count("json") > 0;
+    for (const auto& text : texts) {
+        std::vector<int32_t> ids;
+        try {
+            ids = backend_plugin->tokenize(text);
+        } catch (const std::invalid_argument& e) {
+            throw InputError("tokenize: " + printable(text) + ": " + e.what());
+        }
+        if (json) {
+            std::cout << nlohmann::json(ids).dump() << "\n";
+            continue;
+        }
+        std::cout << printable(text) << "  (" << ids.size() << " tokens)\n";
+        for (int32_t id : ids) std::cout << "  " << std::setw(6) << id << "  " << printable(backend_plugin->token_text(id)) << "\n";
+    }
+    return kExitOk;
+}
+
+}  // namespace laminar::cli

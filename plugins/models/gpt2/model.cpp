@@ -1,0 +1,94 @@
+#include "model.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace laminar::gpt2 {
+
+Model::Model(const std::filesystem::path& dir) : config_(Config::load(dir)), weights_(dir) {
+    const int64_t d = config_.n_embd, inner = config_.n_inner;
+    const auto& act = config_.activation_function;
+    if (act != "gelu_new" && act != "gelu" && act != "gelu_fast" && act != "gelu_pytorch_tanh" && act != "relu")
+        throw std::runtime_error((dir / "config.json").string() + ": activation_function \"" + act +
+                                 "\" is not supported (gelu_new, gelu, gelu_fast, gelu_pytorch_tanh, relu)");
+    wte_ = weights_.get("wte.weight", {config_.vocab_size, d});
+    wpe_ = weights_.get("wpe.weight", {config_.n_positions, d});
+    ln_f_w_ = weights_.get("ln_f.weight", {d});
+    ln_f_b_ = weights_.get("ln_f.bias", {d});
+    for (int l = 0; l < config_.n_layer; ++l) {
+        const std::string p = "h." + std::to_string(l) + ".";
+        // h.N.attn.bias / h.N.attn.masked_bias (causal-mask buffers in older files) are ignored.
+        blocks_.push_back({weights_.get(p + "ln_1.weight", {d}), weights_.get(p + "ln_1.bias", {d}),
+                           weights_.get(p + "attn.c_attn.weight", {d, 3 * d}), weights_.get(p + "attn.c_attn.bias", {3 * d}),
+                           weights_.get(p + "attn.c_proj.weight", {d, d}), weights_.get(p + "attn.c_proj.bias", {d}),
+                           weights_.get(p + "ln_2.weight", {d}), weights_.get(p + "ln_2.bias", {d}),
+                           weights_.get(p + "mlp.c_fc.weight", {d, inner}), weights_.get(p + "mlp.c_fc.bias", {inner}),
+                           weights_.get(p + "mlp.c_proj.weight", {inner, d}), weights_.get(p + "mlp.c_proj.bias", {d})});
+    }
+}
+
+torch::Tensor Model::activation(const torch::Tensor& x) const {
+    const auto& act = config_.activation_function;
+    if (act == "gelu") return torch::gelu(x);  // exact (erf)
+    if (act == "relu") return torch::relu(x);
+    return torch::gelu(x, "tanh");  // gelu_new, gelu_fast, gelu_pytorch_tanh: the tanh approximation
+}
+
+void Model::forward(const torch::Tensor& ids, const HookPlan& plan, const CaptureFn& capture) const {
+    torch::InferenceMode guard;
+    const int64_t B = ids.size(0), T = ids.size(1);
+    const int64_t d = config_.n_embd, H = config_.n_head, dh = config_.d_head();
+    const double eps = config_.layer_norm_epsilon;
+
+    // Embeddings: token + position.
+    const torch::Tensor tok = torch::embedding(wte_, ids);                        // [B, T, d]
+    const torch::Tensor pos = wpe_.slice(0, 0, T).unsqueeze(0);                   // [1, T, d]
+    if (plan.embed) capture("hook_embed", tok);
+    if (plan.pos_embed) capture("hook_pos_embed", pos.expand({B, T, d}));
+    torch::Tensor x = (tok + pos).view({B * T, d});                               // residual stream [B*T, d]
+
+    const torch::Tensor causal = torch::ones({T, T}, torch::kBool).triu(1);       // true above the diagonal
+    for (int l = 0; l <= plan.last_layer; ++l) {
+        const BlockWeights& w = blocks_[l];
+        const LayerHooks& hook = plan.layers[l];
+        const std::string name = "blocks." + std::to_string(l) + ".";
+        if (hook.resid_pre) capture(name + "hook_resid_pre", x.view({B, T, d}));
+
+        // Attention. c_attn's output (bias included) split in three: q, k, v.
+        const torch::Tensor h1 = torch::layer_norm(x, {d}, w.ln_1_w, w.ln_1_b, eps);   // [B*T, d]
+        const torch::Tensor qkv = torch::addmm(w.c_attn_b, h1, w.c_attn_w);            // [B*T, 3d]
+        const auto parts = qkv.view({B, T, 3, H, dh}).unbind(2);                       // 3 x [B, T, H, dh]
+        if (hook.q) capture(name + "attn.hook_q", parts[0]);
+        if (hook.k) capture(name + "attn.hook_k", parts[1]);
+        if (hook.v) capture(name + "attn.hook_v", parts[2]);
+        const torch::Tensor q = parts[0].transpose(1, 2);                              // [B, H, T, dh]
+        const torch::Tensor k = parts[1].transpose(1, 2);
+        const torch::Tensor v = parts[2].transpose(1, 2);
+        double scale = 1.0 / std::sqrt(static_cast<double>(dh));
+        if (config_.scale_attn_by_inverse_layer_idx) scale /= (l + 1);
+        torch::Tensor scores = torch::matmul(q, k.transpose(-1, -2)).mul_(scale);     // [B, H, T, T]
+        scores.masked_fill_(causal, -std::numeric_limits<float>::infinity());
+        const torch::Tensor pattern = torch::softmax(scores, -1);                      // [B, H, Tq, Tk]
+        if (hook.pattern) capture(name + "attn.hook_pattern", pattern);
+        const torch::Tensor z = torch::matmul(pattern, v).transpose(1, 2).reshape({B * T, d});  // heads concatenated
+        const torch::Tensor attn_out = torch::addmm(w.c_proj_b, z, w.c_proj_w);         // [B*T, d]
+        if (hook.attn_out) capture(name + "hook_attn_out", attn_out.view({B, T, d}));
+        x = x + attn_out;
+        if (hook.resid_mid) capture(name + "hook_resid_mid", x.view({B, T, d}));
+
+        // MLP.
+        const torch::Tensor h2 = torch::layer_norm(x, {d}, w.ln_2_w, w.ln_2_b, eps);
+        const torch::Tensor mlp_out = torch::addmm(w.proj_b, activation(torch::addmm(w.fc_b, h2, w.fc_w)), w.proj_w);
+        if (hook.mlp_out) capture(name + "hook_mlp_out", mlp_out.view({B, T, d}));
+        x = x + mlp_out;
+        if (hook.resid_post) capture(name + "hook_resid_post", x.view({B, T, d}));
+    }
+
+    if (plan.ln_final || plan.logits) {
+        const torch::Tensor normalized = torch::layer_norm(x, {d}, ln_f_w_, ln_f_b_, eps);  // [B*T, d]
+        if (plan.ln_final) capture("ln_final.hook_normalized", normalized.view({B, T, d}));
+        if (plan.logits) capture("logits", torch::matmul(normalized, wte_.t()).view({B, T, -1}));  // tied unembedding
+    }
+}
+
+}  // namespace laminar::gpt2

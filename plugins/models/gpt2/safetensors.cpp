@@ -1,0 +1,140 @@
+#include "safetensors.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace laminar::gpt2 {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+    std::string s = "[";
+    for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + "]";
+}
+
+std::size_t dtype_size(const std::string& dtype) {
+    if (dtype == "F32") return 4;
+    if (dtype == "F16" || dtype == "BF16") return 2;
+    if (dtype == "F64" || dtype == "I64") return 8;
+    if (dtype == "I32") return 4;
+    if (dtype == "U8" || dtype == "I8" || dtype == "BOOL") return 1;
+    return 0;
+}
+
+const char* kPickleAdvice =
+    "laminar loads safetensors only and never unpickles pytorch_model.bin (unpickling can run arbitrary code). "
+    "Convert the folder once, in Python: from transformers import AutoModelForCausalLM; "
+    "AutoModelForCausalLM.from_pretrained(DIR).save_pretrained(DIR, safe_serialization=True)";
+
+}  // namespace
+
+SafetensorsFile::SafetensorsFile(const fs::path& file) : path_(file) {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw std::runtime_error(file.string() + ": cannot open (" + std::strerror(errno) + ")");
+    struct stat st {};
+    ::fstat(fd, &st);
+    size_ = static_cast<std::size_t>(st.st_size);
+    if (size_ < 8) { ::close(fd); throw std::runtime_error(file.string() + ": too short to be safetensors"); }
+    map_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    ::close(fd);
+    if (map_ == MAP_FAILED) { map_ = nullptr; throw std::runtime_error(file.string() + ": cannot mmap"); }
+
+    uint64_t header_len = 0;
+    std::memcpy(&header_len, map_, 8);  // little-endian u64, as on every platform we run on
+    if (header_len > size_ - 8) throw std::runtime_error(file.string() + ": header length exceeds the file");
+    const char* base = static_cast<const char*>(map_);
+    data_ = base + 8 + header_len;
+    const std::size_t data_size = size_ - 8 - header_len;
+    nlohmann::json header;
+    try {
+        header = nlohmann::json::parse(base + 8, base + 8 + header_len);
+    } catch (const nlohmann::json::exception& e) {
+        throw std::runtime_error(file.string() + ": header is not valid JSON: " + e.what());
+    }
+    for (auto it = header.begin(); it != header.end(); ++it) {
+        if (it.key() == "__metadata__") continue;
+        Entry e;
+        e.dtype = it->at("dtype").get<std::string>();
+        e.shape = it->at("shape").get<std::vector<int64_t>>();
+        const auto offsets = it->at("data_offsets").get<std::vector<std::size_t>>();
+        e.begin = offsets.at(0);
+        e.end = offsets.at(1);
+        std::size_t count = 1;
+        for (int64_t d : e.shape) count *= static_cast<std::size_t>(d);
+        if (e.end > data_size || e.begin > e.end || (dtype_size(e.dtype) && e.end - e.begin != count * dtype_size(e.dtype)))
+            throw std::runtime_error(file.string() + ": tensor " + it.key() + " has inconsistent data offsets");
+        entries_.emplace(it.key(), std::move(e));
+    }
+    ::madvise(map_, size_, MADV_WILLNEED);
+}
+
+SafetensorsFile::~SafetensorsFile() {
+    if (map_) ::munmap(map_, size_);
+}
+
+torch::Tensor SafetensorsFile::tensor(const std::string& name) const {
+    const Entry& e = entries_.at(name);
+    void* p = const_cast<char*>(data_ + e.begin);  // read-only mapping: never written through
+    if (e.dtype == "F32") {
+        if (reinterpret_cast<uintptr_t>(p) % alignof(float) != 0)  // unaligned: copy once
+            return torch::from_blob(p, e.shape, torch::kUInt8).clone().view(torch::kFloat32).view(e.shape);
+        return torch::from_blob(p, e.shape, torch::kFloat32);
+    }
+    if (e.dtype == "F16") return torch::from_blob(p, e.shape, torch::kFloat16).to(torch::kFloat32);
+    if (e.dtype == "BF16") return torch::from_blob(p, e.shape, torch::kBFloat16).to(torch::kFloat32);
+    throw std::runtime_error(path_.string() + ": tensor " + name + " has dtype " + e.dtype +
+                             "; laminar reads F32, F16 and BF16 weights");
+}
+
+WeightStore::WeightStore(const fs::path& dir) {
+    std::vector<fs::path> files;
+    if (fs::exists(dir / "model.safetensors")) {
+        files.push_back(dir / "model.safetensors");
+    } else if (fs::exists(dir / "model.safetensors.index.json")) {
+        std::ifstream in(dir / "model.safetensors.index.json");
+        const auto index = nlohmann::json::parse(in);
+        std::set<std::string> shards;
+        for (const auto& [key, shard] : index.at("weight_map").items()) shards.insert(shard.get<std::string>());
+        for (const auto& s : shards) files.push_back(dir / s);
+    } else if (fs::exists(dir / "pytorch_model.bin") || fs::exists(dir / "pytorch_model.bin.index.json")) {
+        throw std::runtime_error(dir.string() + ": has only pytorch_model.bin. " + kPickleAdvice);
+    } else {
+        throw std::runtime_error(dir.string() + ": no model.safetensors or model.safetensors.index.json");
+    }
+    for (const auto& f : files) {
+        files_.push_back(std::make_unique<SafetensorsFile>(f));
+        for (const auto& [key, entry] : files_.back()->entries()) {
+            const std::string bare = key.rfind("transformer.", 0) == 0 ? key.substr(12) : key;
+            index_[bare] = {files_.back().get(), key};
+        }
+    }
+}
+
+bool WeightStore::has(const std::string& name) const { return index_.count(name) > 0; }
+
+torch::Tensor WeightStore::get(const std::string& name, const std::vector<int64_t>& shape) const {
+    auto it = index_.find(name);
+    if (it == index_.end())
+        throw std::runtime_error("weights: tensor " + name + " is missing (expected shape " + shape_text(shape) + ")");
+    const auto& [file, key] = it->second;
+    const auto& found = file->entries().at(key).shape;
+    if (found != shape)
+        throw std::runtime_error(file->path().string() + ": tensor " + key + " has shape " + shape_text(found) +
+                                 ", expected " + shape_text(shape));
+    return file->tensor(key);
+}
+
+}  // namespace laminar::gpt2
