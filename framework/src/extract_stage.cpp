@@ -40,6 +40,8 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
         backend->load(m.path, m.params);
     } catch (const SpecError& e) {
         rethrow_in_file(exp, m.pointer, e);
+    } catch (const std::exception& e) {  // a broken model folder: say which model of the file
+        throw std::runtime_error("model '" + m.id + "' (" + exp.document.where(m.pointer + "/path") + "): " + e.what());
     }
     const ModelInfo info = backend->info();
 

@@ -11,7 +11,10 @@ std::vector<Stimulus> build_stimuli(const StimuliSpec& spec, const ModelBackend&
     const auto at = spec.template_text.find("{word}");
     const std::string prefix = spec.template_text.substr(0, at);
     const std::string suffix = spec.template_text.substr(at + 6);
-    const std::vector<int32_t> prefix_ids = model.tokenize(prefix);
+    // The space before the word belongs to the word's first token in GPT-2-style tokenizers
+    // (" galaxy"), so the template's prefix is tokenized without its trailing whitespace.
+    const std::string prefix_core = prefix.substr(0, prefix.find_last_not_of(" \t\n") + 1);
+    const std::vector<int32_t> prefix_ids = prefix_core.empty() ? std::vector<int32_t>{} : model.tokenize(prefix_core);
 
     std::vector<Stimulus> out;
     std::vector<std::string> split_words;

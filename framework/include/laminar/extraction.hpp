@@ -1,0 +1,71 @@
+// Helpers every extractor needs: reading a `layers:` option and taking one row per stimulus
+// from a hook's value. Header-only, so plugins stay independent of the host library.
+#pragma once
+
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "laminar/types.hpp"
+
+namespace laminar {
+
+/// JSON Schema fragment for `layers:`: "all", or a list of layer numbers and "a-b" ranges.
+inline constexpr const char* kLayersSchema = R"({
+  "description": "\"all\", or a list of layer numbers (from 0) and ranges such as \"0-11\"",
+  "oneOf": [
+    {"enum": ["all"]},
+    {"type": "array", "minItems": 1,
+     "items": {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": "^[0-9]+-[0-9]+$"}]}}
+  ]
+})";
+
+/// Expands a `layers:` option for a model of `n_layer` layers; throws SpecError naming the
+/// offending entry ("layers[2]") when a layer does not exist.
+inline std::vector<int> parse_layers(const Params& layers, int n_layer) {
+    std::vector<int> out;
+    auto add = [&](int l, const std::string& field) {
+        if (l < 0 || l >= n_layer)
+            throw SpecError(field, "layer " + std::to_string(l) + " does not exist: the model has " +
+                                       std::to_string(n_layer) + " layers, numbered 0 to " + std::to_string(n_layer - 1));
+        out.push_back(l);
+    };
+    if (layers.is_string() && layers.get<std::string>() == "all") {
+        for (int l = 0; l < n_layer; ++l) out.push_back(l);
+        return out;
+    }
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+        const std::string field = "layers[" + std::to_string(i) + "]";
+        if (layers[i].is_number_integer()) {
+            add(layers[i].get<int>(), field);
+            continue;
+        }
+        std::smatch m;
+        const std::string range = layers[i].get<std::string>();
+        static const std::regex re("([0-9]+)-([0-9]+)");
+        if (!std::regex_match(range, m, re) || std::stoi(m[1]) > std::stoi(m[2]))
+            throw SpecError(field, "expected a range \"first-last\" with first <= last (got \"" + range + "\")");
+        for (int l = std::stoi(m[1]); l <= std::stoi(m[2]); ++l) add(l, field);
+    }
+    return out;
+}
+
+/// The analysed row of one prompt's hook value `t` ([pos, ...]): the row at
+/// `s.position`, or the mean over the word's tokens when position is -1 (word_mean).
+/// The result has the product of the trailing dimensions as its width.
+inline std::vector<float> stimulus_row(const Tensor& t, const Stimulus& s) {
+    const int64_t width = t.shape.size() > 1 ? static_cast<int64_t>(t.data.size()) / t.shape[0] : 1;
+    auto at = [&](int64_t pos) { return t.data.begin() + pos * width; };
+    if (s.position >= 0) {
+        if (s.position >= t.shape[0]) throw SpecError("", "position " + std::to_string(s.position) + " is beyond the prompt");
+        return {at(s.position), at(s.position + 1)};
+    }
+    std::vector<double> sum(width, 0.0);
+    for (int64_t p = s.word_begin; p < s.word_end; ++p)
+        for (int64_t j = 0; j < width; ++j) sum[j] += at(p)[j];
+    std::vector<float> mean(width);
+    for (int64_t j = 0; j < width; ++j) mean[j] = static_cast<float>(sum[j] / (s.word_end - s.word_begin));
+    return mean;
+}
+
+}  // namespace laminar

