@@ -118,7 +118,7 @@ Experiment load_experiment(const fs::path& file, const PluginRegistry& registry,
             return;
         }
         fs::path p(expanded);
-        out = p.is_absolute() ? p : base / p;
+        out = (p.is_absolute() ? p : base / p).lexically_normal();
     };
 
     exp.name = j["experiment"].get<std::string>();

@@ -5,6 +5,17 @@
 
 namespace laminar::gpt2 {
 
+namespace {
+
+/// HF's Conv1D: x W + b, W stored [in, out]. Written as mm then an in-place add because
+/// libtorch 1.13's addmm with a broadcast bias takes a path about half as fast as plain mm
+/// on CPU (tools/bench/bench_extract.py measures the difference).
+torch::Tensor conv1d(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+    return torch::mm(x, w).add_(b);
+}
+
+}  // namespace
+
 Model::Model(const std::filesystem::path& dir) : config_(Config::load(dir)), weights_(dir) {
     const int64_t d = config_.n_embd, inner = config_.n_inner;
     const auto& act = config_.activation_function;
@@ -56,11 +67,14 @@ void Model::forward(const torch::Tensor& ids, const HookPlan& plan, const Captur
 
         // Attention. c_attn's output (bias included) split in three: q, k, v.
         const torch::Tensor h1 = torch::layer_norm(x, {d}, w.ln_1_w, w.ln_1_b, eps);   // [B*T, d]
-        const torch::Tensor qkv = torch::addmm(w.c_attn_b, h1, w.c_attn_w);            // [B*T, 3d]
+        const torch::Tensor qkv = conv1d(h1, w.c_attn_w, w.c_attn_b);            // [B*T, 3d]
         const auto parts = qkv.view({B, T, 3, H, dh}).unbind(2);                       // 3 x [B, T, H, dh]
         if (hook.q) capture(name + "attn.hook_q", parts[0]);
         if (hook.k) capture(name + "attn.hook_k", parts[1]);
         if (hook.v) capture(name + "attn.hook_v", parts[2]);
+        // Early exit inside the last block: nothing after q, k, v is wanted.
+        const bool last = l == plan.last_layer && !plan.ln_final && !plan.logits;
+        if (last && !(hook.pattern || hook.attn_out || hook.resid_mid || hook.mlp_out || hook.resid_post)) return;
         const torch::Tensor q = parts[0].transpose(1, 2);                              // [B, H, T, dh]
         const torch::Tensor k = parts[1].transpose(1, 2);
         const torch::Tensor v = parts[2].transpose(1, 2);
@@ -71,14 +85,15 @@ void Model::forward(const torch::Tensor& ids, const HookPlan& plan, const Captur
         const torch::Tensor pattern = torch::softmax(scores, -1);                      // [B, H, Tq, Tk]
         if (hook.pattern) capture(name + "attn.hook_pattern", pattern);
         const torch::Tensor z = torch::matmul(pattern, v).transpose(1, 2).reshape({B * T, d});  // heads concatenated
-        const torch::Tensor attn_out = torch::addmm(w.c_proj_b, z, w.c_proj_w);         // [B*T, d]
+        const torch::Tensor attn_out = conv1d(z, w.c_proj_w, w.c_proj_b);         // [B*T, d]
         if (hook.attn_out) capture(name + "hook_attn_out", attn_out.view({B, T, d}));
         x = x + attn_out;
         if (hook.resid_mid) capture(name + "hook_resid_mid", x.view({B, T, d}));
+        if (last && !(hook.mlp_out || hook.resid_post)) return;
 
         // MLP.
         const torch::Tensor h2 = torch::layer_norm(x, {d}, w.ln_2_w, w.ln_2_b, eps);
-        const torch::Tensor mlp_out = torch::addmm(w.proj_b, activation(torch::addmm(w.fc_b, h2, w.fc_w)), w.proj_w);
+        const torch::Tensor mlp_out = conv1d(activation(conv1d(h2, w.fc_w, w.fc_b)), w.proj_w, w.proj_b);
         if (hook.mlp_out) capture(name + "hook_mlp_out", mlp_out.view({B, T, d}));
         x = x + mlp_out;
         if (hook.resid_post) capture(name + "hook_resid_post", x.view({B, T, d}));
