@@ -25,3 +25,11 @@ function(laminar_add_plugin kind name)
     install(TARGETS ${target} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/laminar/plugins)
   endif()
 endfunction()
+
+# laminar_add_metric(<name> SOURCES <files...>): a metric plugin, linked with Armadillo
+# (and through it the system BLAS: OpenBLAS once tools/setup.sh has installed it).
+function(laminar_add_metric name)
+  find_package(Armadillo REQUIRED)
+  laminar_add_plugin(metric ${name} ${ARGN} LIBRARIES ${ARMADILLO_LIBRARIES})
+  target_include_directories(laminar_metric_${name} PRIVATE ${ARMADILLO_INCLUDE_DIRS})
+endfunction()

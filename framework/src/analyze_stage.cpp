@@ -38,6 +38,7 @@ void run_one(const Experiment& exp, const PluginRegistry& registry, const StepSp
     stamp_root(tx.file(), exp);
     record_stage(tx.file(), "analyze/" + step.name, hash);
     tx.commit();
+    for (const auto& w : sink.warnings()) log << "warning: analyze " << step.name << ": " << w << "\n";
     log << "analyze: " << step.name << ": done\n";
 }
 

@@ -1,5 +1,7 @@
 // Stage "report": a plain-text table of every scalar result in a run file.
 #include <iomanip>
+#include <map>
+#include <vector>
 
 #include "h5.hpp"
 #include "pipeline.hpp"
@@ -14,14 +16,16 @@ void print_summary(const std::filesystem::path& run_file, std::ostream& out) {
         return;
     }
     out << "report: " << run_file.string() << "\n";
+    // The headline numbers of each result, in this order, where present.
+    static const std::vector<std::string> keys = {"index", "r", "p_value", "ci_low", "ci_high", "n_pairs",
+                                                  "mean_within", "mean_between", "mean_all"};
     h5::walk(f, "results", [&](const std::string& path, bool) {
+        std::map<std::string, std::string> attrs;
+        for (const auto& [name, value] : h5::attributes_as_text(f, path)) attrs[name] = value;
         std::string line;
-        for (const auto& [name, value] : h5::attributes_as_text(f, path)) {
-            if (name == "params" || name == "metric" || name == "plugin_version") continue;
-            if (value.size() > 40) continue;
-            line += "  " + name + "=" + value;
-        }
-        if (!line.empty()) out << "  " << std::left << std::setw(50) << path.substr(8) << line << "\n";
+        for (const auto& key : keys)
+            if (auto it = attrs.find(key); it != attrs.end()) line += "  " + key + "=" + it->second;
+        if (!line.empty()) out << "  " << std::left << std::setw(56) << path.substr(8) << line << "\n";
     });
 }
 

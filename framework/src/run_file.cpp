@@ -178,6 +178,12 @@ std::vector<std::string> RunFileSource::hooks(const std::string& model) const {
     return h5::children(h5::open_group(file_, path));
 }
 
+std::string RunFileSource::site(const std::string& model, const std::string& hook) const {
+    const std::string path = "activations/" + model + "/" + hook;
+    if (!h5::exists(file_, path)) throw SpecError("", "no activations recorded for model '" + model + "' at '" + hook + "'");
+    return h5::get_string_attr(file_, path, "site");
+}
+
 ActivationSet RunFileSource::read(const std::string& model, const std::string& hook) const {
     const std::string path = "activations/" + model + "/" + hook;
     if (!h5::exists(file_, path))
@@ -219,6 +225,17 @@ void RunFileSink::attribute(const std::string& path, const std::string& name, in
 }
 void RunFileSink::attribute(const std::string& path, const std::string& name, const std::string& value) {
     h5::set_attr(file_, full(path), name, value);
+}
+
+}  // namespace laminar
+
+namespace laminar {
+
+void RunFileSink::warn(const std::string& message) {
+    warnings_.push_back(message);
+    std::string all;
+    for (const auto& w : warnings_) all += (all.empty() ? "" : "\n") + w;
+    h5::set_attr(file_, root_, "warnings", all);
 }
 
 }  // namespace laminar

@@ -77,6 +77,7 @@ public:
     std::vector<std::string> categories() const override { return categories_; }
     std::vector<std::string> models() const override;
     std::vector<std::string> hooks(const std::string& model) const override;
+    std::string site(const std::string& model, const std::string& hook) const override;
     ActivationSet read(const std::string& model, const std::string& hook) const override;
 
 private:
@@ -93,10 +94,13 @@ public:
     void attribute(const std::string& path, const std::string& name, double value) override;
     void attribute(const std::string& path, const std::string& name, int64_t value) override;
     void attribute(const std::string& path, const std::string& name, const std::string& value) override;
+    void warn(const std::string& message) override;
+    const std::vector<std::string>& warnings() const { return warnings_; }
 
 private:
     hid_t file_;
     std::string root_;
+    std::vector<std::string> warnings_;
     std::string full(const std::string& path) const;
 };
 

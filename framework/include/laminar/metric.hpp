@@ -21,6 +21,8 @@ public:
     virtual std::vector<std::string> models() const = 0;
     /// Hook names recorded for a model, e.g. "blocks.5.attn.hook_q".
     virtual std::vector<std::string> hooks(const std::string& model) const = 0;
+    /// The site of a recorded hook ("q", "resid_post", ...), without reading its data.
+    virtual std::string site(const std::string& model, const std::string& hook) const = 0;
     virtual ActivationSet read(const std::string& model, const std::string& hook) const = 0;
 };
 
@@ -37,6 +39,9 @@ public:
     virtual void attribute(const std::string& path, const std::string& name, int64_t value) = 0;
     virtual void attribute(const std::string& path, const std::string& name,
                            const std::string& value) = 0;
+    /// Something the user should know (NaN from a zero vector, ...): printed by the host and
+    /// kept in the analysis group's `warnings` attribute.
+    virtual void warn(const std::string& message) = 0;
 };
 
 class BOOST_SYMBOL_VISIBLE Metric {

@@ -1,0 +1,81 @@
+// Armadillo building blocks shared by metric plugins: activation sets as matrices, similarity
+// matrices in one BLAS call, strict upper triangles, category labels. Header-only; metrics
+// link Armadillo, the host does not.
+#pragma once
+
+#include <armadillo>
+#include <cmath>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "laminar/metric.hpp"
+
+namespace laminar::analysis {
+
+/// An activation set as an [n x d] double matrix (rows = stimuli).
+inline arma::mat as_matrix(const ActivationSet& set) {
+    // The row-major [n x d] floats are, read column-major, the [d x n] transpose: no copy to view.
+    const arma::fmat transposed(const_cast<float*>(set.data.data()), set.cols, set.rows, false, true);
+    return arma::conv_to<arma::mat>::from(transposed.t());
+}
+
+/// Rows scaled to unit length; a zero row becomes NaN and is counted in `degenerate`.
+inline arma::mat unit_rows(arma::mat X, std::size_t& degenerate) {
+    const arma::vec norms = arma::sqrt(arma::sum(arma::square(X), 1));
+    for (arma::uword i = 0; i < X.n_rows; ++i) {
+        if (norms(i) > 0) X.row(i) /= norms(i);
+        else { X.row(i).fill(arma::datum::nan); ++degenerate; }
+    }
+    return X;
+}
+
+/// [n x n] similarity between the rows of X: "cosine" (S = U Uᵀ of unit rows) or
+/// "correlation" (Pearson between stimuli: rows centred first). Rows of zero length after
+/// centring give NaN rows and columns; their number is returned in `degenerate`.
+inline arma::mat similarity(const arma::mat& X, const std::string& measure, std::size_t& degenerate) {
+    degenerate = 0;
+    arma::mat Y = measure == "correlation" ? arma::mat(X.each_col() - arma::mean(X, 1)) : X;
+    if (measure != "cosine" && measure != "correlation")
+        throw SpecError("similarity", "unknown similarity '" + measure + "' (cosine, correlation)");
+    const arma::mat U = unit_rows(std::move(Y), degenerate);
+    arma::mat S = U * U.t();  // one BLAS call
+    S.diag().ones();          // exact 1 on the diagonal (NaN rows stay NaN off it)
+    for (arma::uword i = 0; i < U.n_rows; ++i)
+        if (std::isnan(U(i, 0))) { S.row(i).fill(arma::datum::nan); S.col(i).fill(arma::datum::nan); }
+    return S;
+}
+
+/// The strictly-upper-triangle entries (i < j), row by row as numpy's triu_indices(n, 1).
+inline arma::vec upper(const arma::mat& S) {
+    arma::vec out(S.n_rows * (S.n_rows - 1) / 2);
+    arma::uword k = 0;
+    for (arma::uword i = 0; i < S.n_rows; ++i)
+        for (arma::uword j = i + 1; j < S.n_cols; ++j) out(k++) = S(i, j);
+    return out;
+}
+
+/// Category index of each stimulus, in the experiment's category order.
+inline arma::uvec category_labels(const ActivationSource& in) {
+    std::map<std::string, arma::uword> index;
+    const auto names = in.categories();
+    for (arma::uword c = 0; c < names.size(); ++c) index[names[c]] = c;
+    arma::uvec labels(in.stimuli().size());
+    for (arma::uword i = 0; i < labels.n_elem; ++i) labels(i) = index.at(in.stimuli()[i].category);
+    return labels;
+}
+
+/// Hooks of `model` whose site is one of `sites` (all when empty), in run-file order.
+inline std::vector<std::string> hooks_for_sites(const ActivationSource& in, const std::string& model,
+                                                const std::vector<std::string>& sites) {
+    std::vector<std::string> out;
+    for (const auto& hook : in.hooks(model)) {
+        if (sites.empty()) { out.push_back(hook); continue; }
+        const std::string site = in.site(model, hook);
+        for (const auto& s : sites)
+            if (s == site || s == hook) { out.push_back(hook); break; }
+    }
+    return out;
+}
+
+}  // namespace laminar::analysis

@@ -1,0 +1,95 @@
+// Representational similarity analysis between two [n x n] similarity matrices: comparison
+// of their strict upper triangles, a Mantel permutation test and a bootstrap over stimuli.
+#pragma once
+
+#include <armadillo>
+#include <cstdint>
+#include <random>
+#include <string>
+
+#include "laminar/analysis/compare.hpp"
+#include "laminar/analysis/matrices.hpp"
+
+namespace laminar::analysis {
+
+/// Symmetric matrix (zero diagonal) whose upper triangle holds `values` (numpy triu order).
+inline arma::mat from_upper(const arma::vec& values, arma::uword n) {
+    arma::mat M(n, n, arma::fill::zeros);
+    arma::uword k = 0;
+    for (arma::uword i = 0; i < n; ++i)
+        for (arma::uword j = i + 1; j < n; ++j) M(i, j) = M(j, i) = values(k++);
+    return M;
+}
+
+/// The upper triangle transformed so that the comparison is a plain sum of products:
+/// pearson and spearman z-score (values or ranks) to unit norm, cosine scales to unit norm.
+/// Permuting stimuli permutes these values without changing their mean or norm, so a Mantel
+/// permutation costs one gather and one dot product.
+inline arma::vec normalised(const arma::vec& values, const std::string& method) {
+    arma::vec v = method == "spearman" ? average_ranks(values) : values;
+    if (method != "cosine") v -= arma::mean(v);
+    const double norm = arma::norm(v);
+    return norm > 0 ? arma::vec(v / norm) : arma::vec(v.n_elem, arma::fill::value(arma::datum::nan));
+}
+
+/// Mantel test: the comparison of A with B under `permutations` random relabellings of B's
+/// stimuli (rows and columns together). Returns the null distribution.
+inline arma::vec mantel_null(const arma::mat& A, const arma::mat& B, const std::string& method,
+                             std::size_t permutations, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    const arma::uword n = A.n_rows;
+    arma::vec null(permutations);
+    std::vector<arma::uword> perm(n);
+    std::iota(perm.begin(), perm.end(), 0);
+    if (method == "tau-a") {  // no shortcut: recompute on the permuted triangle
+        const arma::vec a = upper(A);
+        for (std::size_t p = 0; p < permutations; ++p) {
+            std::shuffle(perm.begin(), perm.end(), rng);
+            const arma::uvec idx(perm);
+            null(p) = kendall_tau_a(a, upper(B.submat(idx, idx)));
+        }
+        return null;
+    }
+    const arma::mat ZA = from_upper(normalised(upper(A), method), n);
+    const arma::mat ZB = from_upper(normalised(upper(B), method), n);
+    for (std::size_t p = 0; p < permutations; ++p) {
+        std::shuffle(perm.begin(), perm.end(), rng);
+        const arma::uvec idx(perm);
+        null(p) = 0.5 * arma::accu(ZA % ZB.submat(idx, idx));  // each pair appears twice
+    }
+    return null;
+}
+
+/// Bootstrap over stimuli: resample n stimuli with replacement and compare the two matrices
+/// on the pairs of distinct resampled stimuli. Returns the bootstrap distribution.
+inline arma::vec bootstrap(const arma::mat& A, const arma::mat& B, const std::string& method, std::size_t samples,
+                           std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    const arma::uword n = A.n_rows;
+    std::uniform_int_distribution<arma::uword> pick(0, n - 1);
+    arma::vec out(samples);
+    for (std::size_t s = 0; s < samples; ++s) {
+        arma::uvec idx(n);
+        for (auto& i : idx) i = pick(rng);
+        std::vector<double> a, b;
+        for (arma::uword i = 0; i < n; ++i)
+            for (arma::uword j = i + 1; j < n; ++j)
+                if (idx(i) != idx(j)) {  // a stimulus drawn twice is not a pair
+                    a.push_back(A(idx(i), idx(j)));
+                    b.push_back(B(idx(i), idx(j)));
+                }
+        out(s) = compare(arma::vec(a), arma::vec(b), method);
+    }
+    return out;
+}
+
+/// The entries of the strict upper triangle whose two stimuli share category `c`.
+inline arma::vec within_category(const arma::mat& S, const arma::uvec& labels, arma::uword c) {
+    std::vector<double> out;
+    for (arma::uword i = 0; i < S.n_rows; ++i)
+        for (arma::uword j = i + 1; j < S.n_cols; ++j)
+            if (labels(i) == c && labels(j) == c) out.push_back(S(i, j));
+    return arma::vec(out);
+}
+
+}  // namespace laminar::analysis

@@ -1,0 +1,154 @@
+// The `rsa` metric: representational similarity analysis between two representational
+// spaces (two sites of a model, e.g. q and k, or the same site in two models). The similarity
+// matrices' strict upper triangles are compared (pearson — the founding study's — spearman,
+// tau-a or cosine), overall and within each category, with a Mantel permutation p-value and a
+// bootstrap confidence interval over stimuli.
+#include <regex>
+
+#include "laminar/analysis/rsa.hpp"
+
+namespace {
+
+using namespace laminar;
+using namespace laminar::analysis;
+
+/// "q", "blocks.5.attn.hook_q", "gpt2-medium:q" or "gpt2-medium:blocks.5.attn.hook_q".
+struct Space {
+    std::string model;  // empty: every model
+    std::string what;   // a site or a hook name
+};
+
+Space parse_space(const std::string& text) {
+    const auto colon = text.find(':');
+    return colon == std::string::npos ? Space{"", text} : Space{text.substr(0, colon), text.substr(colon + 1)};
+}
+
+int layer_of(const std::string& hook) {
+    static const std::regex re(R"(^blocks\.(\d+)\..*)");
+    std::smatch m;
+    return std::regex_match(hook, m, re) ? std::stoi(m[1]) : -1;
+}
+
+class RsaMetric : public Metric {
+public:
+    void configure(const Params& params) override {
+        pairs_ = params.at("pairs").get<std::vector<std::vector<std::string>>>();
+        method_ = params.value("method", std::string("pearson"));
+        similarity_ = params.value("similarity", std::string("cosine"));
+        permutations_ = params.value("permutations", std::size_t{10000});
+        bootstrap_ = params.value("bootstrap", std::size_t{1000});
+        ci_ = params.value("ci", 0.95);
+        seed_ = params.value("seed", std::uint64_t{0});
+    }
+
+    void run(const ActivationSource& in, ResultSink& out) override {
+        const arma::uvec labels = category_labels(in);
+        const auto names = in.categories();
+        for (std::size_t i = 0; i < pairs_.size(); ++i) {
+            const std::string field = "pairs[" + std::to_string(i) + "]";
+            const Space a = parse_space(pairs_[i].at(0)), b = parse_space(pairs_[i].at(1));
+            if (a.model.empty() != b.model.empty())
+                throw SpecError(field, "give a model (model:site) on both sides or on neither");
+            const std::vector<std::string> models = a.model.empty() ? in.models() : std::vector<std::string>{a.model};
+            std::size_t found = 0;
+            for (const auto& model : models) {
+                const std::string model_b = b.model.empty() ? model : b.model;
+                for (const auto& hook_a : matching(in, model, a.what, field))
+                    for (const auto& hook_b : matching(in, model_b, b.what, field)) {
+                        const bool same_layer = layer_of(hook_a) == layer_of(hook_b);
+                        const bool named = is_hook(in, model, a.what) || is_hook(in, model_b, b.what);
+                        if (!same_layer && !named) continue;  // sites pair up layer by layer
+                        const std::string group = model == model_b ? model : model + "~" + model_b;
+                        compare_spaces(in, model, hook_a, model_b, hook_b, group + "/" + hook_a + "~" + hook_b,
+                                       labels, names, out);
+                        ++found;
+                    }
+            }
+            if (!found) throw SpecError(field, "no recorded activations match this pair");
+        }
+    }
+
+private:
+    std::vector<std::vector<std::string>> pairs_;
+    std::string method_, similarity_;
+    std::size_t permutations_ = 10000, bootstrap_ = 1000;
+    double ci_ = 0.95;
+    std::uint64_t seed_ = 0;
+
+    static bool is_hook(const ActivationSource& in, const std::string& model, const std::string& what) {
+        for (const auto& h : in.hooks(model))
+            if (h == what) return true;
+        return false;
+    }
+
+    static std::vector<std::string> matching(const ActivationSource& in, const std::string& model,
+                                             const std::string& what, const std::string& field) {
+        const auto models = in.models();
+        if (std::find(models.begin(), models.end(), model) == models.end())
+            throw SpecError(field, "no model '" + model + "' in the run file");
+        return hooks_for_sites(in, model, {what});
+    }
+
+    arma::mat matrix(const ActivationSource& in, const std::string& model, const std::string& hook, ResultSink& out) const {
+        std::size_t degenerate = 0;
+        arma::mat S = similarity(as_matrix(in.read(model, hook)), similarity_, degenerate);
+        if (degenerate) out.warn(model + "/" + hook + ": " + std::to_string(degenerate) + " zero-length stimulus vector(s): RSA is NaN");
+        return S;
+    }
+
+    void compare_spaces(const ActivationSource& in, const std::string& model_a, const std::string& hook_a,
+                        const std::string& model_b, const std::string& hook_b, const std::string& path,
+                        const arma::uvec& labels, const std::vector<std::string>& names, ResultSink& out) const {
+        const arma::mat A = matrix(in, model_a, hook_a, out), B = matrix(in, model_b, hook_b, out);
+        const arma::vec a = upper(A), b = upper(B);
+        const double r = compare(a, b, method_);
+        if (std::isnan(r)) out.warn(path + ": a similarity matrix has no spread (or NaN entries): r is NaN");
+        out.attribute(path, "r", r);
+        out.attribute(path, "method", method_);
+        out.attribute(path, "similarity", similarity_);
+        out.attribute(path, "n_pairs", static_cast<int64_t>(a.n_elem));
+        out.attribute(path, "permutations", static_cast<int64_t>(permutations_));
+        out.attribute(path, "bootstrap", static_cast<int64_t>(bootstrap_));
+        out.attribute(path, "seed", static_cast<int64_t>(seed_));
+        for (arma::uword c = 0; c < names.size(); ++c) {
+            const arma::vec wa = within_category(A, labels, c), wb = within_category(B, labels, c);
+            const std::string sub = path + "/categories/" + names[c];
+            out.attribute(sub, "r", wa.n_elem >= 2 ? compare(wa, wb, method_) : arma::datum::nan);
+            out.attribute(sub, "n_pairs", static_cast<int64_t>(wa.n_elem));
+        }
+        if (std::isnan(r)) return;
+        if (permutations_ > 0) {
+            const arma::vec null = mantel_null(A, B, method_, permutations_, seed_);
+            out.attribute(path, "p_value", (1.0 + arma::accu(null >= r)) / (1.0 + null.n_elem));
+            out.attribute(path, "null_mean", arma::mean(null));
+            out.attribute(path, "null_sd", arma::stddev(null));
+        }
+        if (bootstrap_ > 0) {
+            const arma::vec boot = bootstrap(A, B, method_, bootstrap_, seed_ + 1);
+            const arma::vec finite = boot.elem(arma::find_finite(boot));
+            const arma::vec q = arma::quantile(finite, arma::vec{(1 - ci_) / 2, 1 - (1 - ci_) / 2});
+            out.attribute(path, "ci_low", q(0));
+            out.attribute(path, "ci_high", q(1));
+            out.attribute(path, "ci_level", ci_);
+        }
+    }
+};
+
+constexpr const char* kSchema = R"json({
+  "type": "object", "additionalProperties": false, "required": ["pairs"],
+  "properties": {
+    "pairs": {"type": "array", "minItems": 1,
+              "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "string"}},
+              "description": "pairs of spaces: a site (q), a hook name, or model:site to compare two models"},
+    "method": {"enum": ["pearson", "spearman", "tau-a", "cosine"]},
+    "similarity": {"enum": ["cosine", "correlation"]},
+    "permutations": {"type": "integer", "minimum": 0, "description": "Mantel permutations (0: no p-value)"},
+    "bootstrap": {"type": "integer", "minimum": 0, "description": "bootstrap samples over stimuli (0: no interval)"},
+    "ci": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+    "seed": {"type": "integer", "minimum": 0}
+  }
+})json";
+
+}  // namespace
+
+LAMINAR_PLUGIN(laminar::Metric, "metric", RsaMetric, "rsa", "1.0.0", kSchema)
