@@ -14,7 +14,7 @@ packages=(
   nlohmann-json3-dev libvalijson-dev libxxhash-dev libpcre2-dev
   # tests and tools read run files the way users do: Python with h5py and numpy; PyTorch is the
   # independent reference and the benchmark baseline for the forward pass
-  python3 python3-h5py python3-numpy python3-torch
+  python3 python3-h5py python3-numpy python3-scipy python3-torch
 )
 tools="$(cd "$(dirname "$0")" && pwd)"
 

@@ -25,6 +25,10 @@ void print_summary(const std::filesystem::path& run_file, std::ostream& out) {
         std::string line;
         for (const auto& key : keys)
             if (auto it = attrs.find(key); it != attrs.end()) line += "  " + key + "=" + it->second;
+        if (line.empty())  // a metric with other names: its short attributes, so new plugins show up too
+            for (const auto& [name, value] : attrs)
+                if (value.size() <= 24 && name != "metric" && name != "plugin_version" && name != "params")
+                    line += "  " + name + "=" + value;
         if (!line.empty()) out << "  " << std::left << std::setw(56) << path.substr(8) << line << "\n";
     });
 }

@@ -1,0 +1,163 @@
+// The analysis helpers metric plugins are built from, against values worked by hand, brute
+// force, and the statistical behaviour of their permutation tests.
+#include <doctest/doctest.h>
+
+#include <random>
+
+#include "laminar/analysis/rsa.hpp"
+#include "laminar/analysis/selectivity.hpp"
+#include "laminar/analysis/similarity_metric.hpp"
+
+using namespace laminar::analysis;
+
+namespace {
+
+double tau_a_brute_force(const arma::vec& x, const arma::vec& y) {
+    double s = 0;
+    for (arma::uword i = 0; i < x.n_elem; ++i)
+        for (arma::uword j = i + 1; j < x.n_elem; ++j) {
+            const double a = x(i) - x(j), b = y(i) - y(j);
+            s += (a > 0) - (a < 0) == 0 || (b > 0) - (b < 0) == 0 ? 0 : ((a > 0) == (b > 0) ? 1 : -1);
+        }
+    return s / (x.n_elem * (x.n_elem - 1) / 2.0);
+}
+
+/// Kolmogorov-Smirnov distance of a sample from the uniform distribution on [0, 1].
+double ks_uniform(arma::vec p) {
+    p = arma::sort(p);
+    double d = 0;
+    for (arma::uword i = 0; i < p.n_elem; ++i)
+        d = std::max({d, (i + 1.0) / p.n_elem - p(i), p(i) - static_cast<double>(i) / p.n_elem});
+    return d;
+}
+
+}  // namespace
+
+TEST_CASE("average ranks, spearman with ties and pearson, by hand") {
+    CHECK(arma::approx_equal(average_ranks(arma::vec{3, 1, 4, 1, 5}), arma::vec{3, 1.5, 4, 1.5, 5}, "absdiff", 1e-15));
+    // x ranks [1, 2.5, 2.5, 4], y ranks [1, 3, 2, 4]: sum dxdy = 4.5, sum dx2 = 4.5, sum dy2 = 5.
+    CHECK(compare({1, 2, 2, 3}, {1, 3, 2, 4}, "spearman") == doctest::Approx(4.5 / std::sqrt(22.5)).epsilon(1e-14));
+    // dx = [-1, 0, 1], dy = [-13/6, -1/6, 14/6]: sum dxdy = 4.5, sum dx2 = 2, sum dy2 = 61/6.
+    CHECK(compare({1, 2, 3}, {2, 4, 6.5}, "pearson") == doctest::Approx(4.5 / std::sqrt(2 * 61.0 / 6)).epsilon(1e-14));
+    CHECK(compare({1, 0, 0}, {1, 1, 0}, "cosine") == doctest::Approx(1 / std::sqrt(2.0)).epsilon(1e-15));
+    CHECK_THROWS_WITH_AS(compare({1, 2}, {1, 2}, "kendall"), doctest::Contains("unknown comparison method 'kendall'"),
+                         laminar::SpecError);
+}
+
+TEST_CASE("kendall tau-a: by hand, and O(m log m) equals brute force with many ties") {
+    CHECK(kendall_tau_a({1, 2, 3, 4}, {1, 3, 2, 4}) == doctest::Approx(4.0 / 6));  // 5 concordant, 1 discordant
+    CHECK(kendall_tau_a({1, 1, 2}, {1, 2, 3}) == doctest::Approx(2.0 / 3));        // the x tie counts for neither
+    std::mt19937_64 rng(7);
+    for (int trial = 0; trial < 200; ++trial) {
+        const arma::uword m = 2 + trial % 40;
+        arma::vec x(m), y(m);
+        for (arma::uword i = 0; i < m; ++i) {
+            x(i) = static_cast<double>(rng() % 5);  // five values: ties everywhere
+            y(i) = static_cast<double>(rng() % (trial % 2 ? 3 : 50));
+        }
+        CHECK(kendall_tau_a(x, y) == doctest::Approx(tau_a_brute_force(x, y)).epsilon(1e-12));
+    }
+}
+
+TEST_CASE("constant or zero vectors give NaN, never a crash") {
+    CHECK(std::isnan(compare({1, 1, 1}, {1, 2, 3}, "pearson")));
+    CHECK(std::isnan(compare({2, 2, 2}, {1, 2, 3}, "spearman")));
+    CHECK(std::isnan(compare({0, 0, 0}, {1, 2, 3}, "cosine")));
+    CHECK(std::isnan(kendall_tau_a({1}, {2})));
+    arma::mat X = {{1, 0}, {0, 0}, {1, 1}};
+    std::size_t degenerate = 0;
+    const arma::mat S = similarity(X, "cosine", degenerate);
+    CHECK(degenerate == 1);
+    CHECK(std::isnan(S(1, 0)));
+    CHECK(std::isnan(S(0, 1)));
+    CHECK(S(0, 2) == doctest::Approx(1 / std::sqrt(2.0)));
+    similarity(arma::mat{{1, 1, 1}, {1, 2, 3}}, "correlation", degenerate);  // a constant row has no direction
+    CHECK(degenerate == 1);
+}
+
+TEST_CASE("selectivity: the founding study's mean of block means, and the pooled variant, by hand") {
+    // Stimuli 0-2 in category 0, 3-4 in category 1. Within: (0,1)=.9 (0,2)=.8 (1,2)=.7; (3,4)=.5.
+    // Between: all six pairs .2 except (0,3)=.5.
+    arma::mat S(5, 5, arma::fill::value(0.2));
+    S.diag().ones();
+    auto set = [&](int i, int j, double v) { S(i, j) = S(j, i) = v; };
+    set(0, 1, .9); set(0, 2, .8); set(1, 2, .7); set(3, 4, .5); set(0, 3, .5);
+    const arma::uvec labels = {0, 0, 0, 1, 1};
+    const Blocks b = blocks(S, labels, 2);
+    arma::vec per;
+    const double between = (.5 + 5 * .2) / 6;
+    CHECK(selectivity(b, false, &per) == doctest::Approx(((.9 + .8 + .7) / 3 + .5) / 2 / between));
+    CHECK(per(0) == doctest::Approx(.8 / between));
+    CHECK(per(1) == doctest::Approx(.5 / between));
+    CHECK(selectivity(b, true) == doctest::Approx((.9 + .8 + .7 + .5) / 4 / between));
+    // Histograms follow numpy: 4 equal bins over [0, 1], the last bin closed.
+    arma::vec edges;
+    const arma::vec counts = histogram({0, .1, .25, .5, .99, 1, 1.5, arma::datum::nan}, 4, 0, 1, edges);
+    CHECK(arma::approx_equal(counts, arma::vec{2, 1, 1, 2}, "absdiff", 0));
+    CHECK(edges(4) == 1.0);
+}
+
+TEST_CASE("permutation p-values are roughly uniform under the null and small on planted structure") {
+    std::mt19937_64 rng(11);
+    std::normal_distribution<double> normal;
+    const arma::uvec labels = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2};
+    auto random_set = [&](double planted) {
+        arma::mat X(12, 8);
+        for (auto& v : X) v = normal(rng);
+        for (arma::uword i = 0; i < 12; ++i) X(i, labels(i)) += planted;  // category signal
+        return X;
+    };
+    std::size_t degenerate = 0;
+    arma::vec p_selectivity(300), p_mantel(300);
+    for (int t = 0; t < 300; ++t) {
+        const arma::mat S = similarity(random_set(0), "cosine", degenerate);
+        const double index = selectivity(blocks(S, labels, 3), false);
+        p_selectivity(t) = p_greater(permutation_null(S, labels, 3, false, 199, t).col(0), index);
+        const arma::mat T = similarity(random_set(0), "cosine", degenerate);
+        p_mantel(t) = p_greater(mantel_null(S, T, "pearson", 199, t), compare(upper(S), upper(T), "pearson"));
+    }
+    // KS critical value at the 1% level for 300 samples is 0.094; p-values move in steps of 1/200.
+    CHECK(ks_uniform(p_selectivity) < 0.1);
+    CHECK(ks_uniform(p_mantel) < 0.1);
+    CHECK(arma::mean(p_selectivity) == doctest::Approx(0.5).epsilon(0.1));
+
+    const arma::mat planted = similarity(random_set(4.0), "cosine", degenerate);
+    const double index = selectivity(blocks(planted, labels, 3), false);
+    CHECK(index > 1.5);
+    CHECK(p_greater(permutation_null(planted, labels, 3, false, 999, 3).col(0), index) < 0.005);
+    arma::mat noisy = planted + 0.05 * arma::randn(12, 12);
+    noisy = (noisy + noisy.t()) / 2;
+    CHECK(p_greater(mantel_null(planted, noisy, "spearman", 999, 4), compare(upper(planted), upper(noisy), "spearman")) < 0.005);
+}
+
+TEST_CASE("the Mantel shortcut equals recomputing the comparison on each permuted matrix") {
+    arma::arma_rng::set_seed(5);
+    const arma::mat X = arma::randn(15, 6), Y = arma::randn(15, 6);
+    std::size_t degenerate = 0;
+    const arma::mat A = similarity(X, "cosine", degenerate), B = similarity(Y, "correlation", degenerate);
+    for (const std::string method : {"pearson", "spearman", "cosine", "tau-a"}) {
+        const arma::vec fast = mantel_null(A, B, method, 20, 99);
+        std::mt19937_64 rng(99);  // the same shuffles, done by hand
+        std::vector<arma::uword> perm(15);
+        std::iota(perm.begin(), perm.end(), 0);
+        for (int p = 0; p < 20; ++p) {
+            std::shuffle(perm.begin(), perm.end(), rng);
+            const arma::uvec idx(perm);
+            CHECK(fast(p) == doctest::Approx(compare(upper(A), upper(B.submat(idx, idx)), method)).epsilon(1e-12));
+        }
+    }
+}
+
+TEST_CASE("batched permutation selectivity equals recomputing it label shuffle by label shuffle") {
+    arma::arma_rng::set_seed(6);
+    std::size_t degenerate = 0;
+    const arma::mat S = similarity(arma::randn(10, 5), "cosine", degenerate);
+    const arma::uvec labels = {0, 0, 0, 1, 1, 1, 1, 2, 2, 2};
+    const arma::mat null = permutation_null(S, labels, 3, true, 600, 42);  // spans several batches
+    std::mt19937_64 rng(42);
+    std::vector<arma::uword> shuffled(labels.begin(), labels.end());
+    for (int p = 0; p < 600; ++p) {
+        std::shuffle(shuffled.begin(), shuffled.end(), rng);
+        CHECK(null(p, 0) == doctest::Approx(selectivity(blocks(S, arma::uvec(shuffled), 3), true)).epsilon(1e-12));
+    }
+}
