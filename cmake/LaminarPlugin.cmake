@@ -28,8 +28,10 @@ endfunction()
 
 # laminar_add_metric(<name> SOURCES <files...>): a metric plugin, linked with Armadillo
 # (and through it the system BLAS: OpenBLAS once tools/setup.sh has installed it).
+# Permutation and bootstrap loops run on all cores through OpenMP.
 function(laminar_add_metric name)
   find_package(Armadillo REQUIRED)
-  laminar_add_plugin(metric ${name} ${ARGN} LIBRARIES ${ARMADILLO_LIBRARIES})
+  find_package(OpenMP REQUIRED)
+  laminar_add_plugin(metric ${name} ${ARGN} LIBRARIES ${ARMADILLO_LIBRARIES} OpenMP::OpenMP_CXX)
   target_include_directories(laminar_metric_${name} PRIVATE ${ARMADILLO_INCLUDE_DIRS})
 endfunction()

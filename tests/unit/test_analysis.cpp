@@ -161,3 +161,28 @@ TEST_CASE("batched permutation selectivity equals recomputing it label shuffle b
         CHECK(null(p, 0) == doctest::Approx(selectivity(blocks(S, arma::uvec(shuffled), 3), true)).epsilon(1e-12));
     }
 }
+
+TEST_CASE("the bootstrap's running sums equal comparing the resampled pairs directly") {
+    arma::arma_rng::set_seed(8);
+    std::size_t degenerate = 0;
+    const arma::mat A = similarity(arma::randn(9, 4), "cosine", degenerate);
+    const arma::mat B = similarity(arma::randn(9, 4), "cosine", degenerate);
+    for (const std::string method : {"pearson", "cosine", "spearman"}) {
+        const arma::vec boot = bootstrap(A, B, method, 30, 17);
+        std::mt19937_64 rng(17);  // the same draws, by hand
+        std::uniform_int_distribution<arma::uword> pick(0, 8);
+        std::vector<arma::uvec> draws(30, arma::uvec(9));
+        for (auto& idx : draws)
+            for (auto& i : idx) i = pick(rng);
+        for (int s = 0; s < 30; ++s) {
+            std::vector<double> a, b;
+            for (arma::uword i = 0; i < 9; ++i)
+                for (arma::uword j = i + 1; j < 9; ++j)
+                    if (draws[s](i) != draws[s](j)) {
+                        a.push_back(A(draws[s](i), draws[s](j)));
+                        b.push_back(B(draws[s](i), draws[s](j)));
+                    }
+            CHECK(boot(s) == doctest::Approx(compare(arma::vec(a), arma::vec(b), method)).epsilon(1e-10));
+        }
+    }
+}

@@ -4,6 +4,7 @@
 
 #include <armadillo>
 #include <cstdint>
+#include <numeric>
 #include <random>
 #include <string>
 
@@ -32,30 +33,46 @@ inline arma::vec normalised(const arma::vec& values, const std::string& method) 
     return norm > 0 ? arma::vec(v / norm) : arma::vec(v.n_elem, arma::fill::value(arma::datum::nan));
 }
 
+/// Random permutations of 0..n-1, drawn up front from one seeded generator so that the
+/// results do not depend on how the work is split across threads.
+inline std::vector<arma::uvec> draw_permutations(arma::uword n, std::size_t count, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::vector<arma::uword> perm(n);
+    std::iota(perm.begin(), perm.end(), 0);
+    std::vector<arma::uvec> out(count);
+    for (auto& p : out) {
+        std::shuffle(perm.begin(), perm.end(), rng);
+        p = arma::uvec(perm);
+    }
+    return out;
+}
+
 /// Mantel test: the comparison of A with B under `permutations` random relabellings of B's
 /// stimuli (rows and columns together). Returns the null distribution.
 inline arma::vec mantel_null(const arma::mat& A, const arma::mat& B, const std::string& method,
                              std::size_t permutations, std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
     const arma::uword n = A.n_rows;
+    const std::vector<arma::uvec> perms = draw_permutations(n, permutations, seed);
     arma::vec null(permutations);
-    std::vector<arma::uword> perm(n);
-    std::iota(perm.begin(), perm.end(), 0);
     if (method == "tau-a") {  // no shortcut: recompute on the permuted triangle
         const arma::vec a = upper(A);
-        for (std::size_t p = 0; p < permutations; ++p) {
-            std::shuffle(perm.begin(), perm.end(), rng);
-            const arma::uvec idx(perm);
-            null(p) = kendall_tau_a(a, upper(B.submat(idx, idx)));
-        }
+#pragma omp parallel for schedule(dynamic)
+        for (std::size_t p = 0; p < permutations; ++p) null(p) = kendall_tau_a(a, upper(B.submat(perms[p], perms[p])));
         return null;
     }
     const arma::mat ZA = from_upper(normalised(upper(A), method), n);
     const arma::mat ZB = from_upper(normalised(upper(B), method), n);
+#pragma omp parallel for schedule(dynamic)
     for (std::size_t p = 0; p < permutations; ++p) {
-        std::shuffle(perm.begin(), perm.end(), rng);
-        const arma::uvec idx(perm);
-        null(p) = 0.5 * arma::accu(ZA % ZB.submat(idx, idx));  // each pair appears twice
+        // sum over i < j of ZA(i, j) ZB(perm i, perm j), without materialising the permuted ZB
+        const arma::uvec& perm = perms[p];
+        double sum = 0;
+        for (arma::uword j = 1; j < n; ++j) {
+            const double* b = ZB.colptr(perm(j));
+            const double* a = ZA.colptr(j);
+            for (arma::uword i = 0; i < j; ++i) sum += a[i] * b[perm(i)];
+        }
+        null(p) = sum;
     }
     return null;
 }
@@ -67,14 +84,31 @@ inline arma::vec bootstrap(const arma::mat& A, const arma::mat& B, const std::st
     std::mt19937_64 rng(seed);
     const arma::uword n = A.n_rows;
     std::uniform_int_distribution<arma::uword> pick(0, n - 1);
-    arma::vec out(samples);
-    for (std::size_t s = 0; s < samples; ++s) {
-        arma::uvec idx(n);
+    std::vector<arma::uvec> draws(samples, arma::uvec(n));
+    for (auto& idx : draws)
         for (auto& i : idx) i = pick(rng);
+    const bool moments = method == "pearson" || method == "corr" || method == "cosine";
+    arma::vec out(samples);
+#pragma omp parallel for schedule(dynamic)
+    for (std::size_t s = 0; s < samples; ++s) {
+        const arma::uvec& idx = draws[s];
+        if (moments) {  // pearson and cosine need only sums over the pairs: no copies
+            double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0, m = 0;
+            for (arma::uword j = 1; j < n; ++j)
+                for (arma::uword i = 0; i < j; ++i) {
+                    if (idx(i) == idx(j)) continue;  // a stimulus drawn twice is not a pair
+                    const double a = A(idx(i), idx(j)), b = B(idx(i), idx(j));
+                    sa += a; sb += b; saa += a * a; sbb += b * b; sab += a * b; m += 1;
+                }
+            const double num = method == "cosine" ? sab : sab - sa * sb / m;
+            const double den = method == "cosine" ? std::sqrt(saa * sbb) : std::sqrt((saa - sa * sa / m) * (sbb - sb * sb / m));
+            out(s) = den > 0 ? num / den : arma::datum::nan;
+            continue;
+        }
         std::vector<double> a, b;
-        for (arma::uword i = 0; i < n; ++i)
-            for (arma::uword j = i + 1; j < n; ++j)
-                if (idx(i) != idx(j)) {  // a stimulus drawn twice is not a pair
+        for (arma::uword j = 1; j < n; ++j)
+            for (arma::uword i = 0; i < j; ++i)
+                if (idx(i) != idx(j)) {
                     a.push_back(A(idx(i), idx(j)));
                     b.push_back(B(idx(i), idx(j)));
                 }
