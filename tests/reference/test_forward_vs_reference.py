@@ -107,6 +107,25 @@ class ForwardAgainstReference(unittest.TestCase):
             with self.subTest(position=position):
                 self.compare("bare-f32", position, template="The {word} is next to me")
 
+    def test_heads_separately(self):
+        model = os.path.join(self.dir, "bare-f32")
+        yaml = os.path.join(self.dir, "heads.yaml")
+        with open(yaml, "w") as f:
+            f.write(experiment(model, "heads.h5").replace("    layers: all\n  - extractor: residual",
+                                                          "    heads: separate\n    layers: [2]\n  - extractor: residual"))
+        r = subprocess.run([BIN, "run", yaml, "--stage", "extract"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        config, weights = gpt2_numpy.load(model)
+        with h5py.File(os.path.join(self.dir, "heads.h5"), "r") as f:
+            ids, pos = f["stimuli/token_ids"][:], f["stimuli/position"][:]
+            for site in "qkv":
+                for h in range(4):
+                    data = f[f"activations/m/blocks.2.attn.hook_{site}.head{h}"]
+                    self.assertEqual(data.shape, (11, 16))
+                    for i, prompt in enumerate(ids):
+                        ref = gpt2_numpy.forward(config, weights, list(prompt))[f"blocks.2.attn.hook_{site}"]
+                        np.testing.assert_allclose(data[i], ref[pos[i], h], atol=TOLERANCE)
+
     def test_stimuli_record_the_tokens_and_positions(self):
         with h5py.File(self.extract("bare-f32"), "r") as f:
             ids = f["stimuli/token_ids"][:]

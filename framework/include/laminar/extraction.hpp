@@ -68,4 +68,16 @@ inline std::vector<float> stimulus_row(const Tensor& t, const Stimulus& s) {
     return mean;
 }
 
+/// One hook's analysed rows for all stimuli, as an activation set ([n x width], row-major).
+inline ActivationSet stimulus_rows(const std::string& hook, int layer, const std::string& site,
+                                   const std::vector<Tensor>& values, const std::vector<Stimulus>& stimuli) {
+    ActivationSet set{hook, layer, site, static_cast<int64_t>(stimuli.size()), 0, {}};
+    for (std::size_t i = 0; i < stimuli.size(); ++i) {
+        const auto row = stimulus_row(values.at(i), stimuli[i]);
+        set.cols = static_cast<int64_t>(row.size());
+        set.data.insert(set.data.end(), row.begin(), row.end());
+    }
+    return set;
+}
+
 }  // namespace laminar

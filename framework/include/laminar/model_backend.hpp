@@ -31,7 +31,8 @@ public:
     virtual std::string token_text(int32_t id) const = 0;
 
     /// Runs every prompt and returns, for each requested hook name (TransformerLens names,
-    /// e.g. "blocks.5.attn.hook_q"), one tensor per prompt whose first axis is position.
+    /// e.g. "blocks.5.attn.hook_q"), one tensor per prompt whose first axis is position
+    /// (attn.hook_pattern, as in TransformerLens: [head, query_pos, key_pos]).
     /// Throws SpecError naming the hook when one is unknown.
     virtual Captures forward(const std::vector<std::vector<int32_t>>& prompts,
                              const std::vector<std::string>& hooks) = 0;

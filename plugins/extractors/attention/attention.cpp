@@ -29,23 +29,18 @@ public:
         std::vector<laminar::ActivationSet> out;
         for (int l : layers_)
             for (const auto& site : sites_) {
-                const auto& values = captured.at(hook(l, site));  // per prompt [pos, head, d_head]
-                const int64_t heads = values.at(0).shape.at(1), d_head = values.at(0).shape.at(2);
-                if (!per_head_) {
-                    laminar::ActivationSet set{hook(l, site), l, site, static_cast<int64_t>(stimuli.size()), heads * d_head, {}};
-                    for (std::size_t i = 0; i < stimuli.size(); ++i) {
-                        const auto row = laminar::stimulus_row(values[i], stimuli[i]);
-                        set.data.insert(set.data.end(), row.begin(), row.end());
-                    }
-                    out.push_back(std::move(set));
+                const std::string name = hook(l, site);
+                laminar::ActivationSet all = laminar::stimulus_rows(name, l, site, captured.at(name), stimuli);
+                if (!per_head_) {  // [n x (head * d_head)]: the heads side by side
+                    out.push_back(std::move(all));
                     continue;
                 }
-                for (int64_t h = 0; h < heads; ++h) {
-                    laminar::ActivationSet set{hook(l, site) + ".head" + std::to_string(h), l, site,
-                                               static_cast<int64_t>(stimuli.size()), d_head, {}};
-                    for (std::size_t i = 0; i < stimuli.size(); ++i) {
-                        const auto row = laminar::stimulus_row(values[i], stimuli[i]);  // [head * d_head]
-                        set.data.insert(set.data.end(), row.begin() + h * d_head, row.begin() + (h + 1) * d_head);
+                const int64_t d_head = all.cols / n_head_;
+                for (int h = 0; h < n_head_; ++h) {
+                    laminar::ActivationSet set{name + ".head" + std::to_string(h), l, site, all.rows, d_head, {}};
+                    for (int64_t i = 0; i < all.rows; ++i) {
+                        const auto row = all.data.begin() + i * all.cols + h * d_head;
+                        set.data.insert(set.data.end(), row, row + d_head);
                     }
                     out.push_back(std::move(set));
                 }

@@ -25,16 +25,7 @@ public:
                                                 const std::vector<laminar::Stimulus>& stimuli) const override {
         std::vector<laminar::ActivationSet> out;
         for (int l : layers_)
-            for (const auto& site : sites_) {
-                const auto& values = captured.at(hook(l, site));  // per prompt [pos, d_model]
-                laminar::ActivationSet set{hook(l, site), l, site, static_cast<int64_t>(stimuli.size()),
-                                           values.at(0).shape.at(1), {}};
-                for (std::size_t i = 0; i < stimuli.size(); ++i) {
-                    const auto row = laminar::stimulus_row(values[i], stimuli[i]);
-                    set.data.insert(set.data.end(), row.begin(), row.end());
-                }
-                out.push_back(std::move(set));
-            }
+            for (const auto& site : sites_) out.push_back(laminar::stimulus_rows(hook(l, site), l, site, captured.at(hook(l, site)), stimuli));
         return out;
     }
 
