@@ -205,3 +205,45 @@ class MetricsAgainstScipy(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TwoModels(unittest.TestCase):
+    """Several models in one experiment: each is extracted, and RSA compares them site by site."""
+
+    def test_rsa_across_models(self):
+        tmp = tempfile.mkdtemp(prefix="laminar-two-")
+        try:
+            for name, seed in (("a", "11"), ("b", "12")):
+                subprocess.run([PYTHON, MAKE_MODEL, os.path.join(tmp, name), "--layers", "2", "--heads", "2",
+                                "--width", "32", "--seed", seed], check=True)
+            yaml = os.path.join(tmp, "two.yaml")
+            categories = "\n".join(f"    {c}: [{', '.join(w)}]" for c, w in CATEGORIES.items())
+            with open(yaml, "w") as f:
+                f.write(f"""experiment: two-models
+models:
+  - {{id: small-a, backend: gpt2, path: a}}
+  - {{id: small-b, backend: gpt2, path: b}}
+stimuli:
+  template: "The next word is {{word}}"
+  categories:
+{categories}
+extract:
+  - {{extractor: residual, layers: all}}
+analyze:
+  - {{metric: rsa, pairs: [["small-a:resid_post", "small-b:resid_post"]], method: spearman, permutations: 99, bootstrap: 20}}
+output: two.h5
+""")
+            r = subprocess.run([BIN, "run", yaml], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with h5py.File(os.path.join(tmp, "two.h5"), "r") as f:
+                self.assertEqual(sorted(f["activations"]), ["small-a", "small-b"])
+                pairs = f["results/rsa/small-a~small-b"]
+                self.assertEqual(sorted(pairs), [f"blocks.{l}.hook_resid_post~blocks.{l}.hook_resid_post" for l in (0, 1)])
+                for l in (0, 1):
+                    hook = f"blocks.{l}.hook_resid_post"
+                    a = cosine_matrix(f[f"activations/small-a/{hook}"][:].astype(np.float64))
+                    b = cosine_matrix(f[f"activations/small-b/{hook}"][:].astype(np.float64))
+                    self.assertAlmostEqual(pairs[f"{hook}~{hook}"].attrs["r"], stats.spearmanr(upper(a), upper(b))[0],
+                                           places=10)
+        finally:
+            shutil.rmtree(tmp)
