@@ -36,6 +36,7 @@ int run(const Args& args) {
     }
     // Only the extract stage loads models: the other stages run without the model folders.
     load.require_paths = stage.empty() || stage == "extract";
+    load.stage = stage;
     const PluginRegistry registry;
     const Experiment exp = load_experiment(vm["experiment"].as<std::string>(), registry, load);
     RunOptions run_options;

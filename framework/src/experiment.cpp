@@ -66,7 +66,7 @@ void check_params(Problems& problems, const PluginRegistry& registry, PluginKind
 }
 
 std::vector<StepSpec> read_steps(Problems& problems, const PluginRegistry& registry, const YamlDocument& doc,
-                                 const char* list, const char* plugin_key, PluginKind kind) {
+                                 const char* list, const char* plugin_key, PluginKind kind, bool check) {
     std::vector<StepSpec> steps;
     if (!doc.json().contains(list)) return steps;
     std::set<std::string> names;
@@ -83,7 +83,7 @@ std::vector<StepSpec> read_steps(Problems& problems, const PluginRegistry& regis
             problems.add(step.pointer, "a second " + std::string(list) + " entry named '" + step.name +
                                            "': give one of them a distinct `name:`");
         try {
-            check_params(problems, registry, kind, step.plugin, step.pointer, step.params);
+            if (check) check_params(problems, registry, kind, step.plugin, step.pointer, step.params);
         } catch (const InputError& err) {
             problems.add(step.pointer + "/" + plugin_key, err.what());
         }
@@ -124,6 +124,8 @@ Experiment load_experiment(const fs::path& file, const PluginRegistry& registry,
     exp.name = j["experiment"].get<std::string>();
     exp.description = j.value("description", "");
 
+    const bool check_extract = options.stage.empty() || options.stage == "extract";
+    const bool check_analyze = options.stage.empty() || options.stage == "analyze";
     std::set<std::string> model_ids;
     for (std::size_t i = 0; i < j["models"].size(); ++i) {
         const auto& m = j["models"][i];
@@ -140,7 +142,7 @@ Experiment load_experiment(const fs::path& file, const PluginRegistry& registry,
         else
             resolve(spec.pointer + "/path", spec.path_text, spec.path);
         try {
-            check_params(problems, registry, PluginKind::model, spec.backend, spec.pointer, spec.params);
+            if (check_extract) check_params(problems, registry, PluginKind::model, spec.backend, spec.pointer, spec.params);
         } catch (const InputError& err) {
             problems.add(spec.pointer + "/backend", err.what());
         }
@@ -171,8 +173,8 @@ Experiment load_experiment(const fs::path& file, const PluginRegistry& registry,
         exp.stimuli.categories.emplace_back(category, std::move(words));
     }
 
-    exp.extract = read_steps(problems, registry, doc, "extract", "extractor", PluginKind::extractor);
-    exp.analyze = read_steps(problems, registry, doc, "analyze", "metric", PluginKind::metric);
+    exp.extract = read_steps(problems, registry, doc, "extract", "extractor", PluginKind::extractor, check_extract);
+    exp.analyze = read_steps(problems, registry, doc, "analyze", "metric", PluginKind::metric, check_analyze);
     resolve("/output", j["output"].get<std::string>(), exp.output);
     problems.raise_if_any();
     return exp;

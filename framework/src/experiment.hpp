@@ -56,6 +56,10 @@ struct LoadOptions {
     std::map<std::string, std::string> model_paths;
     /// When false (validate), an unset ${VAR} in a path is a note, not an error.
     bool require_paths = true;
+    /// Check plugin names and options only for this stage's sections ("extract": models and
+    /// extractors, "analyze": metrics, "report": none); empty checks them all. A run of one
+    /// stage then loads only the plugins it uses.
+    std::string stage;
 };
 
 /// Throws InputError listing every problem found, each as "file:line:col: field: message".

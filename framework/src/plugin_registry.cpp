@@ -26,6 +26,7 @@ using Library = std::shared_ptr<boost::dll::shared_library>;
 struct PluginRegistry::Entry {
     Library library;
     std::unique_ptr<JsonSchema> schema;
+    std::size_t order = 0;  ///< position of its file on the search path
 };
 
 namespace {
@@ -81,13 +82,33 @@ PluginRegistry::PluginRegistry(std::vector<fs::path> search_path) : search_path_
                 files.push_back(e.path());
         }
         std::sort(files.begin(), files.end());
-        for (const auto& f : files) scan(f);
+        candidates_.insert(candidates_.end(), files.begin(), files.end());
     }
+    examined_.assign(candidates_.size(), false);
+    plugins_.reserve(candidates_.size());  // at most one plugin a file: pointers handed out stay valid
+    entries_.reserve(candidates_.size());
 }
 
 PluginRegistry::~PluginRegistry() = default;
 
-void PluginRegistry::scan(const fs::path& file) {
+const std::vector<PluginInfo>& PluginRegistry::plugins() const {
+    examine_all();
+    return plugins_;
+}
+
+const std::vector<PluginProblem>& PluginRegistry::problems() const {
+    examine_all();
+    return problems_;
+}
+
+void PluginRegistry::examine_all() const {
+    for (std::size_t i = 0; i < candidates_.size(); ++i) examine(i);
+}
+
+void PluginRegistry::examine(std::size_t order) const {
+    if (examined_[order]) return;
+    examined_[order] = true;
+    const fs::path& file = candidates_[order];
     Library lib;
     try {
         lib = std::make_shared<boost::dll::shared_library>(file.string());
@@ -118,13 +139,10 @@ void PluginRegistry::scan(const fs::path& file) {
         return;
     }
     if (*kind != PluginKind::metric) keep_resident(lib);
-    if (const PluginInfo* first = find(*kind, d.name)) {
-        problems_.push_back({file, d.name, "shadowed by " + first->file.string() + " (earlier on the search path)"});
-        return;
-    }
     PluginInfo info{*kind, d.name, d.version, d.api_version, file, nlohmann::json::object()};
     auto entry = std::make_unique<Entry>();
     entry->library = lib;
+    entry->order = order;
     try {
         info.param_schema = nlohmann::json::parse(d.param_schema ? d.param_schema : "{}");
         entry->schema = std::make_unique<JsonSchema>(info.param_schema, file.string() + " parameter schema");
@@ -132,18 +150,42 @@ void PluginRegistry::scan(const fs::path& file) {
         problems_.push_back({file, d.name, std::string("invalid parameter schema: ") + e.what()});
         return;
     }
+    // The first on the search path wins, whichever was examined first.
+    for (std::size_t i = 0; i < plugins_.size(); ++i) {
+        if (plugins_[i].kind != *kind || plugins_[i].name != d.name) continue;
+        if (entries_[i]->order < order) {
+            problems_.push_back({file, d.name, "shadowed by " + plugins_[i].file.string() + " (earlier on the search path)"});
+            return;
+        }
+        problems_.push_back({plugins_[i].file, d.name, "shadowed by " + file.string() + " (earlier on the search path)"});
+        plugins_[i] = std::move(info);
+        entries_[i] = std::move(entry);
+        return;
+    }
     plugins_.push_back(std::move(info));
     entries_.push_back(std::move(entry));
 }
 
-const PluginInfo* PluginRegistry::find(PluginKind kind, const std::string& name) const {
+const PluginInfo* PluginRegistry::lookup(PluginKind kind, const std::string& name) const {
     for (const auto& p : plugins_)
         if (p.kind == kind && p.name == name) return &p;
     return nullptr;
 }
 
+const PluginInfo* PluginRegistry::find(PluginKind kind, const std::string& name) const {
+    // Libraries named by the convention laminar_<kind>_<name>.so are examined first, so that a
+    // run loads only the plugins it uses (a model plugin brings libtorch, which is slow to load).
+    const std::string conventional = "laminar_" + to_string(kind) + "_" + name + ".so";
+    for (std::size_t i = 0; i < candidates_.size(); ++i)
+        if (candidates_[i].filename() == conventional) examine(i);
+    if (const PluginInfo* p = lookup(kind, name)) return p;
+    examine_all();
+    return lookup(kind, name);
+}
+
 const PluginInfo& PluginRegistry::require(PluginKind kind, const std::string& name) const {
     if (const PluginInfo* p = find(kind, name)) return *p;
+    examine_all();  // find() has examined everything already; explicit for the lists below
     std::ostringstream msg;
     msg << "no " << to_string(kind) << " plugin named '" << name << "'";
     for (const auto& problem : problems_)

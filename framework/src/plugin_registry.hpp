@@ -48,13 +48,16 @@ public:
     /// then the install prefix's. Never the current directory.
     static std::vector<std::filesystem::path> default_search_path();
 
-    /// Loads the descriptor of every `laminar_*.so` in `search_path`. The first plugin of a
-    /// given kind and name wins; later ones are reported as shadowed.
+    /// Lists every `laminar_*.so` in `search_path`; a library is loaded (and its descriptor
+    /// checked) only when a plugin is looked up or listed. The first plugin of a given kind and
+    /// name on the search path wins; later ones are reported as shadowed.
     explicit PluginRegistry(std::vector<std::filesystem::path> search_path = default_search_path());
     ~PluginRegistry();
 
-    const std::vector<PluginInfo>& plugins() const { return plugins_; }
-    const std::vector<PluginProblem>& problems() const { return problems_; }
+    /// Every usable plugin (loads all libraries on the search path).
+    const std::vector<PluginInfo>& plugins() const;
+    /// Libraries that were refused, and why (loads all libraries on the search path).
+    const std::vector<PluginProblem>& problems() const;
     const std::vector<std::filesystem::path>& search_path() const { return search_path_; }
 
     /// Nullptr when absent.
@@ -72,11 +75,16 @@ public:
 private:
     struct Entry;
     std::vector<std::filesystem::path> search_path_;
-    std::vector<PluginInfo> plugins_;
-    std::vector<PluginProblem> problems_;
-    std::vector<std::unique_ptr<Entry>> entries_;  // parallel to plugins_
+    std::vector<std::filesystem::path> candidates_;  // every laminar_*.so, in search order
+    // Filled lazily by the const look-ups: examining a library does not change what the registry is.
+    mutable std::vector<bool> examined_;
+    mutable std::vector<PluginInfo> plugins_;
+    mutable std::vector<PluginProblem> problems_;
+    mutable std::vector<std::unique_ptr<Entry>> entries_;  // parallel to plugins_
 
-    void scan(const std::filesystem::path& file);
+    void examine(std::size_t order) const;
+    void examine_all() const;
+    const PluginInfo* lookup(PluginKind kind, const std::string& name) const;
     const Entry& entry(PluginKind kind, const std::string& name) const;
     template <class T>
     PluginHandle<T> create(PluginKind kind, const std::string& name) const;

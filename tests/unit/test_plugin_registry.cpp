@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include "errors.hpp"
+#include "experiment.hpp"
 #include "helpers.hpp"
 
 using namespace laminar;
@@ -96,4 +97,21 @@ TEST_CASE("plugin exceptions cross into the host as SpecError with their field")
         CHECK(e.field() == "layers[1]");
         CHECK(std::string(e.what()).find("the model has 2 layers") != std::string::npos);
     }
+}
+
+TEST_CASE("a run of one stage loads only the plugins that stage uses") {
+    test::ScratchDir dir;  // private copies: no other registry in this process has loaded them
+    for (const char* name : {"laminar_model_toy.so", "laminar_extractor_toy_resid.so", "laminar_metric_row_norms.so"})
+        std::filesystem::copy_file(std::filesystem::path(FIXTURE_PLUGIN_DIR) / name, dir.path / name);
+    const PluginRegistry registry({dir.path});
+    CHECK(!is_loaded(dir.path / "laminar_model_toy.so"));  // listing files loads nothing
+    LoadOptions analyze_only;
+    analyze_only.stage = "analyze";
+    analyze_only.require_paths = false;
+    load_experiment(test::toy_experiment(dir), registry, analyze_only);
+    CHECK(is_loaded(dir.path / "laminar_metric_row_norms.so"));
+    CHECK(!is_loaded(dir.path / "laminar_model_toy.so"));
+    CHECK(!is_loaded(dir.path / "laminar_extractor_toy_resid.so"));
+    CHECK(registry.plugins().size() == 3);  // listing examines them all
+    CHECK(is_loaded(dir.path / "laminar_model_toy.so"));
 }
