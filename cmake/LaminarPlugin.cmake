@@ -11,11 +11,6 @@ function(laminar_add_plugin kind name)
   endif()
   add_library(${target} MODULE ${P_SOURCES})
   target_link_libraries(${target} PRIVATE laminar::api ${P_LIBRARIES})
-  # GCC marks some template statics STB_GNU_UNIQUE, which makes a library impossible to unload:
-  # without them a metric's library is really released when its last object dies.
-  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
-    target_compile_options(${target} PRIVATE -fno-gnu-unique)
-  endif()
   set_target_properties(${target} PROPERTIES
     PREFIX ""
     CXX_VISIBILITY_PRESET hidden

@@ -31,8 +31,10 @@ struct PluginRegistry::Entry {
 
 namespace {
 
-// Libraries that may link libtorch (models, extractors) and anything we could not fully
-// identify are never unloaded: libtorch keeps static registries that do not survive dlclose.
+// Every plugin library stays loaded until the process exits. Unloading is where plugins and
+// the libraries they bring crash: libtorch keeps static registries that do not survive
+// dlclose, and OpenMP (libgomp) or OpenBLAS worker threads outlive the call that started them,
+// so unloading the last library that holds them in leaves threads running unmapped code.
 void keep_resident(const Library& lib) {
     static std::mutex m;
     static auto* resident = new std::vector<Library>();  // deliberately never destroyed
@@ -116,15 +118,14 @@ void PluginRegistry::examine(std::size_t order) const {
         problems_.push_back({file, "", std::string("cannot be loaded: ") + e.what()});
         return;
     }
+    keep_resident(lib);
     if (!lib->has("laminar_descriptor") || !lib->has("laminar_create")) {
-        keep_resident(lib);
         problems_.push_back({file, "", "not a laminar plugin (no laminar_descriptor / laminar_create)"});
         return;
     }
     // api_version, kind and name lead the descriptor in every API version: safe to read first.
     const auto& d = lib->get_alias<const PluginDescriptor>("laminar_descriptor");
     if (d.api_version != kApiVersion) {
-        keep_resident(lib);
         std::ostringstream why;
         why << "built against laminar plugin API version " << d.api_version
             << ", but this laminar has API version " << kApiVersion
@@ -134,11 +135,9 @@ void PluginRegistry::examine(std::size_t order) const {
     }
     const auto kind = parse_kind(d.kind ? d.kind : "");
     if (!kind || !d.name || !d.version) {
-        keep_resident(lib);
         problems_.push_back({file, d.name ? d.name : "", "descriptor has no valid kind, name or version"});
         return;
     }
-    if (*kind != PluginKind::metric) keep_resident(lib);
     PluginInfo info{*kind, d.name, d.version, d.api_version, file, nlohmann::json::object()};
     auto entry = std::make_unique<Entry>();
     entry->library = lib;
