@@ -50,6 +50,15 @@ inline std::vector<int> parse_layers(const Params& layers, int n_layer) {
     return out;
 }
 
+/// Every hook `name(layer, site)` for the given layers and sites, layers outermost.
+template <class Name>
+std::vector<std::string> hook_names(const std::vector<int>& layers, const std::vector<std::string>& sites, Name name) {
+    std::vector<std::string> out;
+    for (int l : layers)
+        for (const auto& s : sites) out.push_back(name(l, s));
+    return out;
+}
+
 /// The analysed row of one prompt's hook value `t` ([pos, ...]): the row at
 /// `s.position`, or the mean over the word's tokens when position is -1 (word_mean).
 /// The result has the product of the trailing dimensions as its width.

@@ -17,12 +17,7 @@ public:
         n_head_ = model.n_head;
     }
 
-    std::vector<std::string> hooks() const override {
-        std::vector<std::string> out;
-        for (int l : layers_)
-            for (const auto& s : sites_) out.push_back(hook(l, s));
-        return out;
-    }
+    std::vector<std::string> hooks() const override { return laminar::hook_names(layers_, sites_, hook); }
 
     std::vector<laminar::ActivationSet> extract(const laminar::Captures& captured,
                                                 const std::vector<laminar::Stimulus>& stimuli) const override {
