@@ -247,3 +247,28 @@ output: two.h5
                                            places=10)
         finally:
             shutil.rmtree(tmp)
+
+
+class Mistakes(unittest.TestCase):
+    def test_a_site_that_was_not_recorded_is_an_error_naming_the_field(self):
+        tmp = tempfile.mkdtemp(prefix="laminar-typo-")
+        try:
+            subprocess.run([PYTHON, MAKE_MODEL, os.path.join(tmp, "m"), "--layers", "1", "--heads", "2", "--width", "16"],
+                           check=True)
+            yaml = os.path.join(tmp, "typo.yaml")
+            with open(yaml, "w") as f:
+                f.write("""experiment: typo
+models: [{id: m, backend: gpt2, path: m}]
+stimuli: {template: "The {word}", categories: {a: [cat, dog], b: [pear, plum]}}
+extract: [{extractor: attention, sites: [q, k], layers: [0]}]
+analyze:
+  - metric: selectivity
+    sites: [v]
+output: run.h5
+""")
+            r = subprocess.run([BIN, "run", yaml], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("typo.yaml:7:12: analyze[0].sites: no activations of model 'm' match these sites", r.stderr)
+            self.assertIn("recorded: blocks.0.attn.hook_q, blocks.0.attn.hook_k", r.stderr)
+        finally:
+            shutil.rmtree(tmp)

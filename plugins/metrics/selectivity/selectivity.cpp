@@ -33,7 +33,7 @@ public:
             if (arma::accu(labels == c) < 2)
                 throw SpecError("", "category '" + names[c] + "' has fewer than two words: no within-category pair");
         for (const auto& model : in.models())
-            for (const auto& hook : hooks_for_sites(in, model, sites_)) {
+            for (const auto& hook : require_sites(in, model, sites_)) {
                 std::size_t degenerate = 0;
                 const arma::mat S = similarity(as_matrix(in.read(model, hook)), similarity_, degenerate);
                 const std::string path = model + "/" + hook;

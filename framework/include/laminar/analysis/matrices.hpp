@@ -78,4 +78,18 @@ inline std::vector<std::string> hooks_for_sites(const ActivationSource& in, cons
     return out;
 }
 
+/// Like hooks_for_sites(), but an error (naming what was recorded) when nothing matches:
+/// a typo in `sites:` must not pass as an empty result.
+inline std::vector<std::string> require_sites(const ActivationSource& in, const std::string& model,
+                                              const std::vector<std::string>& sites) {
+    auto hooks = hooks_for_sites(in, model, sites);
+    if (hooks.empty()) {
+        std::string recorded;
+        for (const auto& h : in.hooks(model)) recorded += (recorded.empty() ? "" : ", ") + h;
+        throw SpecError("sites", "no activations of model '" + model + "' match these sites (recorded: " +
+                                     (recorded.empty() ? "none" : recorded) + ")");
+    }
+    return hooks;
+}
+
 }  // namespace laminar::analysis

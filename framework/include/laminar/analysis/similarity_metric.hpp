@@ -41,7 +41,7 @@ public:
     void run(const ActivationSource& in, ResultSink& out) override {
         const arma::uvec labels = category_labels(in);
         for (const auto& model : in.models())
-            for (const auto& hook : hooks_for_sites(in, model, sites_)) {
+            for (const auto& hook : require_sites(in, model, sites_)) {
                 std::size_t degenerate = 0;
                 const arma::mat S = similarity(as_matrix(in.read(model, hook)), Measure, degenerate);
                 const std::string path = model + "/" + hook;
