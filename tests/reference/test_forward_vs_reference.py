@@ -126,6 +126,29 @@ class ForwardAgainstReference(unittest.TestCase):
                         ref = gpt2_numpy.forward(config, weights, list(prompt))[f"blocks.2.attn.hook_{site}"]
                         np.testing.assert_allclose(data[i], ref[pos[i], h], atol=TOLERANCE)
 
+    def test_other_hook_points(self):
+        model = os.path.join(self.dir, "prefixed-f32-sharded")
+        hooks = ["hook_embed", "hook_pos_embed", "blocks.0.hook_attn_out", "blocks.1.hook_mlp_out",
+                 "ln_final.hook_normalized", "logits"]
+        yaml = os.path.join(self.dir, "hooks.yaml")
+        with open(yaml, "w") as f:
+            text = experiment(model, "hooks.h5")
+            f.write(text[:text.index("extract:")] + f"extract:\n  - extractor: hooks\n    hooks: [{', '.join(hooks)}]\n"
+                    + "output: hooks.h5\n")
+        r = subprocess.run([BIN, "run", yaml, "--stage", "extract"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        config, weights = gpt2_numpy.load(model)
+        with h5py.File(os.path.join(self.dir, "hooks.h5"), "r") as f:
+            ids, pos = f["stimuli/token_ids"][:], f["stimuli/position"][:]
+            self.assertEqual(f["activations/m/logits"].shape, (11, 50257))
+            for i, prompt in enumerate(ids):
+                ref = gpt2_numpy.forward(config, weights, list(prompt))
+                ref["hook_embed"] = weights["wte.weight"][list(prompt)]
+                ref["hook_pos_embed"] = weights["wpe.weight"][:len(prompt)]
+                for hook in hooks:
+                    np.testing.assert_allclose(f[f"activations/m/{hook}"][i], ref[hook][pos[i]], atol=TOLERANCE,
+                                               err_msg=f"{hook} stimulus {i}")
+
     def test_stimuli_record_the_tokens_and_positions(self):
         with h5py.File(self.extract("bare-f32"), "r") as f:
             ids = f["stimuli/token_ids"][:]
