@@ -184,7 +184,6 @@ const PluginInfo* PluginRegistry::find(PluginKind kind, const std::string& name)
 
 const PluginInfo& PluginRegistry::require(PluginKind kind, const std::string& name) const {
     if (const PluginInfo* p = find(kind, name)) return *p;
-    examine_all();  // find() has examined everything already; explicit for the lists below
     std::ostringstream msg;
     msg << "no " << to_string(kind) << " plugin named '" << name << "'";
     for (const auto& problem : problems_)

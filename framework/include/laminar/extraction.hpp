@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "laminar/hook_names.hpp"
 #include "laminar/types.hpp"
 
 namespace laminar {
@@ -47,15 +48,6 @@ inline std::vector<int> parse_layers(const Params& layers, int n_layer) {
             throw SpecError(field, "expected a range \"first-last\" with first <= last (got \"" + range + "\")");
         for (int l = std::stoi(m[1]); l <= std::stoi(m[2]); ++l) add(l, field);
     }
-    return out;
-}
-
-/// Every hook `name(layer, site)` for the given layers and sites, layers outermost.
-template <class Name>
-std::vector<std::string> hook_names(const std::vector<int>& layers, const std::vector<std::string>& sites, Name name) {
-    std::vector<std::string> out;
-    for (int l : layers)
-        for (const auto& s : sites) out.push_back(name(l, s));
     return out;
 }
 

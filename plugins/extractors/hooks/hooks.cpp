@@ -2,7 +2,6 @@
 // at its analysed token, e.g. ln_final.hook_normalized and logits for a logit lens, or
 // blocks.3.hook_mlp_out. (attn.hook_pattern has no position-first rows: use a pattern
 // extractor for it.)
-#include <regex>
 #include <string>
 
 #include "laminar/extraction.hpp"
@@ -25,18 +24,13 @@ public:
     std::vector<laminar::ActivationSet> extract(const laminar::Captures& captured,
                                                 const std::vector<laminar::Stimulus>& stimuli) const override {
         std::vector<laminar::ActivationSet> out;
-        for (const auto& h : hooks_) out.push_back(laminar::stimulus_rows(h, layer(h), site(h), captured.at(h), stimuli));
+        for (const auto& h : hooks_) out.push_back(laminar::stimulus_rows(h, laminar::hook_layer(h), site(h), captured.at(h), stimuli));
         return out;
     }
 
 private:
     std::vector<std::string> hooks_;
 
-    static int layer(const std::string& hook) {
-        static const std::regex re(R"(^blocks\.(\d+)\..*)");
-        std::smatch m;
-        return std::regex_match(hook, m, re) ? std::stoi(m[1]) : -1;
-    }
     /// "blocks.3.hook_mlp_out" -> "mlp_out", "ln_final.hook_normalized" -> "ln_final", "logits" -> "logits".
     static std::string site(const std::string& hook) {
         if (hook.rfind("ln_final.", 0) == 0) return "ln_final";

@@ -3,9 +3,8 @@
 // matrices' strict upper triangles are compared (pearson — the founding study's — spearman,
 // tau-a or cosine), overall and within each category, with a Mantel permutation p-value and a
 // bootstrap confidence interval over stimuli.
-#include <regex>
-
 #include "laminar/analysis/rsa.hpp"
+#include "laminar/hook_names.hpp"
 
 namespace {
 
@@ -21,12 +20,6 @@ struct Space {
 Space parse_space(const std::string& text) {
     const auto colon = text.find(':');
     return colon == std::string::npos ? Space{"", text} : Space{text.substr(0, colon), text.substr(colon + 1)};
-}
-
-int layer_of(const std::string& hook) {
-    static const std::regex re(R"(^blocks\.(\d+)\..*)");
-    std::smatch m;
-    return std::regex_match(hook, m, re) ? std::stoi(m[1]) : -1;
 }
 
 class RsaMetric : public Metric {
@@ -55,7 +48,7 @@ public:
                 const std::string model_b = b.model.empty() ? model : b.model;
                 for (const auto& hook_a : matching(in, model, a.what, field))
                     for (const auto& hook_b : matching(in, model_b, b.what, field)) {
-                        const bool same_layer = layer_of(hook_a) == layer_of(hook_b);
+                        const bool same_layer = hook_layer(hook_a) == hook_layer(hook_b);
                         const bool named = is_hook(in, model, a.what) || is_hook(in, model_b, b.what);
                         if (!same_layer && !named) continue;  // sites pair up layer by layer
                         const std::string group = model == model_b ? model : model + "~" + model_b;
@@ -89,17 +82,11 @@ private:
         return hooks_for_sites(in, model, {what});
     }
 
-    arma::mat matrix(const ActivationSource& in, const std::string& model, const std::string& hook, ResultSink& out) const {
-        std::size_t degenerate = 0;
-        arma::mat S = similarity(as_matrix(in.read(model, hook)), similarity_, degenerate);
-        if (degenerate) out.warn(model + "/" + hook + ": " + std::to_string(degenerate) + " zero-length stimulus vector(s): RSA is NaN");
-        return S;
-    }
-
     void compare_spaces(const ActivationSource& in, const std::string& model_a, const std::string& hook_a,
                         const std::string& model_b, const std::string& hook_b, const std::string& path,
                         const arma::uvec& labels, const std::vector<std::string>& names, ResultSink& out) const {
-        const arma::mat A = matrix(in, model_a, hook_a, out), B = matrix(in, model_b, hook_b, out);
+        const arma::mat A = recorded_similarity(in, model_a, hook_a, similarity_, out);
+        const arma::mat B = recorded_similarity(in, model_b, hook_b, similarity_, out);
         const arma::vec a = upper(A), b = upper(B);
         const double r = compare(a, b, method_);
         if (std::isnan(r)) out.warn(path + ": a similarity matrix has no spread (or NaN entries): r is NaN");

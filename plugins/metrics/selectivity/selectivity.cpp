@@ -35,9 +35,8 @@ public:
         for (const auto& model : in.models())
             for (const auto& hook : require_sites(in, model, sites_)) {
                 std::size_t degenerate = 0;
-                const arma::mat S = similarity(as_matrix(in.read(model, hook)), similarity_, degenerate);
+                const arma::mat S = recorded_similarity(in, model, hook, similarity_, out, &degenerate);
                 const std::string path = model + "/" + hook;
-                if (degenerate) out.warn(path + ": " + std::to_string(degenerate) + " zero-length stimulus vector(s): selectivity is NaN");
                 const Blocks b = blocks(S, labels, k);
                 arma::vec per;
                 const double index = selectivity(b, pooled_, &per);

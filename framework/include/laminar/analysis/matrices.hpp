@@ -46,6 +46,20 @@ inline arma::mat similarity(const arma::mat& X, const std::string& measure, std:
     return S;
 }
 
+/// The similarity matrix of the activations recorded for `model` at `hook`. Zero-length
+/// stimulus vectors (after centring, for correlation) give NaN rows, reported through
+/// `out.warn`; their number is returned in `degenerate` when asked for.
+inline arma::mat recorded_similarity(const ActivationSource& in, const std::string& model, const std::string& hook,
+                                     const std::string& measure, ResultSink& out, std::size_t* degenerate = nullptr) {
+    std::size_t count = 0;
+    arma::mat S = similarity(as_matrix(in.read(model, hook)), measure, count);
+    if (count)
+        out.warn(model + "/" + hook + ": " + std::to_string(count) + " stimulus vector(s) have zero length" +
+                 (measure == "correlation" ? " after centring" : "") + "; everything computed from them is NaN");
+    if (degenerate) *degenerate = count;
+    return S;
+}
+
 /// The strictly-upper-triangle entries (i < j), row by row as numpy's triu_indices(n, 1).
 inline arma::vec upper(const arma::mat& S) {
     arma::vec out(S.n_rows * (S.n_rows - 1) / 2);

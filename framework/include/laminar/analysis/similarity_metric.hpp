@@ -42,12 +42,8 @@ public:
         const arma::uvec labels = category_labels(in);
         for (const auto& model : in.models())
             for (const auto& hook : require_sites(in, model, sites_)) {
-                std::size_t degenerate = 0;
-                const arma::mat S = similarity(as_matrix(in.read(model, hook)), Measure, degenerate);
+                const arma::mat S = recorded_similarity(in, model, hook, Measure, out);
                 const std::string path = model + "/" + hook;
-                if (degenerate)
-                    out.warn(path + ": " + std::to_string(degenerate) + " stimulus vector(s) have zero length" +
-                             (std::string(Measure) == "correlation" ? " after centring" : "") + "; their similarities are NaN");
                 const arma::mat St = S.t();  // row-major data for HDF5
                 out.write(path + "/matrix", {static_cast<int64_t>(S.n_rows), static_cast<int64_t>(S.n_cols)},
                           std::vector<double>(St.begin(), St.end()));
