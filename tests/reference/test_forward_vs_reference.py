@@ -69,13 +69,20 @@ class ForwardAgainstReference(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.dir)
 
-    def extract(self, model, position="last", template="The next word is {word}", tag=""):
-        out = os.path.join(self.dir, f"{model}-{position}{tag}.h5")
-        yaml = os.path.join(self.dir, f"{model}-{position}{tag}.yaml")
+    def run_laminar(self, name, text, *args):
+        """Writes the experiment `text` to NAME.yaml beside the models and runs laminar on it."""
+        yaml = os.path.join(self.dir, f"{name}.yaml")
         with open(yaml, "w") as f:
-            f.write(experiment(os.path.join(self.dir, model), out, position, template))
-        r = subprocess.run([BIN, "run", yaml, "--stage", "extract"], capture_output=True, text=True)
+            f.write(text)
+        return subprocess.run([BIN, "run", yaml, *args], capture_output=True, text=True)
+
+    def extract_text(self, name, text):
+        r = self.run_laminar(name, text, "--stage", "extract")
         self.assertEqual(r.returncode, 0, r.stderr)
+
+    def extract(self, model, position="last", template="The next word is {word}"):
+        out = os.path.join(self.dir, f"{model}-{position}.h5")
+        self.extract_text(f"{model}-{position}", experiment(os.path.join(self.dir, model), out, position, template))
         return out
 
     def compare(self, model, position="last", template="The next word is {word}"):
@@ -109,12 +116,8 @@ class ForwardAgainstReference(unittest.TestCase):
 
     def test_heads_separately(self):
         model = os.path.join(self.dir, "bare-f32")
-        yaml = os.path.join(self.dir, "heads.yaml")
-        with open(yaml, "w") as f:
-            f.write(experiment(model, "heads.h5").replace("    layers: all\n  - extractor: residual",
-                                                          "    heads: separate\n    layers: [2]\n  - extractor: residual"))
-        r = subprocess.run([BIN, "run", yaml, "--stage", "extract"], capture_output=True, text=True)
-        self.assertEqual(r.returncode, 0, r.stderr)
+        self.extract_text("heads", experiment(model, "heads.h5").replace(
+            "    layers: all\n  - extractor: residual", "    heads: separate\n    layers: [2]\n  - extractor: residual"))
         config, weights = gpt2_numpy.load(model)
         with h5py.File(os.path.join(self.dir, "heads.h5"), "r") as f:
             ids, pos = f["stimuli/token_ids"][:], f["stimuli/position"][:]
@@ -130,13 +133,9 @@ class ForwardAgainstReference(unittest.TestCase):
         model = os.path.join(self.dir, "prefixed-f32-sharded")
         hooks = ["hook_embed", "hook_pos_embed", "blocks.0.hook_attn_out", "blocks.1.hook_mlp_out",
                  "ln_final.hook_normalized", "logits"]
-        yaml = os.path.join(self.dir, "hooks.yaml")
-        with open(yaml, "w") as f:
-            text = experiment(model, "hooks.h5")
-            f.write(text[:text.index("extract:")] + f"extract:\n  - extractor: hooks\n    hooks: [{', '.join(hooks)}]\n"
-                    + "output: hooks.h5\n")
-        r = subprocess.run([BIN, "run", yaml, "--stage", "extract"], capture_output=True, text=True)
-        self.assertEqual(r.returncode, 0, r.stderr)
+        text = experiment(model, "hooks.h5")
+        self.extract_text("hooks", text[:text.index("extract:")] +
+                          f"extract:\n  - extractor: hooks\n    hooks: [{', '.join(hooks)}]\noutput: hooks.h5\n")
         config, weights = gpt2_numpy.load(model)
         with h5py.File(os.path.join(self.dir, "hooks.h5"), "r") as f:
             ids, pos = f["stimuli/token_ids"][:], f["stimuli/position"][:]
@@ -164,13 +163,9 @@ class ForwardAgainstReference(unittest.TestCase):
         row = 0
         for category, words in WORDS.items():
             for word in words:
-                alone = os.path.join(self.dir, f"alone-{word}.yaml")
-                with open(alone, "w") as f:
-                    text = experiment(os.path.join(self.dir, "bare-f32"), f"alone-{word}.h5")
-                    head, tail = text.split("  categories:\n")
-                    f.write(head + f"  categories:\n    {category}: [{word}]\n" + tail[tail.index("extract:"):])
-                r = subprocess.run([BIN, "run", alone, "--stage", "extract"], capture_output=True, text=True)
-                self.assertEqual(r.returncode, 0, r.stderr)
+                head, tail = experiment(os.path.join(self.dir, "bare-f32"), f"alone-{word}.h5").split("  categories:\n")
+                self.extract_text(f"alone-{word}",
+                                  head + f"  categories:\n    {category}: [{word}]\n" + tail[tail.index("extract:"):])
                 with h5py.File(os.path.join(self.dir, f"alone-{word}.h5"), "r") as f:
                     for hook, data in f["activations/m"].items():
                         np.testing.assert_array_equal(data[0], batched[hook][row], err_msg=f"{word} {hook}")
@@ -184,10 +179,7 @@ class ForwardAgainstReference(unittest.TestCase):
         shutil.copy(os.path.join(self.dir, "bare-f32", "merges.txt"), folder)
         with open(os.path.join(folder, "pytorch_model.bin"), "wb") as f:
             f.write(b"\x80\x02 not to be unpickled")
-        yaml = os.path.join(self.dir, "pickled.yaml")
-        with open(yaml, "w") as f:
-            f.write(experiment(folder, "pickled.h5"))
-        r = subprocess.run([BIN, "run", yaml], capture_output=True, text=True)
+        r = self.run_laminar("pickled", experiment(folder, "pickled.h5"))
         self.assertEqual(r.returncode, 1)
         self.assertIn("has only pytorch_model.bin", r.stderr)
         self.assertIn("save_pretrained(DIR, safe_serialization=True)", r.stderr)
@@ -200,10 +192,7 @@ class ForwardAgainstReference(unittest.TestCase):
         config["n_embd"] = 32  # the weights are 64 wide
         with open(os.path.join(folder, "config.json"), "w") as f:
             json.dump(config, f)
-        yaml = os.path.join(self.dir, "misshapen.yaml")
-        with open(yaml, "w") as f:
-            f.write(experiment(folder, "misshapen.h5"))
-        r = subprocess.run([BIN, "run", yaml], capture_output=True, text=True)
+        r = self.run_laminar("misshapen", experiment(folder, "misshapen.h5"))
         self.assertEqual(r.returncode, 1)
         self.assertIn("tensor wte.weight has shape [50257, 64], expected [50257, 32]", r.stderr)
 
