@@ -30,3 +30,9 @@ function(laminar_add_metric name)
   laminar_add_plugin(metric ${name} ${ARGN} LIBRARIES ${ARMADILLO_LIBRARIES} OpenMP::OpenMP_CXX)
   target_include_directories(laminar_metric_${name} PRIVATE ${ARMADILLO_INCLUDE_DIRS})
 endfunction()
+
+# laminar_add_model(<name> SOURCES <files...>): a model plugin on top of laminar_model_common
+# (plugins/models/common: safetensors, config.json, hook plans, batching, tokenizers).
+function(laminar_add_model name)
+  laminar_add_plugin(model ${name} ${ARGN} LIBRARIES laminar_model_common)
+endfunction()

@@ -143,7 +143,11 @@ def main():
         with open(os.path.join(VOCAB_DIR, "vocab.bpe"), encoding="utf-8") as f:
             merges = [l for l in f.read().split("\n")[1:] if l]
         with open(os.path.join(args.out, "tokenizer.json"), "w") as f:
-            json.dump({"version": "1.0", "model": {"type": "BPE", "vocab": vocab, "merges": merges}}, f)
+            byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+            json.dump({"version": "1.0", "normalizer": None, "pre_tokenizer": byte_level, "post_processor": byte_level,
+                       "decoder": byte_level, "model": {"type": "BPE", "vocab": vocab, "merges": merges},
+                       "added_tokens": [{"id": 50256, "content": "<|endoftext|>", "special": True, "normalized": False,
+                                         "lstrip": False, "rstrip": False, "single_word": False}]}, f)
 
 
 if __name__ == "__main__":

@@ -62,18 +62,22 @@ int tokenize(const Args& args) {
     backend_plugin->load_tokenizer(model);
     const bool json = vm.count("json") > 0;
     for (const auto& text : texts) {
-        std::vector<int32_t> ids;
+        Encoding e;
         try {
-            ids = backend_plugin->tokenize(text);
-        } catch (const std::invalid_argument& e) {
-            throw InputError("tokenize: " + printable(text) + ": " + e.what());
+            e = backend_plugin->encode(text);
+        } catch (const std::invalid_argument& err) {
+            throw InputError("tokenize: " + printable(text) + ": " + err.what());
         }
         if (json) {
-            std::cout << nlohmann::json(ids).dump() << "\n";
+            std::cout << nlohmann::json(e.ids).dump() << "\n";
             continue;
         }
-        std::cout << printable(text) << "  (" << ids.size() << " tokens)\n";
-        for (int32_t id : ids) std::cout << "  " << std::setw(6) << id << "  " << printable(backend_plugin->token_text(id)) << "\n";
+        std::cout << printable(text) << "  (" << e.ids.size() << " tokens)\n";
+        for (int32_t i = 0; i < static_cast<int32_t>(e.ids.size()); ++i) {
+            const bool added = i < e.content_begin || i >= e.content_end;  // BOS, [CLS], [SEP], ...
+            std::cout << "  " << std::setw(6) << e.ids[i] << "  " << printable(backend_plugin->token_text(e.ids[i]))
+                      << (added ? "  (added by the tokenizer)" : "") << "\n";
+        }
     }
     return kExitOk;
 }

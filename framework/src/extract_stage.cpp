@@ -70,14 +70,15 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
 
     std::vector<std::vector<int32_t>> prompts;
     for (const auto& s : stimuli) prompts.push_back(s.token_ids);
-    const Captures captured = backend->forward(prompts, {hooks.begin(), hooks.end()});
-
-    std::size_t count = 0;
-    for (const auto& ex : extractors)
-        for (const auto& set : ex->extract(captured, stimuli)) {
-            write_activation(file, m.id, fingerprint, set);
-            ++count;
-        }
+    // Each batch's rows go to the run file before the next batch runs.
+    ActivationWriter writer(file, m.id, fingerprint, stimuli.size());
+    backend->forward(prompts, {hooks.begin(), hooks.end()}, [&](const std::vector<std::size_t>& rows, const Captures& captured) {
+        std::vector<Stimulus> batch;
+        for (std::size_t r : rows) batch.push_back(stimuli[r]);
+        for (const auto& ex : extractors)
+            for (const auto& set : ex->extract(captured, batch)) writer.write(set, rows);
+    });
+    const std::size_t count = writer.finish();
     h5::require_group(file, "activations/" + m.id);
     h5::set_attr(file, "activations/" + m.id, "backend", m.backend);
     h5::set_attr(file, "activations/" + m.id, "model_fingerprint", fingerprint);

@@ -1,5 +1,6 @@
 #include "h5.hpp"
 
+#include <algorithm>
 #include <sstream>
 #include <stdexcept>
 
@@ -186,6 +187,41 @@ void write(hid_t loc, const std::string& path, const std::vector<hsize_t>& shape
 
 void write(hid_t loc, const std::string& path, const std::vector<hsize_t>& shape, const double* data) {
     write_raw(loc, path, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, shape, data);
+}
+
+void create_matrix(hid_t loc, const std::string& path, hsize_t rows, hsize_t cols) {
+    std::string leaf;
+    Handle parent = parent_group(loc, path, leaf);
+    if (H5Lexists(parent, leaf.c_str(), H5P_DEFAULT) > 0)
+        check_status(H5Ldelete(parent, leaf.c_str(), H5P_DEFAULT), "replace " + path);
+    const hsize_t dims[2] = {rows, cols};
+    Handle space(check(H5Screate_simple(2, dims, nullptr), "dataspace for " + path));
+    Handle set(check(H5Dcreate2(parent, leaf.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                     "create dataset " + path));
+}
+
+void write_rows(hid_t loc, const std::string& path, const std::vector<std::size_t>& rows, const float* data) {
+    if (rows.empty()) return;
+    Handle set = open_dataset(loc, path);
+    Handle file_space(check(H5Dget_space(set), "dataspace of " + path));
+    hsize_t dims[2] = {0, 0};
+    H5Sget_simple_extent_dims(file_space, dims, nullptr);
+    // One selection of all the rows (a union of one-row blocks), one write.
+    check_status(H5Sselect_none(file_space), "select rows of " + path);
+    for (std::size_t r : rows) {
+        const hsize_t start[2] = {r, 0}, count[2] = {1, dims[1]};
+        check_status(H5Sselect_hyperslab(file_space, H5S_SELECT_OR, start, nullptr, count, nullptr), "select rows of " + path);
+    }
+    // The selection is written in row order, so the data must come sorted by row.
+    std::vector<std::size_t> order(rows.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return rows[a] < rows[b]; });
+    std::vector<float> sorted(rows.size() * dims[1]);
+    for (std::size_t i = 0; i < order.size(); ++i)
+        std::copy_n(data + order[i] * dims[1], dims[1], sorted.begin() + i * dims[1]);
+    const hsize_t mem_dims[2] = {rows.size(), dims[1]};
+    Handle mem_space(check(H5Screate_simple(2, mem_dims, nullptr), "memory space for " + path));
+    check_status(H5Dwrite(set, H5T_NATIVE_FLOAT, mem_space, file_space, H5P_DEFAULT, sorted.data()), "write " + path);
 }
 
 void write(hid_t loc, const std::string& path, const std::vector<int32_t>& data) {

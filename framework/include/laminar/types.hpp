@@ -49,8 +49,10 @@ struct Stimulus {
 struct ModelInfo {
     std::string architecture;
     int n_layer = 0;
-    int n_head = 0;
+    int n_head = 0;     ///< query heads
     int d_model = 0;
+    int n_kv_head = 0;  ///< key/value heads (fewer than n_head with grouped-query attention)
+    int d_head = 0;
 };
 
 /// Hook name -> one tensor per prompt, in prompt order.

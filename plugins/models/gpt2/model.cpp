@@ -7,21 +7,15 @@ namespace laminar::gpt2 {
 
 namespace {
 
-/// HF's Conv1D: x W + b, W stored [in, out]. Written as mm then an in-place add because
-/// libtorch 1.13's addmm with a broadcast bias takes a path about half as fast as plain mm
-/// on CPU (tools/bench/bench_extract.py measures the difference).
+/// HF's Conv1D: x W + b, W stored [in, out]. mm then an in-place add (see models::linear).
 torch::Tensor conv1d(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
     return torch::mm(x, w).add_(b);
 }
 
 }  // namespace
 
-Model::Model(const std::filesystem::path& dir) : config_(Config::load(dir)), weights_(dir) {
+Model::Model(const std::filesystem::path& dir) : config_(Config::load(dir)), weights_(dir, {"transformer."}) {
     const int64_t d = config_.n_embd, inner = config_.n_inner;
-    const auto& act = config_.activation_function;
-    if (act != "gelu_new" && act != "gelu" && act != "gelu_fast" && act != "gelu_pytorch_tanh" && act != "relu")
-        throw std::runtime_error((dir / "config.json").string() + ": activation_function \"" + act +
-                                 "\" is not supported (gelu_new, gelu, gelu_fast, gelu_pytorch_tanh, relu)");
     wte_ = weights_.get("wte.weight", {config_.vocab_size, d});
     wpe_ = weights_.get("wpe.weight", {config_.n_positions, d});
     ln_f_w_ = weights_.get("ln_f.weight", {d});
@@ -38,14 +32,22 @@ Model::Model(const std::filesystem::path& dir) : config_(Config::load(dir)), wei
     }
 }
 
-torch::Tensor Model::activation(const torch::Tensor& x) const {
-    const auto& act = config_.activation_function;
-    if (act == "gelu") return torch::gelu(x);  // exact (erf)
-    if (act == "relu") return torch::relu(x);
-    return torch::gelu(x, "tanh");  // gelu_new, gelu_fast, gelu_pytorch_tanh: the tanh approximation
+ModelInfo Model::info() const {
+    const Config& c = config_;
+    return {"gpt2", c.n_layer, c.n_head, c.n_embd, c.n_head, c.d_head()};
 }
 
-void Model::forward(const torch::Tensor& ids, const HookPlan& plan, const CaptureFn& capture) const {
+const models::HookCatalog& Model::catalog() const {
+    static const models::HookCatalog hooks{
+        "gpt2",
+        {"hook_resid_pre", "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_pattern", "hook_attn_out",
+         "hook_resid_mid", "hook_mlp_out", "hook_resid_post"},
+        {"hook_embed", "hook_pos_embed"},
+        {"ln_final.hook_normalized", "logits"}};
+    return hooks;
+}
+
+void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture) const {
     torch::InferenceMode guard;
     const int64_t B = ids.size(0), T = ids.size(1);
     const int64_t d = config_.n_embd, H = config_.n_head, dh = config_.d_head();
@@ -54,27 +56,26 @@ void Model::forward(const torch::Tensor& ids, const HookPlan& plan, const Captur
     // Embeddings: token + position.
     const torch::Tensor tok = torch::embedding(wte_, ids);                        // [B, T, d]
     const torch::Tensor pos = wpe_.slice(0, 0, T).unsqueeze(0);                   // [1, T, d]
-    if (plan.embed) capture("hook_embed", tok);
-    if (plan.pos_embed) capture("hook_pos_embed", pos.expand({B, T, d}));
+    if (plan.wants("hook_embed")) capture("hook_embed", tok);
+    if (plan.wants("hook_pos_embed")) capture("hook_pos_embed", pos.expand({B, T, d}));
     torch::Tensor x = (tok + pos).view({B * T, d});                               // residual stream [B*T, d]
 
     const torch::Tensor causal = torch::ones({T, T}, torch::kBool).triu(1);       // true above the diagonal
-    for (int l = 0; l <= plan.last_layer; ++l) {
+    for (int l = 0; l <= plan.last_layer(); ++l) {
         const BlockWeights& w = blocks_[l];
-        const LayerHooks& hook = plan.layers[l];
+        auto want = [&](const char* site) { return plan.wants(l, site); };
         const std::string name = "blocks." + std::to_string(l) + ".";
-        if (hook.resid_pre) capture(name + "hook_resid_pre", x.view({B, T, d}));
+        if (want("hook_resid_pre")) capture(name + "hook_resid_pre", x.view({B, T, d}));
 
         // Attention. c_attn's output (bias included) split in three: q, k, v.
         const torch::Tensor h1 = torch::layer_norm(x, {d}, w.ln_1_w, w.ln_1_b, eps);   // [B*T, d]
         const torch::Tensor qkv = conv1d(h1, w.c_attn_w, w.c_attn_b);            // [B*T, 3d]
         const auto parts = qkv.view({B, T, 3, H, dh}).unbind(2);                       // 3 x [B, T, H, dh]
-        if (hook.q) capture(name + "attn.hook_q", parts[0]);
-        if (hook.k) capture(name + "attn.hook_k", parts[1]);
-        if (hook.v) capture(name + "attn.hook_v", parts[2]);
+        if (want("attn.hook_q")) capture(name + "attn.hook_q", parts[0]);
+        if (want("attn.hook_k")) capture(name + "attn.hook_k", parts[1]);
+        if (want("attn.hook_v")) capture(name + "attn.hook_v", parts[2]);
         // Early exit inside the last block: nothing after q, k, v is wanted.
-        const bool last = l == plan.last_layer && !plan.ln_final && !plan.logits;
-        if (last && !(hook.pattern || hook.attn_out || hook.resid_mid || hook.mlp_out || hook.resid_post)) return;
+        if (plan.done(l, {"attn.hook_pattern", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post"})) return;
         const torch::Tensor q = parts[0].transpose(1, 2);                              // [B, H, T, dh]
         const torch::Tensor k = parts[1].transpose(1, 2);
         const torch::Tensor v = parts[2].transpose(1, 2);
@@ -83,26 +84,26 @@ void Model::forward(const torch::Tensor& ids, const HookPlan& plan, const Captur
         torch::Tensor scores = torch::matmul(q, k.transpose(-1, -2)).mul_(scale);     // [B, H, T, T]
         scores.masked_fill_(causal, -std::numeric_limits<float>::infinity());
         const torch::Tensor pattern = torch::softmax(scores, -1);                      // [B, H, Tq, Tk]
-        if (hook.pattern) capture(name + "attn.hook_pattern", pattern);
+        if (want("attn.hook_pattern")) capture(name + "attn.hook_pattern", pattern);
         const torch::Tensor z = torch::matmul(pattern, v).transpose(1, 2).reshape({B * T, d});  // heads concatenated
         const torch::Tensor attn_out = conv1d(z, w.c_proj_w, w.c_proj_b);         // [B*T, d]
-        if (hook.attn_out) capture(name + "hook_attn_out", attn_out.view({B, T, d}));
+        if (want("hook_attn_out")) capture(name + "hook_attn_out", attn_out.view({B, T, d}));
         x = x + attn_out;
-        if (hook.resid_mid) capture(name + "hook_resid_mid", x.view({B, T, d}));
-        if (last && !(hook.mlp_out || hook.resid_post)) return;
+        if (want("hook_resid_mid")) capture(name + "hook_resid_mid", x.view({B, T, d}));
+        if (plan.done(l, {"hook_mlp_out", "hook_resid_post"})) return;
 
         // MLP.
         const torch::Tensor h2 = torch::layer_norm(x, {d}, w.ln_2_w, w.ln_2_b, eps);
-        const torch::Tensor mlp_out = conv1d(activation(conv1d(h2, w.fc_w, w.fc_b)), w.proj_w, w.proj_b);
-        if (hook.mlp_out) capture(name + "hook_mlp_out", mlp_out.view({B, T, d}));
+        const torch::Tensor mlp_out = conv1d(models::activation(conv1d(h2, w.fc_w, w.fc_b), config_.activation_function), w.proj_w, w.proj_b);
+        if (want("hook_mlp_out")) capture(name + "hook_mlp_out", mlp_out.view({B, T, d}));
         x = x + mlp_out;
-        if (hook.resid_post) capture(name + "hook_resid_post", x.view({B, T, d}));
+        if (want("hook_resid_post")) capture(name + "hook_resid_post", x.view({B, T, d}));
     }
 
-    if (plan.ln_final || plan.logits) {
+    if (plan.wants("ln_final.hook_normalized") || plan.wants("logits")) {
         const torch::Tensor normalized = torch::layer_norm(x, {d}, ln_f_w_, ln_f_b_, eps);  // [B*T, d]
-        if (plan.ln_final) capture("ln_final.hook_normalized", normalized.view({B, T, d}));
-        if (plan.logits) capture("logits", torch::matmul(normalized, wte_.t()).view({B, T, -1}));  // tied unembedding
+        if (plan.wants("ln_final.hook_normalized")) capture("ln_final.hook_normalized", normalized.view({B, T, d}));
+        if (plan.wants("logits")) capture("logits", torch::matmul(normalized, wte_.t()).view({B, T, -1}));  // tied unembedding
     }
 }
 

@@ -3,15 +3,11 @@
 #pragma once
 
 #include <filesystem>
-#include <functional>
-#include <string>
 #include <vector>
 
-#include <torch/torch.h>
-
 #include "config.hpp"
-#include "hooks.hpp"
 #include "safetensors.hpp"
+#include "transformer.hpp"
 
 namespace laminar::gpt2 {
 
@@ -24,28 +20,23 @@ struct BlockWeights {
     torch::Tensor proj_w, proj_b;      // [inner, d], [d]
 };
 
-/// Called with a hook name and its value for the whole batch: [batch, pos, ...].
-using CaptureFn = std::function<void(const std::string& hook, const torch::Tensor& value)>;
-
-class Model {
+class Model : public models::Transformer {
 public:
     /// Reads config.json and the safetensors weights of `dir` (memory-mapped).
     explicit Model(const std::filesystem::path& dir);
 
-    const Config& config() const { return config_; }
-
-    /// One batch of equal-length prompts, ids [batch, pos] (int64). Materialises only the hooks
-    /// in `plan` and stops after plan.last_layer.
-    void forward(const torch::Tensor& ids, const HookPlan& plan, const CaptureFn& capture) const;
+    ModelInfo info() const override;
+    const models::HookCatalog& catalog() const override;
+    int64_t max_positions() const override { return config_.n_positions; }
+    int64_t vocab_size() const override { return config_.vocab_size; }
+    void forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture) const override;
 
 private:
     Config config_;
-    WeightStore weights_;
+    models::WeightStore weights_;
     torch::Tensor wte_, wpe_;  // [vocab, d], [n_positions, d]
     torch::Tensor ln_f_w_, ln_f_b_;
     std::vector<BlockWeights> blocks_;
-
-    torch::Tensor activation(const torch::Tensor& x) const;
 };
 
 }  // namespace laminar::gpt2

@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace laminar::gpt2 {
+namespace laminar::models {
 
 namespace fs = std::filesystem;
 
@@ -36,8 +36,9 @@ std::size_t dtype_size(const std::string& dtype) {
 
 const char* kPickleAdvice =
     "laminar loads safetensors only and never unpickles pytorch_model.bin (unpickling can run arbitrary code). "
-    "Convert the folder once, in Python: from transformers import AutoModelForCausalLM; "
-    "AutoModelForCausalLM.from_pretrained(DIR).save_pretrained(DIR, safe_serialization=True)";
+    "Convert the folder once, in Python: from transformers import AutoModel; "
+    "AutoModel.from_pretrained(DIR).save_pretrained(DIR, safe_serialization=True) "
+    "(AutoModelForCausalLM or AutoModelForMaskedLM to keep the language-model head)";
 
 }  // namespace
 
@@ -99,7 +100,7 @@ torch::Tensor SafetensorsFile::tensor(const std::string& name) const {
                              "; laminar reads F32, F16 and BF16 weights");
 }
 
-WeightStore::WeightStore(const fs::path& dir) {
+WeightStore::WeightStore(const fs::path& dir, const std::vector<std::string>& prefixes) {
     std::vector<fs::path> files;
     if (fs::exists(dir / "model.safetensors")) {
         files.push_back(dir / "model.safetensors");
@@ -117,19 +118,37 @@ WeightStore::WeightStore(const fs::path& dir) {
     for (const auto& f : files) {
         files_.push_back(std::make_unique<SafetensorsFile>(f));
         for (const auto& [key, entry] : files_.back()->entries()) {
-            const std::string bare = key.rfind("transformer.", 0) == 0 ? key.substr(12) : key;
+            std::string bare = key;
+            for (const auto& p : prefixes)
+                if (key.rfind(p, 0) == 0) { bare = key.substr(p.size()); break; }
             index_[bare] = {files_.back().get(), key};
         }
     }
 }
 
-bool WeightStore::has(const std::string& name) const { return index_.count(name) > 0; }
+const std::pair<const SafetensorsFile*, std::string>* WeightStore::find(const std::string& name) const {
+    if (auto it = index_.find(name); it != index_.end()) return &it->second;
+    // Checkpoints written before PyTorch renamed LayerNorm's parameters (BERT's among them).
+    static const std::pair<std::string, std::string> older[] = {{"LayerNorm.weight", "LayerNorm.gamma"},
+                                                                {"LayerNorm.bias", "LayerNorm.beta"}};
+    for (const auto& [now, then] : older)
+        if (name.size() >= now.size() && name.compare(name.size() - now.size(), now.size(), now) == 0)
+            if (auto it = index_.find(name.substr(0, name.size() - now.size()) + then); it != index_.end())
+                return &it->second;
+    return nullptr;
+}
+
+bool WeightStore::has(const std::string& name) const { return find(name) != nullptr; }
+
+torch::Tensor WeightStore::get_if(const std::string& name, const std::vector<int64_t>& shape) const {
+    return has(name) ? get(name, shape) : torch::Tensor();
+}
 
 torch::Tensor WeightStore::get(const std::string& name, const std::vector<int64_t>& shape) const {
-    auto it = index_.find(name);
-    if (it == index_.end())
+    const auto* found_at = find(name);
+    if (!found_at)
         throw std::runtime_error("weights: tensor " + name + " is missing (expected shape " + shape_text(shape) + ")");
-    const auto& [file, key] = it->second;
+    const auto& [file, key] = *found_at;
     const auto& found = file->entries().at(key).shape;
     if (found != shape)
         throw std::runtime_error(file->path().string() + ": tensor " + key + " has shape " + shape_text(found) +
@@ -137,4 +156,4 @@ torch::Tensor WeightStore::get(const std::string& name, const std::vector<int64_
     return file->tensor(key);
 }
 
-}  // namespace laminar::gpt2
+}  // namespace laminar::models

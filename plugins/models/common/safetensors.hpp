@@ -10,7 +10,7 @@
 
 #include <torch/torch.h>
 
-namespace laminar::gpt2 {
+namespace laminar::models {
 
 /// One mapped file: its JSON header parsed, its data left on disk until touched.
 class SafetensorsFile {
@@ -39,20 +39,27 @@ private:
 };
 
 /// All weights of a model folder: model.safetensors, or the shards that
-/// model.safetensors.index.json lists. Keys may be bare ("h.0.attn.c_attn.weight") or
-/// "transformer."-prefixed; get() accepts the bare name for both.
+/// model.safetensors.index.json lists. Keys may carry the base model's prefix or not
+/// ("transformer.h.0..." as save_pretrained writes, "h.0..." as the hub's gpt2 files): each
+/// key is indexed without the first of `prefixes` it starts with, and get() takes that bare
+/// name. Tensors nobody asks for (buffers such as attn.bias, rotary_emb.inv_freq,
+/// position_ids) are simply never read.
 class WeightStore {
 public:
-    explicit WeightStore(const std::filesystem::path& dir);
+    WeightStore(const std::filesystem::path& dir, const std::vector<std::string>& prefixes);
 
     /// Throws std::runtime_error naming the tensor and both shapes when it is missing or its
-    /// shape differs from `shape`.
+    /// shape differs from `shape`. A name ending in LayerNorm.weight / LayerNorm.bias also
+    /// finds the older LayerNorm.gamma / LayerNorm.beta.
     torch::Tensor get(const std::string& name, const std::vector<int64_t>& shape) const;
+    /// get() when the tensor is there, an undefined tensor when it is not (optional biases).
+    torch::Tensor get_if(const std::string& name, const std::vector<int64_t>& shape) const;
     bool has(const std::string& name) const;
 
 private:
     std::vector<std::unique_ptr<SafetensorsFile>> files_;
     std::map<std::string, std::pair<const SafetensorsFile*, std::string>> index_;  // bare name -> file, key
+    const std::pair<const SafetensorsFile*, std::string>* find(const std::string& name) const;
 };
 
-}  // namespace laminar::gpt2
+}  // namespace laminar::models

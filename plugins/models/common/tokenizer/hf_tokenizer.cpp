@@ -1,0 +1,252 @@
+// tokenizer.json's pipeline (added tokens, normalizer, pre-tokenizer, model, post-processor)
+// as tokenizers.js runs it, and Tokenizer::load(), which also reads the older file layouts by
+// building the tokenizer.json they stand for.
+#include <fstream>
+#include <map>
+
+#include "pipeline.hpp"
+#include "tokenizer.hpp"
+#include "unicode.hpp"
+
+namespace laminar::models {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+nlohmann::json read_json(const fs::path& file) {
+    std::ifstream in(file);
+    if (!in) throw std::runtime_error(file.string() + ": cannot open");
+    try {
+        return nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+        throw std::runtime_error(file.string() + ": not valid JSON: " + e.what());
+    }
+}
+
+struct AddedToken {
+    std::string content;
+    int32_t id;
+    bool lstrip, rstrip, special, normalized;
+};
+
+/// Cuts text at the added tokens: at each position the longest token that starts there
+/// (tokenizers.js's DictionarySplitter). Pieces are either a token's content or plain text.
+std::vector<std::string> cut(const std::string& text, const std::vector<std::string>& contents) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < text.size();) {
+        std::size_t best = 0;
+        for (const auto& c : contents)
+            if (c.size() > best && text.compare(i, c.size(), c) == 0) best = c.size();
+        if (!best) { ++i; continue; }
+        if (i > start) out.push_back(text.substr(start, i - start));
+        out.push_back(text.substr(i, best));
+        i += best;
+        start = i;
+    }
+    if (start < text.size()) out.push_back(text.substr(start));
+    return out;
+}
+
+class HfTokenizer : public Tokenizer {
+public:
+    HfTokenizer(const nlohmann::json& j, const std::string& where) {
+        try {
+            normalizer_ = Normalizer::create(j.value("normalizer", nlohmann::json()));
+            pre_ = PreTokenizer::create(j.value("pre_tokenizer", nlohmann::json()));
+            model_ = SubwordModel::create(j.at("model"), where);
+            for (const auto& t : j.value("added_tokens", nlohmann::json::array())) {
+                AddedToken a{t.at("content").get<std::string>(), t.at("id").get<int32_t>(), t.value("lstrip", false),
+                             t.value("rstrip", false), t.value("special", false), false};
+                a.normalized = t.value("normalized", !a.special);
+                model_->add_token(a.content, a.id);
+                by_content_[a.content] = a;
+                if (a.normalized && normalizer_) {
+                    by_content_[normalizer_->normalize(a.content)] = a;
+                    normalized_.push_back(normalizer_->normalize(a.content));
+                } else {
+                    unnormalized_.push_back(a.content);
+                }
+            }
+            read_post_processor(j.value("post_processor", nlohmann::json()));
+        } catch (const nlohmann::json::exception& e) {
+            throw std::runtime_error(where + ": " + e.what());
+        } catch (const std::runtime_error& e) {
+            const std::string what = e.what();
+            throw std::runtime_error(what.rfind(where, 0) == 0 ? what : where + ": " + what);
+        }
+        for (const auto& [token, id] : model_->vocab()) {
+            if (static_cast<std::size_t>(id) >= tokens_.size()) tokens_.resize(id + 1);
+            tokens_[id] = token;
+        }
+        byte_level_ = pre_ && pre_->byte_level();
+    }
+
+    Encoding encode(const std::string& text) const override {
+        unicode::decode(text);  // throws on invalid UTF-8 before any work
+        std::vector<int32_t> content;
+        auto sections = cut(text, unnormalized_);
+        strip_around_tokens(sections);
+        for (std::size_t s = 0; s < sections.size(); ++s) {
+            if (sections[s].empty()) continue;
+            if (auto a = by_content_.find(sections[s]); a != by_content_.end()) { content.push_back(a->second.id); continue; }
+            const std::string normalized = normalizer_ ? normalizer_->normalize(sections[s]) : sections[s];
+            auto parts = cut(normalized, normalized_);
+            strip_around_tokens(parts);
+            for (const auto& part : parts) {
+                if (part.empty()) continue;
+                if (auto a = by_content_.find(part); a != by_content_.end()) { content.push_back(a->second.id); continue; }
+                model_->encode(pre_ ? pre_->split(part, s) : std::vector<std::string>{part}, content);
+            }
+        }
+        Encoding e;
+        e.ids = before_;
+        e.content_begin = static_cast<int32_t>(e.ids.size());
+        e.ids.insert(e.ids.end(), content.begin(), content.end());
+        e.content_end = static_cast<int32_t>(e.ids.size());
+        e.ids.insert(e.ids.end(), after_.begin(), after_.end());
+        return e;
+    }
+
+    std::string token_text(int32_t id) const override {
+        if (id < 0 || static_cast<std::size_t>(id) >= tokens_.size() || tokens_[id].empty())
+            throw std::out_of_range("no token id " + std::to_string(id));
+        const std::string& t = tokens_[id];
+        if (auto a = by_content_.find(t); a != by_content_.end() && a->second.id == id) return t;
+        if (byte_level_) return unmap_bytes(t);
+        if (t.size() == 6 && t.rfind("<0x", 0) == 0 && t.back() == '>')  // byte fallback
+            return std::string(1, static_cast<char>(std::stoi(t.substr(3, 2), nullptr, 16)));
+        std::string out;  // sentencepiece's word boundary mark stands for a space
+        for (std::size_t i = 0; i < t.size(); ++i) {
+            if (t.compare(i, 3, "\u2581") == 0) { out += ' '; i += 2; }
+            else out += t[i];
+        }
+        return out;
+    }
+
+    int32_t max_id() const override { return static_cast<int32_t>(tokens_.size()) - 1; }
+
+private:
+    std::unique_ptr<Normalizer> normalizer_;
+    std::unique_ptr<PreTokenizer> pre_;
+    std::unique_ptr<SubwordModel> model_;
+    std::map<std::string, AddedToken> by_content_;
+    std::vector<std::string> unnormalized_, normalized_;
+    std::vector<int32_t> before_, after_;  // the post-processor's tokens around the text
+    std::vector<std::string> tokens_;      // id -> token string
+    bool byte_level_ = false;
+
+    int32_t id_of(const std::string& token) const {
+        if (auto a = by_content_.find(token); a != by_content_.end()) return a->second.id;
+        if (auto v = model_->vocab().find(token); v != model_->vocab().end()) return v->second;
+        throw std::runtime_error("post_processor: special token " + token + " is not in the vocabulary");
+    }
+
+    void read_post_processor(const nlohmann::json& p) {
+        if (p.is_null()) return;
+        const std::string type = p.value("type", "");
+        if (type == "ByteLevel") return;  // offsets only
+        if (type == "Sequence") {
+            for (const auto& step : p.at("processors")) read_post_processor(step);
+            return;
+        }
+        if (type == "BertProcessing" || type == "RobertaProcessing") {
+            before_.push_back(id_of(p.at("cls").at(0).get<std::string>()));
+            after_.push_back(id_of(p.at("sep").at(0).get<std::string>()));
+            return;
+        }
+        if (type != "TemplateProcessing") throw unsupported("post_processor", p);
+        bool seen_a = false;
+        for (const auto& item : p.at("single")) {
+            if (item.contains("Sequence")) { seen_a = true; continue; }
+            const int32_t id = id_of(item.at("SpecialToken").at("id").get<std::string>());
+            (seen_a ? after_ : before_).push_back(id);
+        }
+    }
+
+    /// lstrip / rstrip of added tokens: whitespace beside them belongs to them.
+    void strip_around_tokens(std::vector<std::string>& parts) const {
+        for (std::size_t i = 0; i < parts.size(); ++i) {
+            auto a = by_content_.find(parts[i]);
+            if (a == by_content_.end()) continue;
+            if (a->second.lstrip && i > 0) parts[i - 1] = unicode::trim_js(parts[i - 1], false, true);
+            if (a->second.rstrip && i + 1 < parts.size()) parts[i + 1] = unicode::trim_js(parts[i + 1], true, false);
+        }
+    }
+
+    static std::string unmap_bytes(const std::string& token) {
+        static const std::map<char32_t, char> bytes = [] {
+            std::map<char32_t, char> m;
+            int next = 0;
+            for (int b = 0; b < 256; ++b) {
+                const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+                m[static_cast<char32_t>(printable ? b : 256 + next++)] = static_cast<char>(b);
+            }
+            return m;
+        }();
+        std::string out;
+        for (char32_t c : unicode::decode(token)) {
+            auto it = bytes.find(c);
+            out += it != bytes.end() ? it->second : '?';
+        }
+        return out;
+    }
+};
+
+/// GPT-2's vocab.json + merges.txt as the tokenizer.json that stands for them.
+nlohmann::json from_vocab_and_merges(const fs::path& dir) {
+    nlohmann::json merges = nlohmann::json::array();
+    std::ifstream in(dir / "merges.txt");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty() || line.rfind("#version", 0) == 0) continue;
+        merges.push_back(line);
+    }
+    return {{"normalizer", nullptr},
+            {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}}},
+            {"model", {{"type", "BPE"}, {"vocab", read_json(dir / "vocab.json")}, {"merges", merges}}},
+            {"added_tokens", nlohmann::json::array()}};
+}
+
+/// BERT's vocab.txt (one token per line, id = line number) as its tokenizer.json.
+nlohmann::json from_vocab_txt(const fs::path& dir, const nlohmann::json& config) {
+    nlohmann::json vocab = nlohmann::json::object();
+    std::ifstream in(dir / "vocab.txt");
+    std::string line;
+    for (int32_t id = 0; std::getline(in, line); ++id) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        vocab[line] = id;
+    }
+    nlohmann::json added = nlohmann::json::array();
+    for (const char* t : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"})
+        if (vocab.contains(t)) added.push_back({{"content", t}, {"id", vocab[t]}, {"special", true}, {"normalized", false}});
+    const bool lower = config.value("do_lower_case", true);
+    return {{"normalizer", {{"type", "BertNormalizer"}, {"lowercase", lower}}},
+            {"pre_tokenizer", {{"type", "BertPreTokenizer"}}},
+            {"model", {{"type", "WordPiece"}, {"vocab", vocab}, {"unk_token", "[UNK]"}}},
+            {"post_processor", {{"type", "BertProcessing"}, {"cls", nlohmann::json::array({"[CLS]", 0})}, {"sep", nlohmann::json::array({"[SEP]", 0})}}},
+            {"added_tokens", added}};
+}
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> Tokenizer::load(const fs::path& dir) {
+    const fs::path config_file = dir / "tokenizer_config.json";
+    const nlohmann::json config = fs::exists(config_file) ? read_json(config_file) : nlohmann::json::object();
+    if (fs::exists(dir / "tokenizer.json"))
+        return std::make_unique<HfTokenizer>(read_json(dir / "tokenizer.json"), (dir / "tokenizer.json").string());
+    if (fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt"))
+        return std::make_unique<HfTokenizer>(from_vocab_and_merges(dir), (dir / "merges.txt").string());
+    if (fs::exists(dir / "vocab.txt")) return std::make_unique<HfTokenizer>(from_vocab_txt(dir, config), (dir / "vocab.txt").string());
+    // libsentencepiece carries its own copy of protobuf, which clashes with libtorch's in one
+    // process (a crash while loading): tokenizer.model is not read yet.
+    if (fs::exists(dir / "tokenizer.model"))
+        throw std::runtime_error(dir.string() + ": has only tokenizer.model; laminar reads tokenizer.json. Write it once, in "
+                                 "Python: from transformers import AutoTokenizer; AutoTokenizer.from_pretrained(DIR).save_pretrained(DIR)");
+    throw std::runtime_error(dir.string() + ": no tokenizer (expected tokenizer.json, vocab.json and merges.txt, vocab.txt, "
+                             "or tokenizer.model)");
+}
+
+}  // namespace laminar::models

@@ -1,0 +1,185 @@
+// BPE and WordPiece, as tokenizers.js's classes of those names.
+#include <cstdio>
+#include <queue>
+#include <set>
+
+#include "pipeline.hpp"
+#include "unicode.hpp"
+
+namespace laminar::models {
+
+void check_unique_ids(const Vocab& vocab, const std::string& where) {
+    std::unordered_map<int32_t, const std::string*> seen;
+    for (const auto& [token, id] : vocab) {
+        if (id < 0) throw std::runtime_error(where + ": token " + nlohmann::json(token).dump() + " has negative id " + std::to_string(id));
+        auto [it, fresh] = seen.emplace(id, &token);
+        if (!fresh)
+            throw std::runtime_error(where + ": tokens " + nlohmann::json(*it->second).dump() + " and " +
+                                     nlohmann::json(token).dump() + " share id " + std::to_string(id));
+    }
+}
+
+Bpe::Bpe(Vocab vocab, const std::vector<std::pair<std::string, std::string>>& merges, Options options,
+         const std::string& where)
+    : options_(std::move(options)) {
+    vocab_ = std::move(vocab);
+    check_unique_ids(vocab_, where);
+    if (!options_.unk_token.empty()) {
+        auto it = vocab_.find(options_.unk_token);
+        if (it == vocab_.end()) throw std::runtime_error(where + ": unk_token " + options_.unk_token + " is not in the vocabulary");
+        unk_id_ = it->second;
+    }
+    for (std::size_t r = 0; r < merges.size(); ++r) {
+        const auto& [left, right] = merges[r];
+        auto l = vocab_.find(left), rt = vocab_.find(right), m = vocab_.find(left + right);
+        if (l == vocab_.end() || rt == vocab_.end() || m == vocab_.end())
+            throw std::runtime_error(where + ": merge " + std::to_string(r + 1) + " (" + nlohmann::json(left + " " + right).dump() +
+                                     ") has a part or a result that is not in the vocabulary");
+        const uint64_t key = (static_cast<uint64_t>(l->second) << 32) | static_cast<uint32_t>(rt->second);
+        merges_.emplace(key, Merge{static_cast<int32_t>(r), m->second});  // the first listing wins
+    }
+}
+
+void Bpe::encode(const std::vector<std::string>& pieces, std::vector<int32_t>& ids) const {
+    const std::size_t first = ids.size();
+    for (const auto& piece : pieces) {
+        if (piece.empty()) continue;
+        if (options_.ignore_merges)
+            if (auto it = vocab_.find(piece); it != vocab_.end()) { ids.push_back(it->second); continue; }
+        bpe(piece, ids);
+    }
+    if (options_.fuse_unk && unk_id_ >= 0) {  // runs of unknown tokens become one
+        std::size_t out = first;
+        for (std::size_t i = first; i < ids.size(); ++i)
+            if (!(ids[i] == unk_id_ && out > first && ids[out - 1] == unk_id_)) ids[out++] = ids[i];
+        ids.resize(out);
+    }
+}
+
+void Bpe::bpe(const std::string& piece, std::vector<int32_t>& ids) const {
+    struct Symbol {
+        int32_t id;        // -1: a character the vocabulary lacks (never merged)
+        std::string text;  // kept for byte fallback
+        int prev, next;
+        bool alive = true;
+    };
+    std::vector<Symbol> word;
+    const std::u32string chars = unicode::decode(piece);
+    for (std::size_t i = 0; i < chars.size(); ++i) {
+        std::string c;
+        unicode::append(c, chars[i]);
+        auto it = vocab_.find(c);
+        word.push_back({it == vocab_.end() ? -1 : it->second, c, static_cast<int>(i) - 1,
+                        i + 1 < chars.size() ? static_cast<int>(i) + 1 : -1});
+    }
+    // Candidate merges by (rank, position of the left symbol); stale ones are skipped on pop.
+    struct Candidate {
+        int32_t rank;
+        int left;
+        int32_t left_id, right_id;
+        bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : left > o.left; }
+    };
+    std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> queue;
+    auto consider = [&](int left) {
+        if (left < 0 || word[left].next < 0) return;
+        const Symbol &a = word[left], &b = word[a.next];
+        if (a.id < 0 || b.id < 0) return;
+        auto it = merges_.find((static_cast<uint64_t>(a.id) << 32) | static_cast<uint32_t>(b.id));
+        if (it != merges_.end()) queue.push({it->second.rank, left, a.id, b.id});
+    };
+    for (std::size_t i = 0; i + 1 < word.size(); ++i) consider(static_cast<int>(i));
+    while (!queue.empty()) {
+        const Candidate c = queue.top();
+        queue.pop();
+        Symbol& a = word[c.left];
+        if (!a.alive || a.id != c.left_id || a.next < 0 || word[a.next].id != c.right_id) continue;
+        Symbol& b = word[a.next];
+        a.id = merges_.at((static_cast<uint64_t>(c.left_id) << 32) | static_cast<uint32_t>(c.right_id)).result;
+        b.alive = false;
+        a.next = b.next;
+        if (b.next >= 0) word[b.next].prev = c.left;
+        consider(a.prev);
+        consider(c.left);
+    }
+    for (int i = word.empty() ? -1 : 0; i >= 0; i = word[i].next) {
+        const Symbol& s = word[i];
+        if (s.id >= 0) { ids.push_back(s.id); continue; }
+        if (options_.byte_fallback) {  // <0xXX> per byte, when the vocabulary has them all
+            std::vector<int32_t> bytes;
+            for (unsigned char b : s.text) {
+                char name[8];
+                std::snprintf(name, sizeof name, "<0x%02X>", b);
+                auto it = vocab_.find(name);
+                if (it == vocab_.end()) { bytes.clear(); break; }
+                bytes.push_back(it->second);
+            }
+            if (!bytes.empty()) { ids.insert(ids.end(), bytes.begin(), bytes.end()); continue; }
+        }
+        if (unk_id_ >= 0) ids.push_back(unk_id_);
+    }
+}
+
+WordPiece::WordPiece(Vocab vocab, std::string unk_token, std::string prefix, std::size_t max_chars, const std::string& where)
+    : prefix_(std::move(prefix)), max_chars_(max_chars) {
+    vocab_ = std::move(vocab);
+    check_unique_ids(vocab_, where);
+    auto it = vocab_.find(unk_token);
+    if (it == vocab_.end()) throw std::runtime_error(where + ": unk_token " + unk_token + " is not in the vocabulary");
+    unk_id_ = it->second;
+}
+
+void WordPiece::encode(const std::vector<std::string>& pieces, std::vector<int32_t>& ids) const {
+    for (const auto& piece : pieces) {
+        const std::u32string chars = unicode::decode(piece);
+        if (chars.size() > max_chars_) { ids.push_back(unk_id_); continue; }
+        std::vector<int32_t> sub;
+        bool unknown = false;
+        for (std::size_t start = 0; start < chars.size() && !unknown;) {
+            std::size_t end = chars.size();
+            int32_t found = -1;
+            for (; end > start; --end) {
+                const std::string s = (start > 0 ? prefix_ : "") + unicode::encode(chars.substr(start, end - start));
+                if (auto it = vocab_.find(s); it != vocab_.end()) { found = it->second; break; }
+            }
+            if (found < 0) unknown = true;
+            else sub.push_back(found);
+            start = end;
+        }
+        if (unknown) ids.push_back(unk_id_);
+        else ids.insert(ids.end(), sub.begin(), sub.end());
+    }
+}
+
+std::unique_ptr<SubwordModel> SubwordModel::create(const nlohmann::json& c, const std::string& where) {
+    const std::string type = c.value("type", c.contains("merges") ? "BPE" : "");
+    if (type == "WordPiece")
+        return std::make_unique<WordPiece>(c.at("vocab").get<Vocab>(), c.value("unk_token", "[UNK]"),
+                                           c.value("continuing_subword_prefix", "##"),
+                                           c.value("max_input_chars_per_word", 100), where);
+    if (type != "BPE") throw unsupported("model", c);
+    for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix", "dropout"})
+        if (c.contains(key) && !c[key].is_null())
+            throw std::runtime_error(where + ": BPE option " + key + " is not supported by laminar");
+    std::vector<std::pair<std::string, std::string>> merges;
+    std::size_t n = 0;
+    for (const auto& m : c.at("merges")) {  // "left right", or ["left", "right"] in newer files
+        ++n;
+        if (m.is_array()) {
+            merges.emplace_back(m.at(0).get<std::string>(), m.at(1).get<std::string>());
+            continue;
+        }
+        const std::string s = m.get<std::string>();
+        const auto space = s.find(' ');
+        if (space == std::string::npos || space == 0 || space + 1 == s.size())
+            throw std::runtime_error(where + ": merge " + std::to_string(n) + " " + nlohmann::json(s).dump() + " is not \"left right\"");
+        merges.emplace_back(s.substr(0, space), s.substr(space + 1, s.find(' ', space + 1) - space - 1));
+    }
+    Bpe::Options o;
+    if (c.contains("unk_token") && c["unk_token"].is_string()) o.unk_token = c["unk_token"].get<std::string>();
+    o.byte_fallback = c.value("byte_fallback", false);
+    o.fuse_unk = c.value("fuse_unk", false);
+    o.ignore_merges = c.value("ignore_merges", false);
+    return std::make_unique<Bpe>(c.at("vocab").get<Vocab>(), merges, o, where);
+}
+
+}  // namespace laminar::models

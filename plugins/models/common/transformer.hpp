@@ -1,0 +1,68 @@
+// What every architecture folder provides (a Transformer: weights and a forward pass with
+// hook points), and the ModelBackend that turns one into a laminar model plugin: tokenizer,
+// length-bucketed batches, captures handed to the host batch by batch.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "hook_plan.hpp"
+#include "laminar/model_backend.hpp"
+#include "tokenizer/tokenizer.hpp"
+
+namespace laminar::models {
+
+/// Called with a hook name and its value for the whole batch: [batch, pos, ...].
+using CaptureFn = std::function<void(const std::string& hook, const torch::Tensor& value)>;
+
+class Transformer {
+public:
+    virtual ~Transformer() = default;
+    virtual ModelInfo info() const = 0;
+    virtual const HookCatalog& catalog() const = 0;
+    /// The longest prompt the model takes (learned position embeddings), or 0 for no limit.
+    virtual int64_t max_positions() const = 0;
+    virtual int64_t vocab_size() const = 0;
+    /// One batch of equal-length prompts, ids [batch, pos] (int64). Materialises only the
+    /// hooks in `plan` and stops after plan.last_layer().
+    virtual void forward(const torch::Tensor& ids, const HookPlan& plan, const CaptureFn& capture) const = 0;
+};
+
+using TransformerFactory = std::function<std::unique_ptr<Transformer>(const std::filesystem::path& dir)>;
+
+/// A model plugin: `class LlamaBackend : public TransformerBackend { LlamaBackend() :
+/// TransformerBackend([](auto& dir) { return std::make_unique<Llama>(dir); }) {} };`
+class TransformerBackend : public ModelBackend {
+public:
+    explicit TransformerBackend(TransformerFactory make) : make_(std::move(make)) {}
+
+    void load(const std::filesystem::path& dir, const Params& params) override;
+    void load_tokenizer(const std::filesystem::path& dir) override { tokenizer_ = Tokenizer::load(dir); }
+    ModelInfo info() const override { return model().info(); }
+    std::vector<std::string> hook_points() const override { return model().catalog().names(model().info().n_layer); }
+    Encoding encode(const std::string& text) const override { return tokenizer().encode(text); }
+    std::string token_text(int32_t id) const override { return tokenizer().token_text(id); }
+    void forward(const std::vector<std::vector<int32_t>>& prompts, const std::vector<std::string>& hooks,
+                 const BatchSink& sink) override;
+
+private:
+    TransformerFactory make_;
+    std::unique_ptr<Tokenizer> tokenizer_;
+    std::unique_ptr<Transformer> model_;
+    const Transformer& model() const;
+    const Tokenizer& tokenizer() const;
+};
+
+/// The activation functions config.json files name (hidden_act, activation_function).
+torch::Tensor activation(const torch::Tensor& x, const std::string& name);
+/// Throws std::runtime_error naming the file when `name` is not one activation() knows.
+void check_activation(const std::string& name, const std::filesystem::path& config);
+
+/// nn.Linear: x W^T + b, W stored [out, in]; b may be undefined.
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b);
+
+}  // namespace laminar::models
