@@ -21,6 +21,10 @@ HAND_WRITTEN = [
     "non\u00a0breaking", "ideographic\u3000space", "zero\u200bwidth", "bom\ufeffinside", "nel\u0085char",
     "a\ufeff\ufeffb", "a\u0085\u0085b", "x\u00a0\u00a0\u00a0y", "\u3000\u3000z", "en\u2002space", "line\u2028sep", "soft\u00adhyphen", "a\u0301cute", "Z̤͔ͧ̑̓ä͖̭̈̇lͮ̒ͫǧ̗͚̚o̙̔ͮ̇͐̇", "x" * 300,
     " " * 40 + "word", "word" + " " * 40, "!" * 50, "1234567890" * 8, "galaxy asteroid comet cosmos space sun",
+    # the special tokens of the families' tokenizers, written as text
+    "<s>", "</s>", "<unk>", "<s>The next word is galaxy</s>", " <s> spaced </s> ", "[CLS]", "[SEP]", "[MASK]",
+    "[CLS] the [MASK] is [SEP]", "the [MASK]", "<|endoftext|>text<|endoftext|>", "<|padding|>", "<|im_start|>user",
+    "assistant", "an assistant said", "RWKV", "<0x41>", "\u2581word", "\u2581\u2581", "\u2581 \u2581",
 ]
 
 BLOCKS = [(0x20, 0x7E), (0xA0, 0xFF), (0x100, 0x17F), (0x391, 0x3C9), (0x410, 0x44F), (0x4E00, 0x4FFF),

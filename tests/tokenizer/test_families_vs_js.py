@@ -1,0 +1,125 @@
+"""laminar's tokenizers against tokenizers.js (npm @huggingface/tokenizers), on real vocabularies.
+
+The tokenizer files are the real ones in ../shared/tokenizers (read there, never copied into
+the project): GPT-NeoX-20B (Pythia: byte-level BPE, NFC, added whitespace tokens), Mistral-7B
+(Metaspace, byte_fallback, <s>), the Llama-2 / TinyLlama layout of the same vocabulary
+(Prepend + Replace normalizers), bert-base-uncased (BertNormalizer, WordPiece, [CLS] ... [SEP])
+and Qwen2's pre-tokenizer (Split regex, then byte-level). For each, `laminar tokenize --json`
+must give exactly the ids of tokenizers.js's `encode(text)` on every string of corpus.py; BERT
+also from its vocab.txt alone. Run by ctest (tokenizers_vs_js).
+"""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from corpus import corpus
+
+BIN = os.environ["LAMINAR_BIN"]
+NODE = os.environ.get("LAMINAR_NODE", "node")
+NODE_MODULES = os.environ["LAMINAR_NODE_MODULES"]
+SHARED = os.environ.get("LAMINAR_SHARED_TOKENIZERS",
+                        os.path.join(os.environ["LAMINAR_SOURCE"], "..", "shared", "tokenizers"))
+FAMILIES = ["gpt_neox", "mistral", "llama2_legacy", "bert", "qwen2_style"]
+
+
+def laminar_ids(folder, jsonl):
+    out = subprocess.run([BIN, "tokenize", "--model", folder, "--json", "--jsonl", jsonl],
+                         capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise AssertionError(f"laminar tokenize failed on {folder}: {out.stderr}")
+    return out.stdout.splitlines()
+
+
+def js_ids(folder, jsonl):
+    with open(jsonl) as f:
+        out = subprocess.run([NODE, os.path.join(os.path.dirname(os.path.abspath(__file__)), "hf_encode.mjs"),
+                              NODE_MODULES, folder], stdin=f, capture_output=True, text=True, check=True, timeout=600)
+    return out.stdout.splitlines()
+
+
+@unittest.skipUnless(os.path.isdir(SHARED), f"the real tokenizer files are not at {SHARED} (../shared/tokenizers)")
+class FamiliesAgainstJs(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="laminar-tokfam-")
+        cls.texts = corpus()
+        cls.jsonl = os.path.join(cls.dir, "corpus.jsonl")
+        with open(cls.jsonl, "w") as f:
+            f.write("".join(json.dumps(t) + "\n" for t in cls.texts))
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir)
+
+    def folder(self, family, files):
+        """A model folder holding `files` of the family's tokenizer (config.json names gpt2: tokenize
+        needs a backend, and every backend shares the one tokenizer loader)."""
+        folder = os.path.join(self.dir, family + "-" + "-".join(sorted(files)))
+        if os.path.isdir(folder):
+            return folder
+        os.makedirs(folder)
+        for name in files:
+            os.symlink(os.path.join(SHARED, family, name), os.path.join(folder, name))
+        with open(os.path.join(folder, "config.json"), "w") as f:
+            json.dump({"model_type": "gpt2"}, f)
+        return folder
+
+    def assert_same(self, ours, reference, what):
+        self.assertEqual(len(ours), len(self.texts), what)
+        bad = [i for i, (a, b) in enumerate(zip(ours, reference)) if a != b]
+        report = "\n".join(f"{json.dumps(self.texts[i])}: laminar {ours[i]} vs js {reference[i]}" for i in bad[:10])
+        self.assertEqual(len(bad), 0, f"{what}: {len(bad)} of {len(self.texts)} differ:\n{report}")
+
+    def test_each_family_matches_tokenizers_js(self):
+        for family in FAMILIES:
+            with self.subTest(family=family):
+                files = [f for f in os.listdir(os.path.join(SHARED, family)) if f.endswith(".json")]
+                folder = self.folder(family, files)
+                reference = js_ids(folder, self.jsonl)
+                self.assert_same(laminar_ids(folder, self.jsonl), reference, family)
+                self.assertGreater(sum(len(json.loads(r)) for r in reference), 50000)
+
+    def test_bert_from_vocab_txt_alone(self):
+        reference = js_ids(self.folder("bert", ["tokenizer.json", "tokenizer_config.json"]), self.jsonl)
+        self.assert_same(laminar_ids(self.folder("bert", ["vocab.txt", "tokenizer_config.json"]), self.jsonl),
+                         reference, "bert vocab.txt")
+
+    def test_special_tokens_are_marked_off_the_text(self):
+        """BOS / [CLS] ... [SEP] are added as Hugging Face adds them, and shown as added."""
+        jsonl = os.path.join(self.dir, "seed.jsonl")
+        with open(jsonl, "w") as f:
+            f.write(json.dumps("The next word is galaxy") + "\n")
+        added = {"mistral": ([1], 0), "llama2_legacy": ([1], 0), "bert": ([101], 1), "gpt_neox": ([], 0)}  # BOS, [CLS] [SEP]
+        for family, (before, after) in added.items():
+            with self.subTest(family=family):
+                folder = self.folder(family, ["tokenizer.json", "tokenizer_config.json"])
+                ids = json.loads(js_ids(folder, jsonl)[0])
+                out = subprocess.run([BIN, "tokenize", "--model", folder, "The next word is galaxy"],
+                                     capture_output=True, text=True, check=True)
+                lines = out.stdout.splitlines()[1:]
+                self.assertEqual([int(l.split()[0]) for l in lines], ids)
+                self.assertEqual(ids[:len(before)], before)
+                marked = [i for i, l in enumerate(lines) if l.endswith("(added by the tokenizer)")]
+                self.assertEqual(marked, list(range(len(before))) + list(range(len(ids) - after, len(ids))))
+
+    def test_inconsistent_vocabularies_are_refused(self):
+        folder = os.path.join(self.dir, "broken")
+        os.makedirs(folder)
+        with open(os.path.join(SHARED, "gpt_neox", "tokenizer.json")) as f:
+            tokenizer = json.load(f)
+        tokenizer["model"]["vocab"]["Ġgalaxy"] = tokenizer["model"]["vocab"]["Ġthe"]  # two tokens, one id
+        with open(os.path.join(folder, "tokenizer.json"), "w") as f:
+            json.dump(tokenizer, f)
+        with open(os.path.join(folder, "config.json"), "w") as f:
+            json.dump({"model_type": "gpt2"}, f)
+        r = subprocess.run([BIN, "tokenize", "--model", folder, "x"], capture_output=True, text=True)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("tokenizer.json", r.stderr)
+        self.assertIn("share id", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
