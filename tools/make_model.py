@@ -53,6 +53,88 @@ def weights(layers, width, positions, seed):
     return w
 
 
+SHARED_TOKENIZERS = os.path.join(HERE, "..", "..", "shared", "tokenizers")
+
+
+def llama_weights(config, seed):
+    """A Llama-family model's tensors under the names save_pretrained writes (model.*, lm_head)."""
+    rng = np.random.default_rng(seed)
+    d, dh, m, V = config["hidden_size"], config["head_dim"], config["intermediate_size"], config["vocab_size"]
+    q, kv = config["num_attention_heads"] * dh, config["num_key_value_heads"] * dh
+
+    def normal(*shape, sd=0.02):
+        return rng.normal(0.0, sd, size=shape).astype(np.float32)
+
+    w = {"model.embed_tokens.weight": normal(V, d, sd=0.5), "model.norm.weight": 1.0 + normal(d, sd=0.1)}
+    for l in range(config["num_hidden_layers"]):
+        p = f"model.layers.{l}."
+        w[p + "input_layernorm.weight"] = 1.0 + normal(d, sd=0.1)
+        w[p + "self_attn.q_proj.weight"] = normal(q, d, sd=0.15)
+        w[p + "self_attn.k_proj.weight"] = normal(kv, d, sd=0.15)
+        w[p + "self_attn.v_proj.weight"] = normal(kv, d, sd=0.1)
+        if config.get("model_type") == "qwen2":
+            for name, n in (("q", q), ("k", kv), ("v", kv)):
+                w[p + f"self_attn.{name}_proj.bias"] = normal(n, sd=0.1)
+        w[p + "self_attn.o_proj.weight"] = normal(d, q, sd=0.1)
+        w[p + "self_attn.rotary_emb.inv_freq"] = normal(dh // 2)  # a buffer older files carry; never read
+        w[p + "post_attention_layernorm.weight"] = 1.0 + normal(d, sd=0.1)
+        w[p + "mlp.gate_proj.weight"] = normal(m, d, sd=0.1)
+        w[p + "mlp.up_proj.weight"] = normal(m, d, sd=0.1)
+        w[p + "mlp.down_proj.weight"] = normal(d, m, sd=0.1)
+    if not config["tie_word_embeddings"]:
+        w["lm_head.weight"] = normal(V, d, sd=0.1)
+    return w
+
+
+def llama_config(args):
+    model_type = args.family
+    heads, kv = args.heads, args.kv_heads or args.heads
+    return {"architectures": [{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
+                               "qwen2": "Qwen2ForCausalLM"}[model_type]],
+            "model_type": model_type, "hidden_size": args.width, "intermediate_size": 3 * args.width,
+            "num_hidden_layers": args.layers, "num_attention_heads": heads, "num_key_value_heads": kv,
+            "head_dim": args.width // heads, "hidden_act": "silu", "max_position_embeddings": args.positions,
+            "rms_norm_eps": 1e-5, "rope_theta": args.rope_theta, "tie_word_embeddings": args.tied,
+            "sliding_window": args.sliding_window if model_type == "mistral" else None,
+            # Qwen2's tokenizer here has GPT-NeoX's ids: a vocabulary padded to 50304 as Pythia's.
+            "vocab_size": 32000 if model_type != "qwen2" else 50304, "bos_token_id": 1, "eos_token_id": 2,
+            "attention_bias": model_type == "qwen2"}
+
+
+def write_weights(out, w, dtype, shards):
+    names = list(w)
+    if shards == 1:
+        write_safetensors(os.path.join(out, "model.safetensors"), w, dtype)
+        return
+    weight_map, total = {}, 0
+    for s in range(shards):
+        shard = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
+        part = {n: w[n] for n in names[s::shards]}
+        write_safetensors(os.path.join(out, shard), part, dtype)
+        weight_map.update({n: shard for n in part})
+        total += sum(a.nbytes for a in part.values())
+    with open(os.path.join(out, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)
+
+
+def make_llama(args):
+    """Llama, Mistral or Qwen2 in the layout of save_pretrained, with a real tokenizer:
+    Mistral-7B's (also Llama-2's layout of it) or, for qwen2, Qwen2's pre-tokenizer over
+    GPT-NeoX's vocabulary, copied from ../shared/tokenizers."""
+    config = llama_config(args)
+    source = {"llama": "llama2_legacy", "mistral": "mistral", "qwen2": "qwen2_style"}[args.family]
+    folder = os.path.join(SHARED_TOKENIZERS, source)
+    if not os.path.isdir(folder):
+        raise SystemExit(f"make_model: the {args.family} tokenizer is read from {folder}, which is missing")
+    for name in os.listdir(folder):
+        shutil.copy(os.path.join(folder, name), os.path.join(args.out, name))
+    write_weights(args.out, llama_weights(config, args.seed), args.dtype, args.shards)
+    config["torch_dtype"] = {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}[args.dtype]
+    config["laminar_note"] = f"random weights (seed {args.seed}) made by tools/make_model.py"
+    with open(os.path.join(args.out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+
+
 def encode(array, dtype):
     """Bytes and safetensors dtype name of a float32 array stored as `dtype`."""
     if dtype == "f32":
@@ -96,11 +178,19 @@ def main():
     ap.add_argument("--tokenizer", choices=["files", "json"], default="files")
     ap.add_argument("--activation", default="gelu_new")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--family", choices=["gpt2", "llama", "mistral", "qwen2"], default="gpt2")
+    ap.add_argument("--kv-heads", type=int, default=0, help="key/value heads (llama family; default: --heads)")
+    ap.add_argument("--rope-theta", type=float, default=10000.0)
+    ap.add_argument("--sliding-window", type=int, default=4096)
+    ap.add_argument("--tied", action="store_true", help="tie the unembedding to the embedding (llama family)")
     args = ap.parse_args()
     if args.width % args.heads:
         ap.error("--width must be a multiple of --heads")
 
     os.makedirs(args.out, exist_ok=True)
+    if args.family != "gpt2":
+        make_llama(args)
+        return
     w = weights(args.layers, args.width, args.positions, args.seed)
     if args.layout == "bare":
         causal = np.tril(np.ones((args.positions, args.positions), np.float32))[None, None]
@@ -111,19 +201,7 @@ def main():
         w = {"transformer." + k: v for k, v in w.items()}
         w["lm_head.weight"] = w["transformer.wte.weight"]
 
-    names = list(w)
-    if args.shards == 1:
-        write_safetensors(os.path.join(args.out, "model.safetensors"), w, args.dtype)
-    else:
-        weight_map, total = {}, 0
-        for s in range(args.shards):
-            shard = f"model-{s + 1:05d}-of-{args.shards:05d}.safetensors"
-            part = {n: w[n] for n in names[s::args.shards]}
-            write_safetensors(os.path.join(args.out, shard), part, args.dtype)
-            weight_map.update({n: shard for n in part})
-            total += sum(a.nbytes for a in part.values())
-        with open(os.path.join(args.out, "model.safetensors.index.json"), "w") as f:
-            json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)
+    write_weights(args.out, w, args.dtype, args.shards)
 
     config = {
         "activation_function": args.activation, "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",

@@ -35,7 +35,8 @@ def read_safetensors(path):
     return out
 
 
-def load(folder):
+def load_files(folder, prefix):
+    """config.json and every tensor of the folder (single file or shards), `prefix` removed."""
     with open(os.path.join(folder, "config.json")) as f:
         config = json.load(f)
     index = os.path.join(folder, "model.safetensors.index.json")
@@ -46,8 +47,12 @@ def load(folder):
     weights = {}
     for path in files:
         for name, a in read_safetensors(path).items():
-            weights[name[len("transformer."):] if name.startswith("transformer.") else name] = a
+            weights[name[len(prefix):] if name.startswith(prefix) else name] = a
     return config, weights
+
+
+def load(folder):
+    return load_files(folder, prefix="transformer.")
 
 
 def layer_norm(x, w, b, eps):

@@ -1,4 +1,4 @@
-// The attention extractor: q, k and v of chosen layers at each stimulus's analysed token,
+// The attention extractor: q, k and v (and, in rotary models, q and k after rotation) of chosen layers at each stimulus's analysed token,
 // heads concatenated (the seed's choice: c_attn's output split in three, bias included) or
 // one activation set per head.
 #include <string>
@@ -15,6 +15,7 @@ public:
         sites_ = params.value("sites", std::vector<std::string>{"q", "k", "v"});
         per_head_ = params.value("heads", std::string("concat")) == "separate";
         n_head_ = model.n_head;
+        n_kv_head_ = model.n_kv_head > 0 ? model.n_kv_head : model.n_head;
     }
 
     std::vector<std::string> hooks() const override { return laminar::hook_names(layers_, sites_, hook); }
@@ -30,8 +31,10 @@ public:
                     out.push_back(std::move(all));
                     continue;
                 }
-                const int64_t d_head = all.cols / n_head_;
-                for (int h = 0; h < n_head_; ++h) {
+                // With grouped-query attention, k and v have fewer heads than q.
+                const int heads = site == "q" || site == "rot_q" ? n_head_ : n_kv_head_;
+                const int64_t d_head = all.cols / heads;
+                for (int h = 0; h < heads; ++h) {
                     laminar::ActivationSet set{name + ".head" + std::to_string(h), l, site, all.rows, d_head, {}};
                     for (int64_t i = 0; i < all.rows; ++i) {
                         const auto row = all.data.begin() + i * all.cols + h * d_head;
@@ -47,20 +50,20 @@ private:
     std::vector<int> layers_;
     std::vector<std::string> sites_;
     bool per_head_ = false;
-    int n_head_ = 0;
+    int n_head_ = 0, n_kv_head_ = 0;
     static std::string hook(int layer, const std::string& site) {
         return "blocks." + std::to_string(layer) + ".attn.hook_" + site;
     }
 };
 
-const std::string kSchema = std::string(R"({
+const std::string kSchema = std::string(R"json({
   "type": "object", "additionalProperties": false, "required": ["layers"],
   "properties": {
-    "sites": {"type": "array", "minItems": 1, "uniqueItems": true, "items": {"enum": ["q", "k", "v"]},
-              "description": "a list of q, k, v"},
+    "sites": {"type": "array", "minItems": 1, "uniqueItems": true, "items": {"enum": ["q", "k", "v", "rot_q", "rot_k"]},
+              "description": "a list of q, k, v (before rotary embeddings), rot_q, rot_k (after them)"},
     "heads": {"enum": ["concat", "separate"], "description": "concat: all heads side by side; separate: one set per head"},
-    "layers": )") + laminar::kLayersSchema + "}}";
+    "layers": )json") + laminar::kLayersSchema + "}}";
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Extractor, "extractor", AttentionExtractor, "attention", "1.0.0", kSchema.c_str())
+LAMINAR_PLUGIN(laminar::Extractor, "extractor", AttentionExtractor, "attention", "1.1.0", kSchema.c_str())

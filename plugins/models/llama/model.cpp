@@ -1,0 +1,158 @@
+#include "model.hpp"
+
+#include <cmath>
+
+#include "config_json.hpp"
+
+namespace laminar::llama {
+
+Config Config::load(const std::filesystem::path& dir) {
+    const auto j = models::ConfigJson::load(dir);
+    Config c;
+    c.model_type = j.string_or("model_type", "llama");
+    c.n_layer = j.positive({"num_hidden_layers"});
+    c.n_head = j.positive({"num_attention_heads"});
+    c.n_kv_head = j.positive_or({"num_key_value_heads"}, c.n_head);
+    c.d_model = j.positive({"hidden_size"});
+    c.d_head = j.positive_or({"head_dim"}, c.d_model / c.n_head);
+    c.d_mlp = j.positive({"intermediate_size"});
+    c.vocab_size = j.positive({"vocab_size"});
+    c.rms_norm_eps = j.number_or({"rms_norm_eps"}, 1e-6);
+    c.rope_theta = j.number_or({"rope_theta"}, 10000.0);
+    c.hidden_act = j.string_or("hidden_act", "silu");
+    c.tied = j.flag_or("tie_word_embeddings", false);
+    // Qwen2 writes sliding_window but uses it only with use_sliding_window.
+    if (c.model_type != "qwen2" || j.flag_or("use_sliding_window", false)) c.sliding_window = j.positive_or({"sliding_window"}, 0);
+    models::check_activation(c.hidden_act, j.file());
+    if (c.n_head % c.n_kv_head != 0)
+        j.fail("num_attention_heads (" + std::to_string(c.n_head) + ") is not a multiple of num_key_value_heads (" +
+               std::to_string(c.n_kv_head) + ")");
+    if (c.d_head % 2 != 0) j.fail("the head dimension (" + std::to_string(c.d_head) + ") must be even for rotary embeddings");
+    if (j.json().contains("rope_scaling") && !j.json()["rope_scaling"].is_null())
+        j.fail("rope_scaling " + j.json()["rope_scaling"].dump() + " is not supported yet (only unscaled rotary embeddings)");
+    for (const char* type : {"llama", "mistral", "qwen2"})
+        if (c.model_type == type) return c;
+    j.fail("model_type is \"" + c.model_type + "\"; the llama backend reads llama, mistral and qwen2");
+}
+
+namespace {
+
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, double eps) {
+    return x * torch::rsqrt(x.pow(2).mean(-1, true).add_(eps)) * w;
+}
+
+/// Hugging Face's rotate_half: (x1, x2) -> (-x2, x1) over the two halves of the last axis.
+torch::Tensor rotate_half(const torch::Tensor& x) {
+    const auto halves = x.chunk(2, -1);
+    return torch::cat({-halves[1], halves[0]}, -1);
+}
+
+}  // namespace
+
+Model::Model(const std::filesystem::path& dir) : config_(Config::load(dir)), weights_(dir, {"model."}) {
+    const Config& c = config_;
+    const int64_t d = c.d_model, q = c.n_head * c.d_head, kv = c.n_kv_head * c.d_head, m = c.d_mlp;
+    embed_ = weights_.get("embed_tokens.weight", {c.vocab_size, d});
+    norm_ = weights_.get("norm.weight", {d});
+    // Tied checkpoints may still carry lm_head.weight (a copy); untied ones must.
+    lm_head_ = c.tied && !weights_.has("lm_head.weight") ? embed_ : weights_.get("lm_head.weight", {c.vocab_size, d});
+    for (int l = 0; l < c.n_layer; ++l) {
+        // self_attn.rotary_emb.inv_freq (a buffer in older files) is ignored: it is recomputed.
+        const std::string p = "layers." + std::to_string(l) + ".";
+        blocks_.push_back({weights_.get(p + "input_layernorm.weight", {d}),
+                           weights_.get(p + "self_attn.q_proj.weight", {q, d}), weights_.get(p + "self_attn.k_proj.weight", {kv, d}),
+                           weights_.get(p + "self_attn.v_proj.weight", {kv, d}), weights_.get(p + "self_attn.o_proj.weight", {d, q}),
+                           weights_.get_if(p + "self_attn.q_proj.bias", {q}), weights_.get_if(p + "self_attn.k_proj.bias", {kv}),
+                           weights_.get_if(p + "self_attn.v_proj.bias", {kv}),
+                           weights_.get(p + "post_attention_layernorm.weight", {d}),
+                           weights_.get(p + "mlp.gate_proj.weight", {m, d}), weights_.get(p + "mlp.up_proj.weight", {m, d}),
+                           weights_.get(p + "mlp.down_proj.weight", {d, m})});
+    }
+}
+
+ModelInfo Model::info() const {
+    const Config& c = config_;
+    return {c.model_type, c.n_layer, c.n_head, c.d_model, c.n_kv_head, c.d_head};
+}
+
+const models::HookCatalog& Model::catalog() const {
+    static const models::HookCatalog hooks{
+        "llama",
+        {"hook_resid_pre", "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_rot_q", "attn.hook_rot_k",
+         "attn.hook_pattern", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post"},
+        {"hook_embed"},
+        {"ln_final.hook_normalized", "logits"}};
+    return hooks;
+}
+
+void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture) const {
+    torch::InferenceMode guard;
+    const Config& c = config_;
+    const int64_t B = ids.size(0), T = ids.size(1), d = c.d_model, H = c.n_head, KV = c.n_kv_head, dh = c.d_head;
+    const double eps = c.rms_norm_eps;
+
+    const torch::Tensor tok = torch::embedding(embed_, ids);                       // [B, T, d]
+    if (plan.wants("hook_embed")) capture("hook_embed", tok);
+    torch::Tensor x = tok.reshape({B * T, d});                                     // residual stream
+
+    // Rotary tables, as Hugging Face computes them: inv_freq in float32, angles for positions 0..T-1.
+    const torch::Tensor inv_freq =
+        1.0 / torch::pow(c.rope_theta, torch::arange(0, dh, 2, torch::kInt64).to(torch::kFloat32) / static_cast<double>(dh));
+    const torch::Tensor angles = torch::outer(torch::arange(T, torch::kFloat32), inv_freq);  // [T, dh/2]
+    const torch::Tensor both = torch::cat({angles, angles}, -1).view({1, T, 1, dh});
+    const torch::Tensor cos = both.cos(), sin = both.sin();
+    torch::Tensor masked = torch::ones({T, T}, torch::kBool).triu(1);               // future keys
+    if (c.sliding_window > 0) masked = masked | torch::ones({T, T}, torch::kBool).tril(-c.sliding_window);
+
+    for (int l = 0; l <= plan.last_layer(); ++l) {
+        const BlockWeights& w = blocks_[l];
+        auto want = [&](const char* site) { return plan.wants(l, site); };
+        const std::string name = "blocks." + std::to_string(l) + ".";
+        if (want("hook_resid_pre")) capture(name + "hook_resid_pre", x.view({B, T, d}));
+
+        // Attention: q, k, v per head; rotary on q and k; k and v have the key/value heads.
+        const torch::Tensor h = rms_norm(x, w.input_norm, eps);                     // [B*T, d]
+        const torch::Tensor q = models::linear(h, w.wq, w.bq).view({B, T, H, dh});
+        const torch::Tensor k = models::linear(h, w.wk, w.bk).view({B, T, KV, dh});
+        const torch::Tensor v = models::linear(h, w.wv, w.bv).view({B, T, KV, dh});
+        if (want("attn.hook_q")) capture(name + "attn.hook_q", q);
+        if (want("attn.hook_k")) capture(name + "attn.hook_k", k);
+        if (want("attn.hook_v")) capture(name + "attn.hook_v", v);
+        const torch::Tensor rq = q * cos + rotate_half(q) * sin;
+        const torch::Tensor rk = k * cos + rotate_half(k) * sin;
+        if (want("attn.hook_rot_q")) capture(name + "attn.hook_rot_q", rq);
+        if (want("attn.hook_rot_k")) capture(name + "attn.hook_rot_k", rk);
+        if (plan.done(l, {"attn.hook_pattern", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post"})) return;
+
+        const int64_t group = H / KV;                                                // query heads per key/value head
+        const torch::Tensor qh = rq.transpose(1, 2);                                 // [B, H, T, dh]
+        const torch::Tensor kh = rk.transpose(1, 2).repeat_interleave(group, 1);
+        const torch::Tensor vh = v.transpose(1, 2).repeat_interleave(group, 1);
+        torch::Tensor scores = torch::matmul(qh, kh.transpose(-1, -2)).mul_(1.0 / std::sqrt(static_cast<double>(dh)));
+        scores.masked_fill_(masked, -std::numeric_limits<float>::infinity());
+        const torch::Tensor pattern = torch::softmax(scores, -1);                    // [B, H, Tq, Tk]
+        if (want("attn.hook_pattern")) capture(name + "attn.hook_pattern", pattern);
+        const torch::Tensor z = torch::matmul(pattern, vh).transpose(1, 2).reshape({B * T, H * dh});
+        const torch::Tensor attn_out = models::linear(z, w.wo, {});
+        if (want("hook_attn_out")) capture(name + "hook_attn_out", attn_out.view({B, T, d}));
+        x = x + attn_out;
+        if (want("hook_resid_mid")) capture(name + "hook_resid_mid", x.view({B, T, d}));
+        if (plan.done(l, {"hook_mlp_out", "hook_resid_post"})) return;
+
+        // SwiGLU MLP: down(act(gate(h)) * up(h)).
+        const torch::Tensor h2 = rms_norm(x, w.post_norm, eps);
+        const torch::Tensor mlp_out =
+            models::linear(models::activation(models::linear(h2, w.gate, {}), c.hidden_act) * models::linear(h2, w.up, {}), w.down, {});
+        if (want("hook_mlp_out")) capture(name + "hook_mlp_out", mlp_out.view({B, T, d}));
+        x = x + mlp_out;
+        if (want("hook_resid_post")) capture(name + "hook_resid_post", x.view({B, T, d}));
+    }
+
+    if (plan.wants("ln_final.hook_normalized") || plan.wants("logits")) {
+        const torch::Tensor normalized = rms_norm(x, norm_, eps);
+        if (plan.wants("ln_final.hook_normalized")) capture("ln_final.hook_normalized", normalized.view({B, T, d}));
+        if (plan.wants("logits")) capture("logits", torch::matmul(normalized, lm_head_.t()).view({B, T, -1}));
+    }
+}
+
+}  // namespace laminar::llama
