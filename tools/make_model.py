@@ -101,6 +101,123 @@ def llama_config(args):
             "attention_bias": model_type == "qwen2"}
 
 
+def neox_weights(config, seed):
+    """GPT-NeoX (Pythia) tensors as save_pretrained writes them (gpt_neox.*, embed_out), with the
+    buffers older files carry (attention.bias, masked_bias, rotary_emb.inv_freq)."""
+    rng = np.random.default_rng(seed)
+    d, m, V = config["hidden_size"], config["intermediate_size"], config["vocab_size"]
+    dh = d // config["num_attention_heads"]
+
+    def normal(*shape, sd=0.02):
+        return rng.normal(0.0, sd, size=shape).astype(np.float32)
+
+    w = {"gpt_neox.embed_in.weight": normal(V, d, sd=0.5), "gpt_neox.final_layer_norm.weight": 1.0 + normal(d, sd=0.1),
+         "gpt_neox.final_layer_norm.bias": normal(d, sd=0.05), "embed_out.weight": normal(V, d, sd=0.1)}
+    for l in range(config["num_hidden_layers"]):
+        p = f"gpt_neox.layers.{l}."
+        for ln in ("input_layernorm", "post_attention_layernorm"):
+            w[p + ln + ".weight"] = 1.0 + normal(d, sd=0.1)
+            w[p + ln + ".bias"] = normal(d, sd=0.05)
+        w[p + "attention.query_key_value.weight"] = normal(3 * d, d, sd=0.15)
+        w[p + "attention.query_key_value.bias"] = normal(3 * d, sd=0.05)
+        w[p + "attention.dense.weight"] = normal(d, d, sd=0.1)
+        w[p + "attention.dense.bias"] = normal(d)
+        w[p + "mlp.dense_h_to_4h.weight"] = normal(m, d, sd=0.1)
+        w[p + "mlp.dense_h_to_4h.bias"] = normal(m)
+        w[p + "mlp.dense_4h_to_h.weight"] = normal(d, m, sd=0.1)
+        w[p + "mlp.dense_4h_to_h.bias"] = normal(d)
+        w[p + "attention.bias"] = np.tril(np.ones((8, 8), np.float32))[None, None]
+        w[p + "attention.masked_bias"] = np.array(-1e9, np.float32)
+        w[p + "attention.rotary_emb.inv_freq"] = normal(max(1, int(dh * config["rotary_pct"]) // 2))
+    return w
+
+
+def neox_config(args):
+    return {"architectures": ["GPTNeoXForCausalLM"], "model_type": "gpt_neox", "hidden_size": args.width,
+            "intermediate_size": 4 * args.width, "num_hidden_layers": args.layers, "num_attention_heads": args.heads,
+            "rotary_pct": args.rotary_pct, "rotary_emb_base": args.rope_theta, "use_parallel_residual": not args.sequential,
+            "hidden_act": "gelu", "layer_norm_eps": 1e-5, "max_position_embeddings": args.positions,
+            "vocab_size": 50304, "bos_token_id": 0, "eos_token_id": 0, "tie_word_embeddings": False}
+
+
+def bert_weights(config, seed, head, old_names):
+    """BERT tensors as save_pretrained writes BertForMaskedLM (bert.*, cls.predictions.*) or, without
+    `head`, BertModel (no prefix); `old_names` uses LayerNorm.gamma/beta as the hub's bert-base files."""
+    rng = np.random.default_rng(seed)
+    d, m, V = config["hidden_size"], config["intermediate_size"], config["vocab_size"]
+
+    def normal(*shape, sd=0.02):
+        return rng.normal(0.0, sd, size=shape).astype(np.float32)
+
+    def layer_norm(w, name):
+        w[name + (".gamma" if old_names else ".weight")] = 1.0 + normal(d, sd=0.1)
+        w[name + (".beta" if old_names else ".bias")] = normal(d, sd=0.05)
+
+    prefix = "bert." if head else ""
+    w = {prefix + "embeddings.word_embeddings.weight": normal(V, d, sd=0.5),
+         prefix + "embeddings.position_embeddings.weight": normal(config["max_position_embeddings"], d, sd=0.2),
+         prefix + "embeddings.token_type_embeddings.weight": normal(config["type_vocab_size"], d, sd=0.2),
+         prefix + "embeddings.position_ids": np.arange(config["max_position_embeddings"], dtype=np.float32)[None]}
+    layer_norm(w, prefix + "embeddings.LayerNorm")
+    for l in range(config["num_hidden_layers"]):
+        p = f"{prefix}encoder.layer.{l}."
+        for n in ("query", "key", "value"):
+            w[p + f"attention.self.{n}.weight"] = normal(d, d, sd=0.15)
+            w[p + f"attention.self.{n}.bias"] = normal(d, sd=0.05)
+        w[p + "attention.output.dense.weight"] = normal(d, d, sd=0.1)
+        w[p + "attention.output.dense.bias"] = normal(d)
+        layer_norm(w, p + "attention.output.LayerNorm")
+        w[p + "intermediate.dense.weight"] = normal(m, d, sd=0.1)
+        w[p + "intermediate.dense.bias"] = normal(m)
+        w[p + "output.dense.weight"] = normal(d, m, sd=0.1)
+        w[p + "output.dense.bias"] = normal(d)
+        layer_norm(w, p + "output.LayerNorm")
+    w[prefix + "pooler.dense.weight"] = normal(d, d)
+    w[prefix + "pooler.dense.bias"] = normal(d)
+    if head:
+        w["cls.predictions.bias"] = normal(V, sd=0.1)
+        w["cls.predictions.transform.dense.weight"] = normal(d, d, sd=0.1)
+        w["cls.predictions.transform.dense.bias"] = normal(d)
+        layer_norm(w, "cls.predictions.transform.LayerNorm")
+    return w
+
+
+def bert_config(args):
+    return {"architectures": ["BertForMaskedLM"], "model_type": "bert", "hidden_size": args.width,
+            "intermediate_size": 4 * args.width, "num_hidden_layers": args.layers, "num_attention_heads": args.heads,
+            "hidden_act": "gelu", "layer_norm_eps": 1e-12, "max_position_embeddings": args.positions,
+            "type_vocab_size": 2, "vocab_size": 30522, "pad_token_id": 0, "position_embedding_type": "absolute"}
+
+
+def make_family(args):
+    """A GPT-NeoX, Llama, Mistral, Qwen2 or BERT model in the layout of save_pretrained, with a real
+    tokenizer copied from ../shared/tokenizers: GPT-NeoX-20B's (Pythia), Mistral-7B's (also in
+    Llama-2's layout), Qwen2's pre-tokenizer over GPT-NeoX's vocabulary, bert-base-uncased's."""
+    if args.family == "gpt_neox":
+        config, source = neox_config(args), "gpt_neox"
+        w = neox_weights(config, args.seed)
+    elif args.family == "bert":
+        config, source = bert_config(args), "bert"
+        w = bert_weights(config, args.seed, not args.no_head, args.old_names)
+        if args.no_head:
+            config["architectures"] = ["BertModel"]
+    else:
+        config = llama_config(args)
+        source = {"llama": "llama2_legacy", "mistral": "mistral", "qwen2": "qwen2_style"}[args.family]
+        w = llama_weights(config, args.seed)
+    folder = os.path.join(SHARED_TOKENIZERS, source)
+    if not os.path.isdir(folder):
+        raise SystemExit(f"make_model: the {args.family} tokenizer is read from {folder}, which is missing")
+    for name in os.listdir(folder):
+        if args.tokenizer == "files" or name != "vocab.txt":
+            shutil.copy(os.path.join(folder, name), os.path.join(args.out, name))
+    write_weights(args.out, w, args.dtype, args.shards)
+    config["torch_dtype"] = {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}[args.dtype]
+    config["laminar_note"] = f"random weights (seed {args.seed}) made by tools/make_model.py"
+    with open(os.path.join(args.out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+
+
 def write_weights(out, w, dtype, shards):
     names = list(w)
     if shards == 1:
@@ -115,24 +232,6 @@ def write_weights(out, w, dtype, shards):
         total += sum(a.nbytes for a in part.values())
     with open(os.path.join(out, "model.safetensors.index.json"), "w") as f:
         json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)
-
-
-def make_llama(args):
-    """Llama, Mistral or Qwen2 in the layout of save_pretrained, with a real tokenizer:
-    Mistral-7B's (also Llama-2's layout of it) or, for qwen2, Qwen2's pre-tokenizer over
-    GPT-NeoX's vocabulary, copied from ../shared/tokenizers."""
-    config = llama_config(args)
-    source = {"llama": "llama2_legacy", "mistral": "mistral", "qwen2": "qwen2_style"}[args.family]
-    folder = os.path.join(SHARED_TOKENIZERS, source)
-    if not os.path.isdir(folder):
-        raise SystemExit(f"make_model: the {args.family} tokenizer is read from {folder}, which is missing")
-    for name in os.listdir(folder):
-        shutil.copy(os.path.join(folder, name), os.path.join(args.out, name))
-    write_weights(args.out, llama_weights(config, args.seed), args.dtype, args.shards)
-    config["torch_dtype"] = {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}[args.dtype]
-    config["laminar_note"] = f"random weights (seed {args.seed}) made by tools/make_model.py"
-    with open(os.path.join(args.out, "config.json"), "w") as f:
-        json.dump(config, f, indent=2)
 
 
 def encode(array, dtype):
@@ -178,7 +277,11 @@ def main():
     ap.add_argument("--tokenizer", choices=["files", "json"], default="files")
     ap.add_argument("--activation", default="gelu_new")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--family", choices=["gpt2", "llama", "mistral", "qwen2"], default="gpt2")
+    ap.add_argument("--family", choices=["gpt2", "gpt_neox", "llama", "mistral", "qwen2", "bert"], default="gpt2")
+    ap.add_argument("--rotary-pct", type=float, default=0.25, help="gpt_neox: share of each head that is rotated")
+    ap.add_argument("--sequential", action="store_true", help="gpt_neox: use_parallel_residual false")
+    ap.add_argument("--no-head", action="store_true", help="bert: BertModel without the MLM head")
+    ap.add_argument("--old-names", action="store_true", help="bert: LayerNorm.gamma/beta as in older files")
     ap.add_argument("--kv-heads", type=int, default=0, help="key/value heads (llama family; default: --heads)")
     ap.add_argument("--rope-theta", type=float, default=10000.0)
     ap.add_argument("--sliding-window", type=int, default=4096)
@@ -189,7 +292,7 @@ def main():
 
     os.makedirs(args.out, exist_ok=True)
     if args.family != "gpt2":
-        make_llama(args)
+        make_family(args)
         return
     w = weights(args.layers, args.width, args.positions, args.seed)
     if args.layout == "bare":

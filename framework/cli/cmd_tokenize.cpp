@@ -14,15 +14,6 @@ namespace laminar::cli {
 
 namespace {
 
-/// The model plugin for a folder: --backend, else config.json's model_type, else gpt2.
-std::string backend_of(const std::filesystem::path& dir, const std::string& given) {
-    if (!given.empty()) return given;
-    std::ifstream in(dir / "config.json");
-    if (!in) throw InputError((dir / "config.json").string() + ": cannot open (is --model a model folder?)");
-    const auto config = nlohmann::json::parse(in, nullptr, false);
-    return config.is_object() ? config.value("model_type", "gpt2") : "gpt2";
-}
-
 /// Token text shown with escapes for control characters and partial UTF-8.
 std::string printable(const std::string& bytes) {
     return nlohmann::json(bytes).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -58,7 +49,7 @@ int tokenize(const Args& args) {
     if (texts.empty()) throw InputError("tokenize: give at least one TEXT (or --jsonl FILE)");
 
     const PluginRegistry registry;
-    auto backend_plugin = registry.create_model(backend_of(model, backend));
+    auto backend_plugin = registry.create_model(registry.model_backend_for(model, backend));
     backend_plugin->load_tokenizer(model);
     const bool json = vm.count("json") > 0;
     for (const auto& text : texts) {

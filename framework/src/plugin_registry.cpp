@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -138,7 +139,9 @@ void PluginRegistry::examine(std::size_t order) const {
         problems_.push_back({file, d.name ? d.name : "", "descriptor has no valid kind, name or version"});
         return;
     }
-    PluginInfo info{*kind, d.name, d.version, d.api_version, file, nlohmann::json::object()};
+    PluginInfo info{*kind, d.name, d.version, d.api_version, file, nlohmann::json::object(), {}};
+    std::istringstream types(d.model_types ? d.model_types : "");
+    for (std::string t; types >> t;) info.model_types.push_back(t);
     auto entry = std::make_unique<Entry>();
     entry->library = lib;
     entry->order = order;
@@ -195,6 +198,29 @@ const PluginInfo& PluginRegistry::require(PluginKind kind, const std::string& na
     for (const auto& dir : search_path_) msg << ' ' << dir.string();
     msg << ")";
     throw InputError(msg.str());
+}
+
+std::string PluginRegistry::model_backend_for(const fs::path& dir, const std::string& given) const {
+    if (!given.empty()) return given;
+    const fs::path file = dir / "config.json";
+    std::ifstream in(file);
+    if (!in) throw InputError(file.string() + ": cannot open (is " + dir.string() + " a Hugging Face model folder?)");
+    const auto config = nlohmann::json::parse(in, nullptr, false);
+    if (!config.is_object() || !config.contains("model_type") || !config["model_type"].is_string())
+        throw InputError(file.string() + ": no model_type to choose a model plugin by; name one with backend:");
+    const std::string type = config["model_type"].get<std::string>();
+    examine_all();
+    std::string read;
+    for (const auto& p : plugins_) {
+        if (p.kind != PluginKind::model) continue;
+        for (const auto& t : p.model_types)
+            if (t == type) return p.name;
+        if (p.model_types.empty()) continue;
+        read += (read.empty() ? "" : "; ") + p.name + ":";
+        for (const auto& t : p.model_types) read += " " + t;
+    }
+    throw InputError(file.string() + ": model_type \"" + type + "\" is read by no model plugin (read: " +
+                     (read.empty() ? "none" : read) + ")");
 }
 
 const PluginRegistry::Entry& PluginRegistry::entry(PluginKind kind, const std::string& name) const {

@@ -33,6 +33,7 @@ struct PluginInfo {
     int api_version = 0;
     std::filesystem::path file;
     nlohmann::json param_schema;
+    std::vector<std::string> model_types;  ///< model plugins: the config.json model_types it reads
 };
 
 /// A library found on the search path that cannot be used, and why.
@@ -67,6 +68,11 @@ public:
     const PluginInfo& require(PluginKind kind, const std::string& name) const;
     /// The plugin's parameter schema, parsed once.
     const JsonSchema& schema(PluginKind kind, const std::string& name) const;
+
+    /// The model plugin for a Hugging Face folder: `given` when not empty, else the one that
+    /// reads config.json's model_type. Throws InputError naming config.json when it has no
+    /// model_type or no plugin reads it (listing the model_types that are read).
+    std::string model_backend_for(const std::filesystem::path& dir, const std::string& given = "") const;
 
     PluginHandle<ModelBackend> create_model(const std::string& name) const;
     PluginHandle<Extractor> create_extractor(const std::string& name) const;

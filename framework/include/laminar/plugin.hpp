@@ -20,6 +20,7 @@ struct PluginDescriptor {
     const char* name;          ///< what the experiment file calls it, e.g. "gpt2", "cosine"
     const char* version;       ///< the plugin's own version, e.g. "1.0.0"
     const char* param_schema;  ///< JSON Schema (text) of the plugin's parameters in the experiment file
+    const char* model_types;   ///< model plugins: the config.json model_type values it reads, space-separated
 };
 
 }  // namespace laminar
@@ -28,10 +29,19 @@ struct PluginDescriptor {
 /// BASE is the interface, CLASS a default-constructible implementation of it.
 /// The factory hands out a raw pointer; the host wraps it at once in a handle that keeps
 /// the shared library loaded for as long as the object lives.
-#define LAMINAR_PLUGIN(BASE, KIND, CLASS, NAME, VERSION, SCHEMA)                              \
+#define LAMINAR_PLUGIN(BASE, KIND, CLASS, NAME, VERSION, SCHEMA) \
+    LAMINAR_PLUGIN_EXPORT(BASE, KIND, CLASS, NAME, VERSION, SCHEMA, "")
+
+/// Exports a model plugin that reads the folders whose config.json names one of MODEL_TYPES
+/// (space-separated): an experiment may then leave `backend:` out.
+/// `LAMINAR_MODEL_PLUGIN(LlamaBackend, "llama", "1.0.0", kSchema, "llama mistral qwen2")`.
+#define LAMINAR_MODEL_PLUGIN(CLASS, NAME, VERSION, SCHEMA, MODEL_TYPES) \
+    LAMINAR_PLUGIN_EXPORT(::laminar::ModelBackend, "model", CLASS, NAME, VERSION, SCHEMA, MODEL_TYPES)
+
+#define LAMINAR_PLUGIN_EXPORT(BASE, KIND, CLASS, NAME, VERSION, SCHEMA, MODEL_TYPES)         \
     namespace laminar_plugin_export {                                                        \
     const ::laminar::PluginDescriptor descriptor = {::laminar::kApiVersion, KIND, NAME,      \
-                                                    VERSION, SCHEMA};                        \
+                                                    VERSION, SCHEMA, MODEL_TYPES};           \
     BASE* create() { return new CLASS(); }                                                   \
     BOOST_DLL_ALIAS(laminar_plugin_export::descriptor, laminar_descriptor)                   \
     BOOST_DLL_ALIAS(laminar_plugin_export::create, laminar_create)                           \

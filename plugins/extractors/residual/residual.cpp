@@ -1,5 +1,6 @@
 // The residual extractor: the residual stream before attention (resid_pre), between
-// attention and MLP (resid_mid) and after the block (resid_post), at each stimulus's token.
+// attention and MLP (resid_mid) and after the block (resid_post), at each stimulus's token;
+// in post-LayerNorm encoders (BERT) also after the LayerNorms (normalized_resid_mid/post).
 #include <string>
 
 #include "laminar/extraction.hpp"
@@ -30,14 +31,14 @@ private:
     static std::string hook(int layer, const std::string& site) { return "blocks." + std::to_string(layer) + ".hook_" + site; }
 };
 
-const std::string kSchema = std::string(R"({
+const std::string kSchema = std::string(R"json({
   "type": "object", "additionalProperties": false, "required": ["layers"],
   "properties": {
     "sites": {"type": "array", "minItems": 1, "uniqueItems": true,
-              "items": {"enum": ["resid_pre", "resid_mid", "resid_post"]},
-              "description": "a list of resid_pre, resid_mid, resid_post"},
-    "layers": )") + laminar::kLayersSchema + "}}";
+              "items": {"enum": ["resid_pre", "resid_mid", "resid_post", "normalized_resid_mid", "normalized_resid_post"]},
+              "description": "a list of resid_pre, resid_mid, resid_post (and, for BERT, normalized_resid_mid, normalized_resid_post)"},
+    "layers": )json") + laminar::kLayersSchema + "}}";
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Extractor, "extractor", ResidualExtractor, "residual", "1.0.0", kSchema.c_str())
+LAMINAR_PLUGIN(laminar::Extractor, "extractor", ResidualExtractor, "residual", "1.1.0", kSchema.c_str())

@@ -89,11 +89,51 @@ void check_activation(const std::string& name, const std::filesystem::path& conf
                              "\" is not supported (gelu, gelu_new, gelu_fast, gelu_pytorch_tanh, relu, silu)");
 }
 
-torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+torch::Tensor input_major(const torch::Tensor& w) { return w.t().contiguous(); }
+
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w_in_major, const torch::Tensor& b) {
     // mm then an in-place add: libtorch 1.13's addmm with a broadcast bias takes a path about
     // half as fast as plain mm on CPU (tools/bench/bench_extract.py measures it).
-    torch::Tensor y = torch::mm(x, w.t());
+    torch::Tensor y = torch::mm(x, w_in_major);
     return b.defined() ? y.add_(b) : y;
+}
+
+std::pair<torch::Tensor, torch::Tensor> attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                                  double scale, bool causal, int window) {
+    const int64_t B = q.size(0), T = q.size(1), H = q.size(2), dh = q.size(3), group = H / k.size(2);
+    const torch::Tensor qh = q.transpose(1, 2);                                      // [B, H, T, dh]
+    torch::Tensor kh = k.transpose(1, 2), vh = v.transpose(1, 2);
+    if (group > 1) {
+        kh = kh.repeat_interleave(group, 1);
+        vh = vh.repeat_interleave(group, 1);
+    }
+    torch::Tensor scores = torch::matmul(qh, kh.transpose(-1, -2)).mul_(scale);     // [B, H, T, T]
+    if (causal) {
+        torch::Tensor masked = torch::ones({T, T}, torch::kBool).triu(1);
+        if (window > 0) masked = masked | torch::ones({T, T}, torch::kBool).tril(-window);
+        scores.masked_fill_(masked, -std::numeric_limits<float>::infinity());
+    }
+    torch::Tensor pattern = torch::softmax(scores, -1);
+    torch::Tensor z = torch::matmul(pattern, vh).transpose(1, 2).reshape({B * T, H * dh});
+    return {std::move(z), std::move(pattern)};
+}
+
+Rotary::Rotary(int64_t T, int64_t dims, double theta) : dims_(dims) {
+    // As Hugging Face computes them: inv_freq in float32, angles for positions 0..T-1.
+    const torch::Tensor inv_freq =
+        1.0 / torch::pow(theta, torch::arange(0, dims, 2, torch::kInt64).to(torch::kFloat32) / static_cast<double>(dims));
+    const torch::Tensor angles = torch::outer(torch::arange(T, torch::kFloat32), inv_freq);  // [T, dims/2]
+    const torch::Tensor both = torch::cat({angles, angles}, -1).view({1, T, 1, dims});
+    cos_ = both.cos();
+    sin_ = both.sin();
+}
+
+torch::Tensor Rotary::apply(const torch::Tensor& x) const {
+    const bool partial = dims_ < x.size(-1);
+    const torch::Tensor r = partial ? x.narrow(-1, 0, dims_) : x;
+    const auto halves = r.chunk(2, -1);
+    const torch::Tensor rotated = r * cos_ + torch::cat({-halves[1], halves[0]}, -1) * sin_;
+    return partial ? torch::cat({rotated, x.narrow(-1, dims_, x.size(-1) - dims_)}, -1) : rotated;
 }
 
 }  // namespace laminar::models

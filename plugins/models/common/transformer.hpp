@@ -62,7 +62,34 @@ torch::Tensor activation(const torch::Tensor& x, const std::string& name);
 /// Throws std::runtime_error naming the file when `name` is not one activation() knows.
 void check_activation(const std::string& name, const std::filesystem::path& config);
 
-/// nn.Linear: x W^T + b, W stored [out, in]; b may be undefined.
-torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b);
+/// An nn.Linear weight ([out, in] on disk) transposed once, at load, to [in, out]. Then x W^T is
+/// a plain mm whose rows do not depend on how many rows are multiplied together; mm with a
+/// transposed operand gave rows that differed by ~1e-6 between batch sizes (libtorch 1.13 with
+/// OpenBLAS), and a prompt must give the same numbers alone and in any batch.
+torch::Tensor input_major(const torch::Tensor& w);
+
+/// nn.Linear with an input_major() weight: x W + b; b may be undefined.
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w_in_major, const torch::Tensor& b);
+
+/// Softmax attention of q [B, T, H, dh] over k, v [B, T, KV, dh]; KV divides H and query head h
+/// reads key/value head h / (H / KV) (grouped-query attention). `causal` masks later keys,
+/// `window` > 0 also keys `window` or more positions back (Mistral). Returns the heads' outputs
+/// side by side [B*T, H*dh] and the pattern [B, H, Tq, Tk].
+std::pair<torch::Tensor, torch::Tensor> attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                                  double scale, bool causal, int window = 0);
+
+/// Rotary position embeddings as Hugging Face applies them (the rotate-half convention: the
+/// first and second halves of the rotated dimensions pair up), for positions 0..T-1, on the
+/// first `dims` dimensions of each head (all of them, or GPT-NeoX's rotary_pct share).
+class Rotary {
+public:
+    Rotary(int64_t T, int64_t dims, double theta);
+    /// x [B, T, heads, d_head] -> the same shape, rotated.
+    torch::Tensor apply(const torch::Tensor& x) const;
+
+private:
+    int64_t dims_;
+    torch::Tensor cos_, sin_;  // [1, T, 1, dims]
+};
 
 }  // namespace laminar::models

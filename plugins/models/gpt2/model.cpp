@@ -60,7 +60,6 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
     if (plan.wants("hook_pos_embed")) capture("hook_pos_embed", pos.expand({B, T, d}));
     torch::Tensor x = (tok + pos).view({B * T, d});                               // residual stream [B*T, d]
 
-    const torch::Tensor causal = torch::ones({T, T}, torch::kBool).triu(1);       // true above the diagonal
     for (int l = 0; l <= plan.last_layer(); ++l) {
         const BlockWeights& w = blocks_[l];
         auto want = [&](const char* site) { return plan.wants(l, site); };
@@ -76,16 +75,10 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
         if (want("attn.hook_v")) capture(name + "attn.hook_v", parts[2]);
         // Early exit inside the last block: nothing after q, k, v is wanted.
         if (plan.done(l, {"attn.hook_pattern", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post"})) return;
-        const torch::Tensor q = parts[0].transpose(1, 2);                              // [B, H, T, dh]
-        const torch::Tensor k = parts[1].transpose(1, 2);
-        const torch::Tensor v = parts[2].transpose(1, 2);
         double scale = 1.0 / std::sqrt(static_cast<double>(dh));
         if (config_.scale_attn_by_inverse_layer_idx) scale /= (l + 1);
-        torch::Tensor scores = torch::matmul(q, k.transpose(-1, -2)).mul_(scale);     // [B, H, T, T]
-        scores.masked_fill_(causal, -std::numeric_limits<float>::infinity());
-        const torch::Tensor pattern = torch::softmax(scores, -1);                      // [B, H, Tq, Tk]
+        const auto [z, pattern] = models::attention(parts[0], parts[1], parts[2], scale, true);  // z [B*T, d]
         if (want("attn.hook_pattern")) capture(name + "attn.hook_pattern", pattern);
-        const torch::Tensor z = torch::matmul(pattern, v).transpose(1, 2).reshape({B * T, d});  // heads concatenated
         const torch::Tensor attn_out = conv1d(z, w.c_proj_w, w.c_proj_b);         // [B*T, d]
         if (want("hook_attn_out")) capture(name + "hook_attn_out", attn_out.view({B, T, d}));
         x = x + attn_out;

@@ -16,4 +16,4 @@ constexpr const char* kSchema = R"({
 
 }  // namespace laminar::gpt2
 
-LAMINAR_PLUGIN(laminar::ModelBackend, "model", laminar::gpt2::Gpt2Backend, "gpt2", "1.1.0", laminar::gpt2::kSchema)
+LAMINAR_MODEL_PLUGIN(laminar::gpt2::Gpt2Backend, "gpt2", "1.1.0", laminar::gpt2::kSchema, "gpt2")

@@ -41,12 +41,6 @@ torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, double ep
     return x * torch::rsqrt(x.pow(2).mean(-1, true).add_(eps)) * w;
 }
 
-/// Hugging Face's rotate_half: (x1, x2) -> (-x2, x1) over the two halves of the last axis.
-torch::Tensor rotate_half(const torch::Tensor& x) {
-    const auto halves = x.chunk(2, -1);
-    return torch::cat({-halves[1], halves[0]}, -1);
-}
-
 }  // namespace
 
 Model::Model(const std::filesystem::path& dir) : config_(Config::load(dir)), weights_(dir, {"model."}) {
@@ -60,13 +54,13 @@ Model::Model(const std::filesystem::path& dir) : config_(Config::load(dir)), wei
         // self_attn.rotary_emb.inv_freq (a buffer in older files) is ignored: it is recomputed.
         const std::string p = "layers." + std::to_string(l) + ".";
         blocks_.push_back({weights_.get(p + "input_layernorm.weight", {d}),
-                           weights_.get(p + "self_attn.q_proj.weight", {q, d}), weights_.get(p + "self_attn.k_proj.weight", {kv, d}),
-                           weights_.get(p + "self_attn.v_proj.weight", {kv, d}), weights_.get(p + "self_attn.o_proj.weight", {d, q}),
+                           models::input_major(weights_.get(p + "self_attn.q_proj.weight", {q, d})), models::input_major(weights_.get(p + "self_attn.k_proj.weight", {kv, d})),
+                           models::input_major(weights_.get(p + "self_attn.v_proj.weight", {kv, d})), models::input_major(weights_.get(p + "self_attn.o_proj.weight", {d, q})),
                            weights_.get_if(p + "self_attn.q_proj.bias", {q}), weights_.get_if(p + "self_attn.k_proj.bias", {kv}),
                            weights_.get_if(p + "self_attn.v_proj.bias", {kv}),
                            weights_.get(p + "post_attention_layernorm.weight", {d}),
-                           weights_.get(p + "mlp.gate_proj.weight", {m, d}), weights_.get(p + "mlp.up_proj.weight", {m, d}),
-                           weights_.get(p + "mlp.down_proj.weight", {d, m})});
+                           models::input_major(weights_.get(p + "mlp.gate_proj.weight", {m, d})), models::input_major(weights_.get(p + "mlp.up_proj.weight", {m, d})),
+                           models::input_major(weights_.get(p + "mlp.down_proj.weight", {d, m}))});
     }
 }
 
@@ -95,14 +89,7 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
     if (plan.wants("hook_embed")) capture("hook_embed", tok);
     torch::Tensor x = tok.reshape({B * T, d});                                     // residual stream
 
-    // Rotary tables, as Hugging Face computes them: inv_freq in float32, angles for positions 0..T-1.
-    const torch::Tensor inv_freq =
-        1.0 / torch::pow(c.rope_theta, torch::arange(0, dh, 2, torch::kInt64).to(torch::kFloat32) / static_cast<double>(dh));
-    const torch::Tensor angles = torch::outer(torch::arange(T, torch::kFloat32), inv_freq);  // [T, dh/2]
-    const torch::Tensor both = torch::cat({angles, angles}, -1).view({1, T, 1, dh});
-    const torch::Tensor cos = both.cos(), sin = both.sin();
-    torch::Tensor masked = torch::ones({T, T}, torch::kBool).triu(1);               // future keys
-    if (c.sliding_window > 0) masked = masked | torch::ones({T, T}, torch::kBool).tril(-c.sliding_window);
+    const models::Rotary rotary(T, dh, c.rope_theta);
 
     for (int l = 0; l <= plan.last_layer(); ++l) {
         const BlockWeights& w = blocks_[l];
@@ -118,21 +105,13 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
         if (want("attn.hook_q")) capture(name + "attn.hook_q", q);
         if (want("attn.hook_k")) capture(name + "attn.hook_k", k);
         if (want("attn.hook_v")) capture(name + "attn.hook_v", v);
-        const torch::Tensor rq = q * cos + rotate_half(q) * sin;
-        const torch::Tensor rk = k * cos + rotate_half(k) * sin;
+        const torch::Tensor rq = rotary.apply(q), rk = rotary.apply(k);
         if (want("attn.hook_rot_q")) capture(name + "attn.hook_rot_q", rq);
         if (want("attn.hook_rot_k")) capture(name + "attn.hook_rot_k", rk);
         if (plan.done(l, {"attn.hook_pattern", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post"})) return;
 
-        const int64_t group = H / KV;                                                // query heads per key/value head
-        const torch::Tensor qh = rq.transpose(1, 2);                                 // [B, H, T, dh]
-        const torch::Tensor kh = rk.transpose(1, 2).repeat_interleave(group, 1);
-        const torch::Tensor vh = v.transpose(1, 2).repeat_interleave(group, 1);
-        torch::Tensor scores = torch::matmul(qh, kh.transpose(-1, -2)).mul_(1.0 / std::sqrt(static_cast<double>(dh)));
-        scores.masked_fill_(masked, -std::numeric_limits<float>::infinity());
-        const torch::Tensor pattern = torch::softmax(scores, -1);                    // [B, H, Tq, Tk]
+        const auto [z, pattern] = models::attention(rq, rk, v, 1.0 / std::sqrt(static_cast<double>(dh)), true, c.sliding_window);
         if (want("attn.hook_pattern")) capture(name + "attn.hook_pattern", pattern);
-        const torch::Tensor z = torch::matmul(pattern, vh).transpose(1, 2).reshape({B * T, H * dh});
         const torch::Tensor attn_out = models::linear(z, w.wo, {});
         if (want("hook_attn_out")) capture(name + "hook_attn_out", attn_out.view({B, T, d}));
         x = x + attn_out;

@@ -16,4 +16,4 @@ constexpr const char* kSchema = R"({
 
 }  // namespace laminar::llama
 
-LAMINAR_PLUGIN(laminar::ModelBackend, "model", laminar::llama::LlamaBackend, "llama", "1.0.0", laminar::llama::kSchema)
+LAMINAR_MODEL_PLUGIN(laminar::llama::LlamaBackend, "llama", "1.0.0", laminar::llama::kSchema, "llama mistral qwen2")

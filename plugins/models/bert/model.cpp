@@ -1,0 +1,134 @@
+#include "model.hpp"
+
+#include <cmath>
+
+#include "config_json.hpp"
+
+namespace laminar::bert {
+
+Config Config::load(const std::filesystem::path& dir) {
+    const auto j = models::ConfigJson::load(dir);
+    Config c;
+    c.n_layer = j.positive({"num_hidden_layers"});
+    c.n_head = j.positive({"num_attention_heads"});
+    c.d_model = j.positive({"hidden_size"});
+    c.d_mlp = j.positive({"intermediate_size"});
+    c.vocab_size = j.positive({"vocab_size"});
+    c.max_positions = j.positive({"max_position_embeddings"});
+    c.type_vocab = j.positive_or({"type_vocab_size"}, 2);
+    c.layer_norm_eps = j.number_or({"layer_norm_eps"}, 1e-12);
+    c.hidden_act = j.string_or("hidden_act", "gelu");
+    models::check_activation(c.hidden_act, j.file());
+    if (c.d_model % c.n_head != 0)
+        j.fail("hidden_size (" + std::to_string(c.d_model) + ") is not a multiple of num_attention_heads (" +
+               std::to_string(c.n_head) + ")");
+    if (const auto p = j.string_or("position_embedding_type", "absolute"); p != "absolute")
+        j.fail("position_embedding_type \"" + p + "\" is not supported (absolute)");
+    if (const auto type = j.string_or("model_type", "bert"); type != "bert") j.fail("model_type is \"" + type + "\", not \"bert\"");
+    return c;
+}
+
+Model::Model(const std::filesystem::path& dir) : config_(Config::load(dir)), weights_(dir, {"bert."}) {
+    const Config& c = config_;
+    const int64_t d = c.d_model, m = c.d_mlp, V = c.vocab_size;
+    // embeddings.position_ids (a buffer in older files) and the pooler are never read.
+    word_ = weights_.get("embeddings.word_embeddings.weight", {V, d});
+    pos_ = weights_.get("embeddings.position_embeddings.weight", {c.max_positions, d});
+    type_ = weights_.get("embeddings.token_type_embeddings.weight", {c.type_vocab, d});
+    emb_ln_w_ = weights_.get("embeddings.LayerNorm.weight", {d});
+    emb_ln_b_ = weights_.get("embeddings.LayerNorm.bias", {d});
+    for (int l = 0; l < c.n_layer; ++l) {
+        const std::string p = "encoder.layer." + std::to_string(l) + ".";
+        auto get = [&](const std::string& n, std::vector<int64_t> shape) { return weights_.get(p + n, shape); };
+        auto get_linear = [&](const std::string& n, std::vector<int64_t> shape) { return models::input_major(get(n, shape)); };
+        blocks_.push_back({get_linear("attention.self.query.weight", {d, d}), get("attention.self.query.bias", {d}),
+                           get_linear("attention.self.key.weight", {d, d}), get("attention.self.key.bias", {d}),
+                           get_linear("attention.self.value.weight", {d, d}), get("attention.self.value.bias", {d}),
+                           get_linear("attention.output.dense.weight", {d, d}), get("attention.output.dense.bias", {d}),
+                           get("attention.output.LayerNorm.weight", {d}), get("attention.output.LayerNorm.bias", {d}),
+                           get_linear("intermediate.dense.weight", {m, d}), get("intermediate.dense.bias", {m}),
+                           get_linear("output.dense.weight", {d, m}), get("output.dense.bias", {d}),
+                           get("output.LayerNorm.weight", {d}), get("output.LayerNorm.bias", {d})});
+    }
+    catalog_ = {"bert",
+                {"hook_resid_pre", "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_pattern", "hook_attn_out",
+                 "hook_resid_mid", "hook_normalized_resid_mid", "hook_mlp_out", "hook_resid_post", "hook_normalized_resid_post"},
+                {"hook_embed", "hook_pos_embed", "hook_token_type_embed"},
+                {}};
+    if (weights_.has("cls.predictions.transform.dense.weight")) {  // BertForMaskedLM (BertModel has no head)
+        head_w_ = models::input_major(weights_.get("cls.predictions.transform.dense.weight", {d, d}));
+        head_b_ = weights_.get("cls.predictions.transform.dense.bias", {d});
+        head_ln_w_ = weights_.get("cls.predictions.transform.LayerNorm.weight", {d});
+        head_ln_b_ = weights_.get("cls.predictions.transform.LayerNorm.bias", {d});
+        // The decoder is tied to the word embeddings; files may leave it out.
+        decoder_ = weights_.has("cls.predictions.decoder.weight") ? weights_.get("cls.predictions.decoder.weight", {V, d}) : word_;
+        decoder_b_ = weights_.has("cls.predictions.bias") ? weights_.get("cls.predictions.bias", {V})
+                                                          : weights_.get("cls.predictions.decoder.bias", {V});
+        catalog_.after = {"logits"};
+    }
+}
+
+ModelInfo Model::info() const {
+    const Config& c = config_;
+    return {"bert", c.n_layer, c.n_head, c.d_model, c.n_head, c.d_head()};
+}
+
+void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture) const {
+    torch::InferenceMode guard;
+    const Config& c = config_;
+    const int64_t B = ids.size(0), T = ids.size(1), d = c.d_model, H = c.n_head, dh = c.d_head();
+    const double eps = c.layer_norm_eps;
+
+    // Embeddings: word + position + token type 0 (one segment), then LayerNorm.
+    const torch::Tensor word = torch::embedding(word_, ids);                       // [B, T, d]
+    const torch::Tensor pos = pos_.slice(0, 0, T).unsqueeze(0);                   // [1, T, d]
+    const torch::Tensor type = type_[0].view({1, 1, d});
+    if (plan.wants("hook_embed")) capture("hook_embed", word);
+    if (plan.wants("hook_pos_embed")) capture("hook_pos_embed", pos.expand({B, T, d}));
+    if (plan.wants("hook_token_type_embed")) capture("hook_token_type_embed", type.expand({B, T, d}));
+    torch::Tensor x = torch::layer_norm((word + pos + type).view({B * T, d}), {d}, emb_ln_w_, emb_ln_b_, eps);
+
+    for (int l = 0; l <= plan.last_layer(); ++l) {
+        const BlockWeights& w = blocks_[l];
+        auto want = [&](const char* site) { return plan.wants(l, site); };
+        const std::string name = "blocks." + std::to_string(l) + ".";
+        if (want("hook_resid_pre")) capture(name + "hook_resid_pre", x.view({B, T, d}));
+
+        // Bidirectional attention over the whole prompt.
+        const torch::Tensor q = models::linear(x, w.wq, w.bq).view({B, T, H, dh});
+        const torch::Tensor k = models::linear(x, w.wk, w.bk).view({B, T, H, dh});
+        const torch::Tensor v = models::linear(x, w.wv, w.bv).view({B, T, H, dh});
+        if (want("attn.hook_q")) capture(name + "attn.hook_q", q);
+        if (want("attn.hook_k")) capture(name + "attn.hook_k", k);
+        if (want("attn.hook_v")) capture(name + "attn.hook_v", v);
+        if (plan.done(l, {"attn.hook_pattern", "hook_attn_out", "hook_resid_mid", "hook_normalized_resid_mid", "hook_mlp_out",
+                          "hook_resid_post", "hook_normalized_resid_post"}))
+            return;
+        const auto [z, pattern] = models::attention(q, k, v, 1.0 / std::sqrt(static_cast<double>(dh)), false);
+        if (want("attn.hook_pattern")) capture(name + "attn.hook_pattern", pattern);
+        const torch::Tensor attn_out = models::linear(z, w.wo, w.bo);
+        if (want("hook_attn_out")) capture(name + "hook_attn_out", attn_out.view({B, T, d}));
+
+        // Post-LayerNorm: each sublayer's sum is normalised before the next reads it.
+        const torch::Tensor mid = x + attn_out;
+        if (want("hook_resid_mid")) capture(name + "hook_resid_mid", mid.view({B, T, d}));
+        const torch::Tensor mid_normalized = torch::layer_norm(mid, {d}, w.attn_ln_w, w.attn_ln_b, eps);
+        if (want("hook_normalized_resid_mid")) capture(name + "hook_normalized_resid_mid", mid_normalized.view({B, T, d}));
+        if (plan.done(l, {"hook_mlp_out", "hook_resid_post", "hook_normalized_resid_post"})) return;
+        const torch::Tensor mlp_out =
+            models::linear(models::activation(models::linear(mid_normalized, w.up_w, w.up_b), c.hidden_act), w.down_w, w.down_b);
+        if (want("hook_mlp_out")) capture(name + "hook_mlp_out", mlp_out.view({B, T, d}));
+        const torch::Tensor post = mid_normalized + mlp_out;
+        if (want("hook_resid_post")) capture(name + "hook_resid_post", post.view({B, T, d}));
+        x = torch::layer_norm(post, {d}, w.out_ln_w, w.out_ln_b, eps);
+        if (want("hook_normalized_resid_post")) capture(name + "hook_normalized_resid_post", x.view({B, T, d}));
+    }
+
+    if (plan.wants("logits")) {  // the MLM head: dense, activation, LayerNorm, tied decoder + bias
+        const torch::Tensor t = torch::layer_norm(models::activation(models::linear(x, head_w_, head_b_), c.hidden_act), {d},
+                                                  head_ln_w_, head_ln_b_, eps);
+        capture("logits", torch::matmul(t, decoder_.t()).add_(decoder_b_).view({B, T, -1}));
+    }
+}
+
+}  // namespace laminar::bert

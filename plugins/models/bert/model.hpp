@@ -1,0 +1,49 @@
+// BERT: a post-LayerNorm encoder with learned position and token-type embeddings,
+// bidirectional attention, and the masked-language-model head (cls.predictions.*) for logits.
+// Hook names as TransformerLens's HookedEncoder: hook_resid_post is the block's output before
+// its LayerNorm, hook_normalized_resid_post after it (Hugging Face's hidden state).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "safetensors.hpp"
+#include "transformer.hpp"
+
+namespace laminar::bert {
+
+struct Config {
+    int n_layer = 0, n_head = 0, d_model = 0, d_mlp = 0, vocab_size = 0, max_positions = 0, type_vocab = 0;
+    double layer_norm_eps = 1e-12;
+    std::string hidden_act;
+    int d_head() const { return d_model / n_head; }
+    static Config load(const std::filesystem::path& dir);
+};
+
+struct BlockWeights {
+    torch::Tensor wq, bq, wk, bk, wv, bv;           // [d, d], [d]
+    torch::Tensor wo, bo, attn_ln_w, attn_ln_b;     // attention.output.dense and its LayerNorm
+    torch::Tensor up_w, up_b, down_w, down_b;       // intermediate.dense [mlp, d], output.dense [d, mlp]
+    torch::Tensor out_ln_w, out_ln_b;               // output.LayerNorm
+};
+
+class Model : public models::Transformer {
+public:
+    explicit Model(const std::filesystem::path& dir);
+    ModelInfo info() const override;
+    const models::HookCatalog& catalog() const override { return catalog_; }
+    int64_t max_positions() const override { return config_.max_positions; }
+    int64_t vocab_size() const override { return config_.vocab_size; }
+    void forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture) const override;
+
+private:
+    Config config_;
+    models::HookCatalog catalog_;
+    models::WeightStore weights_;
+    torch::Tensor word_, pos_, type_, emb_ln_w_, emb_ln_b_;
+    torch::Tensor head_w_, head_b_, head_ln_w_, head_ln_b_, decoder_, decoder_b_;  // undefined without an MLM head
+    std::vector<BlockWeights> blocks_;
+};
+
+}  // namespace laminar::bert

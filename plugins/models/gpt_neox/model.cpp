@@ -1,0 +1,124 @@
+#include "model.hpp"
+
+#include <cmath>
+
+#include "config_json.hpp"
+
+namespace laminar::gpt_neox {
+
+Config Config::load(const std::filesystem::path& dir) {
+    const auto j = models::ConfigJson::load(dir);
+    Config c;
+    c.n_layer = j.positive({"num_hidden_layers"});
+    c.n_head = j.positive({"num_attention_heads"});
+    c.d_model = j.positive({"hidden_size"});
+    c.d_mlp = j.positive({"intermediate_size"});
+    c.vocab_size = j.positive({"vocab_size"});
+    c.layer_norm_eps = j.number_or({"layer_norm_eps"}, 1e-5);
+    // Newer transformers write partial_rotary_factor and rope_theta for rotary_pct and rotary_emb_base.
+    const double pct = j.number_or({"rotary_pct", "partial_rotary_factor"}, 0.25);
+    c.rotary_base = j.number_or({"rotary_emb_base", "rope_theta"}, 10000.0);
+    c.parallel_residual = j.flag_or("use_parallel_residual", true);
+    c.hidden_act = j.string_or("hidden_act", "gelu");
+    models::check_activation(c.hidden_act, j.file());
+    if (c.d_model % c.n_head != 0)
+        j.fail("hidden_size (" + std::to_string(c.d_model) + ") is not a multiple of num_attention_heads (" +
+               std::to_string(c.n_head) + ")");
+    c.rotary_dims = static_cast<int>(c.d_head() * pct);  // as Hugging Face: int(head_size * rotary_pct)
+    if (pct <= 0 || pct > 1 || c.rotary_dims % 2 != 0)
+        j.fail("rotary_pct " + std::to_string(pct) + " gives " + std::to_string(c.rotary_dims) +
+               " rotary dimensions per head; expected an even number between 2 and the head size");
+    if (j.json().contains("rope_scaling") && !j.json()["rope_scaling"].is_null())
+        j.fail("rope_scaling " + j.json()["rope_scaling"].dump() + " is not supported yet (only unscaled rotary embeddings)");
+    if (const auto type = j.string_or("model_type", "gpt_neox"); type != "gpt_neox")
+        j.fail("model_type is \"" + type + "\", not \"gpt_neox\"");
+    return c;
+}
+
+Model::Model(const std::filesystem::path& dir) : config_(Config::load(dir)), weights_(dir, {"gpt_neox."}) {
+    const Config& c = config_;
+    const int64_t d = c.d_model, m = c.d_mlp;
+    catalog_.family = "gpt_neox";
+    catalog_.block = {"hook_resid_pre", "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_rot_q", "attn.hook_rot_k",
+                      "attn.hook_pattern", "hook_attn_out"};
+    if (!c.parallel_residual) catalog_.block.push_back("hook_resid_mid");  // no such point when both read the same input
+    catalog_.block.insert(catalog_.block.end(), {"hook_mlp_out", "hook_resid_post"});
+    catalog_.before = {"hook_embed"};
+    catalog_.after = {"ln_final.hook_normalized", "logits"};
+
+    embed_in_ = weights_.get("embed_in.weight", {c.vocab_size, d});
+    final_w_ = weights_.get("final_layer_norm.weight", {d});
+    final_b_ = weights_.get("final_layer_norm.bias", {d});
+    embed_out_ = weights_.get("embed_out.weight", {c.vocab_size, d});
+    for (int l = 0; l < c.n_layer; ++l) {
+        // attention.bias / masked_bias / rotary_emb.inv_freq (buffers in older files) are ignored.
+        const std::string p = "layers." + std::to_string(l) + ".";
+        blocks_.push_back({weights_.get(p + "input_layernorm.weight", {d}), weights_.get(p + "input_layernorm.bias", {d}),
+                           weights_.get(p + "post_attention_layernorm.weight", {d}),
+                           weights_.get(p + "post_attention_layernorm.bias", {d}),
+                           models::input_major(weights_.get(p + "attention.query_key_value.weight", {3 * d, d})),
+                           weights_.get_if(p + "attention.query_key_value.bias", {3 * d}),
+                           models::input_major(weights_.get(p + "attention.dense.weight", {d, d})), weights_.get_if(p + "attention.dense.bias", {d}),
+                           models::input_major(weights_.get(p + "mlp.dense_h_to_4h.weight", {m, d})), weights_.get(p + "mlp.dense_h_to_4h.bias", {m}),
+                           models::input_major(weights_.get(p + "mlp.dense_4h_to_h.weight", {d, m})), weights_.get(p + "mlp.dense_4h_to_h.bias", {d})});
+    }
+}
+
+ModelInfo Model::info() const {
+    const Config& c = config_;
+    return {"gpt_neox", c.n_layer, c.n_head, c.d_model, c.n_head, c.d_head()};
+}
+
+void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture) const {
+    torch::InferenceMode guard;
+    const Config& c = config_;
+    const int64_t B = ids.size(0), T = ids.size(1), d = c.d_model, H = c.n_head, dh = c.d_head();
+    const double eps = c.layer_norm_eps;
+
+    const torch::Tensor tok = torch::embedding(embed_in_, ids);                    // [B, T, d]
+    if (plan.wants("hook_embed")) capture("hook_embed", tok);
+    torch::Tensor x = tok.reshape({B * T, d});                                     // residual stream
+    const models::Rotary rotary(T, c.rotary_dims, c.rotary_base);
+
+    for (int l = 0; l <= plan.last_layer(); ++l) {
+        const BlockWeights& w = blocks_[l];
+        auto want = [&](const char* site) { return plan.wants(l, site); };
+        const std::string name = "blocks." + std::to_string(l) + ".";
+        if (want("hook_resid_pre")) capture(name + "hook_resid_pre", x.view({B, T, d}));
+
+        // Attention. The fused projection is laid out per head: [q_h | k_h | v_h] for each head h.
+        const torch::Tensor h1 = torch::layer_norm(x, {d}, w.ln1_w, w.ln1_b, eps);
+        const auto parts = models::linear(h1, w.qkv_w, w.qkv_b).view({B, T, H, 3 * dh}).split(dh, -1);
+        const torch::Tensor &q = parts[0], &k = parts[1], &v = parts[2];         // [B, T, H, dh]
+        if (want("attn.hook_q")) capture(name + "attn.hook_q", q);
+        if (want("attn.hook_k")) capture(name + "attn.hook_k", k);
+        if (want("attn.hook_v")) capture(name + "attn.hook_v", v);
+        const torch::Tensor rq = rotary.apply(q), rk = rotary.apply(k);
+        if (want("attn.hook_rot_q")) capture(name + "attn.hook_rot_q", rq);
+        if (want("attn.hook_rot_k")) capture(name + "attn.hook_rot_k", rk);
+        if (plan.done(l, {"attn.hook_pattern", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post"})) return;
+        const auto [z, pattern] = models::attention(rq, rk, v, 1.0 / std::sqrt(static_cast<double>(dh)), true);
+        if (want("attn.hook_pattern")) capture(name + "attn.hook_pattern", pattern);
+        const torch::Tensor attn_out = models::linear(z, w.dense_w, w.dense_b);
+        if (want("hook_attn_out")) capture(name + "hook_attn_out", attn_out.view({B, T, d}));
+
+        // MLP: in parallel, it reads the block's input; in sequence, the stream after attention.
+        const torch::Tensor mid = x + attn_out;
+        if (!c.parallel_residual && want("hook_resid_mid")) capture(name + "hook_resid_mid", mid.view({B, T, d}));
+        if (plan.done(l, {"hook_mlp_out", "hook_resid_post"})) return;
+        const torch::Tensor h2 = torch::layer_norm(c.parallel_residual ? x : mid, {d}, w.ln2_w, w.ln2_b, eps);
+        const torch::Tensor mlp_out =
+            models::linear(models::activation(models::linear(h2, w.up_w, w.up_b), c.hidden_act), w.down_w, w.down_b);
+        if (want("hook_mlp_out")) capture(name + "hook_mlp_out", mlp_out.view({B, T, d}));
+        x = mid + mlp_out;
+        if (want("hook_resid_post")) capture(name + "hook_resid_post", x.view({B, T, d}));
+    }
+
+    if (plan.wants("ln_final.hook_normalized") || plan.wants("logits")) {
+        const torch::Tensor normalized = torch::layer_norm(x, {d}, final_w_, final_b_, eps);
+        if (plan.wants("ln_final.hook_normalized")) capture("ln_final.hook_normalized", normalized.view({B, T, d}));
+        if (plan.wants("logits")) capture("logits", torch::matmul(normalized, embed_out_.t()).view({B, T, -1}));
+    }
+}
+
+}  // namespace laminar::gpt_neox

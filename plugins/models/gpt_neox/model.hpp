@@ -1,0 +1,48 @@
+// GPT-NeoX (Pythia): fused query_key_value laid out per head, rotary embeddings on the first
+// rotary_pct of each head, attention and MLP in parallel or in sequence
+// (use_parallel_residual), an untied unembedding (embed_out).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "safetensors.hpp"
+#include "transformer.hpp"
+
+namespace laminar::gpt_neox {
+
+struct Config {
+    int n_layer = 0, n_head = 0, d_model = 0, d_mlp = 0, vocab_size = 0, rotary_dims = 0;
+    double layer_norm_eps = 1e-5, rotary_base = 10000.0;
+    bool parallel_residual = true;
+    std::string hidden_act;
+    int d_head() const { return d_model / n_head; }
+    static Config load(const std::filesystem::path& dir);
+};
+
+struct BlockWeights {
+    torch::Tensor ln1_w, ln1_b, ln2_w, ln2_b;  // [d]
+    torch::Tensor qkv_w, qkv_b;                // [3d, d], [3d]: per head, q then k then v
+    torch::Tensor dense_w, dense_b;            // [d, d], [d]
+    torch::Tensor up_w, up_b, down_w, down_b;  // [mlp, d], [mlp], [d, mlp], [d]
+};
+
+class Model : public models::Transformer {
+public:
+    explicit Model(const std::filesystem::path& dir);
+    ModelInfo info() const override;
+    const models::HookCatalog& catalog() const override { return catalog_; }
+    int64_t max_positions() const override { return 0; }  // rotary
+    int64_t vocab_size() const override { return config_.vocab_size; }
+    void forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture) const override;
+
+private:
+    Config config_;
+    models::HookCatalog catalog_;
+    models::WeightStore weights_;
+    torch::Tensor embed_in_, final_w_, final_b_, embed_out_;
+    std::vector<BlockWeights> blocks_;
+};
+
+}  // namespace laminar::gpt_neox

@@ -1,0 +1,190 @@
+"""laminar's gpt_neox, llama and bert backends against independent numpy forward passes
+(neox_numpy.py, llama_numpy.py, bert_numpy.py), on random models made by tools/make_model.py in
+save_pretrained's layout with the real tokenizers of ../shared/tokenizers.
+
+The models cover: Pythia with parallel and with sequential residuals and two rotary shares;
+Llama with grouped-query attention; Mistral with one key/value head and a sliding window
+shorter than the prompts; Qwen2 with q/k/v biases, tied embeddings and a large rope_theta;
+BERT with its MLM head and old LayerNorm.gamma/beta names, and a bare BertModel from vocab.txt.
+F32, F16 and BF16 files, single and sharded. Every hook point at the analysed token within 1e-4
+absolute, at the last token and averaged over the word; batches equal to prompts run alone.
+Run by ctest (families_vs_reference).
+"""
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import h5py
+import numpy as np
+
+import bert_numpy
+import llama_numpy
+import neox_numpy
+
+BIN = os.environ["LAMINAR_BIN"]
+MAKE_MODEL = os.environ["LAMINAR_MAKE_MODEL"]
+PYTHON = os.environ.get("LAMINAR_PYTHON", "/usr/bin/python3")
+SHARED = os.path.join(os.environ["LAMINAR_SOURCE"], "..", "shared", "tokenizers")
+TOLERANCE = 1e-4
+
+ROTARY_SITES = ["q", "k", "v", "rot_q", "rot_k"]
+MODELS = {  # name: (backend, reference module, make_model options, attention sites, residual sites, hooks)
+    "pythia-parallel-f32": ("gpt_neox", neox_numpy,
+                            ["--family", "gpt_neox", "--layers", "2", "--heads", "4", "--width", "64", "--seed", "1"],
+                            ROTARY_SITES, ["resid_pre", "resid_post"],
+                            ["hook_embed", "blocks.0.hook_attn_out", "blocks.1.hook_mlp_out", "ln_final.hook_normalized", "logits"]),
+    "pythia-sequential-bf16-sharded": ("gpt_neox", neox_numpy,
+                                       ["--family", "gpt_neox", "--layers", "3", "--heads", "2", "--width", "32", "--sequential",
+                                        "--rotary-pct", "0.5", "--dtype", "bf16", "--shards", "3", "--seed", "2"],
+                                       ROTARY_SITES, ["resid_pre", "resid_mid", "resid_post"], ["logits"]),
+    "llama-gqa-f32": ("llama", llama_numpy,
+                      ["--family", "llama", "--layers", "2", "--heads", "4", "--kv-heads", "2", "--width", "64", "--seed", "1"],
+                      ROTARY_SITES, ["resid_pre", "resid_mid", "resid_post"],
+                      ["hook_embed", "blocks.0.hook_attn_out", "blocks.1.hook_mlp_out", "ln_final.hook_normalized", "logits"]),
+    "mistral-bf16-sharded-window": ("llama", llama_numpy,
+                                    ["--family", "mistral", "--layers", "2", "--heads", "4", "--kv-heads", "1", "--width", "32",
+                                     "--dtype", "bf16", "--shards", "2", "--sliding-window", "3", "--seed", "2"],
+                                    ROTARY_SITES, ["resid_pre", "resid_mid", "resid_post"], ["logits"]),
+    "qwen2-f16-tied": ("llama", llama_numpy,
+                       ["--family", "qwen2", "--layers", "2", "--heads", "2", "--width", "32", "--dtype", "f16", "--tied",
+                        "--rope-theta", "1000000", "--seed", "3"],
+                       ROTARY_SITES, ["resid_pre", "resid_mid", "resid_post"], ["ln_final.hook_normalized", "logits"]),
+    "bert-mlm-old-names": ("bert", bert_numpy,
+                           ["--family", "bert", "--layers", "2", "--heads", "4", "--width", "64", "--old-names", "--seed", "4"],
+                           ["q", "k", "v"], ["resid_pre", "resid_mid", "normalized_resid_mid", "resid_post", "normalized_resid_post"],
+                           ["hook_embed", "hook_pos_embed", "hook_token_type_embed", "blocks.1.hook_attn_out", "logits"]),
+    "bert-bare-f16-vocab-txt": ("bert", bert_numpy,
+                                ["--family", "bert", "--layers", "2", "--heads", "2", "--width", "32", "--no-head",
+                                 "--tokenizer", "files", "--dtype", "f16", "--seed", "5"],
+                                ["q", "k", "v"], ["resid_post", "normalized_resid_post"], ["blocks.0.hook_mlp_out"]),
+}
+
+
+def experiment(name, model_dir, out, position="last", heads="concat", words=None):
+    backend, _, _, attention, residual, hooks = MODELS[name]
+    words = words or {"space": ["galaxy", "asteroid", "moon"], "fruit": ["pear", "pomegranate", "apple"]}
+    categories = "\n".join(f"    {c}: [{', '.join(ws)}]" for c, ws in words.items())
+    return f"""experiment: family-check
+models:
+  - id: m
+    backend: {backend}
+    path: {model_dir}
+stimuli:
+  template: "The {{word}} is next to me"
+  position: {position}
+  categories:
+{categories}
+extract:
+  - extractor: attention
+    sites: [{", ".join(attention)}]
+    heads: {heads}
+    layers: all
+  - extractor: residual
+    sites: [{", ".join(residual)}]
+    layers: all
+  - extractor: hooks
+    hooks: [{", ".join(hooks)}]
+output: {out}
+"""
+
+
+@unittest.skipUnless(os.path.isdir(SHARED), f"the real tokenizer files are not at {SHARED} (../shared/tokenizers)")
+class FamiliesAgainstReference(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="laminar-families-")
+        for name, (_, _, options, *_) in MODELS.items():
+            subprocess.run([PYTHON, MAKE_MODEL, os.path.join(cls.dir, name), *options], check=True)
+        os.remove(os.path.join(cls.dir, "bert-bare-f16-vocab-txt", "tokenizer.json"))  # vocab.txt alone
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir)
+
+    def extract(self, name, tag, **kwargs):
+        out = os.path.join(self.dir, f"{name}-{tag}.h5")
+        with open(out[:-3] + ".yaml", "w") as f:
+            f.write(experiment(name, os.path.join(self.dir, name), out, **kwargs))
+        r = subprocess.run([BIN, "run", out[:-3] + ".yaml", "--stage", "extract"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return out
+
+    def compare(self, name, position):
+        _, reference, _, attention, residual, hooks = MODELS[name]
+        config, weights = reference.load(os.path.join(self.dir, name))
+        layers = config["num_hidden_layers"]
+        worst = 0.0
+        with h5py.File(self.extract(name, position, position=position), "r") as f:
+            ids, pos = f["stimuli/token_ids"][:], f["stimuli/position"][:]
+            begin, end = f["stimuli/word_begin"][:], f["stimuli/word_end"][:]
+            sets = f["activations/m"]
+            self.assertEqual(len(sets), (len(attention) + len(residual)) * layers + len(hooks))
+            for i, prompt in enumerate(ids):
+                ref = reference.forward(config, weights, list(prompt))
+                for hook, data in sets.items():
+                    value = ref[hook].reshape(len(prompt), -1)
+                    expected = value[pos[i]] if pos[i] >= 0 else value[begin[i]:end[i]].mean(0)
+                    diff = np.abs(data[i].astype(np.float64) - expected).max()
+                    worst = max(worst, diff)
+                    self.assertLess(diff, TOLERANCE, f"{name} {hook} stimulus {i} position {position}")
+        return worst
+
+    def test_every_hook_of_every_model(self):
+        for name in MODELS:
+            for position in ["last", "word_mean"]:
+                with self.subTest(model=name, position=position):
+                    print(f"{name} {position}: max |laminar - numpy| = {self.compare(name, position):.2e}")
+
+    def test_added_tokens_are_in_the_prompt_but_never_analysed(self):
+        for name, first, last in [("llama-gqa-f32", 1, None), ("bert-mlm-old-names", 101, 102), ("pythia-parallel-f32", None, None)]:
+            with self.subTest(model=name), h5py.File(self.extract(name, "added"), "r") as f:
+                for prompt, p, b in zip(f["stimuli/token_ids"][:], f["stimuli/position"][:], f["stimuli/word_begin"][:]):
+                    self.assertEqual(prompt[0] == first, first is not None)  # <s> / [CLS]
+                    self.assertEqual(prompt[-1] == last, last is not None)  # [SEP]
+                    self.assertEqual(p, len(prompt) - (2 if last else 1))
+                    self.assertEqual(b, 2 if first else 1)  # "The" first, then the word
+
+    def test_separate_heads_follow_grouped_query_attention(self):
+        config, weights = llama_numpy.load(os.path.join(self.dir, "llama-gqa-f32"))
+        with h5py.File(self.extract("llama-gqa-f32", "heads", heads="separate"), "r") as f:
+            ids, pos = f["stimuli/token_ids"][:], f["stimuli/position"][:]
+            for site, heads in [("q", 4), ("rot_q", 4), ("k", 2), ("v", 2), ("rot_k", 2)]:
+                self.assertNotIn(f"blocks.1.attn.hook_{site}.head{heads}", f["activations/m"])
+                for h in range(heads):
+                    data = f[f"activations/m/blocks.1.attn.hook_{site}.head{h}"]
+                    self.assertEqual(data.shape[1], 16)
+                    for i, prompt in enumerate(ids):
+                        ref = llama_numpy.forward(config, weights, list(prompt))[f"blocks.1.attn.hook_{site}"]
+                        np.testing.assert_allclose(data[i], ref[pos[i], h], atol=TOLERANCE)
+
+    def test_batches_give_the_numbers_of_one_prompt_at_a_time(self):
+        words = {"space": ["galaxy", "asteroid", "moon"], "fruit": ["pear", "pomegranate", "apple"]}
+        for name in ["pythia-sequential-bf16-sharded", "mistral-bf16-sharded-window", "bert-mlm-old-names"]:
+            with self.subTest(model=name):
+                with h5py.File(self.extract(name, "together"), "r") as f:
+                    together = {k: v[:] for k, v in f["activations/m"].items()}
+                row = 0
+                for category, ws in words.items():
+                    for word in ws:
+                        with h5py.File(self.extract(name, f"alone-{word}", words={category: [word]}), "r") as f:
+                            for hook, data in f["activations/m"].items():
+                                np.testing.assert_array_equal(data[0], together[hook][row], err_msg=f"{name} {word} {hook}")
+                        row += 1
+
+    def test_hook_points_are_listed_per_family(self):
+        def hooks(name):
+            r = subprocess.run([BIN, "hooks", "--model", os.path.join(self.dir, name)], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return r.stdout.split()
+        self.assertIn("blocks.1.hook_resid_mid", hooks("pythia-sequential-bf16-sharded"))
+        self.assertNotIn("blocks.1.hook_resid_mid", hooks("pythia-parallel-f32"))
+        self.assertIn("blocks.1.attn.hook_rot_k", hooks("llama-gqa-f32"))
+        self.assertIn("blocks.1.hook_normalized_resid_post", hooks("bert-mlm-old-names"))
+        self.assertIn("logits", hooks("bert-mlm-old-names"))
+        self.assertNotIn("logits", hooks("bert-bare-f16-vocab-txt"))
+
+
+if __name__ == "__main__":
+    unittest.main()
