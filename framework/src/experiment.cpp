@@ -132,7 +132,8 @@ Experiment load_experiment(const fs::path& file, const PluginRegistry& registry,
         ModelSpec spec;
         spec.pointer = "/models/" + std::to_string(i);
         spec.id = m["id"].get<std::string>();
-        spec.backend = m["backend"].get<std::string>();
+        spec.backend = m.value("backend", "");
+        spec.backend_chosen = !m.contains("backend");
         spec.path_text = m["path"].get<std::string>();
         spec.params = without(m, {"id", "backend", "path"});
         if (!model_ids.insert(spec.id).second)
@@ -141,10 +142,24 @@ Experiment load_experiment(const fs::path& file, const PluginRegistry& registry,
             spec.path = fs::absolute(o->second);
         else
             resolve(spec.pointer + "/path", spec.path_text, spec.path);
+        if (spec.backend_chosen && check_extract) {
+            // The model folder says what it is; one that is not there is an error only when
+            // extraction runs (analyze works from the run file alone).
+            if (!spec.path.empty() && std::filesystem::exists(spec.path / "config.json")) {
+                try {
+                    spec.backend = registry.model_backend_for(spec.path);
+                } catch (const InputError& err) {
+                    problems.add(spec.pointer + "/path", err.what());
+                }
+            } else if (!options.require_paths) {
+                exp.notes.push_back(doc.where(spec.pointer) + ": backend will be chosen from the model folder's config.json");
+            }
+        }
         try {
-            if (check_extract) check_params(problems, registry, PluginKind::model, spec.backend, spec.pointer, spec.params);
+            if (check_extract && !spec.backend.empty())
+                check_params(problems, registry, PluginKind::model, spec.backend, spec.pointer, spec.params);
         } catch (const InputError& err) {
-            problems.add(spec.pointer + "/backend", err.what());
+            problems.add(spec.pointer + (spec.backend_chosen ? "/path" : "/backend"), err.what());
         }
         exp.models.push_back(std::move(spec));
     }

@@ -17,7 +17,8 @@ class PluginRegistry;
 
 struct ModelSpec {
     std::string id;
-    std::string backend;           ///< model plugin name
+    std::string backend;           ///< model plugin name: as written, or chosen by config.json's model_type
+    bool backend_chosen = false;   ///< `backend:` was left out (empty when the folder could not be read)
     std::string path_text;         ///< as written, before ${VAR} expansion
     std::filesystem::path path;    ///< resolved; empty when a variable was unset (validate only)
     Params params;                 ///< the plugin's own options

@@ -18,9 +18,13 @@ namespace {
 /// path: a moved folder is the same model), stimuli, extractors, and the plugins' versions.
 nlohmann::json extract_spec(const Experiment& exp, const PluginRegistry& registry) {
     nlohmann::json models = nlohmann::json::array();
-    for (const auto& m : exp.models)
-        models.push_back({{"id", m.id}, {"backend", m.backend}, {"params", m.params},
-                          {"plugin_version", registry.require(PluginKind::model, m.backend).version}});
+    for (const auto& m : exp.models) {
+        // A backend chosen from config.json belongs with the folder's identity (run_extract), so
+        // that a run whose model folder is gone can still find its extraction up to date.
+        nlohmann::json model = {{"id", m.id}, {"backend", m.backend_chosen ? "(config.json)" : m.backend}, {"params", m.params}};
+        if (!m.backend_chosen) model["plugin_version"] = registry.require(PluginKind::model, m.backend).version;
+        models.push_back(model);
+    }
     nlohmann::json categories = nlohmann::json::array();
     for (const auto& [name, words] : exp.stimuli.categories) categories.push_back({name, words});
     nlohmann::json steps = nlohmann::json::array();
@@ -125,7 +129,11 @@ void run_extract(const Experiment& exp, const PluginRegistry& registry, const Ru
             throw InputError(exp.document.where(m.pointer + "/path") + ": model folder not found: " +
                              (m.path.empty() ? m.path_text : m.path.string()));
         }
+        if (m.backend.empty()) registry.model_backend_for(m.path);  // throws, naming config.json
         identities[m.id] = folder_identity(m.path);
+        if (m.backend_chosen)
+            identities[m.id] = {{"files", identities[m.id]}, {"backend", m.backend},
+                                {"plugin_version", registry.require(PluginKind::model, m.backend).version}};
     }
     const std::string inputs_hash = hash_json({{"spec", spec}, {"models", identities}});
     if (!options.force && previous == inputs_hash) {

@@ -173,6 +173,35 @@ class FamiliesAgainstReference(unittest.TestCase):
                                 np.testing.assert_array_equal(data[0], together[hook][row], err_msg=f"{name} {word} {hook}")
                         row += 1
 
+    def test_backend_is_chosen_by_model_type(self):
+        for name in ["pythia-parallel-f32", "qwen2-f16-tied", "bert-bare-f16-vocab-txt"]:
+            with self.subTest(model=name):
+                text = experiment(name, os.path.join(self.dir, name), os.path.join(self.dir, f"{name}-auto.h5"))
+                yaml = os.path.join(self.dir, f"{name}-auto.yaml")
+                with open(yaml, "w") as f:
+                    f.write(text.replace(f"    backend: {MODELS[name][0]}\n", ""))
+                r = subprocess.run([BIN, "run", yaml, "--stage", "extract"], capture_output=True, text=True)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                with h5py.File(os.path.join(self.dir, f"{name}-auto.h5"), "r") as f:
+                    self.assertEqual(f["activations/m"].attrs["backend"], MODELS[name][0])
+
+    def test_a_model_type_no_plugin_reads_is_an_error_listing_those_read(self):
+        folder = os.path.join(self.dir, "t5")
+        shutil.copytree(os.path.join(self.dir, "bert-bare-f16-vocab-txt"), folder)
+        with open(os.path.join(folder, "config.json")) as f:
+            config = f.read()
+        with open(os.path.join(folder, "config.json"), "w") as f:
+            f.write(config.replace('"model_type": "bert"', '"model_type": "t5"'))
+        yaml = os.path.join(self.dir, "t5.yaml")
+        with open(yaml, "w") as f:
+            f.write(experiment("bert-bare-f16-vocab-txt", folder, "t5.h5").replace("    backend: bert\n", ""))
+        r = subprocess.run([BIN, "run", yaml], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("t5.yaml:4:11: models[0].path:", r.stderr)
+        self.assertIn('config.json: model_type "t5" is read by no model plugin (read: ', r.stderr)
+        for read in ["gpt2: gpt2", "gpt_neox: gpt_neox", "llama: llama mistral qwen2", "bert: bert"]:
+            self.assertIn(read, r.stderr)
+
     def test_hook_points_are_listed_per_family(self):
         def hooks(name):
             r = subprocess.run([BIN, "hooks", "--model", os.path.join(self.dir, name)], capture_output=True, text=True)
