@@ -79,7 +79,7 @@ TEST_CASE("schema errors name file, line, column, field and what was expected") 
     CHECK(error_of(replaced(kValid, "output: out/run.h5\n", "output: out/run.h5\noutptu: x\n")) ==
           "exp.yaml:20:1: outptu: unknown field (allowed here: analyze, description, experiment, extract, models, "
           "output, stimuli)");
-    CHECK(error_of(replaced(kValid, "    backend: toy\n", "")).rfind("exp.yaml:3:5: models[0]: ", 0) == 0);
+    CHECK(error_of(replaced(kValid, "    path: ${LAMINAR_TEST_MODELS}/toy_model\n", "")).rfind("exp.yaml:3:5: models[0]: ", 0) == 0);
     CHECK(error_of(replaced(kValid, "zeta: [one, two]", "zeta: []")).rfind("exp.yaml:10:11: stimuli.categories.zeta: ", 0) == 0);
 }
 
