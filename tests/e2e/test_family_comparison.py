@@ -1,0 +1,67 @@
+"""experiments/family_comparison.yaml end to end, on miniature random models of the four
+families at the real models' depths (gpt2-medium 24 layers, pythia-410m 24, TinyLlama 22,
+bert-base 12; width 32), made by tools/make_model.py with real tokenizers. Every model gets
+selectivity at every layer, Q-K RSA at every layer, and the cross-model RSA pairs; the
+tokenizers' added tokens (<s>, [CLS], [SEP]) are never the analysed position. Run by ctest
+(family_comparison)."""
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import h5py
+
+BIN = os.environ["LAMINAR_BIN"]
+ROOT = os.environ["LAMINAR_SOURCE"]
+MAKE_MODEL = os.environ["LAMINAR_MAKE_MODEL"]
+SHARED = os.path.join(ROOT, "..", "shared", "tokenizers")
+MODELS = {  # id: (layers, make_model options)
+    "gpt2-medium": (24, ["--heads", "2", "--width", "32"]),
+    "pythia-410m": (24, ["--family", "gpt_neox", "--heads", "2", "--width", "32"]),
+    "tinyllama-1.1b": (22, ["--family", "llama", "--heads", "4", "--kv-heads", "2", "--width", "32", "--dtype", "bf16"]),
+    "bert-base-uncased": (12, ["--family", "bert", "--heads", "2", "--width", "32"]),
+}
+
+
+@unittest.skipUnless(os.path.isdir(SHARED), f"the real tokenizer files are not at {SHARED} (../shared/tokenizers)")
+class FamilyComparison(unittest.TestCase):
+    def test_runs_on_all_four_families(self):
+        tmp = tempfile.mkdtemp(prefix="laminar-families-e2e-")
+        try:
+            overrides = []
+            for model, (layers, options) in MODELS.items():
+                folder = os.path.join(tmp, model)
+                subprocess.run(["/usr/bin/python3", MAKE_MODEL, folder, "--layers", str(layers), *options], check=True)
+                overrides += ["--model", f"{model}={folder}"]
+            out = os.path.join(tmp, "family.h5")
+            r = subprocess.run([BIN, "run", os.path.join(ROOT, "experiments", "family_comparison.yaml"), "--out", out,
+                                *overrides], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with h5py.File(out, "r") as f:
+                for model, (layers, _) in MODELS.items():
+                    self.assertEqual(f[f"activations/{model}"].attrs["backend"],
+                                     {"gpt2-medium": "gpt2", "pythia-410m": "gpt_neox", "tinyllama-1.1b": "llama",
+                                      "bert-base-uncased": "bert"}[model])
+                    for l in range(layers):
+                        for hook in [f"blocks.{l}.hook_resid_post", f"blocks.{l}.attn.hook_q"]:
+                            self.assertIn("p_value", f[f"results/selectivity/{model}/{hook}"].attrs)
+                        self.assertIn("r", f[f"results/rsa/{model}/blocks.{l}.attn.hook_q~blocks.{l}.attn.hook_k"].attrs)
+                across = f["results/rsa_across_models"]
+                self.assertIn("blocks.23.hook_resid_post~blocks.11.hook_resid_post",
+                              across["gpt2-medium~bert-base-uncased"])
+                self.assertIn("blocks.23.hook_resid_post~blocks.21.hook_resid_post", across["pythia-410m~tinyllama-1.1b"])
+                self.assertEqual(sum(len(g) for g in across.values()), 7)
+                # Each tokenizer's own ids and positions; never an added token.
+                bert_ids = f["stimuli/by_model/bert-base-uncased/token_ids"][:]
+                bert_pos = f["stimuli/by_model/bert-base-uncased/position"][:]
+                self.assertTrue(all(ids[0] == 101 and ids[-1] == 102 and p == len(ids) - 2
+                                    for ids, p in zip(bert_ids, bert_pos)))
+                llama_ids = f["stimuli/by_model/tinyllama-1.1b/token_ids"][:]
+                self.assertTrue(all(ids[0] == 1 for ids in llama_ids))
+        finally:
+            shutil.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    unittest.main()
