@@ -91,7 +91,7 @@ def llama_config(args):
     heads, kv = args.heads, args.kv_heads or args.heads
     return {"architectures": [{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
                                "qwen2": "Qwen2ForCausalLM"}[model_type]],
-            "model_type": model_type, "hidden_size": args.width, "intermediate_size": 3 * args.width,
+            "model_type": model_type, "hidden_size": args.width, "intermediate_size": args.mlp or 3 * args.width,
             "num_hidden_layers": args.layers, "num_attention_heads": heads, "num_key_value_heads": kv,
             "head_dim": args.width // heads, "hidden_act": "silu", "max_position_embeddings": args.positions,
             "rms_norm_eps": 1e-5, "rope_theta": args.rope_theta, "tie_word_embeddings": args.tied,
@@ -283,6 +283,7 @@ def main():
     ap.add_argument("--no-head", action="store_true", help="bert: BertModel without the MLM head")
     ap.add_argument("--old-names", action="store_true", help="bert: LayerNorm.gamma/beta as in older files")
     ap.add_argument("--kv-heads", type=int, default=0, help="key/value heads (llama family; default: --heads)")
+    ap.add_argument("--mlp", type=int, default=0, help="MLP width (llama family; default: 3 x --width)")
     ap.add_argument("--rope-theta", type=float, default=10000.0)
     ap.add_argument("--sliding-window", type=int, default=4096)
     ap.add_argument("--tied", action="store_true", help="tie the unembedding to the embedding (llama family)")

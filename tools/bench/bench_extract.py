@@ -41,7 +41,7 @@ def main():
     def run(cmd):
         return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
 
-    laminar = run([os.path.join(BUILD, "tools", "laminar_bench_gpt2"), model, str(args.repeats)])
+    laminar = run([os.path.join(BUILD, "tools", "laminar_bench_model"), model, str(args.repeats)])
     torch = run([PYTHON, os.path.join(ROOT, "tools", "bench", "torch_eager_gpt2.py"), model, str(args.repeats)])
 
     print(f"model: {args.layers} layers, {args.heads} heads, width {args.width}, "

@@ -1,6 +1,6 @@
 """PyTorch-eager baseline for bench_extract.py: GPT-2 written the way Hugging Face's GPT2Model
 is (Conv1D as addmm, split heads, masked softmax), run in inference mode, timed on the same
-workloads as laminar_bench_gpt2. Prints one JSON object.
+workloads as laminar_bench_model. Prints one JSON object.
 
     torch_eager_gpt2.py MODEL_DIR [REPEATS]
 """
@@ -102,7 +102,7 @@ def main():
         out["seed_extract_early_exit_s"] = median_seconds(repeats, lambda: model.forward(seed, {"qk5": []}, last_layer=5))
         out["full_forward"], out["full_forward_with_logits"] = [], []
         for batch, length in [(34, 5), (8, 128)]:
-            ids = (torch.arange(batch)[:, None] * 7919 + torch.arange(length)[None] * 104729) % 50000
+            ids = (torch.arange(batch)[:, None] * 7919 + torch.arange(length)[None] * 104729) % 30000
             for key, logits in [("full_forward", False), ("full_forward_with_logits", True)]:
                 model.forward(ids, {"resid_post": []}, logits=logits)
                 s = median_seconds(repeats, lambda: model.forward(ids, {"resid_post": []}, logits=logits))

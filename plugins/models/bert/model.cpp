@@ -28,44 +28,47 @@ Config Config::load(const std::filesystem::path& dir) {
     return c;
 }
 
-Model::Model(const std::filesystem::path& dir) : config_(Config::load(dir)), weights_(dir, {"bert."}) {
+Model::Model(const std::filesystem::path& dir)
+    : config_(Config::load(dir)), weights_(dir, {"bert."}),
+      blocks_(weights_, config_.n_layer, [this](const models::WeightReader& r, int l) { return load_block(r, l); }) {
     const Config& c = config_;
-    const int64_t d = c.d_model, m = c.d_mlp, V = c.vocab_size;
+    const int64_t d = c.d_model, V = c.vocab_size;
     // embeddings.position_ids (a buffer in older files) and the pooler are never read.
-    word_ = weights_.get("embeddings.word_embeddings.weight", {V, d});
+    word_ = weights_.get_raw("embeddings.word_embeddings.weight", {V, d});
     pos_ = weights_.get("embeddings.position_embeddings.weight", {c.max_positions, d});
     type_ = weights_.get("embeddings.token_type_embeddings.weight", {c.type_vocab, d});
     emb_ln_w_ = weights_.get("embeddings.LayerNorm.weight", {d});
     emb_ln_b_ = weights_.get("embeddings.LayerNorm.bias", {d});
-    for (int l = 0; l < c.n_layer; ++l) {
-        const std::string p = "encoder.layer." + std::to_string(l) + ".";
-        auto get = [&](const std::string& n, std::vector<int64_t> shape) { return weights_.get(p + n, shape); };
-        auto get_linear = [&](const std::string& n, std::vector<int64_t> shape) { return models::input_major(get(n, shape)); };
-        blocks_.push_back({get_linear("attention.self.query.weight", {d, d}), get("attention.self.query.bias", {d}),
-                           get_linear("attention.self.key.weight", {d, d}), get("attention.self.key.bias", {d}),
-                           get_linear("attention.self.value.weight", {d, d}), get("attention.self.value.bias", {d}),
-                           get_linear("attention.output.dense.weight", {d, d}), get("attention.output.dense.bias", {d}),
-                           get("attention.output.LayerNorm.weight", {d}), get("attention.output.LayerNorm.bias", {d}),
-                           get_linear("intermediate.dense.weight", {m, d}), get("intermediate.dense.bias", {m}),
-                           get_linear("output.dense.weight", {d, m}), get("output.dense.bias", {d}),
-                           get("output.LayerNorm.weight", {d}), get("output.LayerNorm.bias", {d})});
-    }
     catalog_ = {"bert",
                 {"hook_resid_pre", "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_pattern", "hook_attn_out",
                  "hook_resid_mid", "hook_normalized_resid_mid", "hook_mlp_out", "hook_resid_post", "hook_normalized_resid_post"},
                 {"hook_embed", "hook_pos_embed", "hook_token_type_embed"},
                 {}};
     if (weights_.has("cls.predictions.transform.dense.weight")) {  // BertForMaskedLM (BertModel has no head)
-        head_w_ = models::input_major(weights_.get("cls.predictions.transform.dense.weight", {d, d}));
+        head_w_ = weights_.get("cls.predictions.transform.dense.weight", {d, d});
         head_b_ = weights_.get("cls.predictions.transform.dense.bias", {d});
         head_ln_w_ = weights_.get("cls.predictions.transform.LayerNorm.weight", {d});
         head_ln_b_ = weights_.get("cls.predictions.transform.LayerNorm.bias", {d});
         // The decoder is tied to the word embeddings; files may leave it out.
-        decoder_ = weights_.has("cls.predictions.decoder.weight") ? weights_.get("cls.predictions.decoder.weight", {V, d}) : word_;
+        if (weights_.has("cls.predictions.decoder.weight")) weights_.check("cls.predictions.decoder.weight", {V, d});
         decoder_b_ = weights_.has("cls.predictions.bias") ? weights_.get("cls.predictions.bias", {V})
                                                           : weights_.get("cls.predictions.decoder.bias", {V});
         catalog_.after = {"logits"};
     }
+    blocks_.check();
+}
+
+BlockWeights Model::load_block(const models::WeightReader& r, int l) const {
+    const int64_t d = config_.d_model, m = config_.d_mlp;
+    const std::string p = "encoder.layer." + std::to_string(l) + ".";
+    return {r.get(p + "attention.self.query.weight", {d, d}), r.get(p + "attention.self.query.bias", {d}),
+            r.get(p + "attention.self.key.weight", {d, d}), r.get(p + "attention.self.key.bias", {d}),
+            r.get(p + "attention.self.value.weight", {d, d}), r.get(p + "attention.self.value.bias", {d}),
+            r.get(p + "attention.output.dense.weight", {d, d}), r.get(p + "attention.output.dense.bias", {d}),
+            r.get(p + "attention.output.LayerNorm.weight", {d}), r.get(p + "attention.output.LayerNorm.bias", {d}),
+            r.get(p + "intermediate.dense.weight", {m, d}), r.get(p + "intermediate.dense.bias", {m}),
+            r.get(p + "output.dense.weight", {d, m}), r.get(p + "output.dense.bias", {d}),
+            r.get(p + "output.LayerNorm.weight", {d}), r.get(p + "output.LayerNorm.bias", {d})};
 }
 
 ModelInfo Model::info() const {
@@ -80,7 +83,7 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
     const double eps = c.layer_norm_eps;
 
     // Embeddings: word + position + token type 0 (one segment), then LayerNorm.
-    const torch::Tensor word = torch::embedding(word_, ids);                       // [B, T, d]
+    const torch::Tensor word = models::embed(word_, ids);                          // [B, T, d]
     const torch::Tensor pos = pos_.slice(0, 0, T).unsqueeze(0);                   // [1, T, d]
     const torch::Tensor type = type_[0].view({1, 1, d});
     if (plan.wants("hook_embed")) capture("hook_embed", word);
@@ -127,7 +130,11 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
     if (plan.wants("logits")) {  // the MLM head: dense, activation, LayerNorm, tied decoder + bias
         const torch::Tensor t = torch::layer_norm(models::activation(models::linear(x, head_w_, head_b_), c.hidden_act), {d},
                                                   head_ln_w_, head_ln_b_, eps);
-        capture("logits", torch::matmul(t, decoder_.t()).add_(decoder_b_).view({B, T, -1}));
+        if (!decoder_.defined())
+            decoder_ = weights_.has("cls.predictions.decoder.weight")
+                           ? weights_.get("cls.predictions.decoder.weight", {c.vocab_size, d})
+                           : word_.to(torch::kFloat32);
+        capture("logits", models::linear(t, decoder_, decoder_b_).view({B, T, -1}));
     }
 }
 

@@ -86,18 +86,17 @@ SafetensorsFile::~SafetensorsFile() {
     if (map_) ::munmap(map_, size_);
 }
 
-torch::Tensor SafetensorsFile::tensor(const std::string& name) const {
+torch::Tensor SafetensorsFile::raw(const std::string& name) const {
     const Entry& e = entries_.at(name);
+    const auto type = e.dtype == "F32" ? torch::kFloat32 : e.dtype == "F16" ? torch::kFloat16
+                    : e.dtype == "BF16" ? torch::kBFloat16 : torch::kUInt8;
+    if (type == torch::kUInt8)
+        throw std::runtime_error(path_.string() + ": tensor " + name + " has dtype " + e.dtype +
+                                 "; laminar reads F32, F16 and BF16 weights");
     void* p = const_cast<char*>(data_ + e.begin);  // read-only mapping: never written through
-    if (e.dtype == "F32") {
-        if (reinterpret_cast<uintptr_t>(p) % alignof(float) != 0)  // unaligned: copy once
-            return torch::from_blob(p, e.shape, torch::kUInt8).clone().view(torch::kFloat32).view(e.shape);
-        return torch::from_blob(p, e.shape, torch::kFloat32);
-    }
-    if (e.dtype == "F16") return torch::from_blob(p, e.shape, torch::kFloat16).to(torch::kFloat32);
-    if (e.dtype == "BF16") return torch::from_blob(p, e.shape, torch::kBFloat16).to(torch::kFloat32);
-    throw std::runtime_error(path_.string() + ": tensor " + name + " has dtype " + e.dtype +
-                             "; laminar reads F32, F16 and BF16 weights");
+    if (reinterpret_cast<uintptr_t>(p) % dtype_size(e.dtype) != 0)  // unaligned: copy the bytes once
+        return torch::from_blob(p, {static_cast<int64_t>(e.end - e.begin)}, torch::kUInt8).clone().view(type).view(e.shape);
+    return torch::from_blob(p, e.shape, type);
 }
 
 WeightStore::WeightStore(const fs::path& dir, const std::vector<std::string>& prefixes) {
@@ -144,7 +143,8 @@ torch::Tensor WeightStore::get_if(const std::string& name, const std::vector<int
     return has(name) ? get(name, shape) : torch::Tensor();
 }
 
-torch::Tensor WeightStore::get(const std::string& name, const std::vector<int64_t>& shape) const {
+const std::pair<const SafetensorsFile*, std::string>& WeightStore::checked(const std::string& name,
+                                                                          const std::vector<int64_t>& shape) const {
     const auto* found_at = find(name);
     if (!found_at)
         throw std::runtime_error("weights: tensor " + name + " is missing (expected shape " + shape_text(shape) + ")");
@@ -153,7 +153,39 @@ torch::Tensor WeightStore::get(const std::string& name, const std::vector<int64_
     if (found != shape)
         throw std::runtime_error(file->path().string() + ": tensor " + key + " has shape " + shape_text(found) +
                                  ", expected " + shape_text(shape));
+    return *found_at;
+}
+
+void WeightStore::check(const std::string& name, const std::vector<int64_t>& shape) const { checked(name, shape); }
+
+torch::Tensor WeightStore::get(const std::string& name, const std::vector<int64_t>& shape) const {
+    const auto& [file, key] = checked(name, shape);
     return file->tensor(key);
+}
+
+torch::Tensor WeightStore::get_raw(const std::string& name, const std::vector<int64_t>& shape) const {
+    const auto& [file, key] = checked(name, shape);
+    return file->raw(key);
+}
+
+torch::Tensor WeightReader::get(const std::string& name, const std::vector<int64_t>& shape) const {
+    if (check_only) { store.check(name, shape); return {}; }
+    return store.get(name, shape);
+}
+
+torch::Tensor WeightReader::get_if(const std::string& name, const std::vector<int64_t>& shape) const {
+    return store.has(name) ? get(name, shape) : torch::Tensor();
+}
+
+torch::Tensor WeightReader::stacked(const std::vector<std::pair<std::string, std::vector<int64_t>>>& parts,
+                                    bool optional) const {
+    if (optional && !store.has(parts.at(0).first)) return {};
+    std::vector<torch::Tensor> raw;
+    for (const auto& [name, shape] : parts) {
+        if (check_only) store.check(name, shape);
+        else raw.push_back(store.get_raw(name, shape));
+    }
+    return check_only ? torch::Tensor() : torch::cat(raw).to(torch::kFloat32);
 }
 
 }  // namespace laminar::models

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -27,8 +28,11 @@ public:
     };
     const std::map<std::string, Entry>& entries() const { return entries_; }
     const std::filesystem::path& path() const { return path_; }
-    /// A float32 tensor: a view of the mapping for F32, else a widened copy.
-    torch::Tensor tensor(const std::string& name) const;
+    /// The tensor in its file's dtype: a view of the mapping (a copy where the data is not
+    /// aligned for its type: the header may be padded by any number of bytes).
+    torch::Tensor raw(const std::string& name) const;
+    /// A float32 tensor: raw() for F32, else a widened copy.
+    torch::Tensor tensor(const std::string& name) const { return raw(name).to(torch::kFloat32); }
 
 private:
     std::filesystem::path path_;
@@ -54,12 +58,56 @@ public:
     torch::Tensor get(const std::string& name, const std::vector<int64_t>& shape) const;
     /// get() when the tensor is there, an undefined tensor when it is not (optional biases).
     torch::Tensor get_if(const std::string& name, const std::vector<int64_t>& shape) const;
+    /// The tensor in its file's dtype, a view of the mapping (embedding tables: rows are
+    /// looked up there and widened, not the whole table).
+    torch::Tensor get_raw(const std::string& name, const std::vector<int64_t>& shape) const;
+    /// Throws as get() would, without reading the data.
+    void check(const std::string& name, const std::vector<int64_t>& shape) const;
     bool has(const std::string& name) const;
 
 private:
     std::vector<std::unique_ptr<SafetensorsFile>> files_;
     std::map<std::string, std::pair<const SafetensorsFile*, std::string>> index_;  // bare name -> file, key
     const std::pair<const SafetensorsFile*, std::string>* find(const std::string& name) const;
+    const std::pair<const SafetensorsFile*, std::string>& checked(const std::string& name, const std::vector<int64_t>& shape) const;
+};
+
+/// What a family's block loader reads through: the store itself, or (check_only) the check
+/// that every tensor is there with its shape. A folder is so refused at load, while the
+/// weights of a block are read (BF16 and F16 widened) only when a forward pass first reaches it.
+struct WeightReader {
+    const WeightStore& store;
+    bool check_only = false;
+    torch::Tensor get(const std::string& name, const std::vector<int64_t>& shape) const;
+    torch::Tensor get_if(const std::string& name, const std::vector<int64_t>& shape) const;
+    /// Tensors of one dtype stacked along their first axis as one float32 matrix, widened once
+    /// (fused projections: q, k and v, or gate and up); undefined when check_only or when the
+    /// first is absent (optional biases).
+    torch::Tensor stacked(const std::vector<std::pair<std::string, std::vector<int64_t>>>& parts, bool optional = false) const;
+};
+
+/// Per-block weights read on first use, through `load` (a family's block loader): a forward
+/// pass that stops after block 5 reads blocks 0 to 5 only; check() verifies them all at load.
+/// Not thread-safe: one forward pass at a time, as the backends run them.
+template <class Block>
+class LazyBlocks {
+public:
+    using Loader = std::function<Block(const WeightReader&, int layer)>;
+    LazyBlocks(const WeightStore& store, int n_layer, Loader load) : store_(store), load_(std::move(load)), blocks_(n_layer) {}
+    /// Throws as reading any block's tensors would (missing or misshapen), without reading them.
+    void check() const {
+        for (std::size_t l = 0; l < blocks_.size(); ++l) load_({store_, true}, static_cast<int>(l));
+    }
+    const Block& operator[](int layer) const {
+        auto& b = blocks_.at(layer);
+        if (!b) b = std::make_unique<Block>(load_({store_, false}, layer));
+        return *b;
+    }
+
+private:
+    const WeightStore& store_;
+    Loader load_;
+    mutable std::vector<std::unique_ptr<Block>> blocks_;
 };
 
 }  // namespace laminar::models

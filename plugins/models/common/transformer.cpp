@@ -89,13 +89,32 @@ void check_activation(const std::string& name, const std::filesystem::path& conf
                              "\" is not supported (gelu, gelu_new, gelu_fast, gelu_pytorch_tanh, relu, silu)");
 }
 
-torch::Tensor input_major(const torch::Tensor& w) { return w.t().contiguous(); }
+torch::Tensor embed(const torch::Tensor& table, const torch::Tensor& ids) {
+    return torch::embedding(table, ids).to(torch::kFloat32);
+}
 
-torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w_in_major, const torch::Tensor& b) {
-    // mm then an in-place add: libtorch 1.13's addmm with a broadcast bias takes a path about
-    // half as fast as plain mm on CPU (tools/bench/bench_extract.py measures it).
-    torch::Tensor y = torch::mm(x, w_in_major);
+namespace {
+
+constexpr int64_t kMinRows = 64;
+
+/// x B with at least kMinRows rows given to BLAS (see linear()); B may be a transposed view.
+torch::Tensor batch_invariant_mm(const torch::Tensor& x, const torch::Tensor& b) {
+    const int64_t rows = x.size(0);
+    if (rows >= kMinRows) return torch::mm(x, b);
+    return torch::mm(torch::cat({x, x.new_zeros({kMinRows - rows, x.size(1)})}), b).narrow(0, 0, rows);
+}
+
+}  // namespace
+
+// mm then an in-place add: libtorch 1.13's addmm with a broadcast bias takes a path about half
+// as fast as plain mm on CPU (tools/bench/bench_extract.py measures it).
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+    torch::Tensor y = batch_invariant_mm(x, w.t());
     return b.defined() ? y.add_(b) : y;
+}
+
+torch::Tensor conv1d(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+    return batch_invariant_mm(x, w).add_(b);
 }
 
 std::pair<torch::Tensor, torch::Tensor> attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,

@@ -62,14 +62,15 @@ torch::Tensor activation(const torch::Tensor& x, const std::string& name);
 /// Throws std::runtime_error naming the file when `name` is not one activation() knows.
 void check_activation(const std::string& name, const std::filesystem::path& config);
 
-/// An nn.Linear weight ([out, in] on disk) transposed once, at load, to [in, out]. Then x W^T is
-/// a plain mm whose rows do not depend on how many rows are multiplied together; mm with a
-/// transposed operand gave rows that differed by ~1e-6 between batch sizes (libtorch 1.13 with
-/// OpenBLAS), and a prompt must give the same numbers alone and in any batch.
-torch::Tensor input_major(const torch::Tensor& w);
+/// nn.Linear: x W^T + b for W [out, in] as stored (b may be undefined). Fewer than 64 rows are
+/// padded to 64 with zeros: OpenBLAS takes other paths for a few rows (gemv for one) whose
+/// results differ in the last bits, and a prompt must give the same numbers alone as in a batch.
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b);
+/// GPT-2's Conv1D: x W + b for W [in, out], padded likewise.
+torch::Tensor conv1d(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b);
 
-/// nn.Linear with an input_major() weight: x W + b; b may be undefined.
-torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w_in_major, const torch::Tensor& b);
+/// Rows `ids` [B, T] of an embedding table in its file's dtype, as float32 [B, T, d].
+torch::Tensor embed(const torch::Tensor& table, const torch::Tensor& ids);
 
 /// Softmax attention of q [B, T, H, dh] over k, v [B, T, KV, dh]; KV divides H and query head h
 /// reads key/value head h / (H / KV) (grouped-query attention). `causal` masks later keys,

@@ -5,31 +5,29 @@
 
 namespace laminar::gpt2 {
 
-namespace {
+using models::conv1d;
 
-/// HF's Conv1D: x W + b, W stored [in, out]. mm then an in-place add (see models::linear).
-torch::Tensor conv1d(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
-    return torch::mm(x, w).add_(b);
-}
-
-}  // namespace
-
-Model::Model(const std::filesystem::path& dir) : config_(Config::load(dir)), weights_(dir, {"transformer."}) {
-    const int64_t d = config_.n_embd, inner = config_.n_inner;
-    wte_ = weights_.get("wte.weight", {config_.vocab_size, d});
+Model::Model(const std::filesystem::path& dir)
+    : config_(Config::load(dir)), weights_(dir, {"transformer."}),
+      blocks_(weights_, config_.n_layer, [this](const models::WeightReader& r, int l) { return load_block(r, l); }) {
+    const int64_t d = config_.n_embd;
+    wte_ = weights_.get_raw("wte.weight", {config_.vocab_size, d});
     wpe_ = weights_.get("wpe.weight", {config_.n_positions, d});
     ln_f_w_ = weights_.get("ln_f.weight", {d});
     ln_f_b_ = weights_.get("ln_f.bias", {d});
-    for (int l = 0; l < config_.n_layer; ++l) {
-        const std::string p = "h." + std::to_string(l) + ".";
-        // h.N.attn.bias / h.N.attn.masked_bias (causal-mask buffers in older files) are ignored.
-        blocks_.push_back({weights_.get(p + "ln_1.weight", {d}), weights_.get(p + "ln_1.bias", {d}),
-                           weights_.get(p + "attn.c_attn.weight", {d, 3 * d}), weights_.get(p + "attn.c_attn.bias", {3 * d}),
-                           weights_.get(p + "attn.c_proj.weight", {d, d}), weights_.get(p + "attn.c_proj.bias", {d}),
-                           weights_.get(p + "ln_2.weight", {d}), weights_.get(p + "ln_2.bias", {d}),
-                           weights_.get(p + "mlp.c_fc.weight", {d, inner}), weights_.get(p + "mlp.c_fc.bias", {inner}),
-                           weights_.get(p + "mlp.c_proj.weight", {inner, d}), weights_.get(p + "mlp.c_proj.bias", {d})});
-    }
+    blocks_.check();
+}
+
+BlockWeights Model::load_block(const models::WeightReader& r, int l) const {
+    const int64_t d = config_.n_embd, inner = config_.n_inner;
+    // h.N.attn.bias / h.N.attn.masked_bias (causal-mask buffers in older files) are ignored.
+    const std::string p = "h." + std::to_string(l) + ".";
+    return {r.get(p + "ln_1.weight", {d}), r.get(p + "ln_1.bias", {d}),
+            r.get(p + "attn.c_attn.weight", {d, 3 * d}), r.get(p + "attn.c_attn.bias", {3 * d}),
+            r.get(p + "attn.c_proj.weight", {d, d}), r.get(p + "attn.c_proj.bias", {d}),
+            r.get(p + "ln_2.weight", {d}), r.get(p + "ln_2.bias", {d}),
+            r.get(p + "mlp.c_fc.weight", {d, inner}), r.get(p + "mlp.c_fc.bias", {inner}),
+            r.get(p + "mlp.c_proj.weight", {inner, d}), r.get(p + "mlp.c_proj.bias", {d})};
 }
 
 ModelInfo Model::info() const {
@@ -54,7 +52,7 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
     const double eps = config_.layer_norm_epsilon;
 
     // Embeddings: token + position.
-    const torch::Tensor tok = torch::embedding(wte_, ids);                        // [B, T, d]
+    const torch::Tensor tok = models::embed(wte_, ids);                        // [B, T, d]
     const torch::Tensor pos = wpe_.slice(0, 0, T).unsqueeze(0);                   // [1, T, d]
     if (plan.wants("hook_embed")) capture("hook_embed", tok);
     if (plan.wants("hook_pos_embed")) capture("hook_pos_embed", pos.expand({B, T, d}));
@@ -96,7 +94,10 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
     if (plan.wants("ln_final.hook_normalized") || plan.wants("logits")) {
         const torch::Tensor normalized = torch::layer_norm(x, {d}, ln_f_w_, ln_f_b_, eps);  // [B*T, d]
         if (plan.wants("ln_final.hook_normalized")) capture("ln_final.hook_normalized", normalized.view({B, T, d}));
-        if (plan.wants("logits")) capture("logits", torch::matmul(normalized, wte_.t()).view({B, T, -1}));  // tied unembedding
+        if (plan.wants("logits")) {  // tied unembedding
+            if (!unembed_.defined()) unembed_ = wte_.to(torch::kFloat32);
+            capture("logits", models::linear(normalized, unembed_, {}).view({B, T, -1}));
+        }
     }
 }
 

@@ -35,9 +35,11 @@ Config Config::load(const std::filesystem::path& dir) {
     return c;
 }
 
-Model::Model(const std::filesystem::path& dir) : config_(Config::load(dir)), weights_(dir, {"gpt_neox."}) {
+Model::Model(const std::filesystem::path& dir)
+    : config_(Config::load(dir)), weights_(dir, {"gpt_neox."}),
+      blocks_(weights_, config_.n_layer, [this](const models::WeightReader& r, int l) { return load_block(r, l); }) {
     const Config& c = config_;
-    const int64_t d = c.d_model, m = c.d_mlp;
+    const int64_t d = c.d_model;
     catalog_.family = "gpt_neox";
     catalog_.block = {"hook_resid_pre", "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_rot_q", "attn.hook_rot_k",
                       "attn.hook_pattern", "hook_attn_out"};
@@ -46,22 +48,23 @@ Model::Model(const std::filesystem::path& dir) : config_(Config::load(dir)), wei
     catalog_.before = {"hook_embed"};
     catalog_.after = {"ln_final.hook_normalized", "logits"};
 
-    embed_in_ = weights_.get("embed_in.weight", {c.vocab_size, d});
+    embed_in_ = weights_.get_raw("embed_in.weight", {c.vocab_size, d});
     final_w_ = weights_.get("final_layer_norm.weight", {d});
     final_b_ = weights_.get("final_layer_norm.bias", {d});
-    embed_out_ = weights_.get("embed_out.weight", {c.vocab_size, d});
-    for (int l = 0; l < c.n_layer; ++l) {
-        // attention.bias / masked_bias / rotary_emb.inv_freq (buffers in older files) are ignored.
-        const std::string p = "layers." + std::to_string(l) + ".";
-        blocks_.push_back({weights_.get(p + "input_layernorm.weight", {d}), weights_.get(p + "input_layernorm.bias", {d}),
-                           weights_.get(p + "post_attention_layernorm.weight", {d}),
-                           weights_.get(p + "post_attention_layernorm.bias", {d}),
-                           models::input_major(weights_.get(p + "attention.query_key_value.weight", {3 * d, d})),
-                           weights_.get_if(p + "attention.query_key_value.bias", {3 * d}),
-                           models::input_major(weights_.get(p + "attention.dense.weight", {d, d})), weights_.get_if(p + "attention.dense.bias", {d}),
-                           models::input_major(weights_.get(p + "mlp.dense_h_to_4h.weight", {m, d})), weights_.get(p + "mlp.dense_h_to_4h.bias", {m}),
-                           models::input_major(weights_.get(p + "mlp.dense_4h_to_h.weight", {d, m})), weights_.get(p + "mlp.dense_4h_to_h.bias", {d})});
-    }
+    weights_.check("embed_out.weight", {c.vocab_size, d});
+    blocks_.check();
+}
+
+BlockWeights Model::load_block(const models::WeightReader& r, int l) const {
+    const int64_t d = config_.d_model, m = config_.d_mlp;
+    // attention.bias / masked_bias / rotary_emb.inv_freq (buffers in older files) are ignored.
+    const std::string p = "layers." + std::to_string(l) + ".";
+    return {r.get(p + "input_layernorm.weight", {d}), r.get(p + "input_layernorm.bias", {d}),
+            r.get(p + "post_attention_layernorm.weight", {d}), r.get(p + "post_attention_layernorm.bias", {d}),
+            r.get(p + "attention.query_key_value.weight", {3 * d, d}), r.get_if(p + "attention.query_key_value.bias", {3 * d}),
+            r.get(p + "attention.dense.weight", {d, d}), r.get_if(p + "attention.dense.bias", {d}),
+            r.get(p + "mlp.dense_h_to_4h.weight", {m, d}), r.get(p + "mlp.dense_h_to_4h.bias", {m}),
+            r.get(p + "mlp.dense_4h_to_h.weight", {d, m}), r.get(p + "mlp.dense_4h_to_h.bias", {d})};
 }
 
 ModelInfo Model::info() const {
@@ -75,7 +78,7 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
     const int64_t B = ids.size(0), T = ids.size(1), d = c.d_model, H = c.n_head, dh = c.d_head();
     const double eps = c.layer_norm_eps;
 
-    const torch::Tensor tok = torch::embedding(embed_in_, ids);                    // [B, T, d]
+    const torch::Tensor tok = models::embed(embed_in_, ids);                       // [B, T, d]
     if (plan.wants("hook_embed")) capture("hook_embed", tok);
     torch::Tensor x = tok.reshape({B * T, d});                                     // residual stream
     const models::Rotary rotary(T, c.rotary_dims, c.rotary_base);
@@ -117,7 +120,10 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
     if (plan.wants("ln_final.hook_normalized") || plan.wants("logits")) {
         const torch::Tensor normalized = torch::layer_norm(x, {d}, final_w_, final_b_, eps);
         if (plan.wants("ln_final.hook_normalized")) capture("ln_final.hook_normalized", normalized.view({B, T, d}));
-        if (plan.wants("logits")) capture("logits", torch::matmul(normalized, embed_out_.t()).view({B, T, -1}));
+        if (plan.wants("logits")) {
+            if (!embed_out_.defined()) embed_out_ = weights_.get("embed_out.weight", {c.vocab_size, d});
+            capture("logits", models::linear(normalized, embed_out_, {}).view({B, T, -1}));
+        }
     }
 }
 

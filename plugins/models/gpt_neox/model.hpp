@@ -41,8 +41,10 @@ private:
     Config config_;
     models::HookCatalog catalog_;
     models::WeightStore weights_;
-    torch::Tensor embed_in_, final_w_, final_b_, embed_out_;
-    std::vector<BlockWeights> blocks_;
+    torch::Tensor embed_in_, final_w_, final_b_;  // embed_in in the file's dtype
+    mutable torch::Tensor embed_out_;            // read when logits are first wanted
+    models::LazyBlocks<BlockWeights> blocks_;
+    BlockWeights load_block(const models::WeightReader& r, int l) const;
 };
 
 }  // namespace laminar::gpt_neox

@@ -43,25 +43,43 @@ torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, double ep
 
 }  // namespace
 
-Model::Model(const std::filesystem::path& dir) : config_(Config::load(dir)), weights_(dir, {"model."}) {
+Model::Model(const std::filesystem::path& dir)
+    : config_(Config::load(dir)), weights_(dir, {"model."}),
+      attention_(weights_, config_.n_layer, [this](const models::WeightReader& r, int l) { return load_attention(r, l); }),
+      mlp_(weights_, config_.n_layer, [this](const models::WeightReader& r, int l) { return load_mlp(r, l); }) {
     const Config& c = config_;
-    const int64_t d = c.d_model, q = c.n_head * c.d_head, kv = c.n_kv_head * c.d_head, m = c.d_mlp;
-    embed_ = weights_.get("embed_tokens.weight", {c.vocab_size, d});
-    norm_ = weights_.get("norm.weight", {d});
+    embed_ = weights_.get_raw("embed_tokens.weight", {c.vocab_size, c.d_model});
+    norm_ = weights_.get("norm.weight", {c.d_model});
     // Tied checkpoints may still carry lm_head.weight (a copy); untied ones must.
-    lm_head_ = c.tied && !weights_.has("lm_head.weight") ? embed_ : weights_.get("lm_head.weight", {c.vocab_size, d});
-    for (int l = 0; l < c.n_layer; ++l) {
-        // self_attn.rotary_emb.inv_freq (a buffer in older files) is ignored: it is recomputed.
-        const std::string p = "layers." + std::to_string(l) + ".";
-        blocks_.push_back({weights_.get(p + "input_layernorm.weight", {d}),
-                           models::input_major(weights_.get(p + "self_attn.q_proj.weight", {q, d})), models::input_major(weights_.get(p + "self_attn.k_proj.weight", {kv, d})),
-                           models::input_major(weights_.get(p + "self_attn.v_proj.weight", {kv, d})), models::input_major(weights_.get(p + "self_attn.o_proj.weight", {d, q})),
-                           weights_.get_if(p + "self_attn.q_proj.bias", {q}), weights_.get_if(p + "self_attn.k_proj.bias", {kv}),
-                           weights_.get_if(p + "self_attn.v_proj.bias", {kv}),
-                           weights_.get(p + "post_attention_layernorm.weight", {d}),
-                           models::input_major(weights_.get(p + "mlp.gate_proj.weight", {m, d})), models::input_major(weights_.get(p + "mlp.up_proj.weight", {m, d})),
-                           models::input_major(weights_.get(p + "mlp.down_proj.weight", {d, m}))});
-    }
+    if (!c.tied || weights_.has("lm_head.weight")) weights_.check("lm_head.weight", {c.vocab_size, c.d_model});
+    attention_.check();
+    mlp_.check();
+}
+
+AttentionWeights Model::load_attention(const models::WeightReader& r, int l) const {
+    const Config& c = config_;
+    const int64_t d = c.d_model, q = c.n_head * c.d_head, kv = c.n_kv_head * c.d_head;
+    // self_attn.rotary_emb.inv_freq (a buffer in older files) is ignored: it is recomputed.
+    const std::string p = "layers." + std::to_string(l) + ".self_attn.";
+    return {r.get("layers." + std::to_string(l) + ".input_layernorm.weight", {d}),
+            r.stacked({{p + "q_proj.weight", {q, d}}, {p + "k_proj.weight", {kv, d}}, {p + "v_proj.weight", {kv, d}}}),
+            r.stacked({{p + "q_proj.bias", {q}}, {p + "k_proj.bias", {kv}}, {p + "v_proj.bias", {kv}}}, true),
+            r.get(p + "o_proj.weight", {d, q})};
+}
+
+MlpWeights Model::load_mlp(const models::WeightReader& r, int l) const {
+    const int64_t d = config_.d_model, m = config_.d_mlp;
+    const std::string p = "layers." + std::to_string(l) + ".";
+    return {r.get(p + "post_attention_layernorm.weight", {d}),
+            r.stacked({{p + "mlp.gate_proj.weight", {m, d}}, {p + "mlp.up_proj.weight", {m, d}}}),
+            r.get(p + "mlp.down_proj.weight", {d, m})};
+}
+
+const torch::Tensor& Model::lm_head() const {
+    if (!lm_head_.defined())
+        lm_head_ = weights_.has("lm_head.weight") ? weights_.get("lm_head.weight", {config_.vocab_size, config_.d_model})
+                                                  : embed_.to(torch::kFloat32);
+    return lm_head_;
 }
 
 ModelInfo Model::info() const {
@@ -85,23 +103,24 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
     const int64_t B = ids.size(0), T = ids.size(1), d = c.d_model, H = c.n_head, KV = c.n_kv_head, dh = c.d_head;
     const double eps = c.rms_norm_eps;
 
-    const torch::Tensor tok = torch::embedding(embed_, ids);                       // [B, T, d]
+    const torch::Tensor tok = models::embed(embed_, ids);                          // [B, T, d]
     if (plan.wants("hook_embed")) capture("hook_embed", tok);
     torch::Tensor x = tok.reshape({B * T, d});                                     // residual stream
 
     const models::Rotary rotary(T, dh, c.rope_theta);
 
     for (int l = 0; l <= plan.last_layer(); ++l) {
-        const BlockWeights& w = blocks_[l];
+        const AttentionWeights& w = attention_[l];  // read on first use
         auto want = [&](const char* site) { return plan.wants(l, site); };
         const std::string name = "blocks." + std::to_string(l) + ".";
         if (want("hook_resid_pre")) capture(name + "hook_resid_pre", x.view({B, T, d}));
 
         // Attention: q, k, v per head; rotary on q and k; k and v have the key/value heads.
         const torch::Tensor h = rms_norm(x, w.input_norm, eps);                     // [B*T, d]
-        const torch::Tensor q = models::linear(h, w.wq, w.bq).view({B, T, H, dh});
-        const torch::Tensor k = models::linear(h, w.wk, w.bk).view({B, T, KV, dh});
-        const torch::Tensor v = models::linear(h, w.wv, w.bv).view({B, T, KV, dh});
+        const auto qkv = models::linear(h, w.qkv, w.qkv_bias).split({H * dh, KV * dh, KV * dh}, -1);
+        const torch::Tensor q = qkv[0].view({B, T, H, dh});
+        const torch::Tensor k = qkv[1].view({B, T, KV, dh});
+        const torch::Tensor v = qkv[2].view({B, T, KV, dh});
         if (want("attn.hook_q")) capture(name + "attn.hook_q", q);
         if (want("attn.hook_k")) capture(name + "attn.hook_k", k);
         if (want("attn.hook_v")) capture(name + "attn.hook_v", v);
@@ -119,9 +138,10 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
         if (plan.done(l, {"hook_mlp_out", "hook_resid_post"})) return;
 
         // SwiGLU MLP: down(act(gate(h)) * up(h)).
-        const torch::Tensor h2 = rms_norm(x, w.post_norm, eps);
-        const torch::Tensor mlp_out =
-            models::linear(models::activation(models::linear(h2, w.gate, {}), c.hidden_act) * models::linear(h2, w.up, {}), w.down, {});
+        const MlpWeights& mlp = mlp_[l];
+        const torch::Tensor h2 = rms_norm(x, mlp.post_norm, eps);
+        const auto gate_up = models::linear(h2, mlp.gate_up, {}).chunk(2, -1);
+        const torch::Tensor mlp_out = models::linear(models::activation(gate_up[0], c.hidden_act).mul_(gate_up[1]), mlp.down, {});
         if (want("hook_mlp_out")) capture(name + "hook_mlp_out", mlp_out.view({B, T, d}));
         x = x + mlp_out;
         if (want("hook_resid_post")) capture(name + "hook_resid_post", x.view({B, T, d}));
@@ -130,7 +150,7 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
     if (plan.wants("ln_final.hook_normalized") || plan.wants("logits")) {
         const torch::Tensor normalized = rms_norm(x, norm_, eps);
         if (plan.wants("ln_final.hook_normalized")) capture("ln_final.hook_normalized", normalized.view({B, T, d}));
-        if (plan.wants("logits")) capture("logits", torch::matmul(normalized, lm_head_.t()).view({B, T, -1}));
+        if (plan.wants("logits")) capture("logits", models::linear(normalized, lm_head(), {}).view({B, T, -1}));
     }
 }
 

@@ -1,6 +1,7 @@
-// Times the gpt2 backend plugin on a model folder: load, the seed's extraction (34 five-token
-// prompts, q and k at block 5), and full forward passes. Prints one JSON object; the driver
-// (bench_extract.py) runs the PyTorch-eager baseline beside it and reports ratios.
+// Times a model plugin (the one that reads the folder's config.json) on a model folder: load,
+// the seed's extraction (34 prompts, q and k at block 5), and full forward passes. Prints one
+// JSON object; the drivers (bench_extract.py, bench_llama.py) run the PyTorch-eager baselines
+// beside it and report ratios.
 #include <algorithm>
 #include <chrono>
 #include <iostream>
@@ -31,13 +32,13 @@ double median_seconds(int repeats, F&& f) {
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::cerr << "usage: laminar_bench_gpt2 MODEL_DIR [REPEATS]\n";
+        std::cerr << "usage: laminar_bench_model MODEL_DIR [REPEATS]\n";
         return 2;
     }
     const std::string dir = argv[1];
     const int repeats = argc > 2 ? std::stoi(argv[2]) : 5;
     const laminar::PluginRegistry registry;
-    auto model = registry.create_model("gpt2");
+    auto model = registry.create_model(registry.model_backend_for(dir));
 
     auto t = Clock::now();
     model->load(dir, nlohmann::json::object());
@@ -63,7 +64,7 @@ int main(int argc, char** argv) {
     for (auto [batch, length] : {std::pair{34, 5}, std::pair{8, 128}}) {
         std::vector<std::vector<int32_t>> prompts(batch, std::vector<int32_t>(length));
         for (int b = 0; b < batch; ++b)
-            for (int i = 0; i < length; ++i) prompts[b][i] = (b * 7919 + i * 104729) % 50000;
+            for (int i = 0; i < length; ++i) prompts[b][i] = (b * 7919 + i * 104729) % 30000;
         model->forward(prompts, all_hooks, ignore);
         const double s = median_seconds(repeats, [&] { model->forward(prompts, all_hooks, ignore); });
         full.push_back({{"batch", batch}, {"length", length}, {"seconds", s}, {"tokens_per_s", batch * length / s}});
