@@ -6,7 +6,10 @@ the project): GPT-NeoX-20B (Pythia: byte-level BPE, NFC, added whitespace tokens
 (Prepend + Replace normalizers), bert-base-uncased (BertNormalizer, WordPiece, [CLS] ... [SEP])
 and Qwen2's pre-tokenizer (Split regex, then byte-level). For each, `laminar tokenize --json`
 must give exactly the ids of tokenizers.js's `encode(text)` on every string of corpus.py; BERT
-also from its vocab.txt alone. Run by ctest (tokenizers_vs_js).
+also from its vocab.txt alone. Llama-2's and Llama-3's real vocabularies come from the npm
+packages llama-tokenizer-js and llama3-tokenizer-js: llama_js.mjs lays each out as the
+tokenizer.json of Meta's Hugging Face folders, and laminar must match both tokenizers.js on that
+file and the package's own encoder. Run by ctest (tokenizers_vs_js).
 """
 import json
 import os
@@ -86,6 +89,29 @@ class FamiliesAgainstJs(unittest.TestCase):
         reference = js_ids(self.folder("bert", ["tokenizer.json", "tokenizer_config.json"]), self.jsonl)
         self.assert_same(laminar_ids(self.folder("bert", ["vocab.txt", "tokenizer_config.json"]), self.jsonl),
                          reference, "bert vocab.txt")
+
+    def test_llama2_and_llama3_vocabularies_of_the_npm_packages(self):
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "llama_js.mjs")
+        for which, bos in [("llama2", 1), ("llama3", 128000)]:
+            with self.subTest(vocabulary=which):
+                folder = os.path.join(self.dir, which)
+                subprocess.run([NODE, script, NODE_MODULES, "tokenizer-json", which, folder], check=True, timeout=600)
+                ours = laminar_ids(folder, self.jsonl)
+                self.assert_same(ours, js_ids(folder, self.jsonl), f"{which} vs tokenizers.js")
+                with open(self.jsonl) as f:
+                    package = subprocess.run([NODE, script, NODE_MODULES, "encode", which], stdin=f, capture_output=True,
+                                             text=True, check=True, timeout=600).stdout.splitlines()
+                self.assertTrue(all(json.loads(o)[0] == bos for o in ours))
+                # llama-tokenizer-js spells <s>, </s> and <unk> out as text; Hugging Face's files (and
+                # laminar, and tokenizers.js) take them as the special tokens: those strings are left out.
+                keep = [i for i, t in enumerate(self.texts)
+                        if which == "llama3" or not any(s in t for s in ("<s>", "</s>", "<unk>"))]
+                self.assertGreater(len(keep), 5900)
+                ours_text = [json.dumps(json.loads(ours[i])[1:]) for i in keep]
+                theirs = [json.dumps(json.loads(package[i])) for i in keep]
+                bad = [i for i, (a, b) in zip(keep, zip(ours_text, theirs)) if a != b]
+                self.assertEqual(bad, [], f"{which} vs its npm package's encoder (without BOS): {len(bad)} differ, "
+                                          f"e.g. {[self.texts[i] for i in bad[:5]]}")
 
     def test_special_tokens_are_marked_off_the_text(self):
         """BOS / [CLS] ... [SEP] are added as Hugging Face adds them, and shown as added."""

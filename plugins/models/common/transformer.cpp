@@ -1,12 +1,14 @@
 #include "transformer.hpp"
 
+#include <algorithm>
 #include <map>
 
 namespace laminar::models {
 
 namespace {
 
-constexpr int64_t kMaxTokensPerBatch = 8192;  // bounds one batch's activations; prompts are short
+constexpr int64_t kMaxTokensPerBatch = 8192;           // bounds one batch's activations; prompts are short
+constexpr std::size_t kCaptureBytesPerBatch = 256 << 20;  // bounds one batch's captures (all hooks, all positions)
 
 /// Copies prompt `b` of a batch tensor [batch, ...] into a laminar::Tensor.
 laminar::Tensor row(const torch::Tensor& batch, int64_t b) {
@@ -56,9 +58,14 @@ void TransformerBackend::forward(const std::vector<std::vector<int32_t>>& prompt
             if (id < 0 || id >= m.vocab_size()) throw SpecError("", "token id " + std::to_string(id) + " is out of range");
         buckets[p.size()].push_back(i);
     }
+    // Batch sizes follow what a prompt's captures weigh (measured on the batches run so far):
+    // 72 hooks x 5 positions x 1,024 floats is 1.5 MB a prompt, so a batch holds ~170 of them.
+    double capture_bytes_per_token = 0;
     for (const auto& [length, members] : buckets) {
-        const std::size_t per_batch = std::max<std::size_t>(1, kMaxTokensPerBatch / length);
-        for (std::size_t start = 0; start < members.size(); start += per_batch) {
+        const std::size_t by_tokens = std::max<std::size_t>(1, kMaxTokensPerBatch / length);
+        for (std::size_t start = 0, per_batch = std::min<std::size_t>(by_tokens, 64); start < members.size(); start += per_batch) {
+            if (capture_bytes_per_token > 0)
+                per_batch = std::clamp<std::size_t>(kCaptureBytesPerBatch / (capture_bytes_per_token * length), 1, by_tokens);
             const std::vector<std::size_t> batch(members.begin() + start,
                                                  members.begin() + std::min(members.size(), start + per_batch));
             torch::Tensor ids = torch::empty({static_cast<int64_t>(batch.size()), static_cast<int64_t>(length)}, torch::kInt64);
@@ -66,10 +73,13 @@ void TransformerBackend::forward(const std::vector<std::vector<int32_t>>& prompt
             for (std::size_t b = 0; b < batch.size(); ++b)
                 for (std::size_t t = 0; t < length; ++t) a[b][t] = prompts[batch[b]][t];
             Captures captures;
+            std::size_t bytes = 0;
             m.forward(ids, plan, [&](const std::string& hook, const torch::Tensor& value) {
                 auto& rows = captures[hook];
                 for (std::size_t b = 0; b < batch.size(); ++b) rows.push_back(row(value, b));
+                bytes += value.numel() * sizeof(float);
             });
+            capture_bytes_per_token = std::max(capture_bytes_per_token, static_cast<double>(bytes) / (batch.size() * length));
             sink(batch, captures);
         }
     }
