@@ -11,8 +11,9 @@ packages=(
   libtorch-dev libarmadillo-dev libopenblas-dev
   libyaml-cpp-dev libhdf5-dev doctest-dev
   # experiment validation (valijson: header-only JSON Schema), hashing; the tokenizers: regexes
-  # (PCRE2), Unicode normalization and case (ICU)
-  nlohmann-json3-dev libvalijson-dev libxxhash-dev libpcre2-dev libicu-dev
+  # (PCRE2), Unicode normalization and case (ICU), tokenizer.model files (sentencepiece; its
+  # command-line tools are the tests' reference)
+  nlohmann-json3-dev libvalijson-dev libxxhash-dev libpcre2-dev libicu-dev libsentencepiece-dev sentencepiece
   # tests and tools read run files the way users do: Python with h5py and numpy; PyTorch is the
   # independent reference and the benchmark baseline for the forward pass
   python3 python3-h5py python3-numpy python3-scipy python3-torch

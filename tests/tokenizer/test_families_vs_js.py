@@ -113,6 +113,36 @@ class FamiliesAgainstJs(unittest.TestCase):
                 self.assertEqual(bad, [], f"{which} vs its npm package's encoder (without BOS): {len(bad)} differ, "
                                           f"e.g. {[self.texts[i] for i in bad[:5]]}")
 
+    def test_tokenizer_model_files_through_libsentencepiece(self):
+        """A folder with only tokenizer.model (sentencepiece BPE with byte fallback, trained here on
+        the corpus by Debian's spm_train) against Debian's spm_encode; BOS added as Llama's
+        tokenizer_config.json says."""
+        folder = os.path.join(self.dir, "sentencepiece")
+        os.makedirs(folder)
+        text = os.path.join(self.dir, "train.txt")
+        with open(text, "w") as f:
+            f.write("\n".join(t.replace("\n", " ") for t in self.texts * 2))
+        subprocess.run(["spm_train", f"--input={text}", f"--model_prefix={folder}/tokenizer", "--vocab_size=3000",
+                        "--model_type=bpe", "--byte_fallback=true", "--character_coverage=0.995"],
+                       check=True, capture_output=True, timeout=600)
+        with open(os.path.join(folder, "config.json"), "w") as f:
+            json.dump({"model_type": "llama"}, f)
+        with open(os.path.join(folder, "tokenizer_config.json"), "w") as f:
+            json.dump({"add_bos_token": True, "add_eos_token": False}, f)
+        # spm_encode reads lines: texts with line breaks of any kind are left out of this comparison.
+        keep = [i for i, t in enumerate(self.texts) if len(t.splitlines()) == 1 and not set(t) & set("\r\n")]
+        self.assertGreater(len(keep), 3000)
+        jsonl = os.path.join(self.dir, "one-line.jsonl")
+        with open(jsonl, "w") as f:
+            f.write("".join(json.dumps(self.texts[i]) + "\n" for i in keep))
+        ours = [json.loads(l) for l in laminar_ids(folder, jsonl)]
+        reference = subprocess.run(["spm_encode", f"--model={folder}/tokenizer.model", "--output_format=id"],
+                                   input="".join(self.texts[i] + "\n" for i in keep), capture_output=True, text=True,
+                                   check=True, timeout=600).stdout.split("\n")
+        bad = [(self.texts[i], o, r) for i, o, r in zip(keep, ours, reference)
+               if o != [1] + [int(x) for x in r.split()]]
+        self.assertEqual(bad[:5], [], f"{len(bad)} of {len(keep)} differ from spm_encode")
+
     def test_special_tokens_are_marked_off_the_text(self):
         """BOS / [CLS] ... [SEP] are added as Hugging Face adds them, and shown as added."""
         jsonl = os.path.join(self.dir, "seed.jsonl")

@@ -1,6 +1,8 @@
 // tokenizer.json's pipeline (added tokens, normalizer, pre-tokenizer, model, post-processor)
 // as tokenizers.js runs it, and Tokenizer::load(), which also reads the older file layouts by
 // building the tokenizer.json they stand for.
+#include <dlfcn.h>
+
 #include <fstream>
 #include <map>
 
@@ -13,6 +15,23 @@ namespace laminar::models {
 namespace fs = std::filesystem;
 
 namespace {
+
+/// tokenizer.model through laminar-sentencepiece.so, the bridge to libsentencepiece that sits
+/// beside this plugin and is opened only now (see sentencepiece_bridge.cpp for why).
+std::unique_ptr<Tokenizer> load_sentencepiece(const fs::path& model, const nlohmann::json& config) {
+    Dl_info self{};
+    dladdr(reinterpret_cast<void*>(&load_sentencepiece), &self);
+    const fs::path bridge = fs::path(self.dli_fname).parent_path() / "laminar-sentencepiece.so";
+    void* lib = dlopen(bridge.c_str(), RTLD_NOW | RTLD_LOCAL);  // never closed: plugins stay loaded too
+    if (!lib) throw std::runtime_error(model.string() + ": cannot read sentencepiece models: " + dlerror());
+    using Make = Tokenizer* (*)(const char*, const char*, char*, std::size_t);
+    auto make = reinterpret_cast<Make>(dlsym(lib, "laminar_sentencepiece_tokenizer"));
+    if (!make) throw std::runtime_error(bridge.string() + ": not laminar's sentencepiece bridge");
+    char error[512] = "";
+    Tokenizer* t = make(model.c_str(), config.dump().c_str(), error, sizeof error);
+    if (!t) throw std::runtime_error(model.string() + ": " + error);
+    return std::unique_ptr<Tokenizer>(t);
+}
 
 nlohmann::json read_json(const fs::path& file) {
     std::ifstream in(file);
@@ -240,11 +259,7 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const fs::path& dir) {
     if (fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt"))
         return std::make_unique<HfTokenizer>(from_vocab_and_merges(dir), (dir / "merges.txt").string());
     if (fs::exists(dir / "vocab.txt")) return std::make_unique<HfTokenizer>(from_vocab_txt(dir, config), (dir / "vocab.txt").string());
-    // libsentencepiece carries its own copy of protobuf, which clashes with libtorch's in one
-    // process (a crash while loading): tokenizer.model is not read yet.
-    if (fs::exists(dir / "tokenizer.model"))
-        throw std::runtime_error(dir.string() + ": has only tokenizer.model; laminar reads tokenizer.json. Write it once, in "
-                                 "Python: from transformers import AutoTokenizer; AutoTokenizer.from_pretrained(DIR).save_pretrained(DIR)");
+    if (fs::exists(dir / "tokenizer.model")) return load_sentencepiece(dir / "tokenizer.model", config);
     throw std::runtime_error(dir.string() + ": no tokenizer (expected tokenizer.json, vocab.json and merges.txt, vocab.txt, "
                              "or tokenizer.model)");
 }

@@ -1,6 +1,7 @@
 // Tokenizers of the model folders people have: tokenizer.json (Hugging Face's pipeline:
 // added tokens, normalizer, pre-tokenizer, BPE or WordPiece model, post-processor), the older
-// vocab.json + merges.txt (byte-level BPE) and vocab.txt (BERT's WordPiece). Ids follow tokenizers.js, `encode(text)` with its
+// vocab.json + merges.txt (byte-level BPE), vocab.txt (BERT's WordPiece) and tokenizer.model
+// (sentencepiece, through Debian's libsentencepiece). Ids follow tokenizers.js, `encode(text)` with its
 // defaults (tests/tokenizer/).
 #pragma once
 
@@ -23,7 +24,8 @@ public:
     /// The largest id the tokenizer can produce (checked against the model's vocab_size).
     virtual int32_t max_id() const = 0;
 
-    /// From `dir`: tokenizer.json, else vocab.json + merges.txt, else vocab.txt. Throws std::runtime_error naming the file on what cannot be right.
+    /// From `dir`: tokenizer.json, else vocab.json + merges.txt, else vocab.txt, else
+    /// tokenizer.model. Throws std::runtime_error naming the file on what cannot be right.
     static std::unique_ptr<Tokenizer> load(const std::filesystem::path& dir);
 };
 
