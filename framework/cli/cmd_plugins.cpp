@@ -29,9 +29,16 @@ int plugins(const Args& args) {
     }
     std::cout << std::left << std::setw(10) << "KIND" << std::setw(16) << "NAME" << std::setw(10) << "VERSION"
               << std::setw(5) << "API" << "FILE\n";
-    for (const auto& p : registry.plugins())
+    for (const auto& p : registry.plugins()) {
         std::cout << std::setw(10) << to_string(p.kind) << std::setw(16) << p.name << std::setw(10) << p.version
-                  << std::setw(5) << p.api_version << p.file.string() << "\n";
+                  << std::setw(5) << p.api_version << p.file.string();
+        if (!p.model_types.empty()) {  // what `backend:` left out chooses it for
+            std::cout << "  (config.json model_type:";
+            for (const auto& t : p.model_types) std::cout << " " << t;
+            std::cout << ")";
+        }
+        std::cout << "\n";
+    }
     if (registry.plugins().empty()) std::cout << "(no plugins found)\n";
     for (const auto& problem : registry.problems())
         std::cout << "refused: " << problem.file.string() << ": " << problem.reason << "\n";
