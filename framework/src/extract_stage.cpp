@@ -73,10 +73,14 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
     }
 
     std::vector<std::vector<int32_t>> prompts;
-    for (const auto& s : stimuli) prompts.push_back(s.token_ids);
+    std::vector<int32_t> shared;  // the template's tokens before the word, the same in every prompt
+    for (const auto& s : stimuli) {
+        prompts.push_back(s.token_ids);
+        shared.push_back(s.word_begin);
+    }
     // Each batch's rows go to the run file before the next batch runs.
     ActivationWriter writer(file, m.id, fingerprint, stimuli.size());
-    backend->forward(prompts, {hooks.begin(), hooks.end()}, [&](const std::vector<std::size_t>& rows, const Captures& captured) {
+    backend->forward(prompts, shared, {hooks.begin(), hooks.end()}, [&](const std::vector<std::size_t>& rows, const Captures& captured) {
         std::vector<Stimulus> batch;
         for (std::size_t r : rows) batch.push_back(stimuli[r]);
         for (const auto& ex : extractors)

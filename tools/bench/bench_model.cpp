@@ -54,8 +54,8 @@ int main(int argc, char** argv) {
     std::vector<std::vector<int32_t>> seed;
     for (const auto& w : words) seed.push_back(model->encode("The next word is " + w).ids);
     const std::vector<std::string> seed_hooks = {"blocks.5.attn.hook_q", "blocks.5.attn.hook_k"};
-    model->forward(seed, seed_hooks, ignore);  // first touch of the mapped weights
-    const double seed_time = median_seconds(repeats, [&] { model->forward(seed, seed_hooks, ignore); });
+    model->forward(seed, {}, seed_hooks, ignore);  // first touch of the mapped weights
+    const double seed_time = median_seconds(repeats, [&] { model->forward(seed, {}, seed_hooks, ignore); });
 
     // Full forward: every block, the residual stream after each captured (no logits).
     std::vector<std::string> all_hooks;
@@ -65,8 +65,8 @@ int main(int argc, char** argv) {
         std::vector<std::vector<int32_t>> prompts(batch, std::vector<int32_t>(length));
         for (int b = 0; b < batch; ++b)
             for (int i = 0; i < length; ++i) prompts[b][i] = (b * 7919 + i * 104729) % 30000;
-        model->forward(prompts, all_hooks, ignore);
-        const double s = median_seconds(repeats, [&] { model->forward(prompts, all_hooks, ignore); });
+        model->forward(prompts, {}, all_hooks, ignore);
+        const double s = median_seconds(repeats, [&] { model->forward(prompts, {}, all_hooks, ignore); });
         full.push_back({{"batch", batch}, {"length", length}, {"seconds", s}, {"tokens_per_s", batch * length / s}});
     }
     std::cout << nlohmann::json{{"load_s", load}, {"seed_extract_s", seed_time}, {"full_forward", full}}.dump() << "\n";

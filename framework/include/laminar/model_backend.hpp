@@ -53,9 +53,12 @@ public:
     /// Runs every prompt and hands `sink`, batch by batch, one tensor per prompt for each
     /// requested hook (TransformerLens names, e.g. "blocks.5.attn.hook_q") whose first axis is
     /// position (attn.hook_pattern, as in TransformerLens: [head, query_pos, key_pos]).
-    /// Throws SpecError naming the hook when one is unknown.
-    virtual void forward(const std::vector<std::vector<int32_t>>& prompts, const std::vector<std::string>& hooks,
-                         const BatchSink& sink) = 0;
+    /// `shared[i]` (or none: empty) says how many first tokens of prompt i come from the
+    /// experiment's template: prompts whose first tokens are the same may have them computed
+    /// once (a causal model's keys and values do not depend on what follows). Throws SpecError
+    /// naming the hook when one is unknown.
+    virtual void forward(const std::vector<std::vector<int32_t>>& prompts, const std::vector<int32_t>& shared,
+                         const std::vector<std::string>& hooks, const BatchSink& sink) = 0;
 };
 
 }  // namespace laminar

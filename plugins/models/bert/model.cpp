@@ -76,7 +76,8 @@ ModelInfo Model::info() const {
     return {"bert", c.n_layer, c.n_head, c.d_model, c.n_head, c.d_head()};
 }
 
-void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture) const {
+void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture,
+                    const models::PassContext& context) const {
     torch::InferenceMode guard;
     const Config& c = config_;
     const int64_t B = ids.size(0), T = ids.size(1), d = c.d_model, H = c.n_head, dh = c.d_head();

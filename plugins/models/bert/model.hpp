@@ -33,9 +33,11 @@ public:
     explicit Model(const std::filesystem::path& dir);
     ModelInfo info() const override;
     const models::HookCatalog& catalog() const override { return catalog_; }
+    bool causal() const override { return false; }
     int64_t max_positions() const override { return config_.max_positions; }
     int64_t vocab_size() const override { return config_.vocab_size; }
-    void forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture) const override;
+    void forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture,
+                 const models::PassContext& context) const override;
 
 private:
     Config config_;

@@ -10,9 +10,9 @@ namespace {
 constexpr int64_t kMaxTokensPerBatch = 8192;           // bounds one batch's activations; prompts are short
 constexpr std::size_t kCaptureBytesPerBatch = 256 << 20;  // bounds one batch's captures (all hooks, all positions)
 
-/// Copies prompt `b` of a batch tensor [batch, ...] into a laminar::Tensor.
-laminar::Tensor row(const torch::Tensor& batch, int64_t b) {
-    const torch::Tensor t = batch[b].contiguous();
+/// Copies one prompt's hook value [pos, ...] into a laminar::Tensor.
+laminar::Tensor row(const torch::Tensor& value) {
+    const torch::Tensor t = value.contiguous();
     laminar::Tensor out;
     out.shape.assign(t.sizes().begin(), t.sizes().end());
     out.data.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
@@ -40,14 +40,10 @@ void TransformerBackend::load(const std::filesystem::path& dir, const Params&) {
                                  " but config.json's vocab_size is " + std::to_string(model_->vocab_size()));
 }
 
-void TransformerBackend::forward(const std::vector<std::vector<int32_t>>& prompts,
+void TransformerBackend::forward(const std::vector<std::vector<int32_t>>& prompts, const std::vector<int32_t>& shared,
                                  const std::vector<std::string>& hooks, const BatchSink& sink) {
     const Transformer& m = model();
     const HookPlan plan = HookPlan::parse(hooks, m.catalog(), m.info().n_layer);
-
-    // Length buckets: equal-length prompts batch without padding, so every prompt's numbers
-    // are the ones it gets alone (no mask, no pad tokens).
-    std::map<std::size_t, std::vector<std::size_t>> buckets;
     for (std::size_t i = 0; i < prompts.size(); ++i) {
         const auto& p = prompts[i];
         if (p.empty()) throw SpecError("", "prompt " + std::to_string(i) + " has no tokens");
@@ -56,31 +52,61 @@ void TransformerBackend::forward(const std::vector<std::vector<int32_t>>& prompt
                                     " tokens; the model takes at most " + std::to_string(m.max_positions()));
         for (int32_t id : p)
             if (id < 0 || id >= m.vocab_size()) throw SpecError("", "token id " + std::to_string(id) + " is out of range");
-        buckets[p.size()].push_back(i);
     }
-    // Batch sizes follow what a prompt's captures weigh (measured on the batches run so far):
-    // 72 hooks x 5 positions x 1,024 floats is 1.5 MB a prompt, so a batch holds ~170 of them.
+
+    // Prompts are grouped by the first tokens they share (the template before the word, as the
+    // host says): a causal model runs those once per group and each prompt's own tokens after
+    // them. The split depends on the prompt alone, never on its batch, so a prompt's numbers are
+    // the same alone and in any batch. Attention patterns ([head, query, key]) are not split.
+    const bool split = m.causal() && !shared.empty() && hooks.end() == std::find_if(hooks.begin(), hooks.end(), [](const std::string& h) {
+                           return h.find("hook_pattern") != std::string::npos; });
+    std::map<std::vector<int32_t>, std::vector<std::size_t>> groups;  // shared tokens -> prompts
+    for (std::size_t i = 0; i < prompts.size(); ++i) {
+        const auto n = split ? std::clamp<std::size_t>(shared.at(i), 0, prompts[i].size() - 1) : 0;
+        groups[std::vector<int32_t>(prompts[i].begin(), prompts[i].begin() + n)].push_back(i);
+    }
+
     double capture_bytes_per_token = 0;
-    for (const auto& [length, members] : buckets) {
-        const std::size_t by_tokens = std::max<std::size_t>(1, kMaxTokensPerBatch / length);
-        for (std::size_t start = 0, per_batch = std::min<std::size_t>(by_tokens, 64); start < members.size(); start += per_batch) {
-            if (capture_bytes_per_token > 0)
-                per_batch = std::clamp<std::size_t>(kCaptureBytesPerBatch / (capture_bytes_per_token * length), 1, by_tokens);
-            const std::vector<std::size_t> batch(members.begin() + start,
-                                                 members.begin() + std::min(members.size(), start + per_batch));
-            torch::Tensor ids = torch::empty({static_cast<int64_t>(batch.size()), static_cast<int64_t>(length)}, torch::kInt64);
-            auto a = ids.accessor<int64_t, 2>();
-            for (std::size_t b = 0; b < batch.size(); ++b)
-                for (std::size_t t = 0; t < length; ++t) a[b][t] = prompts[batch[b]][t];
-            Captures captures;
-            std::size_t bytes = 0;
+    for (const auto& [prefix, members] : groups) {
+        // The shared tokens: their keys and values, and their hook values (position first).
+        PrefixCache cache;
+        std::map<std::string, torch::Tensor> prefix_values;
+        const int64_t P = static_cast<int64_t>(prefix.size());
+        if (P > 0) {
+            torch::Tensor ids = torch::tensor(std::vector<int64_t>(prefix.begin(), prefix.end()), torch::kInt64).view({1, P});
             m.forward(ids, plan, [&](const std::string& hook, const torch::Tensor& value) {
-                auto& rows = captures[hook];
-                for (std::size_t b = 0; b < batch.size(); ++b) rows.push_back(row(value, b));
-                bytes += value.numel() * sizeof(float);
-            });
-            capture_bytes_per_token = std::max(capture_bytes_per_token, static_cast<double>(bytes) / (batch.size() * length));
-            sink(batch, captures);
+                prefix_values[hook] = value[0].contiguous();
+            }, {nullptr, &cache});
+        }
+        const PassContext context{P > 0 ? &cache : nullptr, nullptr};
+
+        // Length buckets of the rest: equal lengths batch without padding (no mask, no pad
+        // tokens). Batch sizes follow what a prompt's captures weigh, measured on the batches
+        // run so far: 72 hooks x 5 positions x 1,024 floats is 1.5 MB, so ~170 prompts a batch.
+        std::map<std::size_t, std::vector<std::size_t>> buckets;
+        for (std::size_t i : members) buckets[prompts[i].size() - P].push_back(i);
+        for (const auto& [length, bucket] : buckets) {
+            const std::size_t by_tokens = std::max<std::size_t>(1, kMaxTokensPerBatch / length);
+            for (std::size_t start = 0, per_batch = std::min<std::size_t>(by_tokens, 64); start < bucket.size(); start += per_batch) {
+                if (capture_bytes_per_token > 0)
+                    per_batch = std::clamp<std::size_t>(kCaptureBytesPerBatch / (capture_bytes_per_token * (length + P)), 1, by_tokens);
+                const std::vector<std::size_t> batch(bucket.begin() + start, bucket.begin() + std::min(bucket.size(), start + per_batch));
+                torch::Tensor ids = torch::empty({static_cast<int64_t>(batch.size()), static_cast<int64_t>(length)}, torch::kInt64);
+                auto a = ids.accessor<int64_t, 2>();
+                for (std::size_t b = 0; b < batch.size(); ++b)
+                    for (std::size_t t = 0; t < length; ++t) a[b][t] = prompts[batch[b]][P + t];
+                Captures captures;
+                std::size_t bytes = 0;
+                m.forward(ids, plan, [&](const std::string& hook, const torch::Tensor& value) {
+                    auto& rows = captures[hook];
+                    const auto shared_part = prefix_values.find(hook);
+                    for (std::size_t b = 0; b < batch.size(); ++b)
+                        rows.push_back(row(shared_part == prefix_values.end() ? value[b] : torch::cat({shared_part->second, value[b]})));
+                    bytes += value.numel() * sizeof(float);
+                }, context);
+                capture_bytes_per_token = std::max(capture_bytes_per_token, static_cast<double>(bytes) / (batch.size() * length));
+                sink(batch, captures);
+            }
         }
     }
 }
@@ -127,9 +153,24 @@ torch::Tensor conv1d(const torch::Tensor& x, const torch::Tensor& w, const torch
     return batch_invariant_mm(x, w).add_(b);
 }
 
+std::pair<torch::Tensor, torch::Tensor> PassContext::keys_values(int layer, const torch::Tensor& k, const torch::Tensor& v) const {
+    if (record) {
+        record->k.push_back(k);
+        record->v.push_back(v);
+        record->length = k.size(1);
+    }
+    if (!past) return {k, v};
+    const int64_t B = k.size(0);
+    auto before = [&](const torch::Tensor& cached, const torch::Tensor& own) {
+        return torch::cat({cached.expand({B, cached.size(1), cached.size(2), cached.size(3)}), own}, 1);
+    };
+    return {before(past->k.at(layer), k), before(past->v.at(layer), v)};
+}
+
 std::pair<torch::Tensor, torch::Tensor> attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                                   double scale, bool causal, int window) {
     const int64_t B = q.size(0), T = q.size(1), H = q.size(2), dh = q.size(3), group = H / k.size(2);
+    const int64_t Tk = k.size(1), past = Tk - T;
     const torch::Tensor qh = q.transpose(1, 2);                                      // [B, H, T, dh]
     torch::Tensor kh = k.transpose(1, 2), vh = v.transpose(1, 2);
     if (group > 1) {
@@ -137,9 +178,9 @@ std::pair<torch::Tensor, torch::Tensor> attention(const torch::Tensor& q, const 
         vh = vh.repeat_interleave(group, 1);
     }
     torch::Tensor scores = torch::matmul(qh, kh.transpose(-1, -2)).mul_(scale);     // [B, H, T, T]
-    if (causal) {
-        torch::Tensor masked = torch::ones({T, T}, torch::kBool).triu(1);
-        if (window > 0) masked = masked | torch::ones({T, T}, torch::kBool).tril(-window);
+    if (causal) {  // query i stands at position past + i
+        torch::Tensor masked = torch::ones({T, Tk}, torch::kBool).triu(1 + past);
+        if (window > 0) masked = masked | torch::ones({T, Tk}, torch::kBool).tril(past - window);
         scores.masked_fill_(masked, -std::numeric_limits<float>::infinity());
     }
     torch::Tensor pattern = torch::softmax(scores, -1);
@@ -147,11 +188,11 @@ std::pair<torch::Tensor, torch::Tensor> attention(const torch::Tensor& q, const 
     return {std::move(z), std::move(pattern)};
 }
 
-Rotary::Rotary(int64_t T, int64_t dims, double theta) : dims_(dims) {
+Rotary::Rotary(int64_t T, int64_t dims, double theta, int64_t offset) : dims_(dims) {
     // As Hugging Face computes them: inv_freq in float32, angles for positions 0..T-1.
     const torch::Tensor inv_freq =
         1.0 / torch::pow(theta, torch::arange(0, dims, 2, torch::kInt64).to(torch::kFloat32) / static_cast<double>(dims));
-    const torch::Tensor angles = torch::outer(torch::arange(T, torch::kFloat32), inv_freq);  // [T, dims/2]
+    const torch::Tensor angles = torch::outer(torch::arange(offset, offset + T, torch::kFloat32), inv_freq);  // [T, dims/2]
     const torch::Tensor both = torch::cat({angles, angles}, -1).view({1, T, 1, dims});
     cos_ = both.cos();
     sin_ = both.sin();

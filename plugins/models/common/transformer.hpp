@@ -19,6 +19,25 @@ namespace laminar::models {
 /// Called with a hook name and its value for the whole batch: [batch, pos, ...].
 using CaptureFn = std::function<void(const std::string& hook, const torch::Tensor& value)>;
 
+/// Keys (after rotary) and values of first tokens that many prompts share, block by block
+/// ([1, P, key/value heads, d_head] each): a causal model computes them once, and every
+/// prompt's own tokens attend to them.
+struct PrefixCache {
+    int64_t length = 0;
+    std::vector<torch::Tensor> k, v;
+};
+
+/// What a forward pass gets beside its tokens: the cached prefix they continue (their positions
+/// start after it), or where to record the keys and values of this pass.
+struct PassContext {
+    const PrefixCache* past = nullptr;
+    PrefixCache* record = nullptr;
+    int64_t offset() const { return past ? past->length : 0; }
+    /// Block `layer`'s keys and values to attend over: the cached prefix's, then `k`, `v`
+    /// ([B, T, heads, d_head]); records `k`, `v` when asked.
+    std::pair<torch::Tensor, torch::Tensor> keys_values(int layer, const torch::Tensor& k, const torch::Tensor& v) const;
+};
+
 class Transformer {
 public:
     virtual ~Transformer() = default;
@@ -27,9 +46,12 @@ public:
     /// The longest prompt the model takes (learned position embeddings), or 0 for no limit.
     virtual int64_t max_positions() const = 0;
     virtual int64_t vocab_size() const = 0;
+    /// Causal (decoder) models can continue a cached prefix (PassContext); encoders cannot.
+    virtual bool causal() const { return true; }
     /// One batch of equal-length prompts, ids [batch, pos] (int64). Materialises only the
     /// hooks in `plan` and stops after plan.last_layer().
-    virtual void forward(const torch::Tensor& ids, const HookPlan& plan, const CaptureFn& capture) const = 0;
+    virtual void forward(const torch::Tensor& ids, const HookPlan& plan, const CaptureFn& capture,
+                         const PassContext& context) const = 0;
 };
 
 using TransformerFactory = std::function<std::unique_ptr<Transformer>(const std::filesystem::path& dir)>;
@@ -46,8 +68,8 @@ public:
     std::vector<std::string> hook_points() const override { return model().catalog().names(model().info().n_layer); }
     Encoding encode(const std::string& text) const override { return tokenizer().encode(text); }
     std::string token_text(int32_t id) const override { return tokenizer().token_text(id); }
-    void forward(const std::vector<std::vector<int32_t>>& prompts, const std::vector<std::string>& hooks,
-                 const BatchSink& sink) override;
+    void forward(const std::vector<std::vector<int32_t>>& prompts, const std::vector<int32_t>& shared,
+                 const std::vector<std::string>& hooks, const BatchSink& sink) override;
 
 private:
     TransformerFactory make_;
@@ -72,10 +94,10 @@ torch::Tensor conv1d(const torch::Tensor& x, const torch::Tensor& w, const torch
 /// Rows `ids` [B, T] of an embedding table in its file's dtype, as float32 [B, T, d].
 torch::Tensor embed(const torch::Tensor& table, const torch::Tensor& ids);
 
-/// Softmax attention of q [B, T, H, dh] over k, v [B, T, KV, dh]; KV divides H and query head h
-/// reads key/value head h / (H / KV) (grouped-query attention). `causal` masks later keys,
-/// `window` > 0 also keys `window` or more positions back (Mistral). Returns the heads' outputs
-/// side by side [B*T, H*dh] and the pattern [B, H, Tq, Tk].
+/// Softmax attention of q [B, Tq, H, dh] over k, v [B, Tk, KV, dh] (Tk - Tq cached positions come
+/// first); KV divides H and query head h reads key/value head h / (H / KV) (grouped-query
+/// attention). `causal` masks later keys, `window` > 0 also keys `window` or more positions back
+/// (Mistral). Returns the heads' outputs side by side [B*Tq, H*dh] and the pattern [B, H, Tq, Tk].
 std::pair<torch::Tensor, torch::Tensor> attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                                   double scale, bool causal, int window = 0);
 
@@ -84,7 +106,8 @@ std::pair<torch::Tensor, torch::Tensor> attention(const torch::Tensor& q, const 
 /// first `dims` dimensions of each head (all of them, or GPT-NeoX's rotary_pct share).
 class Rotary {
 public:
-    Rotary(int64_t T, int64_t dims, double theta);
+    /// For positions offset .. offset + T - 1.
+    Rotary(int64_t T, int64_t dims, double theta, int64_t offset = 0);
     /// x [B, T, heads, d_head] -> the same shape, rotated.
     torch::Tensor apply(const torch::Tensor& x) const;
 

@@ -45,7 +45,8 @@ const models::HookCatalog& Model::catalog() const {
     return hooks;
 }
 
-void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture) const {
+void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture,
+                    const models::PassContext& context) const {
     torch::InferenceMode guard;
     const int64_t B = ids.size(0), T = ids.size(1);
     const int64_t d = config_.n_embd, H = config_.n_head, dh = config_.d_head();
@@ -53,7 +54,8 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
 
     // Embeddings: token + position.
     const torch::Tensor tok = models::embed(wte_, ids);                        // [B, T, d]
-    const torch::Tensor pos = wpe_.slice(0, 0, T).unsqueeze(0);                   // [1, T, d]
+    const int64_t first = context.offset();                                       // after a cached prefix
+    const torch::Tensor pos = wpe_.slice(0, first, first + T).unsqueeze(0);       // [1, T, d]
     if (plan.wants("hook_embed")) capture("hook_embed", tok);
     if (plan.wants("hook_pos_embed")) capture("hook_pos_embed", pos.expand({B, T, d}));
     torch::Tensor x = (tok + pos).view({B * T, d});                               // residual stream [B*T, d]
@@ -71,11 +73,12 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
         if (want("attn.hook_q")) capture(name + "attn.hook_q", parts[0]);
         if (want("attn.hook_k")) capture(name + "attn.hook_k", parts[1]);
         if (want("attn.hook_v")) capture(name + "attn.hook_v", parts[2]);
+        const auto [keys, values] = context.keys_values(l, parts[1], parts[2]);        // with a cached prefix's
         // Early exit inside the last block: nothing after q, k, v is wanted.
         if (plan.done(l, {"attn.hook_pattern", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post"})) return;
         double scale = 1.0 / std::sqrt(static_cast<double>(dh));
         if (config_.scale_attn_by_inverse_layer_idx) scale /= (l + 1);
-        const auto [z, pattern] = models::attention(parts[0], parts[1], parts[2], scale, true);  // z [B*T, d]
+        const auto [z, pattern] = models::attention(parts[0], keys, values, scale, true);  // z [B*T, d]
         if (want("attn.hook_pattern")) capture(name + "attn.hook_pattern", pattern);
         const torch::Tensor attn_out = conv1d(z, w.c_proj_w, w.c_proj_b);         // [B*T, d]
         if (want("hook_attn_out")) capture(name + "hook_attn_out", attn_out.view({B, T, d}));

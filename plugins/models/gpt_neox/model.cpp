@@ -72,7 +72,8 @@ ModelInfo Model::info() const {
     return {"gpt_neox", c.n_layer, c.n_head, c.d_model, c.n_head, c.d_head()};
 }
 
-void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture) const {
+void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture,
+                    const models::PassContext& context) const {
     torch::InferenceMode guard;
     const Config& c = config_;
     const int64_t B = ids.size(0), T = ids.size(1), d = c.d_model, H = c.n_head, dh = c.d_head();
@@ -81,7 +82,7 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
     const torch::Tensor tok = models::embed(embed_in_, ids);                       // [B, T, d]
     if (plan.wants("hook_embed")) capture("hook_embed", tok);
     torch::Tensor x = tok.reshape({B * T, d});                                     // residual stream
-    const models::Rotary rotary(T, c.rotary_dims, c.rotary_base);
+    const models::Rotary rotary(T, c.rotary_dims, c.rotary_base, context.offset());  // positions after a cached prefix
 
     for (int l = 0; l <= plan.last_layer(); ++l) {
         const BlockWeights& w = blocks_[l];
@@ -99,8 +100,9 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
         const torch::Tensor rq = rotary.apply(q), rk = rotary.apply(k);
         if (want("attn.hook_rot_q")) capture(name + "attn.hook_rot_q", rq);
         if (want("attn.hook_rot_k")) capture(name + "attn.hook_rot_k", rk);
+        const auto [keys, values] = context.keys_values(l, rk, v);                   // with a cached prefix's
         if (plan.done(l, {"attn.hook_pattern", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post"})) return;
-        const auto [z, pattern] = models::attention(rq, rk, v, 1.0 / std::sqrt(static_cast<double>(dh)), true);
+        const auto [z, pattern] = models::attention(rq, keys, values, 1.0 / std::sqrt(static_cast<double>(dh)), true);
         if (want("attn.hook_pattern")) capture(name + "attn.hook_pattern", pattern);
         const torch::Tensor attn_out = models::linear(z, w.dense_w, w.dense_b);
         if (want("hook_attn_out")) capture(name + "hook_attn_out", attn_out.view({B, T, d}));

@@ -35,7 +35,8 @@ public:
     const models::HookCatalog& catalog() const override { return catalog_; }
     int64_t max_positions() const override { return 0; }  // rotary
     int64_t vocab_size() const override { return config_.vocab_size; }
-    void forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture) const override;
+    void forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture,
+                 const models::PassContext& context) const override;
 
 private:
     Config config_;

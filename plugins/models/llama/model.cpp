@@ -97,7 +97,8 @@ const models::HookCatalog& Model::catalog() const {
     return hooks;
 }
 
-void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture) const {
+void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture,
+                    const models::PassContext& context) const {
     torch::InferenceMode guard;
     const Config& c = config_;
     const int64_t B = ids.size(0), T = ids.size(1), d = c.d_model, H = c.n_head, KV = c.n_kv_head, dh = c.d_head;
@@ -107,7 +108,7 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
     if (plan.wants("hook_embed")) capture("hook_embed", tok);
     torch::Tensor x = tok.reshape({B * T, d});                                     // residual stream
 
-    const models::Rotary rotary(T, dh, c.rope_theta);
+    const models::Rotary rotary(T, dh, c.rope_theta, context.offset());          // positions after a cached prefix
 
     for (int l = 0; l <= plan.last_layer(); ++l) {
         const AttentionWeights& w = attention_[l];  // read on first use
@@ -127,9 +128,10 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
         const torch::Tensor rq = rotary.apply(q), rk = rotary.apply(k);
         if (want("attn.hook_rot_q")) capture(name + "attn.hook_rot_q", rq);
         if (want("attn.hook_rot_k")) capture(name + "attn.hook_rot_k", rk);
+        const auto [keys, values] = context.keys_values(l, rk, v);                   // with a cached prefix's
         if (plan.done(l, {"attn.hook_pattern", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post"})) return;
 
-        const auto [z, pattern] = models::attention(rq, rk, v, 1.0 / std::sqrt(static_cast<double>(dh)), true, c.sliding_window);
+        const auto [z, pattern] = models::attention(rq, keys, values, 1.0 / std::sqrt(static_cast<double>(dh)), true, c.sliding_window);
         if (want("attn.hook_pattern")) capture(name + "attn.hook_pattern", pattern);
         const torch::Tensor attn_out = models::linear(z, w.wo, {});
         if (want("hook_attn_out")) capture(name + "hook_attn_out", attn_out.view({B, T, d}));
