@@ -77,7 +77,7 @@ ModelInfo Model::info() const {
 }
 
 void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture,
-                    const models::PassContext& context) const {
+                    const models::PassContext&) const {  // an encoder: no cached prefix (causal() is false)
     torch::InferenceMode guard;
     const Config& c = config_;
     const int64_t B = ids.size(0), T = ids.size(1), d = c.d_model, H = c.n_head, dh = c.d_head();
