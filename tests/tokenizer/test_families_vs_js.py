@@ -19,6 +19,7 @@ import tempfile
 import unittest
 
 from corpus import corpus
+from test_tokenizer_vs_js import laminar_ids
 
 BIN = os.environ["LAMINAR_BIN"]
 NODE = os.environ.get("LAMINAR_NODE", "node")
@@ -26,14 +27,6 @@ NODE_MODULES = os.environ["LAMINAR_NODE_MODULES"]
 SHARED = os.environ.get("LAMINAR_SHARED_TOKENIZERS",
                         os.path.join(os.environ["LAMINAR_SOURCE"], "..", "shared", "tokenizers"))
 FAMILIES = ["gpt_neox", "mistral", "llama2_legacy", "bert", "qwen2_style"]
-
-
-def laminar_ids(folder, jsonl):
-    out = subprocess.run([BIN, "tokenize", "--model", folder, "--json", "--jsonl", jsonl],
-                         capture_output=True, text=True, timeout=600)
-    if out.returncode != 0:
-        raise AssertionError(f"laminar tokenize failed on {folder}: {out.stderr}")
-    return out.stdout.splitlines()
 
 
 def js_ids(folder, jsonl):

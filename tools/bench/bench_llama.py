@@ -18,7 +18,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+from measure import timed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("LAMINAR_BUILD_DIR", os.path.join(ROOT, "build"))
@@ -27,18 +27,6 @@ LAMINAR = os.path.join(BUILD, "laminar")
 WORDS = {"space": "galaxy asteroid comet cosmos space sun planet moon star orbit",
          "interior": "ceiling sofa couch carpet door window lamp chair table rug bed floor wall",
          "fruit": "pear grape banana cherry peach apple seed jelly orange lime fruit"}
-
-
-def timed(cmd):
-    """Wall seconds and peak RSS (GB) of one process."""
-    t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(p.pid, 0)
-    seconds = time.perf_counter() - t
-    out, err = p.communicate()
-    if status != 0:
-        raise SystemExit(f"{cmd[0]} failed: {err.decode()}")
-    return seconds, usage.ru_maxrss / 1e6, out.decode()
 
 
 def main():

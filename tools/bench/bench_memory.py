@@ -18,24 +18,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
+from measure import timed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("LAMINAR_BUILD_DIR", os.path.join(ROOT, "build"))
 PYTHON = "/usr/bin/python3"
 LAMINAR = os.path.join(BUILD, "laminar")
-
-
-def timed(cmd):
-    """Wall seconds and peak RSS (GB) of one process."""
-    t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(p.pid, 0)
-    seconds = time.perf_counter() - t
-    err = p.stderr.read().decode()
-    if status != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed: {err}")
-    return seconds, usage.ru_maxrss / 1e6
 
 
 def words(n):
@@ -69,10 +57,10 @@ def main():
             f.write(f"experiment: memory\nmodels:\n  - id: m\n    path: {model}\nstimuli:\n  template: \"The next word is {{word}}\"\n"
                     f"  categories:\n{categories}\nextract:\n  - extractor: attention\n    sites: [q, k, v]\n"
                     f"    layers: {layers}\noutput: {out}\n")
-        seconds, rss = timed([LAMINAR, "run", yaml, "--stage", "extract", "--force"])
+        seconds, rss, _ = timed([LAMINAR, "run", yaml, "--stage", "extract", "--force"])
         rows.append((f"{name}: q, k, v", seconds, rss, os.path.getsize(out) / 1e9))
         os.remove(out)
-    _, model_rss = timed([LAMINAR, "hooks", "--model", model])
+    _, model_rss, _ = timed([LAMINAR, "hooks", "--model", model])
     print(f"{per * 10} stimuli, gpt2-medium shape ({os.path.getsize(os.path.join(model, 'model.safetensors')) / 1e9:.2f} GB F32)")
     print(f"{'extraction':24s} {'seconds':>8s} {'peak RSS GB':>12s} {'written GB':>11s}")
     for name, seconds, rss, written in rows:

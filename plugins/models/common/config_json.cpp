@@ -63,8 +63,4 @@ std::string ConfigJson::string_or(const char* key, const std::string& fallback) 
     return json_[key].get<std::string>();
 }
 
-std::string model_type(const std::filesystem::path& dir) {
-    return ConfigJson::load(dir).string_or("model_type", "");
-}
-
 }  // namespace laminar::models

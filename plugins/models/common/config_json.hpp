@@ -33,7 +33,4 @@ private:
     const nlohmann::json* first(std::initializer_list<const char*> keys, std::string& name) const;
 };
 
-/// Reads model_type from DIR/config.json ("" when there is none).
-std::string model_type(const std::filesystem::path& dir);
-
 }  // namespace laminar::models
