@@ -45,12 +45,12 @@ Model::Model(const std::filesystem::path& dir)
                 {"hook_embed", "hook_pos_embed", "hook_token_type_embed"},
                 {}};
     if (weights_.has("cls.predictions.transform.dense.weight")) {  // BertForMaskedLM (BertModel has no head)
-        head_w_ = weights_.get("cls.predictions.transform.dense.weight", {d, d});
+        head_w_ = weights_.get_raw("cls.predictions.transform.dense.weight", {d, d});
         head_b_ = weights_.get("cls.predictions.transform.dense.bias", {d});
         head_ln_w_ = weights_.get("cls.predictions.transform.LayerNorm.weight", {d});
         head_ln_b_ = weights_.get("cls.predictions.transform.LayerNorm.bias", {d});
         // The decoder is tied to the word embeddings; files may leave it out.
-        if (weights_.has("cls.predictions.decoder.weight")) weights_.check("cls.predictions.decoder.weight", {V, d});
+        decoder_ = weights_.has("cls.predictions.decoder.weight") ? weights_.get_raw("cls.predictions.decoder.weight", {V, d}) : word_;
         decoder_b_ = weights_.has("cls.predictions.bias") ? weights_.get("cls.predictions.bias", {V})
                                                           : weights_.get("cls.predictions.decoder.bias", {V});
         catalog_.after = {"logits"};
@@ -61,13 +61,13 @@ Model::Model(const std::filesystem::path& dir)
 BlockWeights Model::load_block(const models::WeightReader& r, int l) const {
     const int64_t d = config_.d_model, m = config_.d_mlp;
     const std::string p = "encoder.layer." + std::to_string(l) + ".";
-    return {r.get(p + "attention.self.query.weight", {d, d}), r.get(p + "attention.self.query.bias", {d}),
-            r.get(p + "attention.self.key.weight", {d, d}), r.get(p + "attention.self.key.bias", {d}),
-            r.get(p + "attention.self.value.weight", {d, d}), r.get(p + "attention.self.value.bias", {d}),
-            r.get(p + "attention.output.dense.weight", {d, d}), r.get(p + "attention.output.dense.bias", {d}),
+    return {r.matrix(p + "attention.self.query.weight", {d, d}), r.get(p + "attention.self.query.bias", {d}),
+            r.matrix(p + "attention.self.key.weight", {d, d}), r.get(p + "attention.self.key.bias", {d}),
+            r.matrix(p + "attention.self.value.weight", {d, d}), r.get(p + "attention.self.value.bias", {d}),
+            r.matrix(p + "attention.output.dense.weight", {d, d}), r.get(p + "attention.output.dense.bias", {d}),
             r.get(p + "attention.output.LayerNorm.weight", {d}), r.get(p + "attention.output.LayerNorm.bias", {d}),
-            r.get(p + "intermediate.dense.weight", {m, d}), r.get(p + "intermediate.dense.bias", {m}),
-            r.get(p + "output.dense.weight", {d, m}), r.get(p + "output.dense.bias", {d}),
+            r.matrix(p + "intermediate.dense.weight", {m, d}), r.get(p + "intermediate.dense.bias", {m}),
+            r.matrix(p + "output.dense.weight", {d, m}), r.get(p + "output.dense.bias", {d}),
             r.get(p + "output.LayerNorm.weight", {d}), r.get(p + "output.LayerNorm.bias", {d})};
 }
 
@@ -131,10 +131,6 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
     if (plan.wants("logits")) {  // the MLM head: dense, activation, LayerNorm, tied decoder + bias
         const torch::Tensor t = torch::layer_norm(models::activation(models::linear(x, head_w_, head_b_), c.hidden_act), {d},
                                                   head_ln_w_, head_ln_b_, eps);
-        if (!decoder_.defined())
-            decoder_ = weights_.has("cls.predictions.decoder.weight")
-                           ? weights_.get("cls.predictions.decoder.weight", {c.vocab_size, d})
-                           : word_.to(torch::kFloat32);
         capture("logits", models::linear(t, decoder_, decoder_b_).view({B, T, -1}));
     }
 }

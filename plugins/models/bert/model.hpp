@@ -45,7 +45,7 @@ private:
     models::WeightStore weights_;
     torch::Tensor word_, pos_, type_, emb_ln_w_, emb_ln_b_;  // word_ in the file's dtype
     torch::Tensor head_w_, head_b_, head_ln_w_, head_ln_b_, decoder_b_;  // undefined without an MLM head
-    mutable torch::Tensor decoder_;                          // [vocab, d] float32, read when logits are first wanted
+    torch::Tensor decoder_;                                  // [vocab, d] as stored: its own, or word_ (tied)
     models::LazyBlocks<BlockWeights> blocks_;
     BlockWeights load_block(const models::WeightReader& r, int l) const;
 };

@@ -82,6 +82,12 @@ SafetensorsFile::SafetensorsFile(const fs::path& file) : path_(file) {
     ::madvise(map_, size_, MADV_WILLNEED);
 }
 
+torch::Tensor SafetensorsFile::tensor(const std::string& name) const {
+    const torch::Tensor r = raw(name);
+    if (r.scalar_type() == torch::kFloat32) return r;
+    return torch::empty(r.sizes(), torch::kFloat32).copy_(r);
+}
+
 SafetensorsFile::~SafetensorsFile() {
     if (map_) ::munmap(map_, size_);
 }
@@ -177,15 +183,9 @@ torch::Tensor WeightReader::get_if(const std::string& name, const std::vector<in
     return store.has(name) ? get(name, shape) : torch::Tensor();
 }
 
-torch::Tensor WeightReader::stacked(const std::vector<std::pair<std::string, std::vector<int64_t>>>& parts,
-                                    bool optional) const {
-    if (optional && !store.has(parts.at(0).first)) return {};
-    std::vector<torch::Tensor> raw;
-    for (const auto& [name, shape] : parts) {
-        if (check_only) store.check(name, shape);
-        else raw.push_back(store.get_raw(name, shape));
-    }
-    return check_only ? torch::Tensor() : torch::cat(raw).to(torch::kFloat32);
+torch::Tensor WeightReader::matrix(const std::string& name, const std::vector<int64_t>& shape) const {
+    if (check_only) { store.check(name, shape); return {}; }
+    return store.get_raw(name, shape);
 }
 
 }  // namespace laminar::models

@@ -1,5 +1,7 @@
-// Weights from .safetensors files, memory-mapped: F32 tensors are views of the mapping (no
-// copy); F16 and BF16 are widened to float32 once, since the forward pass runs in float32.
+// Weights from .safetensors files, memory-mapped. Matrices stay views of the mapping in their
+// file's dtype (a BF16 model takes its file's size in memory, not twice that); linear() widens
+// F16 and BF16 ones into a reused buffer at each use, since the forward pass runs in float32.
+// Vectors (norms, biases) and position tables are small and widened once.
 #pragma once
 
 #include <filesystem>
@@ -32,7 +34,7 @@ public:
     /// aligned for its type: the header may be padded by any number of bytes).
     torch::Tensor raw(const std::string& name) const;
     /// A float32 tensor: raw() for F32, else a widened copy.
-    torch::Tensor tensor(const std::string& name) const { return raw(name).to(torch::kFloat32); }
+    torch::Tensor tensor(const std::string& name) const;
 
 private:
     std::filesystem::path path_;
@@ -58,8 +60,8 @@ public:
     torch::Tensor get(const std::string& name, const std::vector<int64_t>& shape) const;
     /// get() when the tensor is there, an undefined tensor when it is not (optional biases).
     torch::Tensor get_if(const std::string& name, const std::vector<int64_t>& shape) const;
-    /// The tensor in its file's dtype, a view of the mapping (embedding tables: rows are
-    /// looked up there and widened, not the whole table).
+    /// The tensor in its file's dtype, a view of the mapping (embedding tables, whose rows are
+    /// looked up there and widened, and weight matrices, which linear() widens at each use).
     torch::Tensor get_raw(const std::string& name, const std::vector<int64_t>& shape) const;
     /// Throws as get() would, without reading the data.
     void check(const std::string& name, const std::vector<int64_t>& shape) const;
@@ -78,12 +80,11 @@ private:
 struct WeightReader {
     const WeightStore& store;
     bool check_only = false;
+    /// As float32 (a small tensor: norms, biases).
     torch::Tensor get(const std::string& name, const std::vector<int64_t>& shape) const;
     torch::Tensor get_if(const std::string& name, const std::vector<int64_t>& shape) const;
-    /// Tensors of one dtype stacked along their first axis as one float32 matrix, widened once
-    /// (fused projections: q, k and v, or gate and up); undefined when check_only or when the
-    /// first is absent (optional biases).
-    torch::Tensor stacked(const std::vector<std::pair<std::string, std::vector<int64_t>>>& parts, bool optional = false) const;
+    /// A weight matrix as stored, for linear() and conv1d().
+    torch::Tensor matrix(const std::string& name, const std::vector<int64_t>& shape) const;
 };
 
 /// Per-block weights read on first use, through `load` (a family's block loader): a forward

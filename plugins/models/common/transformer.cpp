@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include <malloc.h>
+
 namespace laminar::models {
 
 namespace {
@@ -32,6 +34,11 @@ const Tokenizer& TransformerBackend::tokenizer() const {
 }
 
 void TransformerBackend::load(const std::filesystem::path& dir, const Params&) {
+    // A forward pass frees and reallocates activations of tens of megabytes block after block.
+    // glibc would hand blocks that large back to the kernel, whose fresh pages must then be
+    // faulted in and zeroed again (5-8% of a full forward): keep them in the heap for reuse.
+    ::mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    ::mallopt(M_TRIM_THRESHOLD, 1 << 30);
     load_tokenizer(dir);
     model_ = make_(dir);
     const auto largest = tokenizer_->max_id();
@@ -132,11 +139,23 @@ torch::Tensor embed(const torch::Tensor& table, const torch::Tensor& ids) {
 namespace {
 
 constexpr int64_t kMinRows = 64;
+constexpr int64_t kLargeWeight = int64_t{1} << 22;  // elements (16 MB in float32)
 
-/// x B with at least kMinRows rows given to BLAS (see linear()); B may be a transposed view.
+/// `w` as float32: itself, or (F16, BF16) widened into this thread's buffer, which the next
+/// call reuses. Widening at each use costs about a tenth of what allocating float32 copies
+/// costs (fresh pages must be faulted in and zeroed) and keeps a BF16 model at its file's size.
+torch::Tensor widened(const torch::Tensor& w) {
+    if (w.scalar_type() == torch::kFloat32) return w;
+    thread_local torch::Tensor buffer;
+    if (!buffer.defined() || buffer.numel() < w.numel()) buffer = torch::empty({w.numel()}, torch::kFloat32);
+    return buffer.narrow(0, 0, w.numel()).view(w.sizes()).copy_(w);
+}
+
+/// x B, with at least kMinRows rows given to BLAS when B is small (see linear()); B may be a
+/// transposed view.
 torch::Tensor batch_invariant_mm(const torch::Tensor& x, const torch::Tensor& b) {
     const int64_t rows = x.size(0);
-    if (rows >= kMinRows) return torch::mm(x, b);
+    if (rows >= kMinRows || b.numel() >= kLargeWeight) return torch::mm(x, b);
     return torch::mm(torch::cat({x, x.new_zeros({kMinRows - rows, x.size(1)})}), b).narrow(0, 0, rows);
 }
 
@@ -145,12 +164,12 @@ torch::Tensor batch_invariant_mm(const torch::Tensor& x, const torch::Tensor& b)
 // mm then an in-place add: libtorch 1.13's addmm with a broadcast bias takes a path about half
 // as fast as plain mm on CPU (tools/bench/bench_extract.py measures it).
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
-    torch::Tensor y = batch_invariant_mm(x, w.t());
+    torch::Tensor y = batch_invariant_mm(x, widened(w).t());
     return b.defined() ? y.add_(b) : y;
 }
 
 torch::Tensor conv1d(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
-    return batch_invariant_mm(x, w).add_(b);
+    return batch_invariant_mm(x, widened(w)).add_(b);
 }
 
 std::pair<torch::Tensor, torch::Tensor> PassContext::keys_values(int layer, const torch::Tensor& k, const torch::Tensor& v) const {

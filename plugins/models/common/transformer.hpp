@@ -84,9 +84,12 @@ torch::Tensor activation(const torch::Tensor& x, const std::string& name);
 /// Throws std::runtime_error naming the file when `name` is not one activation() knows.
 void check_activation(const std::string& name, const std::filesystem::path& config);
 
-/// nn.Linear: x W^T + b for W [out, in] as stored (b may be undefined). Fewer than 64 rows are
-/// padded to 64 with zeros: OpenBLAS takes other paths for a few rows (gemv for one) whose
-/// results differ in the last bits, and a prompt must give the same numbers alone as in a batch.
+/// nn.Linear: x W^T + b for W [out, in] as stored, in any float dtype (b may be undefined;
+/// float32). A prompt must give the
+/// same numbers alone as in a batch, and OpenBLAS computes small products (rows x out x in
+/// below about a million) with other kernels whose results differ in the last bits: so fewer
+/// than 64 rows are padded to 64 with zeros where W has under 4M elements. Larger weights take
+/// the blocked kernel for any row count (tests/reference checks a model that has them).
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b);
 /// GPT-2's Conv1D: x W + b for W [in, out], padded likewise.
 torch::Tensor conv1d(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b);

@@ -23,11 +23,11 @@ BlockWeights Model::load_block(const models::WeightReader& r, int l) const {
     // h.N.attn.bias / h.N.attn.masked_bias (causal-mask buffers in older files) are ignored.
     const std::string p = "h." + std::to_string(l) + ".";
     return {r.get(p + "ln_1.weight", {d}), r.get(p + "ln_1.bias", {d}),
-            r.get(p + "attn.c_attn.weight", {d, 3 * d}), r.get(p + "attn.c_attn.bias", {3 * d}),
-            r.get(p + "attn.c_proj.weight", {d, d}), r.get(p + "attn.c_proj.bias", {d}),
+            r.matrix(p + "attn.c_attn.weight", {d, 3 * d}), r.get(p + "attn.c_attn.bias", {3 * d}),
+            r.matrix(p + "attn.c_proj.weight", {d, d}), r.get(p + "attn.c_proj.bias", {d}),
             r.get(p + "ln_2.weight", {d}), r.get(p + "ln_2.bias", {d}),
-            r.get(p + "mlp.c_fc.weight", {d, inner}), r.get(p + "mlp.c_fc.bias", {inner}),
-            r.get(p + "mlp.c_proj.weight", {inner, d}), r.get(p + "mlp.c_proj.bias", {d})};
+            r.matrix(p + "mlp.c_fc.weight", {d, inner}), r.get(p + "mlp.c_fc.bias", {inner}),
+            r.matrix(p + "mlp.c_proj.weight", {inner, d}), r.get(p + "mlp.c_proj.bias", {d})};
 }
 
 ModelInfo Model::info() const {
@@ -98,8 +98,7 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
         const torch::Tensor normalized = torch::layer_norm(x, {d}, ln_f_w_, ln_f_b_, eps);  // [B*T, d]
         if (plan.wants("ln_final.hook_normalized")) capture("ln_final.hook_normalized", normalized.view({B, T, d}));
         if (plan.wants("logits")) {  // tied unembedding
-            if (!unembed_.defined()) unembed_ = wte_.to(torch::kFloat32);
-            capture("logits", models::linear(normalized, unembed_, {}).view({B, T, -1}));
+            capture("logits", models::linear(normalized, wte_, {}).view({B, T, -1}));
         }
     }
 }

@@ -36,7 +36,6 @@ private:
     Config config_;
     models::WeightStore weights_;
     torch::Tensor wte_, wpe_;       // [vocab, d] in the file's dtype, [n_positions, d]
-    mutable torch::Tensor unembed_;  // wte_ as float32, made when logits are first wanted
     torch::Tensor ln_f_w_, ln_f_b_;
     models::LazyBlocks<BlockWeights> blocks_;
     BlockWeights load_block(const models::WeightReader& r, int l) const;

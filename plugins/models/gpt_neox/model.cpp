@@ -51,7 +51,7 @@ Model::Model(const std::filesystem::path& dir)
     embed_in_ = weights_.get_raw("embed_in.weight", {c.vocab_size, d});
     final_w_ = weights_.get("final_layer_norm.weight", {d});
     final_b_ = weights_.get("final_layer_norm.bias", {d});
-    weights_.check("embed_out.weight", {c.vocab_size, d});
+    embed_out_ = weights_.get_raw("embed_out.weight", {c.vocab_size, d});
     blocks_.check();
 }
 
@@ -61,10 +61,10 @@ BlockWeights Model::load_block(const models::WeightReader& r, int l) const {
     const std::string p = "layers." + std::to_string(l) + ".";
     return {r.get(p + "input_layernorm.weight", {d}), r.get(p + "input_layernorm.bias", {d}),
             r.get(p + "post_attention_layernorm.weight", {d}), r.get(p + "post_attention_layernorm.bias", {d}),
-            r.get(p + "attention.query_key_value.weight", {3 * d, d}), r.get_if(p + "attention.query_key_value.bias", {3 * d}),
-            r.get(p + "attention.dense.weight", {d, d}), r.get_if(p + "attention.dense.bias", {d}),
-            r.get(p + "mlp.dense_h_to_4h.weight", {m, d}), r.get(p + "mlp.dense_h_to_4h.bias", {m}),
-            r.get(p + "mlp.dense_4h_to_h.weight", {d, m}), r.get(p + "mlp.dense_4h_to_h.bias", {d})};
+            r.matrix(p + "attention.query_key_value.weight", {3 * d, d}), r.get_if(p + "attention.query_key_value.bias", {3 * d}),
+            r.matrix(p + "attention.dense.weight", {d, d}), r.get_if(p + "attention.dense.bias", {d}),
+            r.matrix(p + "mlp.dense_h_to_4h.weight", {m, d}), r.get(p + "mlp.dense_h_to_4h.bias", {m}),
+            r.matrix(p + "mlp.dense_4h_to_h.weight", {d, m}), r.get(p + "mlp.dense_4h_to_h.bias", {d})};
 }
 
 ModelInfo Model::info() const {
@@ -123,7 +123,6 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
         const torch::Tensor normalized = torch::layer_norm(x, {d}, final_w_, final_b_, eps);
         if (plan.wants("ln_final.hook_normalized")) capture("ln_final.hook_normalized", normalized.view({B, T, d}));
         if (plan.wants("logits")) {
-            if (!embed_out_.defined()) embed_out_ = weights_.get("embed_out.weight", {c.vocab_size, d});
             capture("logits", models::linear(normalized, embed_out_, {}).view({B, T, -1}));
         }
     }

@@ -43,7 +43,7 @@ private:
     models::HookCatalog catalog_;
     models::WeightStore weights_;
     torch::Tensor embed_in_, final_w_, final_b_;  // embed_in in the file's dtype
-    mutable torch::Tensor embed_out_;            // read when logits are first wanted
+    torch::Tensor embed_out_;                    // [vocab, d] as stored
     models::LazyBlocks<BlockWeights> blocks_;
     BlockWeights load_block(const models::WeightReader& r, int l) const;
 };

@@ -51,7 +51,7 @@ Model::Model(const std::filesystem::path& dir)
     embed_ = weights_.get_raw("embed_tokens.weight", {c.vocab_size, c.d_model});
     norm_ = weights_.get("norm.weight", {c.d_model});
     // Tied checkpoints may still carry lm_head.weight (a copy); untied ones must.
-    if (!c.tied || weights_.has("lm_head.weight")) weights_.check("lm_head.weight", {c.vocab_size, c.d_model});
+    lm_head_ = !c.tied || weights_.has("lm_head.weight") ? weights_.get_raw("lm_head.weight", {c.vocab_size, c.d_model}) : embed_;
     attention_.check();
     mlp_.check();
 }
@@ -62,24 +62,16 @@ AttentionWeights Model::load_attention(const models::WeightReader& r, int l) con
     // self_attn.rotary_emb.inv_freq (a buffer in older files) is ignored: it is recomputed.
     const std::string p = "layers." + std::to_string(l) + ".self_attn.";
     return {r.get("layers." + std::to_string(l) + ".input_layernorm.weight", {d}),
-            r.stacked({{p + "q_proj.weight", {q, d}}, {p + "k_proj.weight", {kv, d}}, {p + "v_proj.weight", {kv, d}}}),
-            r.stacked({{p + "q_proj.bias", {q}}, {p + "k_proj.bias", {kv}}, {p + "v_proj.bias", {kv}}}, true),
-            r.get(p + "o_proj.weight", {d, q})};
+            r.matrix(p + "q_proj.weight", {q, d}), r.matrix(p + "k_proj.weight", {kv, d}), r.matrix(p + "v_proj.weight", {kv, d}),
+            r.get_if(p + "q_proj.bias", {q}), r.get_if(p + "k_proj.bias", {kv}), r.get_if(p + "v_proj.bias", {kv}),
+            r.matrix(p + "o_proj.weight", {d, q})};
 }
 
 MlpWeights Model::load_mlp(const models::WeightReader& r, int l) const {
     const int64_t d = config_.d_model, m = config_.d_mlp;
     const std::string p = "layers." + std::to_string(l) + ".";
-    return {r.get(p + "post_attention_layernorm.weight", {d}),
-            r.stacked({{p + "mlp.gate_proj.weight", {m, d}}, {p + "mlp.up_proj.weight", {m, d}}}),
-            r.get(p + "mlp.down_proj.weight", {d, m})};
-}
-
-const torch::Tensor& Model::lm_head() const {
-    if (!lm_head_.defined())
-        lm_head_ = weights_.has("lm_head.weight") ? weights_.get("lm_head.weight", {config_.vocab_size, config_.d_model})
-                                                  : embed_.to(torch::kFloat32);
-    return lm_head_;
+    return {r.get(p + "post_attention_layernorm.weight", {d}), r.matrix(p + "mlp.gate_proj.weight", {m, d}),
+            r.matrix(p + "mlp.up_proj.weight", {m, d}), r.matrix(p + "mlp.down_proj.weight", {d, m})};
 }
 
 ModelInfo Model::info() const {
@@ -118,10 +110,9 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
 
         // Attention: q, k, v per head; rotary on q and k; k and v have the key/value heads.
         const torch::Tensor h = rms_norm(x, w.input_norm, eps);                     // [B*T, d]
-        const auto qkv = models::linear(h, w.qkv, w.qkv_bias).split({H * dh, KV * dh, KV * dh}, -1);
-        const torch::Tensor q = qkv[0].view({B, T, H, dh});
-        const torch::Tensor k = qkv[1].view({B, T, KV, dh});
-        const torch::Tensor v = qkv[2].view({B, T, KV, dh});
+        const torch::Tensor q = models::linear(h, w.wq, w.bq).view({B, T, H, dh});
+        const torch::Tensor k = models::linear(h, w.wk, w.bk).view({B, T, KV, dh});
+        const torch::Tensor v = models::linear(h, w.wv, w.bv).view({B, T, KV, dh});
         if (want("attn.hook_q")) capture(name + "attn.hook_q", q);
         if (want("attn.hook_k")) capture(name + "attn.hook_k", k);
         if (want("attn.hook_v")) capture(name + "attn.hook_v", v);
@@ -142,8 +133,8 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
         // SwiGLU MLP: down(act(gate(h)) * up(h)).
         const MlpWeights& mlp = mlp_[l];
         const torch::Tensor h2 = rms_norm(x, mlp.post_norm, eps);
-        const auto gate_up = models::linear(h2, mlp.gate_up, {}).chunk(2, -1);
-        const torch::Tensor mlp_out = models::linear(models::activation(gate_up[0], c.hidden_act).mul_(gate_up[1]), mlp.down, {});
+        const torch::Tensor gated = models::activation(models::linear(h2, mlp.gate, {}), c.hidden_act).mul_(models::linear(h2, mlp.up, {}));
+        const torch::Tensor mlp_out = models::linear(gated, mlp.down, {});
         if (want("hook_mlp_out")) capture(name + "hook_mlp_out", mlp_out.view({B, T, d}));
         x = x + mlp_out;
         if (want("hook_resid_post")) capture(name + "hook_resid_post", x.view({B, T, d}));
@@ -152,7 +143,7 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
     if (plan.wants("ln_final.hook_normalized") || plan.wants("logits")) {
         const torch::Tensor normalized = rms_norm(x, norm_, eps);
         if (plan.wants("ln_final.hook_normalized")) capture("ln_final.hook_normalized", normalized.view({B, T, d}));
-        if (plan.wants("logits")) capture("logits", models::linear(normalized, lm_head(), {}).view({B, T, -1}));
+        if (plan.wants("logits")) capture("logits", models::linear(normalized, lm_head_, {}).view({B, T, -1}));
     }
 }
 

@@ -22,18 +22,18 @@ struct Config {
     static Config load(const std::filesystem::path& dir);
 };
 
-/// One block's weights, q/k/v and gate/up each fused into one matrix at load (one matrix
-/// product instead of three, or two, per block). Attention and MLP are read separately: a pass
-/// that stops after q and k of its last block never reads that block's MLP.
+/// One block's weights (matrices as stored in the file). Attention and MLP are read separately:
+/// a pass that stops after q and k of its last block never reads that block's MLP.
 struct AttentionWeights {
     torch::Tensor input_norm;                 // [d]
-    torch::Tensor qkv, qkv_bias;              // [(H + 2 KV) dh, d]: q_proj, k_proj, v_proj stacked; biases (Qwen2) or undefined
+    torch::Tensor wq, wk, wv;                 // [H dh, d], [KV dh, d], [KV dh, d]
+    torch::Tensor bq, bk, bv;                 // biases (Qwen2) or undefined
     torch::Tensor wo;                         // [d, H dh]
 };
 
 struct MlpWeights {
     torch::Tensor post_norm;                  // [d]
-    torch::Tensor gate_up, down;              // [2 mlp, d]: gate_proj over up_proj; [d, mlp]
+    torch::Tensor gate, up, down;             // [mlp, d], [mlp, d], [d, mlp]
 };
 
 class Model : public models::Transformer {
@@ -50,12 +50,11 @@ private:
     Config config_;
     models::WeightStore weights_;
     torch::Tensor embed_, norm_;              // [vocab, d] in the file's dtype, [d]
-    mutable torch::Tensor lm_head_;           // [vocab, d] float32, read when logits are first wanted
+    torch::Tensor lm_head_;                   // [vocab, d]: lm_head.weight, or embed_ when tied
     models::LazyBlocks<AttentionWeights> attention_;
     models::LazyBlocks<MlpWeights> mlp_;
     AttentionWeights load_attention(const models::WeightReader& r, int l) const;
     MlpWeights load_mlp(const models::WeightReader& r, int l) const;
-    const torch::Tensor& lm_head() const;
 };
 
 }  // namespace laminar::llama
