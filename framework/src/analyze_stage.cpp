@@ -21,9 +21,7 @@ void run_one(const Experiment& exp, const PluginRegistry& registry, const StepSp
     } catch (const SpecError& e) {
         rethrow_in_file(exp, step.pointer, e);
     }
-    RunTransaction tx(output);
-    h5::remove(tx.file(), "results/" + step.name);
-    h5::remove(tx.file(), "stages/analyze/" + step.name);
+    RunTransaction tx(output, {"results/" + step.name, "stages/analyze/" + step.name});
     RunFileSource source(tx.file());
     RunFileSink sink(tx.file(), step.name);
     try {
@@ -77,13 +75,15 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
     }
 
     if (!recorded.empty()) {  // analyses no longer in the experiment file
-        RunTransaction tx(options.output);
+        std::vector<std::string> replaced;
         for (const auto& name : recorded) {
-            h5::remove(tx.file(), "results/" + name);
-            h5::remove(tx.file(), "stages/analyze/" + name);
-            log << "analyze: removed results of '" << name << "' (no longer in the experiment)\n";
+            replaced.push_back("results/" + name);
+            replaced.push_back("stages/analyze/" + name);
         }
+        RunTransaction tx(options.output, replaced);
         tx.commit();
+        for (const auto& name : recorded)
+            log << "analyze: removed results of '" << name << "' (no longer in the experiment)\n";
     }
 }
 

@@ -145,9 +145,8 @@ void run_extract(const Experiment& exp, const PluginRegistry& registry, const Ru
         return;
     }
 
-    RunTransaction tx(options.output);
     // New activations invalidate everything downstream.
-    for (const char* group : {"stimuli", "activations", "results", "stages"}) h5::remove(tx.file(), group);
+    RunTransaction tx(options.output, {"stimuli", "activations", "results", "stages"});
     for (std::size_t i = 0; i < exp.models.size(); ++i) {
         const auto& m = exp.models[i];
         extract_model(exp, registry, m, hash_json(identities[m.id]), tx.file(), i == 0, log);

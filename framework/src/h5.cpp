@@ -109,13 +109,15 @@ hid_t check(hid_t id, const std::string& what) {
     return id;
 }
 
-Handle create_file(const std::filesystem::path& path) {
+Handle create_file(const std::filesystem::path& path, hsize_t userblock) {
     // Track link creation order so that h5py and `laminar inspect` list groups as written.
     Handle fcpl(check(H5Pcreate(H5P_FILE_CREATE), "file creation properties"));
     check_status(H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
                  "file creation properties");
-    return Handle(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT),
-                        "create " + path.string()));
+    if (userblock > 0) check_status(H5Pset_userblock(fcpl, userblock), "file creation properties");
+    Handle fapl(check(H5Pcreate(H5P_FILE_ACCESS), "file access properties"));
+    check_status(H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST), "file access properties");
+    return Handle(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl, fapl), "create " + path.string()));
 }
 
 Handle open_file(const std::filesystem::path& path, bool writable) {
@@ -153,6 +155,95 @@ Handle require_group(hid_t loc, const std::string& path) {
 
 Handle open_group(hid_t loc, const std::string& path) {
     return Handle(check(H5Gopen2(loc, path.c_str(), H5P_DEFAULT), "open group " + path));
+}
+
+namespace {
+
+/// A dataset's values, copied in blocks of rows (activation matrices can be gigabytes).
+void copy_dataset(hid_t from, const std::string& path, hid_t to) {
+    Handle source = open_dataset(from, path);
+    Handle file_type(check(H5Dget_type(source), "type of " + path));
+    Handle mem_type(check(H5Tget_native_type(file_type, H5T_DIR_ASCEND), "type of " + path));
+    Handle space(check(H5Dget_space(source), "dataspace of " + path));
+    Handle dcpl(check(H5Dget_create_plist(source), "properties of " + path));
+    std::string leaf;
+    Handle parent = parent_group(to, path, leaf);
+    Handle target(check(H5Dcreate2(parent, leaf.c_str(), file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+                        "create dataset " + path));
+    const int rank = H5Sget_simple_extent_ndims(space);
+    std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0)));
+    H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+    const bool variable = H5Tdetect_class(mem_type, H5T_VLEN) > 0 || H5Tis_variable_str(mem_type) > 0;
+    const std::size_t element = H5Tget_size(mem_type);
+    hsize_t per_row = 1;
+    for (std::size_t d = 1; d < dims.size(); ++d) per_row *= dims[d];
+    const hsize_t rows = dims.empty() ? 1 : dims[0];
+    const hsize_t block = variable || dims.empty() ? rows : std::max<hsize_t>(1, (hsize_t{64} << 20) / (per_row * element + 1));
+    for (hsize_t start = 0; start < rows; start += block) {
+        const hsize_t count = std::min(block, rows - start);
+        if (count == 0) break;
+        std::vector<char> buffer(static_cast<std::size_t>(count * per_row) * element);
+        Handle file_space(check(H5Scopy(space), "dataspace of " + path));
+        Handle mem_space;
+        if (dims.empty()) {
+            mem_space = Handle(check(H5Screate(H5S_SCALAR), "dataspace of " + path));
+        } else {
+            std::vector<hsize_t> offset(dims.size(), 0), extent = dims;
+            offset[0] = start;
+            extent[0] = count;
+            check_status(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, offset.data(), nullptr, extent.data(), nullptr),
+                         "select " + path);
+            mem_space = Handle(check(H5Screate_simple(rank, extent.data(), nullptr), "dataspace of " + path));
+        }
+        check_status(H5Dread(source, mem_type, mem_space, file_space, H5P_DEFAULT, buffer.data()), "read " + path);
+        const herr_t written = H5Dwrite(target, mem_type, mem_space, file_space, H5P_DEFAULT, buffer.data());
+        if (variable) H5Dvlen_reclaim(mem_type, mem_space, H5P_DEFAULT, buffer.data());
+        check_status(written, "write " + path);
+    }
+}
+
+}  // namespace
+
+// Object by object rather than H5Ocopy, which crashes in HDF5 1.10 on attributes of variable-
+// length strings kept in dense storage (a group with more than eight attributes).
+void copy(hid_t from, const std::string& path, hid_t to) {
+    H5O_info_t info;
+    check_status(H5Oget_info_by_name2(from, path.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT), "open " + path);
+    if (info.type == H5O_TYPE_GROUP) {
+        require_group(to, path);
+        for (const auto& child : children(open_group(from, path))) copy(from, path + "/" + child, to);
+    } else if (info.type == H5O_TYPE_DATASET) {
+        copy_dataset(from, path, to);
+    } else {
+        throw std::runtime_error("copy " + path + ": not a group or a dataset");
+    }
+    copy_attributes(from, path, to);
+}
+
+void copy_attributes(hid_t from, const std::string& path, hid_t to) {
+    Handle source = open_object(from, path), target = open_object(to, path);
+    H5O_info_t info;
+    check_status(H5Oget_info2(source, &info, H5O_INFO_NUM_ATTRS), "attributes of " + path);
+    for (hsize_t i = 0; i < info.num_attrs; ++i) {
+        Handle attr(check(H5Aopen_by_idx(source, ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT),
+                          "attribute of " + path));
+        const ssize_t length = H5Aget_name(attr, 0, nullptr);
+        std::string name(static_cast<std::size_t>(std::max<ssize_t>(length, 0)), '\0');
+        H5Aget_name(attr, name.size() + 1, name.data());
+        Handle file_type(check(H5Aget_type(attr), "type of attribute " + name));
+        Handle mem_type(check(H5Tget_native_type(file_type, H5T_DIR_ASCEND), "type of attribute " + name));
+        Handle space(check(H5Aget_space(attr), "space of attribute " + name));
+        const hssize_t n = H5Sget_simple_extent_npoints(space);
+        std::vector<char> buffer(H5Tget_size(mem_type) * static_cast<std::size_t>(std::max<hssize_t>(n, 1)));
+        check_status(H5Aread(attr, mem_type, buffer.data()), "read attribute " + name);
+        if (H5Aexists(target, name.c_str()) > 0) H5Adelete(target, name.c_str());
+        Handle copy(check(H5Acreate2(target, name.c_str(), file_type, space, H5P_DEFAULT, H5P_DEFAULT),
+                          "create attribute " + name));
+        const herr_t written = H5Awrite(copy, mem_type, buffer.data());
+        if (H5Tdetect_class(mem_type, H5T_VLEN) > 0 || H5Tis_variable_str(mem_type) > 0)
+            H5Dvlen_reclaim(mem_type, space, H5P_DEFAULT, buffer.data());
+        check_status(written, "write attribute " + name);
+    }
 }
 
 void remove(hid_t loc, const std::string& path) {

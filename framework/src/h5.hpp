@@ -37,7 +37,9 @@ private:
 /// Throws std::runtime_error("<what>: <HDF5 error stack>") when `id` is negative.
 hid_t check(hid_t id, const std::string& what);
 
-Handle create_file(const std::filesystem::path& path);  ///< truncates
+/// Truncates. `userblock` bytes (0, or a power of two >= 512) are left to the caller at the
+/// start of the file; file-format bounds 1.8 and later, whose metadata carries checksums.
+Handle create_file(const std::filesystem::path& path, hsize_t userblock = 0);
 Handle open_file(const std::filesystem::path& path, bool writable);
 bool is_hdf5(const std::filesystem::path& path);
 
@@ -47,6 +49,10 @@ bool exists(hid_t loc, const std::string& path);
 Handle require_group(hid_t loc, const std::string& path);
 Handle open_group(hid_t loc, const std::string& path);
 void remove(hid_t loc, const std::string& path);  ///< no-op when absent
+/// Copies object `path` of `from` (with everything under it) to the same path in `to`.
+void copy(hid_t from, const std::string& path, hid_t to);
+/// Copies the attributes of object `path` of `from` onto the same object of `to`.
+void copy_attributes(hid_t from, const std::string& path, hid_t to);
 /// Names of the direct children of a group, in creation order where tracked, else by name.
 std::vector<std::string> children(hid_t group);
 bool is_group(hid_t loc, const std::string& path);

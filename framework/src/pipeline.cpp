@@ -46,8 +46,10 @@ void run_experiment(const Experiment& exp, const PluginRegistry& registry, const
     RunLock lock(options.output);
     if (std::filesystem::exists(RunTransaction::partial_path(options.output))) {
         std::filesystem::remove(RunTransaction::partial_path(options.output));
-        log << "note: discarded " << RunTransaction::partial_path(options.output).string()
-            << ", left by an interrupted run; " << options.output.string() << " is as its last completed stage left it\n";
+        log << "note: discarded " << RunTransaction::partial_path(options.output).string() << ", left by an interrupted run; "
+            << (std::filesystem::exists(options.output)
+                    ? options.output.string() + " is as its last completed stage left it\n"
+                    : "no stage had completed, so there is no run file yet\n");
     }
     if (s.empty() || s == "extract") run_extract(exp, registry, options, log);
     if (s.empty() || s == "analyze") run_analyze(exp, registry, options, log);

@@ -4,11 +4,13 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <stdexcept>
 
 #include "errors.hpp"
+#include "run_file_seal.hpp"
 
 namespace laminar {
 
@@ -39,22 +41,29 @@ fs::path RunTransaction::partial_path(const fs::path& run_file) {
     return fs::path(run_file.string() + ".partial");
 }
 
-RunTransaction::RunTransaction(const fs::path& run_file)
+RunTransaction::RunTransaction(const fs::path& run_file, const std::vector<std::string>& replaced)
     : run_file_(run_file), partial_(partial_path(run_file)) {
     if (run_file_.has_parent_path()) fs::create_directories(run_file_.parent_path());
-    if (fs::exists(partial_)) {
-        recovered_ = true;
-        fs::remove(partial_);
-    }
+    std::error_code ec;
+    fs::remove(partial_, ec);  // left by an interrupted run (the caller said so)
+    h5::Handle previous;
     if (fs::exists(run_file_)) {
         if (!h5::is_hdf5(run_file_))
             throw InputError(run_file_.string() + ": exists but is not an HDF5 file; refusing to overwrite it "
                              "(move it away or choose another output)");
-        fs::copy_file(run_file_, partial_, fs::copy_options::overwrite_existing);
-        file_ = h5::open_file(partial_, true);
-    } else {
-        file_ = h5::create_file(partial_);
+        seal::require_intact(run_file_, true);
+        previous = h5::open_file(run_file_, false);
     }
+    file_ = h5::create_file(partial_, seal::kBytes);
+    if (previous.get() < 0) return;  // a new run file
+    auto is_replaced = [&](const std::string& path) {
+        return std::find(replaced.begin(), replaced.end(), path) != replaced.end();
+    };
+    for (const auto& name : h5::children(h5::open_group(previous, ".")))
+        if (!is_replaced(name)) h5::copy(previous, name, file_);
+    for (const auto& path : replaced)  // nested ones ("results/rsa"): small, copied then dropped
+        if (path.find('/') != std::string::npos) h5::remove(file_, path);
+    h5::copy_attributes(previous, ".", file_);
 }
 
 RunTransaction::~RunTransaction() {
@@ -67,7 +76,7 @@ RunTransaction::~RunTransaction() {
 void RunTransaction::commit() {
     h5::check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flush " + partial_.string());
     file_.reset();
-    fsync_path(partial_);
+    seal::write(partial_);  // hashes the content and syncs it to disk
     fs::rename(partial_, run_file_);
     fsync_path(run_file_.has_parent_path() ? run_file_.parent_path() : fs::path("."));
     committed_ = true;
@@ -92,6 +101,7 @@ RunLock::~RunLock() {
 h5::Handle open_run_file(const fs::path& run_file) {
     if (!fs::exists(run_file)) throw InputError(run_file.string() + ": no such run file");
     if (!h5::is_hdf5(run_file)) throw InputError(run_file.string() + ": not an HDF5 file");
+    seal::require_intact(run_file, false);
     return h5::open_file(run_file, false);
 }
 

@@ -14,19 +14,21 @@
 
 namespace laminar {
 
-/// A stage writes into `<run>.partial`, a copy of the run file, and commit() renames it over
-/// the run file in one step. A run killed at any moment therefore leaves the previous run file
-/// untouched, plus a `.partial` that the next transaction detects and discards.
+/// A stage writes into `<run>.partial`, a new file holding what the run file held except the
+/// groups the stage replaces, and commit() seals it (run_file_seal.hpp) and renames it over the
+/// run file in one step. A run killed at any moment therefore leaves the previous run file
+/// untouched, plus a `.partial` that the next transaction detects and discards; and since the
+/// partial file is written anew, a replaced stage leaves no dead space behind.
 class RunTransaction {
 public:
-    explicit RunTransaction(const std::filesystem::path& run_file);
+    /// `replaced`: paths ("activations", "results/rsa") not carried over from the run file.
+    /// Throws when the run file exists but is not an intact laminar run file.
+    RunTransaction(const std::filesystem::path& run_file, const std::vector<std::string>& replaced);
     ~RunTransaction();  ///< without commit(): the partial file is deleted
     RunTransaction(const RunTransaction&) = delete;
     RunTransaction& operator=(const RunTransaction&) = delete;
 
     hid_t file() const { return file_.get(); }
-    /// True when a `.partial` left by an interrupted run was found and discarded.
-    bool recovered_interrupted_run() const { return recovered_; }
     void commit();
 
     static std::filesystem::path partial_path(const std::filesystem::path& run_file);
@@ -35,7 +37,6 @@ private:
     std::filesystem::path run_file_;
     std::filesystem::path partial_;
     h5::Handle file_;
-    bool recovered_ = false;
     bool committed_ = false;
 };
 
@@ -52,7 +53,8 @@ private:
     int fd_ = -1;
 };
 
-/// Opens an existing run file read-only; a clear error when it is missing or not HDF5.
+/// Opens an existing run file read-only; a clear error when it is missing, not a laminar run
+/// file, or corrupted.
 h5::Handle open_run_file(const std::filesystem::path& run_file);
 
 // --- stimuli -----------------------------------------------------------------------------
