@@ -9,6 +9,23 @@ namespace po = boost::program_options;
 
 namespace laminar::cli {
 
+namespace {
+
+/// The file a run writes: symbolic links followed (also a dangling one, to the file it names),
+/// so that the lock and the rename act on the real file, whichever name a run was given.
+std::filesystem::path real_output(const std::filesystem::path& given) {
+    namespace fs = std::filesystem;
+    fs::path p = fs::absolute(given);
+    for (int hops = 0; fs::is_symlink(p); ++hops) {
+        if (hops == 40) throw InputError(given.string() + ": too many levels of symbolic links");
+        const fs::path target = fs::read_symlink(p);
+        p = target.is_absolute() ? target : p.parent_path() / target;
+    }
+    return fs::weakly_canonical(p);
+}
+
+}  // namespace
+
 int run(const Args& args) {
     po::options_description options("laminar run");
     std::string stage;
@@ -42,7 +59,9 @@ int run(const Args& args) {
     RunOptions run_options;
     run_options.stage = stage;
     run_options.force = vm.count("force") > 0;
-    run_options.output = vm.count("out") ? std::filesystem::absolute(vm["out"].as<std::string>()) : exp.output;
+    if (vm.count("out") && vm["out"].as<std::string>().empty())
+        throw InputError("--out expects a file path (got an empty string)");
+    run_options.output = real_output(vm.count("out") ? std::filesystem::path(vm["out"].as<std::string>()) : exp.output);
     for (const auto& note : exp.notes) std::cerr << "note: " << note << "\n";
     run_experiment(exp, registry, run_options, std::cout);
     return kExitOk;

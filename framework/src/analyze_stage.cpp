@@ -56,6 +56,17 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
     if (!extract_hash)
         throw InputError(options.output.string() + ": no completed extract stage; run `laminar run " +
                          exp.document.file().string() + "` (or --stage extract) first");
+    // The activations must be those of this experiment file: an edited stimulus list or
+    // extractor would otherwise be analysed with the old activations under the new labels.
+    {
+        h5::Handle f = open_run_file(options.output);
+        const bool same = h5::has_attr(f, "stages/extract", "spec_hash") &&
+                          h5::get_string_attr(f, "stages/extract", "spec_hash") == extraction_spec_hash(exp, registry);
+        if (!same)
+            throw InputError(exp.document.file().string() + ": its models, stimuli or extract section differ from those " +
+                             options.output.string() + " was extracted with; run `laminar run " +
+                             exp.document.file().string() + "` (without --stage analyze) to extract again first");
+    }
 
     for (const auto& step : exp.analyze) {
         recorded.erase(step.name);

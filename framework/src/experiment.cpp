@@ -173,12 +173,17 @@ Experiment load_experiment(const fs::path& file, const PluginRegistry& registry,
     const std::string tpl = exp.stimuli.template_text;
     if (tpl.find("{word}") != tpl.rfind("{word}"))
         problems.add("/stimuli/template", "expected exactly one {word} placeholder");
+    // A NUL would cut the text short in the run file's strings and in the tokenizer's C APIs.
+    if (tpl.find('\0') != std::string::npos) problems.add("/stimuli/template", "contains a NUL character (U+0000)");
     std::map<std::string, std::string> seen;  // word -> category
     for (const auto& category : doc.keys_in_order("/stimuli/categories")) {
         std::vector<std::string> words;
         const auto& list = s["categories"][category];
         for (std::size_t i = 0; i < list.size(); ++i) {
             const std::string w = list[i].get<std::string>();
+            if (w.find('\0') != std::string::npos)
+                problems.add(pointer_append(pointer_append("/stimuli/categories", category), std::to_string(i)),
+                             "contains a NUL character (U+0000)");
             auto [it, fresh] = seen.emplace(w, category);
             if (!fresh)
                 problems.add(pointer_append(pointer_append("/stimuli/categories", category), std::to_string(i)),

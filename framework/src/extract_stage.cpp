@@ -111,6 +111,10 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
 
 }  // namespace
 
+std::string extraction_spec_hash(const Experiment& exp, const PluginRegistry& registry) {
+    return hash_json(extract_spec(exp, registry));
+}
+
 void run_extract(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options, std::ostream& log) {
     const nlohmann::json spec = extract_spec(exp, registry);
     const std::string spec_hash = hash_json(spec);

@@ -11,6 +11,7 @@
 #include <boost/dll/shared_library.hpp>
 
 #include "errors.hpp"
+#include "laminar/text_file.hpp"
 
 #ifndef LAMINAR_BUILD_PLUGIN_DIR
 #define LAMINAR_BUILD_PLUGIN_DIR ""
@@ -203,9 +204,13 @@ const PluginInfo& PluginRegistry::require(PluginKind kind, const std::string& na
 std::string PluginRegistry::model_backend_for(const fs::path& dir, const std::string& given) const {
     if (!given.empty()) return given;
     const fs::path file = dir / "config.json";
-    std::ifstream in(file);
-    if (!in) throw InputError(file.string() + ": cannot open (is " + dir.string() + " a Hugging Face model folder?)");
-    const auto config = nlohmann::json::parse(in, nullptr, false);
+    std::string text;
+    try {
+        text = read_text_file(file, "is " + dir.string() + " a Hugging Face model folder?");
+    } catch (const std::runtime_error& e) {
+        throw InputError(e.what());
+    }
+    const auto config = nlohmann::json::parse(text, nullptr, false);
     if (!config.is_object() || !config.contains("model_type") || !config["model_type"].is_string())
         throw InputError(file.string() + ": no model_type to choose a model plugin by; name one with backend:");
     const std::string type = config["model_type"].get<std::string>();

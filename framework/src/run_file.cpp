@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <stdexcept>
 
@@ -82,18 +84,27 @@ void RunTransaction::commit() {
     committed_ = true;
 }
 
-RunLock::RunLock(const fs::path& run_file) {
+RunLock::RunLock(const fs::path& run_file) : path_(run_file.string() + ".lock") {
     if (run_file.has_parent_path()) fs::create_directories(run_file.parent_path());
-    const std::string lock = run_file.string() + ".lock";
-    fd_ = ::open(lock.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw std::runtime_error(lock + ": cannot create the lock file");
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    // The holder deletes the lock file when done; a run that opened it just before then holds a
+    // lock on a deleted file, which it sees (another inode at the path) and so tries again.
+    for (;;) {
+        fd_ = ::open(path_.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+        if (fd_ < 0) throw std::runtime_error(path_ + ": cannot create the lock file (" + std::strerror(errno) + ")");
+        if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+            ::close(fd_);
+            throw InputError(run_file.string() + ": another laminar run is writing this file");
+        }
+        struct stat held {}, at_path {};
+        if (::fstat(fd_, &held) == 0 && ::stat(path_.c_str(), &at_path) == 0 && held.st_ino == at_path.st_ino &&
+            held.st_dev == at_path.st_dev)
+            return;
         ::close(fd_);
-        throw InputError(run_file.string() + ": another laminar run is writing this file");
     }
 }
 
 RunLock::~RunLock() {
+    ::unlink(path_.c_str());  // while still holding it: see the constructor
     ::flock(fd_, LOCK_UN);
     ::close(fd_);
 }

@@ -41,7 +41,8 @@ private:
 };
 
 /// Held by a run for its whole duration: a second laminar process writing the same run file
-/// would discard the first one's partial file. Released by the kernel if the process dies.
+/// would discard the first one's partial file. Released by the kernel if the process dies (the
+/// `.lock` file then stays; the next run takes it over), deleted when the run ends.
 class RunLock {
 public:
     explicit RunLock(const std::filesystem::path& run_file);
@@ -50,6 +51,7 @@ public:
     RunLock& operator=(const RunLock&) = delete;
 
 private:
+    std::string path_;
     int fd_ = -1;
 };
 

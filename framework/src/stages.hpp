@@ -10,6 +10,10 @@ namespace laminar {
 void run_extract(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options, std::ostream& log);
 void run_analyze(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options, std::ostream& log);
 
+/// Hash of what the extraction depends on in the experiment file (models, stimuli, extractors,
+/// plugin versions), stored as /stages/extract's spec_hash: analyze compares it.
+std::string extraction_spec_hash(const Experiment& exp, const PluginRegistry& registry);
+
 /// Stamps the root attributes (laminar_version, experiment, spec, spec_hash, created, updated).
 void stamp_root(hid_t file, const Experiment& exp);
 

@@ -22,31 +22,42 @@ inline constexpr const char* kLayersSchema = R"({
 })";
 
 /// Expands a `layers:` option for a model of `n_layer` layers; throws SpecError naming the
-/// offending entry ("layers[2]") when a layer does not exist.
+/// offending entry ("layers[2]") when a layer does not exist or is listed twice.
 inline std::vector<int> parse_layers(const Params& layers, int n_layer) {
     std::vector<int> out;
-    auto add = [&](int l, const std::string& field) {
+    auto add = [&](long long l, const std::string& written, const std::string& field) {
         if (l < 0 || l >= n_layer)
-            throw SpecError(field, "layer " + std::to_string(l) + " does not exist: the model has " +
-                                       std::to_string(n_layer) + " layers, numbered 0 to " + std::to_string(n_layer - 1));
-        out.push_back(l);
+            throw SpecError(field, "layer " + written + " does not exist: the model has " + std::to_string(n_layer) +
+                                       " layers, numbered 0 to " + std::to_string(n_layer - 1));
+        for (int seen : out)
+            if (seen == l) throw SpecError(field, "layer " + written + " is listed twice");
+        out.push_back(static_cast<int>(l));
     };
     if (layers.is_string() && layers.get<std::string>() == "all") {
         for (int l = 0; l < n_layer; ++l) out.push_back(l);
         return out;
     }
+    // Numbers are read as written: a layer number too large for any model is refused as such,
+    // never wrapped into another one.
+    auto number = [](const std::string& digits) { return digits.size() > 12 ? (1LL << 40) : std::stoll(digits); };
     for (std::size_t i = 0; i < layers.size(); ++i) {
         const std::string field = "layers[" + std::to_string(i) + "]";
+        if (layers[i].is_number_unsigned()) {
+            const auto l = layers[i].get<unsigned long long>();
+            add(l > (1ULL << 40) ? (1LL << 40) : static_cast<long long>(l), std::to_string(l), field);
+            continue;
+        }
         if (layers[i].is_number_integer()) {
-            add(layers[i].get<int>(), field);
+            add(layers[i].get<long long>(), std::to_string(layers[i].get<long long>()), field);
             continue;
         }
         std::smatch m;
         const std::string range = layers[i].get<std::string>();
         static const std::regex re("([0-9]+)-([0-9]+)");
-        if (!std::regex_match(range, m, re) || std::stoi(m[1]) > std::stoi(m[2]))
+        if (!std::regex_match(range, m, re) || number(m[1]) > number(m[2]))
             throw SpecError(field, "expected a range \"first-last\" with first <= last (got \"" + range + "\")");
-        for (int l = std::stoi(m[1]); l <= std::stoi(m[2]); ++l) add(l, field);
+        if (number(m[2]) >= n_layer) add(number(m[2]), m[2], field);  // refused, before counting to it
+        for (long long l = number(m[1]); l <= number(m[2]); ++l) add(l, std::to_string(l), field);
     }
     return out;
 }

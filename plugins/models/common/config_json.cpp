@@ -3,15 +3,16 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "laminar/text_file.hpp"
+
 namespace laminar::models {
 
 ConfigJson ConfigJson::load(const std::filesystem::path& dir) {
     ConfigJson c;
     c.file_ = dir / "config.json";
-    std::ifstream in(c.file_);
-    if (!in) throw std::runtime_error(c.file_.string() + ": cannot open (is " + dir.string() + " a Hugging Face model folder?)");
+    const std::string text = read_text_file(c.file_, "is " + dir.string() + " a Hugging Face model folder?");
     try {
-        c.json_ = nlohmann::json::parse(in);
+        c.json_ = nlohmann::json::parse(text);
     } catch (const nlohmann::json::exception& e) {
         throw std::runtime_error(c.file_.string() + ": not valid JSON: " + e.what());
     }

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -12,6 +13,8 @@
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "laminar/text_file.hpp"
 
 namespace laminar::models {
 
@@ -60,11 +63,18 @@ SafetensorsFile::SafetensorsFile(const fs::path& file) : path_(file) {
     data_ = base + 8 + header_len;
     const std::size_t data_size = size_ - 8 - header_len;
     nlohmann::json header;
+    std::set<std::string> keys;  // the format forbids a name twice; JSON parsers keep the last
+    auto no_duplicates = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+        if (event == nlohmann::json::parse_event_t::key && depth == 1 && !keys.insert(parsed.get<std::string>()).second)
+            throw std::runtime_error(file.string() + ": the header names tensor " + parsed.dump() + " twice");
+        return true;
+    };
     try {
-        header = nlohmann::json::parse(base + 8, base + 8 + header_len);
+        header = nlohmann::json::parse(base + 8, base + 8 + header_len, no_duplicates);
     } catch (const nlohmann::json::exception& e) {
         throw std::runtime_error(file.string() + ": header is not valid JSON: " + e.what());
     }
+    if (!header.is_object()) throw std::runtime_error(file.string() + ": header is not a JSON object");
     for (auto it = header.begin(); it != header.end(); ++it) {
         if (it.key() == "__metadata__") continue;
         Entry e;
@@ -79,6 +89,20 @@ SafetensorsFile::SafetensorsFile(const fs::path& file) : path_(file) {
             throw std::runtime_error(file.string() + ": tensor " + it.key() + " has inconsistent data offsets");
         entries_.emplace(it.key(), std::move(e));
     }
+    // The data section is tiled by the tensors, in any order: no gap, no overlap.
+    std::vector<std::pair<std::size_t, std::size_t>> spans;
+    for (const auto& [name, e] : entries_) spans.emplace_back(e.begin, e.end);
+    std::sort(spans.begin(), spans.end());
+    std::size_t covered = 0;
+    for (const auto& [begin, end] : spans) {
+        if (begin != covered)
+            throw std::runtime_error(file.string() + ": tensor data " + (begin < covered ? "overlaps" : "leaves a gap") +
+                                     " at byte " + std::to_string(std::min(begin, covered)) + " of the data section");
+        covered = end;
+    }
+    if (covered != data_size)
+        throw std::runtime_error(file.string() + ": " + std::to_string(data_size - covered) +
+                                 " bytes at the end of the data section belong to no tensor");
     ::madvise(map_, size_, MADV_WILLNEED);
 }
 
@@ -110,11 +134,21 @@ WeightStore::WeightStore(const fs::path& dir, const std::vector<std::string>& pr
     if (fs::exists(dir / "model.safetensors")) {
         files.push_back(dir / "model.safetensors");
     } else if (fs::exists(dir / "model.safetensors.index.json")) {
-        std::ifstream in(dir / "model.safetensors.index.json");
-        const auto index = nlohmann::json::parse(in);
+        nlohmann::json index;
+        try {
+            index = nlohmann::json::parse(read_text_file(dir / "model.safetensors.index.json"));
+        } catch (const nlohmann::json::exception& e) {
+            throw std::runtime_error((dir / "model.safetensors.index.json").string() + ": not valid JSON: " + e.what());
+        }
         std::set<std::string> shards;
         for (const auto& [key, shard] : index.at("weight_map").items()) shards.insert(shard.get<std::string>());
-        for (const auto& s : shards) files.push_back(dir / s);
+        for (const auto& s : shards) {
+            // Shards lie in the model folder: a path out of it (../x, /etc/passwd) is refused.
+            if (s.empty() || s == "." || s == ".." || fs::path(s).filename() != fs::path(s))
+                throw std::runtime_error((dir / "model.safetensors.index.json").string() + ": shard " +
+                                         nlohmann::json(s).dump() + " is not a file name in the model folder");
+            files.push_back(dir / s);
+        }
     } else if (fs::exists(dir / "pytorch_model.bin") || fs::exists(dir / "pytorch_model.bin.index.json")) {
         throw std::runtime_error(dir.string() + ": has only pytorch_model.bin. " + kPickleAdvice);
     } else {

@@ -3,9 +3,10 @@
 // building the tokenizer.json they stand for.
 #include <dlfcn.h>
 
-#include <fstream>
+#include <sstream>
 #include <map>
 
+#include "laminar/text_file.hpp"
 #include "pipeline.hpp"
 #include "tokenizer.hpp"
 #include "unicode.hpp"
@@ -34,10 +35,9 @@ std::unique_ptr<Tokenizer> load_sentencepiece(const fs::path& model, const nlohm
 }
 
 nlohmann::json read_json(const fs::path& file) {
-    std::ifstream in(file);
-    if (!in) throw std::runtime_error(file.string() + ": cannot open");
+    const std::string text = read_text_file(file);
     try {
-        return nlohmann::json::parse(in);
+        return nlohmann::json::parse(text);
     } catch (const nlohmann::json::exception& e) {
         throw std::runtime_error(file.string() + ": not valid JSON: " + e.what());
     }
@@ -216,7 +216,7 @@ private:
 /// GPT-2's vocab.json + merges.txt as the tokenizer.json that stands for them.
 nlohmann::json from_vocab_and_merges(const fs::path& dir) {
     nlohmann::json merges = nlohmann::json::array();
-    std::ifstream in(dir / "merges.txt");
+    std::istringstream in(read_text_file(dir / "merges.txt"));
     std::string line;
     while (std::getline(in, line)) {
         if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -232,7 +232,7 @@ nlohmann::json from_vocab_and_merges(const fs::path& dir) {
 /// BERT's vocab.txt (one token per line, id = line number) as its tokenizer.json.
 nlohmann::json from_vocab_txt(const fs::path& dir, const nlohmann::json& config) {
     nlohmann::json vocab = nlohmann::json::object();
-    std::ifstream in(dir / "vocab.txt");
+    std::istringstream in(read_text_file(dir / "vocab.txt"));
     std::string line;
     for (int32_t id = 0; std::getline(in, line); ++id) {
         if (!line.empty() && line.back() == '\r') line.pop_back();

@@ -69,6 +69,7 @@ public:
 private:
     struct Merge { int32_t rank, result; };
     std::unordered_map<uint64_t, Merge> merges_;  // (left id << 32 | right id) -> merge
+    void check_reachable(const std::string& where) const;
     Options options_;
     int32_t unk_id_ = -1;
     void bpe(const std::string& piece, std::vector<int32_t>& ids) const;

@@ -38,6 +38,33 @@ Bpe::Bpe(Vocab vocab, const std::vector<std::pair<std::string, std::string>>& me
         const uint64_t key = (static_cast<uint64_t>(l->second) << 32) | static_cast<uint32_t>(rt->second);
         merges_.emplace(key, Merge{static_cast<int32_t>(r), m->second});  // the first listing wins
     }
+    check_reachable(where);
+}
+
+// Every multi-character token of a BPE vocabulary is the result of a merge, apart from a few
+// special and byte-fallback tokens. An empty or truncated merges list would otherwise go
+// unnoticed and tokenize character by character.
+void Bpe::check_reachable(const std::string& where) const {
+    if (options_.ignore_merges) return;  // Llama-3: whole words are looked up before merging
+    std::vector<bool> produced;
+    for (const auto& [key, merge] : merges_) {
+        if (merge.result >= static_cast<int32_t>(produced.size())) produced.resize(merge.result + 1);
+        produced[merge.result] = true;
+    }
+    std::size_t unreachable = 0;
+    const std::string* example = nullptr;
+    for (const auto& [token, id] : vocab_) {
+        std::size_t characters = 0;
+        for (unsigned char c : token) characters += (c & 0xC0) != 0x80;
+        if (characters < 2 || (id < static_cast<int32_t>(produced.size()) && produced[id])) continue;
+        ++unreachable;
+        if (!example || token.size() < example->size()) example = &token;
+    }
+    if (unreachable > 16 && unreachable * 4 > vocab_.size())
+        throw std::runtime_error(where + ": " + std::to_string(unreachable) + " of the vocabulary's " +
+                                 std::to_string(vocab_.size()) + " tokens have several characters but no merge makes them (" +
+                                 std::to_string(merges_.size()) + " merges; e.g. " + nlohmann::json(*example).dump() +
+                                 "): the merges are missing or cut short, and BPE would never produce those tokens");
 }
 
 void Bpe::encode(const std::vector<std::string>& pieces, std::vector<int32_t>& ids) const {
