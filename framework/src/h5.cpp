@@ -8,20 +8,37 @@ namespace laminar::h5 {
 
 namespace {
 
-// HDF5 prints its error stack to stderr by default; we turn it into exception messages.
-const bool quiet_hdf5 = [] { return H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr) >= 0; }();
+// HDF5 prints its error stack to stderr by default; we turn it into exception messages. And it
+// closes files left open in an exit handler, which crashes (H5F__close_cb) on a file whose close
+// already failed, as on a full disk: every file is closed by its Handle, so that handler goes.
+const bool quiet_hdf5 = [] {
+    H5dont_atexit();
+    return H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr) >= 0;
+}();
+
+struct ErrorText {
+    std::string top;     // the first descriptions, most general first
+    std::string system;  // the operating system's reason, when a read or write failed
+};
 
 herr_t collect(unsigned n, const H5E_error2_t* e, void* out) {
-    auto& text = *static_cast<std::string*>(out);
-    if (n < 3 && e->desc && *e->desc) text += std::string(text.empty() ? "" : "; ") + e->desc;
+    auto& text = *static_cast<ErrorText*>(out);
+    if (!e->desc || !*e->desc) return 0;
+    const std::string desc = e->desc;
+    if (n < 3) text.top += std::string(text.top.empty() ? "" : "; ") + desc;
+    // The file driver says e.g. "file write failed: ..., errno = 28, error message = 'No space left on device', ..."
+    const auto at = desc.find("error message = '");
+    if (at != std::string::npos && text.system.empty())
+        text.system = desc.substr(at + 17, desc.find('\'', at + 17) - (at + 17));
     return 0;
 }
 
 std::string hdf5_error() {
-    std::string text;
+    ErrorText text;
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect, &text);
     H5Eclear2(H5E_DEFAULT);
-    return text.empty() ? "HDF5 error" : text;
+    if (!text.system.empty()) return text.system + " (" + (text.top.empty() ? "HDF5 error" : text.top) + ")";
+    return text.top.empty() ? "HDF5 error" : text.top;
 }
 
 void check_status(herr_t status, const std::string& what) {
@@ -468,7 +485,14 @@ std::vector<std::pair<std::string, std::string>> attributes_as_text(hid_t loc, c
                     text << "<string>";
                 }
                 break;
-            case H5T_INTEGER:
+            case H5T_INTEGER: {  // read as integers: 12497500, not 1.24975e+07
+                std::vector<long long> v(count);
+                check_status(H5Aread(attr, H5T_NATIVE_LLONG, v.data()), "read attribute");
+                if (count != 1) text << '[';
+                for (hssize_t k = 0; k < count; ++k) text << (k ? ", " : "") << v[k];
+                if (count != 1) text << ']';
+                break;
+            }
             case H5T_FLOAT: {
                 std::vector<double> v(count);
                 check_status(H5Aread(attr, H5T_NATIVE_DOUBLE, v.data()), "read attribute");

@@ -8,6 +8,7 @@
 #include <optional>
 #include <sstream>
 
+#include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
 
 #include "errors.hpp"
@@ -65,13 +66,15 @@ std::string to_string(PluginKind kind) {
 
 std::vector<fs::path> PluginRegistry::default_search_path() {
     std::vector<fs::path> path;
-    if (*LAMINAR_BUILD_PLUGIN_DIR) path.emplace_back(LAMINAR_BUILD_PLUGIN_DIR);
+    // Relative to the executable (the build's and the installation's layouts).
+    const fs::path here = fs::path(boost::dll::program_location().string()).parent_path();
+    if (*LAMINAR_BUILD_PLUGIN_DIR) path.push_back((here / LAMINAR_BUILD_PLUGIN_DIR).lexically_normal());
     if (const char* env = std::getenv("LAMINAR_PLUGIN_PATH")) {
         std::stringstream list(env);
         for (std::string dir; std::getline(list, dir, ':');)
             if (!dir.empty()) path.emplace_back(dir);
     }
-    if (*LAMINAR_INSTALL_PLUGIN_DIR) path.emplace_back(LAMINAR_INSTALL_PLUGIN_DIR);
+    if (*LAMINAR_INSTALL_PLUGIN_DIR) path.push_back((here / LAMINAR_INSTALL_PLUGIN_DIR).lexically_normal());
     return path;
 }
 
@@ -190,8 +193,12 @@ const PluginInfo& PluginRegistry::require(PluginKind kind, const std::string& na
     if (const PluginInfo* p = find(kind, name)) return *p;
     std::ostringstream msg;
     msg << "no " << to_string(kind) << " plugin named '" << name << "'";
+    // A refused library that declared this name, or that is named for it by the convention
+    // (one that cannot even be loaded declares nothing).
+    const std::string conventional = "laminar_" + to_string(kind) + "_" + name + ".so";
     for (const auto& problem : problems_)
-        if (problem.name == name) msg << "; " << problem.file.string() << " was refused: " << problem.reason;
+        if (problem.name == name || problem.file.filename() == conventional)
+            msg << "; " << problem.file.string() << " was refused: " << problem.reason;
     std::string installed;
     for (const auto& p : plugins_)
         if (p.kind == kind) installed += (installed.empty() ? "" : ", ") + p.name;

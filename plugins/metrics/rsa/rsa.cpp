@@ -100,6 +100,9 @@ private:
         for (arma::uword c = 0; c < names.size(); ++c) {
             const arma::vec wa = within_category(A, labels, c), wb = within_category(B, labels, c);
             const std::string sub = path + "/categories/" + names[c];
+            if (wa.n_elem < 2)
+                out.warn(sub + ": " + std::to_string(wa.n_elem) + " within-category pair(s) (" + names[c] +
+                         " needs at least 3 words for a correlation): r is NaN");
             out.attribute(sub, "r", wa.n_elem >= 2 ? compare(wa, wb, method_) : arma::datum::nan);
             out.attribute(sub, "n_pairs", static_cast<int64_t>(wa.n_elem));
         }

@@ -52,9 +52,15 @@ inline arma::mat similarity(const arma::mat& X, const std::string& measure, std:
 inline arma::mat recorded_similarity(const ActivationSource& in, const std::string& model, const std::string& hook,
                                      const std::string& measure, ResultSink& out, std::size_t* degenerate = nullptr) {
     std::size_t count = 0;
-    arma::mat S = similarity(as_matrix(in.read(model, hook)), measure, count);
-    if (count)
-        out.warn(model + "/" + hook + ": " + std::to_string(count) + " stimulus vector(s) have zero length" +
+    const arma::mat X = as_matrix(in.read(model, hook));
+    std::size_t nonfinite = 0;  // NaN or infinite values (a model that overflowed): not "zero length"
+    for (arma::uword i = 0; i < X.n_rows; ++i) nonfinite += !X.row(i).is_finite();
+    arma::mat S = similarity(X, measure, count);
+    if (nonfinite)
+        out.warn(model + "/" + hook + ": " + std::to_string(nonfinite) +
+                 " stimulus vector(s) contain NaN or infinite values; everything computed from them is NaN");
+    if (count > nonfinite)
+        out.warn(model + "/" + hook + ": " + std::to_string(count - nonfinite) + " stimulus vector(s) have zero length" +
                  (measure == "correlation" ? " after centring" : "") + "; everything computed from them is NaN");
     if (degenerate) *degenerate = count;
     return S;
