@@ -1,5 +1,6 @@
 // laminar: representational analysis of transformer language models.
 // Exit codes: 0 ok, 1 runtime failure, 2 usage or experiment-file error.
+#include <csignal>
 #include <iostream>
 #include <map>
 
@@ -53,6 +54,9 @@ int main(int argc, char** argv) {
         std::cerr << kUsage;
         return kExitUsage;
     }
+    // Past a file-size limit (ulimit -f), a write fails with EFBIG and is reported, rather than
+    // the signal killing the process halfway through a stage.
+    std::signal(SIGXFSZ, SIG_IGN);
     const std::string name = argv[1];
     if (name == "--help" || name == "-h" || name == "help") {
         std::cout << kUsage;

@@ -1,0 +1,308 @@
+"""Hostile and careless input (issue 8): one test class per kind of defect found, each asserting
+the exit code and the error text. Exit codes as the README's table: 0 ok, 1 runtime failure,
+2 usage or experiment-file error; never a signal (a negative return code here)."""
+import hashlib
+import json
+import os
+import random
+import shutil
+import struct
+import subprocess
+import tempfile
+import unittest
+
+import h5py
+import numpy as np
+
+BIN = os.environ["LAMINAR_BIN"]
+MAKE_MODEL = os.environ["LAMINAR_MAKE_MODEL"]
+PYTHON = "/usr/bin/python3"
+
+EXPERIMENT = """experiment: hostile
+models:
+  - id: m
+    backend: gpt2
+    path: {model}
+stimuli:
+  template: "The next word is {{word}}"
+  position: last
+  categories:
+    space: [galaxy, comet, moon, star]
+    fruit: [pear, grape, apple, lime]
+    interior: [sofa, lamp, rug{extra}]
+extract:
+  - extractor: attention
+    sites: [q, k]
+    layers: {layers}
+analyze:
+  - metric: cosine
+  - metric: selectivity
+    permutations: 50
+  - metric: rsa
+    pairs: [[q, k]]
+    permutations: 50
+output: run.h5
+"""
+
+
+def run(*args, **kwargs):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, **kwargs)
+
+
+def digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+class Case(unittest.TestCase):
+    """A scratch folder with a small random GPT-2 made once per class."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="laminar-bad-")
+        cls.model = os.path.join(cls.dir, "model")
+        subprocess.run([PYTHON, MAKE_MODEL, cls.model, "--layers", "2", "--heads", "2", "--width", "32", "--seed", "4"],
+                       check=True, capture_output=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir)
+
+    def experiment(self, name="exp.yaml", layers="[1]", extra=""):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(EXPERIMENT.format(model=self.model, layers=layers, extra=extra))
+        return path
+
+    def assertFails(self, result, code, *texts):
+        self.assertEqual(result.returncode, code, result.stderr + result.stdout)
+        for text in texts:
+            self.assertIn(text, result.stderr)
+
+
+class DataLoss(Case):
+    def test_an_hdf5_file_another_tool_wrote_is_never_changed(self):
+        foreign = os.path.join(self.dir, "theirs.h5")
+        with h5py.File(foreign, "w") as f:
+            f["stimuli"] = np.arange(5)
+            f["results"] = np.ones(3)
+        before = digest(foreign)
+        r = run("run", self.experiment(), "--out", foreign)
+        self.assertFails(r, 2, "not a laminar run file", "refusing to change a file laminar did not write")
+        self.assertEqual(digest(foreign), before)
+        self.assertFalse(os.path.exists(foreign + ".lock"))
+        self.assertFalse(os.path.exists(foreign + ".partial"))
+
+
+class StaleResults(Case):
+    def test_analyze_refuses_activations_of_another_version_of_the_experiment(self):
+        exp, out = self.experiment(), os.path.join(self.dir, "stale.h5")
+        self.assertEqual(run("run", exp, "--out", out).returncode, 0)
+        before = digest(out)
+        edited = self.experiment("edited.yaml", extra=", pear2")
+        for extra in [[], ["--force"]]:
+            r = run("run", edited, "--out", out, "--stage", "analyze", *extra)
+            self.assertFails(r, 2, "differ from those", "to extract again first")
+            self.assertEqual(digest(out), before)
+        self.assertEqual(run("run", edited, "--out", out).returncode, 0)  # all stages: extracts again
+        with h5py.File(out, "r") as f:
+            self.assertIn(b"pear2", list(f["stimuli/word"][:]))
+
+
+class Crashes(Case):
+    def test_flipped_bytes_give_a_clear_error_or_the_right_answer_never_a_signal(self):
+        exp, good = self.experiment(), os.path.join(self.dir, "good.h5")
+        self.assertEqual(run("run", exp, "--out", good).returncode, 0)
+        reference = run("inspect", good, "--all").stdout
+        data = open(good, "rb").read()
+        rng = random.Random(8)
+        bad = os.path.join(self.dir, "flipped.h5")
+        outcomes = {}
+        for place in sorted(rng.sample(range(len(data)), 50)):
+            flipped = bytearray(data)
+            flipped[place] ^= 1 << rng.randrange(8)
+            for command in (["inspect", bad, "--all"], ["run", exp, "--out", bad, "--stage", "analyze", "--force"],
+                            ["run", exp, "--out", bad, "--stage", "report"]):
+                with open(bad, "wb") as f:
+                    f.write(flipped)
+                r = run(*command)
+                self.assertGreaterEqual(r.returncode, 0, f"byte {place}: {command[0]} died of signal {-r.returncode}")
+                if r.returncode == 0 and command[0] == "inspect":
+                    self.assertEqual(r.stdout.replace(bad, good), reference, f"byte {place}: a wrong answer")
+                elif r.returncode != 0:
+                    self.assertTrue("corrupted" in r.stderr or "not a laminar run file" in r.stderr, r.stderr)
+                outcomes[r.returncode] = outcomes.get(r.returncode, 0) + 1
+        print(f"outcomes of 150 commands on 50 flipped bytes (exit code: count): {outcomes}")
+
+    def test_a_full_disk_says_so_and_keeps_the_previous_run_file(self):
+        exp, out = self.experiment(), os.path.join(self.dir, "small", "run.h5")
+        os.makedirs(os.path.dirname(out))
+        folder = os.path.dirname(out)
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", folder], capture_output=True).returncode == 0
+        try:
+            first = run("run", exp, "--out", out, "--stage", "extract")
+            self.assertEqual(first.returncode, 0, first.stderr)
+            before, half = digest(out), os.path.getsize(out) // 2
+            if mounted:  # a filesystem that fills up (ENOSPC): leave room for half the run file
+                with open(os.path.join(folder, "filler"), "wb") as f:
+                    f.write(bytes(os.statvfs(folder).f_bavail * os.statvfs(folder).f_frsize - half))
+                r = run("run", exp, "--out", out, "--force")
+                os.remove(os.path.join(folder, "filler"))
+                expected = "No space left on device"
+            else:  # no mount allowed: a file-size limit (EFBIG), with SIGXFSZ ignored as laminar does
+                r = subprocess.run(["bash", "-c", f"trap '' XFSZ; ulimit -f {half // 1024}; exec {BIN} run {exp} --out {out} --force"],
+                                   capture_output=True, text=True)
+                expected = "File too large"
+            self.assertFails(r, 1, expected)
+            self.assertEqual(digest(out), before)
+            self.assertEqual(sorted(os.listdir(os.path.dirname(out))), ["run.h5"])  # no .partial, no .lock
+        finally:
+            if mounted:
+                subprocess.run(["umount", os.path.dirname(out)], check=True)
+
+
+def write_safetensors(path, tensors, header_extra=None, raw_header=None):
+    """tensors: name -> (dtype, shape, begin, end); data is zeros up to the largest end."""
+    header = {name: {"dtype": d, "shape": s, "data_offsets": [b, e]} for name, (d, s, b, e) in tensors.items()}
+    text = raw_header if raw_header is not None else json.dumps(header)
+    size = max(e for _, _, _, e in tensors.values())
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text.encode() + bytes(size))
+
+
+class Safetensors(Case):
+    def folder(self, name):
+        path = os.path.join(self.dir, name)
+        shutil.copytree(self.model, path)
+        return path
+
+    def test_gaps_overlaps_and_duplicate_names_are_refused(self):
+        cases = {
+            "gap": ({"a": ("F32", [2], 0, 8), "b": ("F32", [2], 12, 20)}, None, "leaves a gap at byte 8"),
+            "overlap": ({"a": ("F32", [2], 0, 8), "b": ("F32", [2], 4, 12)}, None, "overlaps at byte 4"),
+            "duplicate": ({"a": ("F32", [2], 0, 8)},
+                          '{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, '
+                          '"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}', 'names tensor "a" twice'),
+        }
+        for name, (tensors, raw, expected) in cases.items():
+            with self.subTest(name):
+                folder = self.folder("st-" + name)
+                write_safetensors(os.path.join(folder, "model.safetensors"), tensors, raw_header=raw)
+                self.assertFails(run("hooks", "--model", folder), 1, "model.safetensors", expected)
+
+    def test_shards_outside_the_model_folder_are_refused(self):
+        for shard in ["../model/model.safetensors", "/etc/passwd"]:
+            with self.subTest(shard):
+                folder = self.folder("shard-" + str(abs(hash(shard))))
+                os.remove(os.path.join(folder, "model.safetensors"))
+                with open(os.path.join(folder, "model.safetensors.index.json"), "w") as f:
+                    json.dump({"weight_map": {"wte.weight": shard}}, f)
+                self.assertFails(run("hooks", "--model", folder), 1, "is not a file name in the model folder")
+
+
+class Tokenizer(Case):
+    def test_merges_that_cannot_make_the_vocabulary_are_refused(self):
+        folder = os.path.join(self.dir, "no-merges")
+        shutil.copytree(self.model, folder)
+        for name in ["tokenizer.json"]:
+            if os.path.exists(os.path.join(folder, name)):
+                os.remove(os.path.join(folder, name))
+        with open(os.path.join(folder, "merges.txt"), "w") as f:
+            f.write("#version: 0.2\n")
+        self.assertFails(run("tokenize", "--model", folder, "hello"), 1, "merges.txt",
+                         "no merge makes them (0 merges", "the merges are missing or cut short")
+
+    def test_duplicate_ids_are_refused(self):
+        folder = os.path.join(self.dir, "dup-ids")
+        shutil.copytree(self.model, folder)
+        with open(os.path.join(folder, "vocab.json")) as f:
+            vocab = json.load(f)
+        vocab["hello-again"] = vocab["hello"]
+        with open(os.path.join(folder, "vocab.json"), "w") as f:
+            json.dump(vocab, f)
+        self.assertFails(run("tokenize", "--model", folder, "hello"), 1, "share id")
+
+
+class OutputPath(Case):
+    def test_a_symbolic_link_is_followed_and_stays_a_link(self):
+        exp = self.experiment()
+        target, link = os.path.join(self.dir, "real.h5"), os.path.join(self.dir, "link.h5")
+        self.assertEqual(run("run", exp, "--out", target, "--stage", "extract").returncode, 0)
+        os.symlink(target, link)
+        r = run("run", exp, "--out", link)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.islink(link))
+        with h5py.File(target, "r") as f:
+            self.assertIn("results", f)
+        self.assertFalse(os.path.exists(link + ".lock") or os.path.exists(target + ".lock"))
+
+    def test_an_empty_output_path_is_a_usage_error(self):
+        self.assertFails(run("run", self.experiment(), "--out", ""), 2, "--out expects a file path")
+
+
+class Messages(Case):
+    def test_layer_numbers_are_read_as_written(self):
+        self.assertFails(run("run", self.experiment(layers="[99999999999]")), 2, "layer 99999999999 does not exist")
+        self.assertFails(run("run", self.experiment(layers="[1, 1]")), 2, "layers[1]", "layer 1 is listed twice")
+
+    def test_a_nul_character_in_a_word_is_refused(self):
+        self.assertFails(run("validate", self.experiment(extra=', "bed\\0x"')), 2, "interior[3]", "NUL character")
+
+    def test_config_json_says_why_it_cannot_be_read(self):
+        folder = os.path.join(self.dir, "config-dir")
+        shutil.copytree(self.model, folder)
+        os.remove(os.path.join(folder, "config.json"))
+        os.mkdir(os.path.join(folder, "config.json"))
+        self.assertFails(run("hooks", "--model", folder), 2, "config.json: is a directory, expected a file")
+
+    def test_the_first_interrupted_run_is_not_said_to_have_left_a_run_file(self):
+        out = os.path.join(self.dir, "interrupted.h5")
+        with open(out + ".partial", "w") as f:
+            f.write("half a file")
+        r = run("run", self.experiment(), "--out", out, "--stage", "extract")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("no stage had completed, so there is no run file yet", r.stdout)
+
+    def test_report_prints_integers_as_integers_and_rsa_warns_of_single_pairs(self):
+        r = run("run", self.experiment(extra=""), "--out", os.path.join(self.dir, "report.h5"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"n_pairs=\d+\b(?!\.)")
+        self.assertNotRegex(r.stdout, r"n_pairs=[0-9.]+e\+")
+        # interior has three words (three pairs): fine; make one with two.
+        two = self.experiment("two.yaml").replace("two.yaml", "two.yaml")
+        with open(two) as f:
+            text = f.read().replace("interior: [sofa, lamp, rug]", "interior: [sofa, lamp]")
+        with open(two, "w") as f:
+            f.write(text)
+        r = run("run", two, "--out", os.path.join(self.dir, "two.h5"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("categories/interior: 1 within-category pair(s)", r.stdout)
+
+
+class Hygiene(Case):
+    def test_forced_runs_do_not_grow_the_run_file(self):
+        exp, out = self.experiment(), os.path.join(self.dir, "force.h5")
+        self.assertEqual(run("run", exp, "--out", out).returncode, 0)
+        sizes = []
+        for _ in range(4):
+            self.assertEqual(run("run", exp, "--out", out, "--force").returncode, 0)
+            sizes.append(os.path.getsize(out))
+        self.assertEqual(len(set(sizes)), 1, sizes)
+        self.assertFalse(os.path.exists(out + ".lock"))
+
+    def test_a_copied_build_uses_its_own_plugins(self):
+        copy = os.path.join(self.dir, "copied-build")
+        os.makedirs(copy)
+        shutil.copy2(BIN, copy)
+        shutil.copytree(os.path.join(os.path.dirname(BIN), "plugins"), os.path.join(copy, "plugins"))
+        r = subprocess.run([os.path.join(copy, "laminar"), "plugins"], capture_output=True, text=True,
+                           env={k: v for k, v in os.environ.items() if k != "LAMINAR_PLUGIN_PATH"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        files = [word for line in r.stdout.splitlines()[1:] for word in line.split() if word.endswith(".so")]
+        self.assertTrue(files)
+        for f in files:
+            self.assertTrue(f.startswith(copy), f)
+
+
+if __name__ == "__main__":
+    unittest.main()
