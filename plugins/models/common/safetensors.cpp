@@ -77,16 +77,29 @@ SafetensorsFile::SafetensorsFile(const fs::path& file) : path_(file) {
     if (!header.is_object()) throw std::runtime_error(file.string() + ": header is not a JSON object");
     for (auto it = header.begin(); it != header.end(); ++it) {
         if (it.key() == "__metadata__") continue;
+        const std::string where = file.string() + ": tensor " + nlohmann::json(it.key()).dump();
+        const auto& t = *it;
+        auto is_count = [](const nlohmann::json& v) { return v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0); };
+        if (!t.is_object() || !t.contains("dtype") || !t["dtype"].is_string() || !t.contains("shape") || !t["shape"].is_array() ||
+            !t.contains("data_offsets") || !t["data_offsets"].is_array() || t["data_offsets"].size() != 2)
+            throw std::runtime_error(where + ": expected {\"dtype\": string, \"shape\": [..], \"data_offsets\": [begin, end]}");
         Entry e;
-        e.dtype = it->at("dtype").get<std::string>();
-        e.shape = it->at("shape").get<std::vector<int64_t>>();
-        const auto offsets = it->at("data_offsets").get<std::vector<std::size_t>>();
-        e.begin = offsets.at(0);
-        e.end = offsets.at(1);
+        e.dtype = t["dtype"].get<std::string>();
+        // A shape whose element count overflows is refused with the offsets check below.
         std::size_t count = 1;
-        for (int64_t d : e.shape) count *= static_cast<std::size_t>(d);
-        if (e.end > data_size || e.begin > e.end || (dtype_size(e.dtype) && e.end - e.begin != count * dtype_size(e.dtype)))
-            throw std::runtime_error(file.string() + ": tensor " + it.key() + " has inconsistent data offsets");
+        bool overflow = false;
+        for (const auto& d : t["shape"]) {
+            if (!is_count(d)) throw std::runtime_error(where + ": shape " + t["shape"].dump() + " is not a list of sizes");
+            e.shape.push_back(d.get<int64_t>());
+            overflow |= __builtin_mul_overflow(count, d.get<std::size_t>(), &count);
+        }
+        for (const auto& o : t["data_offsets"])
+            if (!is_count(o)) throw std::runtime_error(where + ": data_offsets " + t["data_offsets"].dump() + " are not byte offsets");
+        e.begin = t["data_offsets"][0].get<std::size_t>();
+        e.end = t["data_offsets"][1].get<std::size_t>();
+        if (e.end > data_size || e.begin > e.end || overflow ||
+            (dtype_size(e.dtype) && e.end - e.begin != count * dtype_size(e.dtype)))
+            throw std::runtime_error(where + " has inconsistent data offsets");
         entries_.emplace(it.key(), std::move(e));
     }
     // The data section is tiled by the tensors, in any order: no gap, no overlap.

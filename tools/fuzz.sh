@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Fuzzes laminar's readers of untrusted files with libFuzzer (Debian's clang): the safetensors
+# parser, the tokenizer files, the experiment YAML + schema loader and the run-file reader
+# (tests/fuzz/). Builds them in build-fuzz/ (clang, AddressSanitizer + UBSan, libFuzzer coverage
+# on laminar's own code), then runs each for SECONDS on its seed corpus plus what earlier runs
+# found. A crash stops with its input saved under build-fuzz/artifacts/.
+#
+#   tools/fuzz.sh [SECONDS] [TARGET...]     (default: 5 seconds each, all four targets)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+seconds="${1:-5}"
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(safetensors tokenizer experiment run_file)
+build="${LAMINAR_FUZZ_BUILD_DIR:-$root/build-fuzz}"
+
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+        -DLAMINAR_FUZZ=ON -DLAMINAR_SANITIZE=ON > "$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
+fi
+cmake --build "$build" --parallel "$(nproc)" --target "${targets[@]/#/fuzz_}" > "$build/build.log" 2>&1 || { tail -40 "$build/build.log"; exit 1; }
+
+mkdir -p "$build/artifacts"
+# Leaks are not hunted here: libtorch and HDF5 keep process-lifetime allocations on purpose.
+export ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}"
+for t in "${targets[@]}"; do
+  corpus="$build/corpus/$t"
+  mkdir -p "$corpus"
+  echo "fuzz: $t for ${seconds}s"
+  status=0
+  "$build/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=6000 -print_final_stats=1 \
+    -artifact_prefix="$build/artifacts/$t-" "$corpus" "$root/tests/fuzz/corpus/$t" > "$build/$t.log" 2>&1 || status=$?
+  grep -E "^(stat::number_of_executed_runs|stat::new_units_added|SUMMARY)" "$build/$t.log" || true
+  if [ "$status" -ne 0 ]; then
+    grep -E "what\(\)|ERROR|^    #[0-9] " "$build/$t.log" | head -20 >&2
+    echo "fuzz: $t failed; its input is under $build/artifacts/, the log in $build/$t.log" >&2
+    exit 1
+  fi
+done
