@@ -180,6 +180,9 @@ class Safetensors(Case):
         cases = {
             "gap": ({"a": ("F32", [2], 0, 8), "b": ("F32", [2], 12, 20)}, None, "leaves a gap at byte 8"),
             "overlap": ({"a": ("F32", [2], 0, 8), "b": ("F32", [2], 4, 12)}, None, "overlaps at byte 4"),
+            "no dtype (found by fuzzing)": ({"a": ("F32", [2], 0, 8)},
+                                            '{"a": {"d$ype": "F32", "shape": [2], "data_offsets": [0, 8]}}',
+                                            'tensor "a": expected {"dtype": string'),
             "duplicate": ({"a": ("F32", [2], 0, 8)},
                           '{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, '
                           '"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}', 'names tensor "a" twice'),
@@ -247,6 +250,17 @@ class Messages(Case):
 
     def test_a_nul_character_in_a_word_is_refused(self):
         self.assertFails(run("validate", self.experiment(extra=', "bed\\0x"')), 2, "interior[3]", "NUL character")
+
+    def test_an_experiment_file_that_is_not_utf8_is_refused_where_it_stops_being_so(self):
+        # Found by fuzzing: invalid UTF-8 made the schema validator read out of bounds.
+        path = os.path.join(self.dir, "latin1.yaml")
+        with open(self.experiment()) as f:
+            text = f.read()
+        with open(path, "wb") as f:
+            f.write(text.replace("sofa", "caf\xe9").encode("latin-1"))
+        line = next(i for i, l in enumerate(text.splitlines(), 1) if "sofa" in l)
+        column = text.splitlines()[line - 1].index("sofa") + 4
+        self.assertFails(run("validate", path), 2, f"latin1.yaml:{line}:{column}: not valid UTF-8")
 
     def test_config_json_says_why_it_cannot_be_read(self):
         folder = os.path.join(self.dir, "config-dir")

@@ -76,7 +76,7 @@ public:
             pre_ = PreTokenizer::create(j.value("pre_tokenizer", nlohmann::json()));
             model_ = SubwordModel::create(j.at("model"), where);
             for (const auto& t : j.value("added_tokens", nlohmann::json::array())) {
-                AddedToken a{t.at("content").get<std::string>(), t.at("id").get<int32_t>(), t.value("lstrip", false),
+                AddedToken a{t.at("content").get<std::string>(), checked_id(t.at("id"), where + ": added token id"), t.value("lstrip", false),
                              t.value("rstrip", false), t.value("special", false), false};
                 a.normalized = t.value("normalized", !a.special);
                 model_->add_token(a.content, a.id);

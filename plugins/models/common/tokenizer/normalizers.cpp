@@ -78,7 +78,14 @@ private:
 /// Replace, Prepend, NFC/NFD/NFKC/NFKD, Lowercase, StripAccents, Strip: one function each.
 class Simple : public Normalizer {
 public:
-    explicit Simple(const nlohmann::json& c) : type_(c.at("type").get<std::string>()), config_(c) {
+    // Every option is read here, where a missing or mistyped one is reported against the file,
+    // never first at encoding time.
+    explicit Simple(const nlohmann::json& c) : type_(c.at("type").get<std::string>()) {
+        if (type_ == "Prepend") prepend_ = c.at("prepend").get<std::string>();
+        if (type_ == "Strip") {
+            strip_left_ = c.value("strip_left", false);
+            strip_right_ = c.value("strip_right", false);
+        }
         if (type_ == "Replace") {
             const auto& p = c.at("pattern");
             pattern_ = std::make_unique<Regex>(p.contains("Regex") ? Regex::from_oniguruma(p["Regex"].get<std::string>())
@@ -87,10 +94,10 @@ public:
         }
     }
     std::string normalize(const std::string& text) const override {
-        if (type_ == "Prepend") return config_.at("prepend").get<std::string>() + text;
+        if (type_ == "Prepend") return prepend_ + text;
         if (type_ == "Lowercase") return unicode::lowercase(text);
         if (type_ == "StripAccents") return unicode::remove_marks(text, false);
-        if (type_ == "Strip") return unicode::trim_js(text, config_.value("strip_left", false), config_.value("strip_right", false));
+        if (type_ == "Strip") return unicode::trim_js(text, strip_left_, strip_right_);
         if (type_ == "Replace") {
             std::string out;
             std::size_t at = 0;
@@ -105,8 +112,8 @@ public:
     }
 
 private:
-    std::string type_;
-    nlohmann::json config_;
+    std::string type_, prepend_;
+    bool strip_left_ = false, strip_right_ = false;
     std::unique_ptr<Regex> pattern_;
     std::string content_;
 };

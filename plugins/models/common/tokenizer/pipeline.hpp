@@ -37,6 +37,12 @@ public:
 
 using Vocab = std::unordered_map<std::string, int32_t>;
 
+/// A token id or a count from a tokenizer file: an integer from 0 to 2^31 - 1, else an error
+/// naming `what` (a float such as 1e42 must not be converted: that is undefined behaviour).
+int32_t checked_id(const nlohmann::json& value, const std::string& what);
+/// tokenizer.json's `vocab` object, every id checked.
+Vocab read_vocab(const nlohmann::json& vocab, const std::string& where);
+
 /// A subword model: pieces in, ids out.
 class SubwordModel {
 public:

@@ -1,4 +1,5 @@
 // BPE and WordPiece, as tokenizers.js's classes of those names.
+#include <cstdint>
 #include <cstdio>
 #include <queue>
 #include <set>
@@ -17,6 +18,21 @@ void check_unique_ids(const Vocab& vocab, const std::string& where) {
             throw std::runtime_error(where + ": tokens " + nlohmann::json(*it->second).dump() + " and " +
                                      nlohmann::json(token).dump() + " share id " + std::to_string(id));
     }
+}
+
+int32_t checked_id(const nlohmann::json& value, const std::string& what) {
+    if (!value.is_number_integer() || (value.is_number_unsigned() ? value.get<uint64_t>() > INT32_MAX
+                                                                  : value.get<int64_t>() < 0 || value.get<int64_t>() > INT32_MAX))
+        throw std::runtime_error(what + " is " + value.dump() + "; expected an integer from 0 to 2147483647");
+    return static_cast<int32_t>(value.get<int64_t>());
+}
+
+Vocab read_vocab(const nlohmann::json& vocab, const std::string& where) {
+    if (!vocab.is_object()) throw std::runtime_error(where + ": the vocabulary is not a JSON object of token: id");
+    Vocab out;
+    for (auto it = vocab.begin(); it != vocab.end(); ++it)
+        out.emplace(it.key(), checked_id(it.value(), where + ": the id of token " + nlohmann::json(it.key()).dump()));
+    return out;
 }
 
 Bpe::Bpe(Vocab vocab, const std::vector<std::pair<std::string, std::string>>& merges, Options options,
@@ -180,9 +196,10 @@ void WordPiece::encode(const std::vector<std::string>& pieces, std::vector<int32
 std::unique_ptr<SubwordModel> SubwordModel::create(const nlohmann::json& c, const std::string& where) {
     const std::string type = c.value("type", c.contains("merges") ? "BPE" : "");
     if (type == "WordPiece")
-        return std::make_unique<WordPiece>(c.at("vocab").get<Vocab>(), c.value("unk_token", "[UNK]"),
+        return std::make_unique<WordPiece>(read_vocab(c.at("vocab"), where), c.value("unk_token", "[UNK]"),
                                            c.value("continuing_subword_prefix", "##"),
-                                           c.value("max_input_chars_per_word", 100), where);
+                                           checked_id(c.value("max_input_chars_per_word", nlohmann::json(100)),
+                                                      where + ": max_input_chars_per_word"), where);
     if (type != "BPE") throw unsupported("model", c);
     for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix", "dropout"})
         if (c.contains(key) && !c[key].is_null())
@@ -206,7 +223,7 @@ std::unique_ptr<SubwordModel> SubwordModel::create(const nlohmann::json& c, cons
     o.byte_fallback = c.value("byte_fallback", false);
     o.fuse_unk = c.value("fuse_unk", false);
     o.ignore_merges = c.value("ignore_merges", false);
-    return std::make_unique<Bpe>(c.at("vocab").get<Vocab>(), merges, o, where);
+    return std::make_unique<Bpe>(read_vocab(c.at("vocab"), where), merges, o, where);
 }
 
 }  // namespace laminar::models
