@@ -215,6 +215,17 @@ class Tokenizer(Case):
         self.assertFails(run("tokenize", "--model", folder, "hello"), 1, "merges.txt",
                          "no merge makes them (0 merges", "the merges are missing or cut short")
 
+    def test_ids_far_beyond_the_vocabulary_are_refused(self):
+        # Found by fuzzing: one stray id sized a table by it (17 GB).
+        folder = os.path.join(self.dir, "huge-id")
+        shutil.copytree(self.model, folder)
+        with open(os.path.join(folder, "vocab.json")) as f:
+            vocab = json.load(f)
+        vocab["hello"] = 551615004
+        with open(os.path.join(folder, "vocab.json"), "w") as f:
+            json.dump(vocab, f)
+        self.assertFails(run("tokenize", "--model", folder, "hello"), 1, 'token "hello" has id 551615004, far beyond')
+
     def test_duplicate_ids_are_refused(self):
         folder = os.path.join(self.dir, "dup-ids")
         shutil.copytree(self.model, folder)

@@ -95,6 +95,14 @@ public:
             const std::string what = e.what();
             throw std::runtime_error(what.rfind(where, 0) == 0 ? what : where + ": " + what);
         }
+        // Ids count from 0 with few gaps in every tokenizer file; a table indexed by id must not
+        // be sized by one stray number (found by fuzzing: an id of 551615004 asked for 17 GB).
+        const std::size_t limit = 2 * model_->vocab().size() + 1024;
+        for (const auto& [token, id] : model_->vocab())
+            if (static_cast<std::size_t>(id) >= limit)
+                throw std::runtime_error(where + ": token " + nlohmann::json(token).dump() + " has id " + std::to_string(id) +
+                                         ", far beyond the vocabulary's " + std::to_string(model_->vocab().size()) +
+                                         " tokens (ids count from 0)");
         for (const auto& [token, id] : model_->vocab()) {
             if (static_cast<std::size_t>(id) >= tokens_.size()) tokens_.resize(id + 1);
             tokens_[id] = token;
