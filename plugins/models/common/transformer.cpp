@@ -2,12 +2,20 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 
 #include <malloc.h>
 
 namespace laminar::models {
 
 namespace {
+
+/// Float32 copies of F16/BF16 matrices that products of many rows used, by the address of the
+/// mapped original; cleared when a model is unloaded (~TransformerBackend).
+std::unordered_map<const void*, torch::Tensor>& kept_widened() {
+    static std::unordered_map<const void*, torch::Tensor> kept;
+    return kept;
+}
 
 constexpr int64_t kMaxTokensPerBatch = 8192;           // bounds one batch's activations; prompts are short
 constexpr std::size_t kCaptureBytesPerBatch = 256 << 20;  // bounds one batch's captures (all hooks, all positions)
@@ -32,6 +40,8 @@ const Tokenizer& TransformerBackend::tokenizer() const {
     if (!tokenizer_) throw std::logic_error("model backend: no tokenizer loaded");
     return *tokenizer_;
 }
+
+TransformerBackend::~TransformerBackend() { kept_widened().clear(); }  // their originals are unmapped next
 
 void TransformerBackend::load(const std::filesystem::path& dir, const Params&) {
     // A forward pass frees and reallocates activations of tens of megabytes block after block.
@@ -141,11 +151,20 @@ namespace {
 constexpr int64_t kMinRows = 64;
 constexpr int64_t kLargeWeight = int64_t{1} << 22;  // elements (16 MB in float32)
 
-/// `w` as float32: itself, or (F16, BF16) widened into this thread's buffer, which the next
-/// call reuses. Widening at each use costs about a tenth of what allocating float32 copies
-/// costs (fresh pages must be faulted in and zeroed) and keeps a BF16 model at its file's size.
-torch::Tensor widened(const torch::Tensor& w) {
+constexpr int64_t kKeepWidenedRows = 256;
+
+/// `w` as float32 for a product of `rows` rows: itself (F32), or widened. A small pass (the
+/// seed's study: tens of rows) widens into this thread's reused buffer: a fresh float32 copy
+/// would cost about ten times the copy itself in page faults, and the model stays at its file's
+/// size. A pass of many rows is compute-bound and comes in a study of many batches: its widened
+/// matrix is kept, so later passes skip the copy (memory for speed, as PyTorch holds a model).
+torch::Tensor widened(const torch::Tensor& w, int64_t rows) {
     if (w.scalar_type() == torch::kFloat32) return w;
+    if (rows >= kKeepWidenedRows) {
+        auto& kept = kept_widened()[w.data_ptr()];
+        if (!kept.defined()) kept = w.to(torch::kFloat32);
+        return kept;
+    }
     thread_local torch::Tensor buffer;
     if (!buffer.defined() || buffer.numel() < w.numel()) buffer = torch::empty({w.numel()}, torch::kFloat32);
     return buffer.narrow(0, 0, w.numel()).view(w.sizes()).copy_(w);
@@ -164,12 +183,12 @@ torch::Tensor batch_invariant_mm(const torch::Tensor& x, const torch::Tensor& b)
 // mm then an in-place add: libtorch 1.13's addmm with a broadcast bias takes a path about half
 // as fast as plain mm on CPU (tools/bench/bench_extract.py measures it).
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
-    torch::Tensor y = batch_invariant_mm(x, widened(w).t());
+    torch::Tensor y = batch_invariant_mm(x, widened(w, x.size(0)).t());
     return b.defined() ? y.add_(b) : y;
 }
 
 torch::Tensor conv1d(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
-    return batch_invariant_mm(x, widened(w)).add_(b);
+    return batch_invariant_mm(x, widened(w, x.size(0))).add_(b);
 }
 
 std::pair<torch::Tensor, torch::Tensor> PassContext::keys_values(int layer, const torch::Tensor& k, const torch::Tensor& v) const {

@@ -61,6 +61,7 @@ using TransformerFactory = std::function<std::unique_ptr<Transformer>(const std:
 class TransformerBackend : public ModelBackend {
 public:
     explicit TransformerBackend(TransformerFactory make) : make_(std::move(make)) {}
+    ~TransformerBackend() override;
 
     void load(const std::filesystem::path& dir, const Params& params) override;
     void load_tokenizer(const std::filesystem::path& dir) override { tokenizer_ = Tokenizer::load(dir); }
