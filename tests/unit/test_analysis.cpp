@@ -186,3 +186,17 @@ TEST_CASE("the bootstrap's running sums equal comparing the resampled pairs dire
         }
     }
 }
+
+TEST_CASE("bootstrap quantiles: Hazen's definition by hand, Armadillo's values, and no read past the end") {
+    arma::vec x = arma::linspace(20, 1, 20);  // 20, 19, ..., 1 (unsorted on purpose)
+    CHECK(laminar::analysis::quantile(x, 0.5) == doctest::Approx(10.5));
+    CHECK(laminar::analysis::quantile(x, 0.025) == doctest::Approx(1.0));
+    CHECK(laminar::analysis::quantile(x, 0.975) == doctest::Approx(20.0));  // (N - 0.5) / N: Armadillo reads x[N]
+    CHECK(laminar::analysis::quantile(x, 0.01) == 1.0);
+    CHECK(laminar::analysis::quantile(x, 0.999) == 20.0);
+    CHECK(std::isnan(laminar::analysis::quantile(arma::vec(), 0.5)));
+    arma::arma_rng::set_seed(3);
+    const arma::vec r = arma::randn(37);
+    for (double p : {0.05, 0.3, 0.5, 0.77, 0.95})
+        CHECK(laminar::analysis::quantile(r, p) == doctest::Approx(arma::as_scalar(arma::quantile(r, arma::vec{p}))).epsilon(1e-12));
+}

@@ -116,9 +116,8 @@ private:
         if (bootstrap_ > 0) {
             const arma::vec boot = bootstrap(A, B, method_, bootstrap_, seed_ + 1);
             const arma::vec finite = boot.elem(arma::find_finite(boot));
-            const arma::vec q = arma::quantile(finite, arma::vec{(1 - ci_) / 2, 1 - (1 - ci_) / 2});
-            out.attribute(path, "ci_low", q(0));
-            out.attribute(path, "ci_high", q(1));
+            out.attribute(path, "ci_low", analysis::quantile(finite, (1 - ci_) / 2));
+            out.attribute(path, "ci_high", analysis::quantile(finite, 1 - (1 - ci_) / 2));
             out.attribute(path, "ci_level", ci_);
         }
     }

@@ -2,6 +2,7 @@
 // of their strict upper triangles, a Mantel permutation test and a bootstrap over stimuli.
 #pragma once
 
+#include <cmath>
 #include <armadillo>
 #include <cstdint>
 #include <numeric>
@@ -118,6 +119,21 @@ inline arma::vec bootstrap(const arma::mat& A, const arma::mat& B, const std::st
 }
 
 /// The entries of the strict upper triangle whose two stimuli share category `c`.
+/// Quantile `p` of `values` as Armadillo's quantile() defines it (Hazen: the k-th smallest of N
+/// at (k - 0.5) / N, linear in between, the extremes outside), without its read one past the end
+/// when p is exactly (N - 0.5) / N (0.975 of 20 bootstrap values; found by AddressSanitizer).
+inline double quantile(arma::vec values, double p) {
+    const double n = static_cast<double>(values.n_elem);
+    if (values.n_elem == 0) return arma::datum::nan;
+    values = arma::sort(values);
+    const double h = n * p + 0.5;  // 1-based position
+    if (h <= 1) return values(0);
+    if (h >= n) return values(values.n_elem - 1);
+    const auto k = static_cast<arma::uword>(std::floor(h));
+    const double w = h - static_cast<double>(k);
+    return (1 - w) * values(k - 1) + w * values(k);
+}
+
 inline arma::vec within_category(const arma::mat& S, const arma::uvec& labels, arma::uword c) {
     std::vector<double> out;
     for (arma::uword i = 0; i < S.n_rows; ++i)
