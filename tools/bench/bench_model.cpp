@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
     }
     const std::string dir = argv[1];
     const int repeats = argc > 2 ? std::stoi(argv[2]) : 5;
-    const laminar::PluginRegistry registry;
+    const laminar::PluginRegistry registry({LAMINAR_BENCH_PLUGIN_DIR});
     auto model = registry.create_model(registry.model_backend_for(dir));
 
     auto t = Clock::now();
