@@ -43,11 +43,12 @@ void run_one(const Experiment& exp, const PluginRegistry& registry, const StepSp
 }  // namespace
 
 void run_analyze(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options, std::ostream& log) {
-    std::optional<std::string> extract_hash;
+    std::optional<std::string> extract_hash, extracted_spec;
     std::set<std::string> recorded;
     if (fs::exists(options.output)) {
         h5::Handle f = open_run_file(options.output);
         extract_hash = stage_hash(f, "extract");
+        if (h5::has_attr(f, "stages/extract", "spec_hash")) extracted_spec = h5::get_string_attr(f, "stages/extract", "spec_hash");
         if (h5::exists(f, "stages/analyze"))
             for (const auto& n : h5::children(h5::open_group(f, "stages/analyze"))) recorded.insert(n);
         if (h5::exists(f, "results"))
@@ -58,15 +59,10 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
                          exp.document.file().string() + "` (or --stage extract) first");
     // The activations must be those of this experiment file: an edited stimulus list or
     // extractor would otherwise be analysed with the old activations under the new labels.
-    {
-        h5::Handle f = open_run_file(options.output);
-        const bool same = h5::has_attr(f, "stages/extract", "spec_hash") &&
-                          h5::get_string_attr(f, "stages/extract", "spec_hash") == extraction_spec_hash(exp, registry);
-        if (!same)
-            throw InputError(exp.document.file().string() + ": its models, stimuli or extract section differ from those " +
-                             options.output.string() + " was extracted with; run `laminar run " +
-                             exp.document.file().string() + "` (without --stage analyze) to extract again first");
-    }
+    if (extracted_spec != extraction_spec_hash(exp, registry))
+        throw InputError(exp.document.file().string() + ": its models, stimuli or extract section differ from those " +
+                         options.output.string() + " was extracted with; run `laminar run " +
+                         exp.document.file().string() + "` (without --stage analyze) to extract again first");
 
     for (const auto& step : exp.analyze) {
         recorded.erase(step.name);

@@ -4,7 +4,6 @@
 #include "errors.hpp"
 #include "h5.hpp"
 #include "run_file.hpp"
-#include "run_file_seal.hpp"
 #include "stages.hpp"
 
 #ifndef LAMINAR_VERSION
@@ -52,12 +51,7 @@ void run_experiment(const Experiment& exp, const PluginRegistry& registry, const
                     ? options.output.string() + " is as its last completed stage left it\n"
                     : "no stage had completed, so there is no run file yet\n");
     }
-    if (std::filesystem::exists(options.output)) {  // a file laminar did not write is never changed
-        if (!h5::is_hdf5(options.output))
-            throw InputError(options.output.string() + ": exists but is not an HDF5 file; refusing to overwrite it "
-                             "(move it away or choose another output)");
-        seal::require_intact(options.output, true);
-    }
+    require_writable(options.output);  // before any stage, even one that finds itself up to date
     if (s.empty() || s == "extract") run_extract(exp, registry, options, log);
     if (s.empty() || s == "analyze") run_analyze(exp, registry, options, log);
     if (s.empty() || s == "report") print_summary(options.output, log);

@@ -49,13 +49,8 @@ RunTransaction::RunTransaction(const fs::path& run_file, const std::vector<std::
     std::error_code ec;
     fs::remove(partial_, ec);  // left by an interrupted run (the caller said so)
     h5::Handle previous;
-    if (fs::exists(run_file_)) {
-        if (!h5::is_hdf5(run_file_))
-            throw InputError(run_file_.string() + ": exists but is not an HDF5 file; refusing to overwrite it "
-                             "(move it away or choose another output)");
-        seal::require_intact(run_file_, true);
-        previous = h5::open_file(run_file_, false);
-    }
+    require_writable(run_file_);
+    if (fs::exists(run_file_)) previous = h5::open_file(run_file_, false);
     file_ = h5::create_file(partial_, seal::kBytes);
     if (previous.get() < 0) return;  // a new run file
     auto is_replaced = [&](const std::string& path) {
@@ -107,6 +102,14 @@ RunLock::~RunLock() {
     ::unlink(path_.c_str());  // while still holding it: see the constructor
     ::flock(fd_, LOCK_UN);
     ::close(fd_);
+}
+
+void require_writable(const fs::path& run_file) {
+    if (!fs::exists(run_file)) return;
+    if (!h5::is_hdf5(run_file))
+        throw InputError(run_file.string() + ": exists but is not an HDF5 file; refusing to overwrite it "
+                         "(move it away or choose another output)");
+    seal::require_intact(run_file, true);
 }
 
 h5::Handle open_run_file(const fs::path& run_file) {

@@ -55,6 +55,10 @@ private:
     int fd_ = -1;
 };
 
+/// Throws unless `run_file` is absent or an intact laminar run file: a file laminar did not write
+/// (another tool's HDF5, a text file) is never changed.
+void require_writable(const std::filesystem::path& run_file);
+
 /// Opens an existing run file read-only; a clear error when it is missing, not a laminar run
 /// file, or corrupted.
 h5::Handle open_run_file(const std::filesystem::path& run_file);
