@@ -15,6 +15,7 @@
 #include <xxhash.h>
 
 #include "errors.hpp"
+#include "h5.hpp"
 
 namespace laminar::seal {
 
@@ -115,6 +116,12 @@ void require_intact(const fs::path& file, bool writing) {
     switch (check(file, &why)) {
         case State::intact: return;
         case State::absent:
+            // laminar 0.1 wrote run files without a seal, and its root attribute laminar_version:
+            // those stay readable and replaceable (the next commit seals them), unprotected.
+            if (h5::is_hdf5(file)) {
+                const h5::Handle f = h5::open_file(file, false);
+                if (h5::has_attr(f, ".", "laminar_version")) return;
+            }
             throw InputError(file.string() + ": not a laminar run file (" + why + ")" +
                                      (writing ? "; refusing to change a file laminar did not write (choose another --out)" : ""));
         case State::corrupted:

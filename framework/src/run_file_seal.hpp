@@ -25,8 +25,9 @@ enum class State { intact, absent, corrupted };
 /// while its size and modification time stay the same.
 State check(const std::filesystem::path& file, std::string* why = nullptr);
 
-/// Throws std::runtime_error naming the file unless check() finds it intact. `writing`: the
-/// message for a file without a seal says it will not be changed.
+/// Throws naming the file unless check() finds it intact, or it is a run file of laminar 0.1
+/// (unsealed, with the root attribute laminar_version). `writing`: the message for a file
+/// without a seal says it will not be changed.
 void require_intact(const std::filesystem::path& file, bool writing);
 
 }  // namespace laminar::seal

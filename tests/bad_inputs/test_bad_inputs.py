@@ -94,6 +94,17 @@ class DataLoss(Case):
         self.assertFalse(os.path.exists(foreign + ".partial"))
 
 
+    def test_a_run_file_of_laminar_0_1_is_replaced_and_sealed(self):
+        legacy = os.path.join(self.dir, "legacy.h5")
+        with h5py.File(legacy, "w") as f:  # what laminar 0.1 wrote: no seal, its version at the root
+            f.attrs["laminar_version"] = "0.1.0"
+            f["stimuli/text"] = np.array([b"old"])
+        r = run("run", self.experiment(), "--out", legacy)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(legacy, "rb") as f:
+            self.assertTrue(f.read(17).startswith(b"LAMINAR RUN FILE"))
+
+
 class StaleResults(Case):
     def test_analyze_refuses_activations_of_another_version_of_the_experiment(self):
         exp, out = self.experiment(), os.path.join(self.dir, "stale.h5")
