@@ -1,9 +1,13 @@
+// `laminar validate EXP.yaml...`: everything that can be known before a run: the file against
+// the schemas, plugin options, and (with the model folders there) layers, hook names and the
+// spaces each analysis names against what the extractors record.
 #include <iostream>
 
 #include "commands.hpp"
 #include "errors.hpp"
 #include "experiment.hpp"
 #include "plugin_registry.hpp"
+#include "recording_plan.hpp"
 
 namespace po = boost::program_options;
 
@@ -26,7 +30,15 @@ int validate(const Args& args) {
     for (const auto& file : files) {
         try {
             const Experiment exp = load_experiment(file, registry, load);
-            for (const auto& note : exp.notes) std::cerr << "note: " << note << "\n";
+            // With the model folders at hand: layers, heads and hook names as the models have them.
+            std::vector<std::string> problems, notes = exp.notes;
+            check_spaces(exp, registry, plan_with_models(exp, registry, problems, notes), problems);
+            for (const auto& note : notes) std::cerr << "note: " << note << "\n";
+            if (!problems.empty()) {
+                for (const auto& p : problems) std::cerr << p << "\n";
+                ++failed;
+                continue;
+            }
             std::cout << file << ": ok (" << exp.models.size() << " model(s), " << exp.extract.size()
                       << " extractor(s), " << exp.analyze.size() << " analysis/analyses)\n";
         } catch (const InputError& e) {

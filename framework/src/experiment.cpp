@@ -8,6 +8,7 @@
 #include "errors.hpp"
 #include "json_schema.hpp"
 #include "plugin_registry.hpp"
+#include "recording_plan.hpp"
 
 namespace laminar {
 
@@ -197,6 +198,10 @@ Experiment load_experiment(const fs::path& file, const PluginRegistry& registry,
     exp.analyze = read_steps(problems, registry, doc, "analyze", "metric", PluginKind::metric, check_analyze);
     resolve("/output", j["output"].get<std::string>(), exp.output);
     problems.raise_if_any();
+    if (check_extract && check_analyze) {  // what the analyses name must be what the extractors record
+        check_spaces(exp, registry, plan_recordings(exp, registry, {}, problems.lines), problems.lines);
+        problems.raise_if_any();
+    }
     return exp;
 }
 

@@ -22,20 +22,7 @@ void stamp_root(hid_t file, const Experiment& exp) {
 }
 
 void rethrow_in_file(const Experiment& exp, const std::string& pointer, const SpecError& err) {
-    std::string p = pointer;
-    if (!err.field().empty()) {
-        // "layers[2]" / "histogram.bins" -> JSON pointer segments
-        std::string token;
-        for (char c : err.field() + ".") {
-            if (c == '.' || c == '[' || c == ']') {
-                if (!token.empty()) p = pointer_append(p, token);
-                token.clear();
-            } else {
-                token += c;
-            }
-        }
-    }
-    throw InputError(exp.document.where(p) + ": " + err.what());
+    throw InputError(exp.document.where(pointer_append_field(pointer, err.field())) + ": " + err.what());
 }
 
 void run_experiment(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options,

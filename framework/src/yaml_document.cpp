@@ -208,4 +208,17 @@ std::string pointer_append(const std::string& pointer, const std::string& token)
     return pointer + "/" + escaped;
 }
 
+std::string pointer_append_field(const std::string& pointer, const std::string& field) {
+    std::string p = pointer, token;
+    for (char c : field + ".") {
+        if (c == '.' || c == '[' || c == ']') {
+            if (!token.empty()) p = pointer_append(p, token);
+            token.clear();
+        } else {
+            token += c;
+        }
+    }
+    return p;
+}
+
 }  // namespace laminar

@@ -58,4 +58,7 @@ std::string field_path(const std::string& pointer);
 /// Appends one reference token to a JSON pointer, escaping '~' and '/'.
 std::string pointer_append(const std::string& pointer, const std::string& token);
 
+/// Appends a plugin's field path ("layers[2]", "histogram.bins") to a JSON pointer.
+std::string pointer_append_field(const std::string& pointer, const std::string& field);
+
 }  // namespace laminar

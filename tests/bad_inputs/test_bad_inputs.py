@@ -314,6 +314,28 @@ class Messages(Case):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("categories/interior: 1 within-category pair(s)", r.stdout)
 
+    def test_nan_activations_are_named_as_such_not_as_zero_length(self):
+        folder = os.path.join(self.dir, "nan-model")
+        shutil.copytree(self.model, folder)
+        set_tensor(os.path.join(folder, "model.safetensors"), "transformer.h.1.attn.c_attn.bias", np.nan)
+        exp = self.experiment("nan.yaml").replace("nan.yaml", "nan.yaml")
+        r = run("run", exp, "--model", "m=" + folder, "--out", os.path.join(self.dir, "nan.h5"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("m/blocks.1.attn.hook_q: 11 stimulus vector(s) contain NaN or infinite values", r.stdout)
+        self.assertNotIn("zero length", r.stdout)
+
+    def test_a_refused_plugin_is_named_when_the_experiment_asks_for_it(self):
+        with open(self.experiment()) as f:
+            text = f.read().replace("- metric: cosine", "- metric: mismatched\n  - metric: cosine")
+        path = os.path.join(self.dir, "refused.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        env = dict(os.environ, LAMINAR_PLUGIN_PATH=os.environ["LAMINAR_MISMATCHED_PLUGINS"])
+        r = run("validate", path, env=env)
+        self.assertFails(r, 2, "analyze[0].metric", "no metric plugin named 'mismatched'",
+                         os.path.join(os.environ["LAMINAR_MISMATCHED_PLUGINS"], "laminar_metric_mismatched.so") +
+                         " was refused: built against laminar plugin API version")
+
 
 class Hygiene(Case):
     def test_forced_runs_do_not_grow_the_run_file(self):
@@ -338,6 +360,49 @@ class Hygiene(Case):
         self.assertTrue(files)
         for f in files:
             self.assertTrue(f.startswith(copy), f)
+
+    def test_validate_checks_analyses_against_what_the_extractors_record(self):
+        def variant(name, *edits):
+            with open(self.experiment()) as f:
+                text = f.read()
+            for a, b in edits:
+                self.assertIn(a, text)
+                text = text.replace(a, b)
+            path = os.path.join(self.dir, name)
+            with open(path, "w") as f:
+                f.write(text)
+            return path
+        # Known from the plugins alone, so `run` refuses too, before any model is loaded.
+        typo = variant("typo.yaml", ("pairs: [[q, k]]", "pairs: [[q, kk], [m:q, other:k]]"),
+                       ("- metric: cosine", "- metric: cosine\n    sites: [q, resid_post]"))
+        for command in ("validate", "run"):
+            r = run(command, typo, "--out", os.path.join(self.dir, "typo.h5")) if command == "run" else run(command, typo)
+            self.assertFails(r, 2, "analyze[0].sites[1]: no extractor records 'resid_post' (recorded: sites q, k;",
+                             "analyze[2].pairs[0][1]: no extractor records 'kk'",
+                             "analyze[2].pairs[1][1]: no model 'other' in this experiment (models: m)")
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "typo.h5")))
+        # Known from the model folder (config and tokenizer; the weights are not read).
+        heads = variant("heads.yaml", ("sites: [q, k]\n", "sites: [q, k]\n    heads: separate\n"),
+                        ("- metric: cosine", "- metric: cosine\n    sites: [blocks.1.attn.hook_q.head1, blocks.1.attn.hook_q.head2]"),
+                        ("analyze:", "  - extractor: hooks\n    hooks: [blocks.0.hook_mlp_out, blocks.0.hook_nothing]\nanalyze:"))
+        self.assertFails(run("validate", heads), 2, "analyze[0].sites[1]: no extractor records 'blocks.1.attn.hook_q.head2'",
+                         "extract[1].hooks[1]: model 'm' has no hook point 'blocks.0.hook_nothing'")
+        self.assertNotIn("head1", run("validate", heads).stderr)
+        layers = variant("layers.yaml", ("layers: [1]", "layers: [1, 2]"))
+        self.assertFails(run("validate", layers), 2, "extract[0].layers[1]: layer 2 does not exist: the model has 2 layers")
+        self.assertEqual(run("validate", self.experiment()).returncode, 0)
+
+
+def set_tensor(path, name, value):
+    """Overwrites every element of a float32 tensor of a safetensors file in place."""
+    with open(path, "r+b") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        entry = header[name]
+        assert entry["dtype"] == "F32", entry
+        begin, end = entry["data_offsets"]
+        f.seek(8 + n + begin)
+        f.write(np.full((end - begin) // 4, value, dtype="<f4").tobytes())
 
 
 if __name__ == "__main__":

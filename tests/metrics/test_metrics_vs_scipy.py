@@ -266,7 +266,15 @@ analyze:
     sites: [v]
 output: run.h5
 """)
+            # Known before anything runs: what the extractors will record.
             r = subprocess.run([BIN, "run", yaml], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("typo.yaml:7:13: analyze[0].sites[0]: no extractor records 'v' (recorded: sites q, k;", r.stderr)
+            self.assertFalse(os.path.exists(os.path.join(tmp, "run.h5")))
+            # The analyze stage alone checks against what the run file holds.
+            r = subprocess.run([BIN, "run", yaml, "--stage", "extract"], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = subprocess.run([BIN, "run", yaml, "--stage", "analyze"], capture_output=True, text=True)
             self.assertEqual(r.returncode, 2)
             self.assertIn("typo.yaml:7:12: analyze[0].sites: no activations of model 'm' match these sites", r.stderr)
             self.assertIn("recorded: blocks.0.attn.hook_q, blocks.0.attn.hook_k", r.stderr)

@@ -21,6 +21,9 @@ public:
     /// Hook names the forward pass must capture.
     virtual std::vector<std::string> hooks() const = 0;
 
+    /// The activation sets extract() will return (names, layers, sites), in the same order.
+    virtual std::vector<Recording> records() const = 0;
+
     /// One row per stimulus, taken at Stimulus::position.
     virtual std::vector<ActivationSet> extract(const Captures& captured,
                                                const std::vector<Stimulus>& stimuli) const = 0;

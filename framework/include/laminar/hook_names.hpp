@@ -24,4 +24,12 @@ inline int hook_layer(const std::string& hook) {
     return std::regex_match(hook, m, re) ? std::stoi(m[1]) : -1;
 }
 
+/// The site of a hook name: "blocks.3.hook_mlp_out" -> "mlp_out", "ln_final.hook_normalized"
+/// -> "ln_final", "logits" -> "logits".
+inline std::string hook_site(const std::string& hook) {
+    if (hook.rfind("ln_final.", 0) == 0) return "ln_final";
+    const auto at = hook.rfind("hook_");
+    return at == std::string::npos ? hook : hook.substr(at + 5);
+}
+
 }  // namespace laminar

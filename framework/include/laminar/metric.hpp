@@ -44,11 +44,22 @@ public:
     virtual void warn(const std::string& message) = 0;
 };
 
+/// A representational space a metric reads, as the experiment names it ("q",
+/// "blocks.5.attn.hook_q" or "gpt2-medium:q": see laminar/space.hpp), and the parameter that
+/// names it ("sites[1]", "pairs[0][1]").
+struct SpaceUse {
+    std::string field;
+    std::string space;
+};
+
 class BOOST_SYMBOL_VISIBLE Metric {
 public:
     virtual ~Metric() = default;
     /// Reads this metric's parameters; throws SpecError on values it cannot use.
     virtual void configure(const Params& params) = 0;
+    /// The spaces run() will read (after configure()), so that the host can check them against
+    /// what the extractors record before any model runs. None (the default): nothing to check.
+    virtual std::vector<SpaceUse> spaces() const { return {}; }
     virtual void run(const ActivationSource& in, ResultSink& out) = 0;
 };
 

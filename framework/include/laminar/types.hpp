@@ -55,6 +55,14 @@ struct ModelInfo {
     int d_head = 0;
 };
 
+/// An activation set an extractor will produce, known before any forward pass (what the host
+/// checks the analyses' `sites:` and `pairs:` against before anything runs).
+struct Recording {
+    std::string name;  ///< the set's name, ActivationSet::hook: "blocks.5.attn.hook_q", "...hook_q.head3"
+    int layer = -1;
+    std::string site;  ///< e.g. "q", "resid_post"
+};
+
 /// Hook name -> one tensor per prompt, in prompt order.
 using Captures = std::map<std::string, std::vector<Tensor>>;
 

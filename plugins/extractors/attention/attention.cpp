@@ -20,6 +20,17 @@ public:
 
     std::vector<std::string> hooks() const override { return laminar::hook_names(layers_, sites_, hook); }
 
+    std::vector<laminar::Recording> records() const override {
+        std::vector<laminar::Recording> out;
+        for (int l : layers_)
+            for (const auto& site : sites_) {
+                if (!per_head_) out.push_back({hook(l, site), l, site});
+                else
+                    for (int h = 0; h < heads(site); ++h) out.push_back({head_set(l, site, h), l, site});
+            }
+        return out;
+    }
+
     std::vector<laminar::ActivationSet> extract(const laminar::Captures& captured,
                                                 const std::vector<laminar::Stimulus>& stimuli) const override {
         std::vector<laminar::ActivationSet> out;
@@ -31,11 +42,9 @@ public:
                     out.push_back(std::move(all));
                     continue;
                 }
-                // With grouped-query attention, k and v have fewer heads than q.
-                const int heads = site == "q" || site == "rot_q" ? n_head_ : n_kv_head_;
-                const int64_t d_head = all.cols / heads;
-                for (int h = 0; h < heads; ++h) {
-                    laminar::ActivationSet set{name + ".head" + std::to_string(h), l, site, all.rows, d_head, {}};
+                const int64_t d_head = all.cols / heads(site);
+                for (int h = 0; h < heads(site); ++h) {
+                    laminar::ActivationSet set{head_set(l, site, h), l, site, all.rows, d_head, {}};
                     for (int64_t i = 0; i < all.rows; ++i) {
                         const auto row = all.data.begin() + i * all.cols + h * d_head;
                         set.data.insert(set.data.end(), row, row + d_head);
@@ -54,6 +63,11 @@ private:
     static std::string hook(int layer, const std::string& site) {
         return "blocks." + std::to_string(layer) + ".attn.hook_" + site;
     }
+    static std::string head_set(int layer, const std::string& site, int head) {
+        return hook(layer, site) + ".head" + std::to_string(head);
+    }
+    /// With grouped-query attention, k and v have fewer heads than q.
+    int heads(const std::string& site) const { return site == "q" || site == "rot_q" ? n_head_ : n_kv_head_; }
 };
 
 const std::string kSchema = std::string(R"json({
@@ -66,4 +80,4 @@ const std::string kSchema = std::string(R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Extractor, "extractor", AttentionExtractor, "attention", "1.1.0", kSchema.c_str())
+LAMINAR_PLUGIN(laminar::Extractor, "extractor", AttentionExtractor, "attention", "1.2.0", kSchema.c_str())

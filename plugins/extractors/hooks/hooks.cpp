@@ -21,22 +21,21 @@ public:
 
     std::vector<std::string> hooks() const override { return hooks_; }
 
+    std::vector<laminar::Recording> records() const override {
+        std::vector<laminar::Recording> out;
+        for (const auto& h : hooks_) out.push_back({h, laminar::hook_layer(h), laminar::hook_site(h)});
+        return out;
+    }
+
     std::vector<laminar::ActivationSet> extract(const laminar::Captures& captured,
                                                 const std::vector<laminar::Stimulus>& stimuli) const override {
         std::vector<laminar::ActivationSet> out;
-        for (const auto& h : hooks_) out.push_back(laminar::stimulus_rows(h, laminar::hook_layer(h), site(h), captured.at(h), stimuli));
+        for (const auto& r : records()) out.push_back(laminar::stimulus_rows(r.name, r.layer, r.site, captured.at(r.name), stimuli));
         return out;
     }
 
 private:
     std::vector<std::string> hooks_;
-
-    /// "blocks.3.hook_mlp_out" -> "mlp_out", "ln_final.hook_normalized" -> "ln_final", "logits" -> "logits".
-    static std::string site(const std::string& hook) {
-        if (hook.rfind("ln_final.", 0) == 0) return "ln_final";
-        const auto at = hook.rfind("hook_");
-        return at == std::string::npos ? hook : hook.substr(at + 5);
-    }
 };
 
 constexpr const char* kSchema = R"json({
@@ -49,4 +48,4 @@ constexpr const char* kSchema = R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Extractor, "extractor", HooksExtractor, "hooks", "1.0.0", kSchema)
+LAMINAR_PLUGIN(laminar::Extractor, "extractor", HooksExtractor, "hooks", "1.1.0", kSchema)

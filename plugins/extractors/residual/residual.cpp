@@ -17,11 +17,17 @@ public:
 
     std::vector<std::string> hooks() const override { return laminar::hook_names(layers_, sites_, hook); }
 
+    std::vector<laminar::Recording> records() const override {
+        std::vector<laminar::Recording> out;
+        for (int l : layers_)
+            for (const auto& site : sites_) out.push_back({hook(l, site), l, site});
+        return out;
+    }
+
     std::vector<laminar::ActivationSet> extract(const laminar::Captures& captured,
                                                 const std::vector<laminar::Stimulus>& stimuli) const override {
         std::vector<laminar::ActivationSet> out;
-        for (int l : layers_)
-            for (const auto& site : sites_) out.push_back(laminar::stimulus_rows(hook(l, site), l, site, captured.at(hook(l, site)), stimuli));
+        for (const auto& r : records()) out.push_back(laminar::stimulus_rows(r.name, r.layer, r.site, captured.at(r.name), stimuli));
         return out;
     }
 
@@ -41,4 +47,4 @@ const std::string kSchema = std::string(R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Extractor, "extractor", ResidualExtractor, "residual", "1.1.0", kSchema.c_str())
+LAMINAR_PLUGIN(laminar::Extractor, "extractor", ResidualExtractor, "residual", "1.2.0", kSchema.c_str())

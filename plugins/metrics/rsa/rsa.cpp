@@ -5,22 +5,12 @@
 // bootstrap confidence interval over stimuli.
 #include "laminar/analysis/rsa.hpp"
 #include "laminar/hook_names.hpp"
+#include "laminar/space.hpp"
 
 namespace {
 
 using namespace laminar;
 using namespace laminar::analysis;
-
-/// "q", "blocks.5.attn.hook_q", "gpt2-medium:q" or "gpt2-medium:blocks.5.attn.hook_q".
-struct Space {
-    std::string model;  // empty: every model
-    std::string what;   // a site or a hook name
-};
-
-Space parse_space(const std::string& text) {
-    const auto colon = text.find(':');
-    return colon == std::string::npos ? Space{"", text} : Space{text.substr(0, colon), text.substr(colon + 1)};
-}
 
 class RsaMetric : public Metric {
 public:
@@ -32,6 +22,17 @@ public:
         bootstrap_ = params.value("bootstrap", std::size_t{1000});
         ci_ = params.value("ci", 0.95);
         seed_ = params.value("seed", std::uint64_t{0});
+        for (std::size_t i = 0; i < pairs_.size(); ++i)
+            if (parse_space(pairs_[i].at(0)).model.empty() != parse_space(pairs_[i].at(1)).model.empty())
+                throw SpecError("pairs[" + std::to_string(i) + "]", "give a model (model:site) on both sides or on neither");
+    }
+
+    std::vector<SpaceUse> spaces() const override {
+        std::vector<SpaceUse> out;
+        for (std::size_t i = 0; i < pairs_.size(); ++i)
+            for (std::size_t j = 0; j < pairs_[i].size(); ++j)
+                out.push_back({"pairs[" + std::to_string(i) + "][" + std::to_string(j) + "]", pairs_[i][j]});
+        return out;
     }
 
     void run(const ActivationSource& in, ResultSink& out) override {
@@ -40,8 +41,6 @@ public:
         for (std::size_t i = 0; i < pairs_.size(); ++i) {
             const std::string field = "pairs[" + std::to_string(i) + "]";
             const Space a = parse_space(pairs_[i].at(0)), b = parse_space(pairs_[i].at(1));
-            if (a.model.empty() != b.model.empty())
-                throw SpecError(field, "give a model (model:site) on both sides or on neither");
             const std::vector<std::string> models = a.model.empty() ? in.models() : std::vector<std::string>{a.model};
             std::size_t found = 0;
             for (const auto& model : models) {

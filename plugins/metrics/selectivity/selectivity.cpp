@@ -24,6 +24,8 @@ public:
         seed_ = params.value("seed", std::uint64_t{0});
     }
 
+    std::vector<SpaceUse> spaces() const override { return site_uses(sites_); }
+
     void run(const ActivationSource& in, ResultSink& out) override {
         const arma::uvec labels = category_labels(in);
         const auto names = in.categories();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "laminar/metric.hpp"
+#include "laminar/space.hpp"
 
 namespace laminar::analysis {
 
@@ -93,13 +94,20 @@ inline std::vector<std::string> hooks_for_sites(const ActivationSource& in, cons
         if (sites.empty()) { out.push_back(hook); continue; }
         const std::string site = in.site(model, hook);
         for (const auto& s : sites)
-            if (s == site || s == hook) { out.push_back(hook); break; }
+            if (picks(s, hook, site)) { out.push_back(hook); break; }
     }
     return out;
 }
 
 /// Like hooks_for_sites(), but an error (naming what was recorded) when nothing matches:
 /// a typo in `sites:` must not pass as an empty result.
+/// Metric::spaces() of a `sites:` option.
+inline std::vector<SpaceUse> site_uses(const std::vector<std::string>& sites) {
+    std::vector<SpaceUse> out;
+    for (std::size_t i = 0; i < sites.size(); ++i) out.push_back({"sites[" + std::to_string(i) + "]", sites[i]});
+    return out;
+}
+
 inline std::vector<std::string> require_sites(const ActivationSource& in, const std::string& model,
                                               const std::vector<std::string>& sites) {
     auto hooks = hooks_for_sites(in, model, sites);

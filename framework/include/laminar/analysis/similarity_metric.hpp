@@ -38,6 +38,8 @@ public:
         }
     }
 
+    std::vector<SpaceUse> spaces() const override { return site_uses(sites_); }
+
     void run(const ActivationSource& in, ResultSink& out) override {
         const arma::uvec labels = category_labels(in);
         for (const auto& model : in.models())

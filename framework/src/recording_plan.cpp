@@ -1,0 +1,156 @@
+#include "recording_plan.hpp"
+
+#include <filesystem>
+#include <regex>
+#include <set>
+
+#include "laminar/space.hpp"
+
+namespace laminar {
+
+namespace {
+
+std::string where(const Experiment& exp, const std::string& pointer, const SpecError& err) {
+    return exp.document.where(pointer_append_field(pointer, err.field())) + ": " + err.what();
+}
+
+/// "blocks.5.attn.hook_q.head3" -> "blocks.5.attn.hook_q": a nominal plan has one head only.
+std::string without_head(const std::string& name) {
+    static const std::regex head(R"(\.head\d+$)");
+    return std::regex_replace(name, head, "");
+}
+
+bool records_space(const PlannedModel& p, const std::string& what) {
+    for (const auto& r : p.records)
+        if (picks(what, r.name, r.site) || (!p.exact && without_head(what) == without_head(r.name))) return true;
+    return false;
+}
+
+/// "sites q, k, resid_post; sets such as blocks.0.attn.hook_q" for an error message.
+std::string what_is_recorded(const RecordingPlan& plan, const std::string& model) {
+    std::vector<std::string> sites;
+    std::string example;
+    for (const auto& [id, p] : plan) {
+        if (!model.empty() && id != model) continue;
+        for (const auto& r : p.records) {
+            if (std::find(sites.begin(), sites.end(), r.site) == sites.end()) sites.push_back(r.site);
+            if (example.empty()) example = r.name;
+        }
+    }
+    if (sites.empty()) return "nothing is recorded";
+    std::string out = "recorded: sites ";
+    for (std::size_t i = 0; i < sites.size(); ++i) out += (i ? ", " : "") + sites[i];
+    return out + "; sets such as " + example;
+}
+
+/// Where in the step's parameters a hook is named (a `hooks:` list), else the step itself.
+std::string hook_pointer(const StepSpec& step, const std::string& hook) {
+    if (step.params.contains("hooks") && step.params["hooks"].is_array())
+        for (std::size_t i = 0; i < step.params["hooks"].size(); ++i)
+            if (step.params["hooks"][i] == hook) return step.pointer + "/hooks/" + std::to_string(i);
+    return step.pointer;
+}
+
+}  // namespace
+
+RecordingPlan plan_recordings(const Experiment& exp, const PluginRegistry& registry,
+                              const std::map<std::string, ModelInfo>& infos, std::vector<std::string>& problems) {
+    // More layers than any model has, so that every layer an experiment names is planned, and
+    // one head: the sites do not depend on either.
+    ModelInfo nominal;
+    nominal.architecture = "(not loaded)";
+    nominal.n_layer = 1000;
+    nominal.n_head = nominal.n_kv_head = 1;
+    nominal.d_model = nominal.d_head = 64;
+    RecordingPlan plan;
+    for (const auto& m : exp.models) {
+        PlannedModel& p = plan[m.id];
+        const auto info = infos.find(m.id);
+        p.exact = info != infos.end();
+        for (const auto& step : exp.extract) {
+            auto extractor = registry.create_extractor(step.plugin);
+            try {
+                extractor->configure(step.params, p.exact ? info->second : nominal);
+            } catch (const SpecError& e) {
+                if (p.exact) problems.push_back(where(exp, step.pointer, e) + " (model '" + m.id + "')");
+                p.known = false;
+                continue;
+            }
+            const auto records = extractor->records();
+            p.records.insert(p.records.end(), records.begin(), records.end());
+            p.hooks[step.pointer] = extractor->hooks();
+        }
+    }
+    return plan;
+}
+
+void check_spaces(const Experiment& exp, const PluginRegistry& registry, const RecordingPlan& plan,
+                  std::vector<std::string>& problems) {
+    for (const auto& step : exp.analyze) {
+        auto metric = registry.create_metric(step.plugin);
+        try {
+            metric->configure(step.params);
+        } catch (const SpecError& e) {
+            problems.push_back(where(exp, step.pointer, e));
+            continue;
+        }
+        for (const auto& use : metric->spaces()) {
+            const Space space = parse_space(use.space);
+            const std::string at = exp.document.where(pointer_append_field(step.pointer, use.field));
+            if (!space.model.empty() && !plan.count(space.model)) {
+                std::string ids;
+                for (const auto& [id, p] : plan) ids += (ids.empty() ? "" : ", ") + id;
+                problems.push_back(at + ": no model '" + space.model + "' in this experiment (models: " + ids + ")");
+                continue;
+            }
+            bool found = false, all_known = true;
+            for (const auto& [id, p] : plan) {
+                if (!space.model.empty() && id != space.model) continue;
+                all_known = all_known && p.known;
+                found = found || (p.known && records_space(p, space.what));
+            }
+            if (found || !all_known) continue;  // an extractor that could not be planned might record it
+            problems.push_back(at + ": " +
+                               (space.model.empty() ? "no extractor records '" + space.what + "'"
+                                                    : "model '" + space.model + "' records no '" + space.what + "'") +
+                               " (" + what_is_recorded(plan, space.model) + ")");
+        }
+    }
+}
+
+RecordingPlan plan_with_models(const Experiment& exp, const PluginRegistry& registry, std::vector<std::string>& problems,
+                               std::vector<std::string>& notes) {
+    std::map<std::string, ModelInfo> infos;
+    std::map<std::string, std::set<std::string>> hook_points;
+    for (const auto& m : exp.models) {
+        if (m.path.empty()) continue;  // an unset ${VAR}: load_experiment's note says so
+        if (m.backend.empty() || !std::filesystem::exists(m.path / "config.json")) {
+            notes.push_back(exp.document.where(m.pointer + "/path") + ": no model folder at '" + m.path.string() +
+                            "': layers and hook names of model '" + m.id + "' are checked when it runs");
+            continue;
+        }
+        auto backend = registry.create_model(m.backend);
+        try {
+            backend->load(m.path, m.params);
+        } catch (const SpecError& e) {
+            problems.push_back(where(exp, m.pointer, e));
+            continue;
+        } catch (const std::exception& e) {
+            problems.push_back(exp.document.where(m.pointer + "/path") + ": " + e.what());
+            continue;
+        }
+        infos[m.id] = backend->info();
+        const auto points = backend->hook_points();
+        hook_points[m.id] = {points.begin(), points.end()};
+    }
+    RecordingPlan plan = plan_recordings(exp, registry, infos, problems);
+    for (const auto& [id, points] : hook_points)
+        for (const auto& step : exp.extract)
+            for (const auto& hook : plan[id].hooks[step.pointer])
+                if (!points.count(hook))
+                    problems.push_back(exp.document.where(hook_pointer(step, hook)) + ": model '" + id + "' has no hook point '" +
+                                       hook + "' (`laminar hooks --model DIR` lists its " + std::to_string(points.size()) + ")");
+    return plan;
+}
+
+}  // namespace laminar

@@ -1,0 +1,47 @@
+// What a run will record, known before any model runs: the extractors' activation sets per
+// model, and the check that every space an analysis names is among them. A typo in `sites:`
+// or `pairs:` is then an error in a second, not after an hour of extraction.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "experiment.hpp"
+#include "plugin_registry.hpp"
+
+namespace laminar {
+
+/// One model's planned activation sets.
+struct PlannedModel {
+    std::vector<Recording> records;
+    /// The hook points each extractor asks for, by its step's pointer ("/extract/0").
+    std::map<std::string, std::vector<std::string>> hooks;
+    /// Planned with the model's own ModelInfo. Otherwise with a nominal one: sites are right,
+    /// but the layer count is not known and heads are planned as one (".head0").
+    bool exact = false;
+    /// False when an extractor could not be planned without the model (it refused the nominal
+    /// ModelInfo): nothing is concluded about this model.
+    bool known = true;
+};
+
+/// By model id.
+using RecordingPlan = std::map<std::string, PlannedModel>;
+
+/// Configures every extractor for every model, with `infos.at(id)` where given (a refusal is
+/// then a problem, pointing into the experiment file) and a nominal model elsewhere.
+RecordingPlan plan_recordings(const Experiment& exp, const PluginRegistry& registry,
+                              const std::map<std::string, ModelInfo>& infos, std::vector<std::string>& problems);
+
+/// Configures every metric (a refusal is a problem) and checks each space it names against the
+/// plan: a model it names must exist, and some known model must record the site or set.
+void check_spaces(const Experiment& exp, const PluginRegistry& registry, const RecordingPlan& plan,
+                  std::vector<std::string>& problems);
+
+/// For `validate`: loads each model whose folder is there (tokenizer and config; weights are
+/// memory-mapped, never read), plans with its real ModelInfo and checks that every hook the
+/// extractors ask for is one the model has. Returns the plan for check_spaces().
+RecordingPlan plan_with_models(const Experiment& exp, const PluginRegistry& registry, std::vector<std::string>& problems,
+                               std::vector<std::string>& notes);
+
+}  // namespace laminar
