@@ -17,6 +17,9 @@ packages=(
   # tests and tools read run files the way users do: Python with h5py and numpy; PyTorch is the
   # independent reference and the benchmark baseline for the forward pass
   python3 python3-h5py python3-numpy python3-scipy python3-torch
+  # results people see: the Python reader (tools/python: pandas), its figures (matplotlib), and
+  # the report page opened as a person sees it in the tests (headless Chromium)
+  python3-pandas python3-matplotlib python3-yaml chromium
   # fuzzing the readers of untrusted files (tools/fuzz.sh): clang with its libFuzzer and
   # sanitizer runtimes
   clang libclang-rt-14-dev

@@ -1,9 +1,12 @@
+// `laminar inspect RUN.h5`: the run file's tree with shapes and attributes, or (--table) one
+// analysis's results as a tidy table.
 #include <algorithm>
 #include <iostream>
 
 #include "commands.hpp"
 #include "errors.hpp"
 #include "h5.hpp"
+#include "result_table.hpp"
 #include "run_file.hpp"
 
 namespace po = boost::program_options;
@@ -32,16 +35,33 @@ void print_attrs(hid_t f, const std::string& path, const std::string& indent, bo
 
 int inspect(const Args& args) {
     po::options_description options("laminar inspect");
+    std::string table, format;
+    std::vector<std::string> where;
     options.add_options()("run", po::value<std::string>()->required(), "the run file (HDF5)")
-                         ("all", "print long attributes (e.g. the experiment spec) in full");
+                         ("all", "print long attributes (e.g. the experiment spec) in full")
+                         ("table", po::value<std::string>(&table), "ANALYSIS: its results as a table, one row per model and hook (or pair)")
+                         ("format", po::value<std::string>(&format)->default_value("text"), "of --table: text, csv, tsv or json")
+                         ("where", po::value<std::vector<std::string>>(&where)->composing(), "of --table: COLUMN=VALUE, e.g. layer=5 (repeatable)");
     po::positional_options_description positional;
     positional.add("run", 1);
     po::variables_map vm;
-    if (parse(args, "laminar inspect RUN.h5 [--all]", options, positional, vm)) return kExitOk;
+    if (parse(args, "laminar inspect RUN.h5 [--all] [--table ANALYSIS [--format text|csv|tsv|json] [--where COLUMN=VALUE]...]",
+              options, positional, vm))
+        return kExitOk;
 
     const std::string file = vm["run"].as<std::string>();
     const bool all = vm.count("all") > 0;
+    if (table.empty() && (!where.empty() || !vm["format"].defaulted()))
+        throw InputError("--format and --where go with --table ANALYSIS");
+    if (format != "text" && format != "csv" && format != "tsv" && format != "json")
+        throw InputError("--format must be text, csv, tsv or json (got '" + format + "')");
     h5::Handle f = open_run_file(file);
+    if (!table.empty()) {
+        ResultTable t = result_table(f, table);
+        filter_rows(t, where);
+        print_table(t, format, std::cout);
+        return kExitOk;
+    }
     std::cout << file << "\n";
     print_attrs(f, ".", "  ", all);
     h5::walk(f, "/", [&](const std::string& path, bool is_group) {

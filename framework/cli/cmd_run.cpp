@@ -1,4 +1,7 @@
 #include <iostream>
+#include <streambuf>
+
+#include <boost/dll/runtime_symbol_info.hpp>
 
 #include "commands.hpp"
 #include "errors.hpp"
@@ -24,6 +27,45 @@ std::filesystem::path real_output(const std::filesystem::path& given) {
     return fs::weakly_canonical(p);
 }
 
+/// The command line as a shell would take it back: what the report page shows to reproduce a run.
+std::string command_line(const Args& args) {
+    auto quote = [](const std::string& s) {
+        if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,/=:+@") == std::string::npos)
+            return s;
+        std::string q = "'";
+        for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+        return q + "'";
+    };
+    std::string line = "cd " + quote(std::filesystem::current_path().string()) + " && " +
+                       quote(boost::dll::program_location().string()) + " run";
+    for (const auto& a : args) line += " " + quote(a);
+    return line;
+}
+
+/// Passes on only the lines that start with "warning:" or "note:" (--quiet).
+class WarningsOnly : public std::streambuf {
+public:
+    explicit WarningsOnly(std::ostream& to) : to_(to) {}
+    ~WarningsOnly() override { sync(); }
+
+protected:
+    int overflow(int c) override {
+        if (c == EOF) return 0;
+        line_ += static_cast<char>(c);
+        if (c == '\n') sync();
+        return c;
+    }
+    int sync() override {
+        if (line_.rfind("warning:", 0) == 0 || line_.rfind("note:", 0) == 0) to_ << line_ << std::flush;
+        line_.clear();
+        return 0;
+    }
+
+private:
+    std::ostream& to_;
+    std::string line_;
+};
+
 }  // namespace
 
 int run(const Args& args) {
@@ -36,12 +78,14 @@ int run(const Args& args) {
         ("force", "run the stage(s) even when their inputs are unchanged")
         ("out", po::value<std::string>(), "the run file to write (default: the experiment's `output`)")
         ("model", po::value<std::vector<std::string>>(&models)->composing(),
-         "ID=PATH: load model ID from PATH instead of the experiment's path (repeatable)");
+         "ID=PATH: load model ID from PATH instead of the experiment's path (repeatable)")
+        ("quiet,q", "print only warnings and errors (no progress, no stage lines)")
+        ("verbose,v", "progress of every batch and every space, also in logs");
     po::positional_options_description positional;
     positional.add("experiment", 1);
     po::variables_map vm;
     if (parse(args, "laminar run EXPERIMENT.yaml [--stage extract|analyze|report] [--force] [--out FILE] "
-                    "[--model ID=PATH]...", options, positional, vm))
+                    "[--model ID=PATH]... [--quiet|--verbose]", options, positional, vm))
         return kExitOk;
 
     LoadOptions load;
@@ -59,11 +103,18 @@ int run(const Args& args) {
     RunOptions run_options;
     run_options.stage = stage;
     run_options.force = vm.count("force") > 0;
+    if (vm.count("quiet") && vm.count("verbose")) throw InputError("--quiet and --verbose exclude each other");
+    run_options.verbosity = vm.count("quiet") ? Verbosity::quiet : vm.count("verbose") ? Verbosity::verbose : Verbosity::normal;
+    run_options.command = command_line(args);
     if (vm.count("out") && vm["out"].as<std::string>().empty())
         throw InputError("--out expects a file path (got an empty string)");
     run_options.output = real_output(vm.count("out") ? std::filesystem::path(vm["out"].as<std::string>()) : exp.output);
     for (const auto& note : exp.notes) std::cerr << "note: " << note << "\n";
-    run_experiment(exp, registry, run_options, std::cout);
+    // Every line reaches a log file when it is written, not when the run ends.
+    std::cout << std::unitbuf;
+    WarningsOnly warnings_only(std::cout);
+    std::ostream quiet(&warnings_only);
+    run_experiment(exp, registry, run_options, run_options.verbosity == Verbosity::quiet ? quiet : std::cout);
     return kExitOk;
 }
 

@@ -38,6 +38,8 @@ const char* kUsage =
     "  validate FILE.yaml...  check experiment files against the schema and the plugins' parameters\n"
     "  plugins                list the plugins found (kind, name, version, API version, file)\n"
     "  inspect RUN.h5         show the groups and datasets of a run file with shapes and attributes\n"
+    "                         (--table ANALYSIS: its results as a table, text, CSV, TSV or JSON)\n"
+    "  report RUN.h5          write the report page (index.html, figures) of a run file\n"
     "  tokenize --model DIR TEXT...  print token ids and token strings\n"
     "  hooks --model DIR      list the hook points of a model folder\n\n"
     "`laminar <command> --help` describes each command. Exit codes: 0 ok, 1 runtime failure,\n"
@@ -49,7 +51,7 @@ int main(int argc, char** argv) {
     using namespace laminar;
     const std::map<std::string, int (*)(const cli::Args&)> commands = {
         {"run", cli::run}, {"validate", cli::validate}, {"plugins", cli::plugins}, {"inspect", cli::inspect},
-        {"tokenize", cli::tokenize}, {"hooks", cli::hooks}};
+        {"tokenize", cli::tokenize}, {"hooks", cli::hooks}, {"report", cli::report}};
     if (argc < 2) {
         std::cerr << kUsage;
         return kExitUsage;

@@ -14,7 +14,9 @@ namespace fs = std::filesystem;
 namespace {
 
 void run_one(const Experiment& exp, const PluginRegistry& registry, const StepSpec& step, const std::string& hash,
-             const fs::path& output, std::ostream& log) {
+             const RunOptions& options, std::ostream& log) {
+    const fs::path& output = options.output;
+    const auto started = std::chrono::steady_clock::now();
     auto metric = registry.create_metric(step.plugin);
     try {
         metric->configure(step.params);
@@ -23,21 +25,22 @@ void run_one(const Experiment& exp, const PluginRegistry& registry, const StepSp
     }
     RunTransaction tx(output, {"results/" + step.name, "stages/analyze/" + step.name});
     RunFileSource source(tx.file());
-    RunFileSink sink(tx.file(), step.name);
+    RunFileSink sink(tx.file(), step.name, options.verbosity);
     try {
         metric->run(source, sink);
     } catch (const SpecError& e) {
         rethrow_in_file(exp, step.pointer, e);
     }
+    sink.describe_spaces(source);
     const std::string group = "results/" + step.name;
     h5::set_attr(tx.file(), group, "metric", step.plugin);
     h5::set_attr(tx.file(), group, "plugin_version", registry.require(PluginKind::metric, step.plugin).version);
     h5::set_attr(tx.file(), group, "params", step.params.dump());
     stamp_root(tx.file(), exp);
-    record_stage(tx.file(), "analyze/" + step.name, hash);
+    record_stage(tx.file(), "analyze/" + step.name, hash, options.command);
     tx.commit();
     for (const auto& w : sink.warnings()) log << "warning: analyze " << step.name << ": " << w << "\n";
-    log << "analyze: " << step.name << ": done\n";
+    log << "analyze: " << step.name << ": done (" << duration_text(elapsed(started)) << ")\n";
 }
 
 }  // namespace
@@ -78,7 +81,7 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
             log << "analyze: " << step.name << ": up to date\n";
             continue;
         }
-        run_one(exp, registry, step, hash, options.output, log);
+        run_one(exp, registry, step, hash, options, log);
     }
 
     if (!recorded.empty()) {  // analyses no longer in the experiment file

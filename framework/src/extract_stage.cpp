@@ -38,7 +38,8 @@ nlohmann::json extract_spec(const Experiment& exp, const PluginRegistry& registr
 }
 
 void extract_model(const Experiment& exp, const PluginRegistry& registry, const ModelSpec& m,
-                   const std::string& fingerprint, hid_t file, bool first, std::ostream& log) {
+                   const std::string& fingerprint, hid_t file, bool first, Verbosity verbosity, std::ostream& log) {
+    const auto started = std::chrono::steady_clock::now();
     auto backend = registry.create_model(m.backend);
     try {
         backend->load(m.path, m.params);
@@ -80,7 +81,10 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
     }
     // Each batch's rows go to the run file before the next batch runs.
     ActivationWriter writer(file, m.id, fingerprint, stimuli.size());
+    Progress progress("extract: " + m.id, "prompts", prompts.size(), verbosity);
+    std::size_t done = 0;
     backend->forward(prompts, shared, {hooks.begin(), hooks.end()}, [&](const std::vector<std::size_t>& rows, const Captures& captured) {
+        progress.update(done += rows.size());
         std::vector<Stimulus> batch;
         for (std::size_t r : rows) batch.push_back(stimuli[r]);
         for (const auto& ex : extractors)
@@ -91,6 +95,11 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
     h5::set_attr(file, "activations/" + m.id, "backend", m.backend);
     h5::set_attr(file, "activations/" + m.id, "model_fingerprint", fingerprint);
     h5::set_attr(file, "activations/" + m.id, "path", m.path.string());
+    // What the model is, for tables and figures that need no model folder (relative depth).
+    h5::set_attr(file, "activations/" + m.id, "architecture", info.architecture);
+    h5::set_attr(file, "activations/" + m.id, "n_layer", static_cast<int64_t>(info.n_layer));
+    h5::set_attr(file, "activations/" + m.id, "n_head", static_cast<int64_t>(info.n_head));
+    h5::set_attr(file, "activations/" + m.id, "d_model", static_cast<int64_t>(info.d_model));
 
     if (!first) {
         // Another tokenizer may split the same prompts differently: keep its own token ids.
@@ -106,7 +115,8 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
             h5::write(file, "stimuli/by_model/" + m.id + "/position", position);
         }
     }
-    log << "extract: " << m.id << ": " << stimuli.size() << " stimuli, " << count << " activation set(s)\n";
+    log << "extract: " << m.id << ": " << stimuli.size() << " stimuli, " << count << " activation set(s) ("
+        << duration_text(elapsed(started)) << ")\n";
 }
 
 }  // namespace
@@ -153,10 +163,10 @@ void run_extract(const Experiment& exp, const PluginRegistry& registry, const Ru
     RunTransaction tx(options.output, {"stimuli", "activations", "results", "stages"});
     for (std::size_t i = 0; i < exp.models.size(); ++i) {
         const auto& m = exp.models[i];
-        extract_model(exp, registry, m, hash_json(identities[m.id]), tx.file(), i == 0, log);
+        extract_model(exp, registry, m, hash_json(identities[m.id]), tx.file(), i == 0, options.verbosity, log);
     }
     stamp_root(tx.file(), exp);
-    record_stage(tx.file(), "extract", inputs_hash);
+    record_stage(tx.file(), "extract", inputs_hash, options.command);
     h5::set_attr(tx.file(), "stages/extract", "spec_hash", spec_hash);
     tx.commit();
 }

@@ -463,6 +463,40 @@ int64_t get_int_attr(hid_t loc, const std::string& path, const std::string& name
     return v;
 }
 
+std::vector<std::pair<std::string, Scalar>> scalar_attributes(hid_t loc, const std::string& path) {
+    std::vector<std::pair<std::string, Scalar>> out;
+    Handle obj = open_object(loc, path);
+    const int n = H5Aget_num_attrs(obj);
+    for (int i = 0; i < n; ++i) {
+        Handle attr(check(H5Aopen_by_idx(obj, ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT),
+                          "attribute of " + path));
+        char name[256] = {0};
+        H5Aget_name(attr, sizeof name, name);
+        Handle type(check(H5Aget_type(attr), "attribute type"));
+        Handle space(check(H5Aget_space(attr), "attribute space"));
+        if (H5Sget_simple_extent_npoints(space) != 1) continue;
+        switch (H5Tget_class(type)) {
+            case H5T_STRING:
+                if (H5Tis_variable_str(type) > 0) out.emplace_back(name, get_string_attr(loc, path, name));
+                break;
+            case H5T_INTEGER: {
+                long long v = 0;
+                check_status(H5Aread(attr, H5T_NATIVE_LLONG, &v), "read attribute");
+                out.emplace_back(name, static_cast<int64_t>(v));
+                break;
+            }
+            case H5T_FLOAT: {
+                double v = 0;
+                check_status(H5Aread(attr, H5T_NATIVE_DOUBLE, &v), "read attribute");
+                out.emplace_back(name, v);
+                break;
+            }
+            default: break;
+        }
+    }
+    return out;
+}
+
 std::vector<std::pair<std::string, std::string>> attributes_as_text(hid_t loc, const std::string& path) {
     std::vector<std::pair<std::string, std::string>> out;
     Handle obj = open_object(loc, path);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <hdf5.h>
@@ -84,6 +85,11 @@ void set_attr(hid_t loc, const std::string& path, const std::string& name, const
 bool has_attr(hid_t loc, const std::string& path, const std::string& name);
 std::string get_string_attr(hid_t loc, const std::string& path, const std::string& name);
 int64_t get_int_attr(hid_t loc, const std::string& path, const std::string& name);
+
+/// A scalar attribute's value: integer, floating point or string.
+using Scalar = std::variant<int64_t, double, std::string>;
+/// The object's scalar attributes (arrays and other types left out), by name in name order.
+std::vector<std::pair<std::string, Scalar>> scalar_attributes(hid_t loc, const std::string& path);
 
 /// Every attribute of an object, rendered as text (scalars as numbers, arrays as [a, b]).
 std::vector<std::pair<std::string, std::string>> attributes_as_text(hid_t loc, const std::string& path);

@@ -1,5 +1,7 @@
 #include "pipeline.hpp"
 
+#include <boost/version.hpp>
+
 #include "content_hash.hpp"
 #include "errors.hpp"
 #include "h5.hpp"
@@ -14,6 +16,10 @@ namespace laminar {
 
 void stamp_root(hid_t file, const Experiment& exp) {
     h5::set_attr(file, ".", "laminar_version", std::string(LAMINAR_VERSION));
+    unsigned major = 0, minor = 0, release = 0;
+    H5get_libversion(&major, &minor, &release);
+    h5::set_attr(file, ".", "libraries", "HDF5 " + std::to_string(major) + "." + std::to_string(minor) + "." +
+                                             std::to_string(release) + "; Boost " + std::string(BOOST_LIB_VERSION));
     h5::set_attr(file, ".", "experiment", exp.name);
     h5::set_attr(file, ".", "spec", exp.document.text());
     h5::set_attr(file, ".", "spec_hash", hash_text(exp.document.text()));
@@ -41,7 +47,10 @@ void run_experiment(const Experiment& exp, const PluginRegistry& registry, const
     require_writable(options.output);  // before any stage, even one that finds itself up to date
     if (s.empty() || s == "extract") run_extract(exp, registry, options, log);
     if (s.empty() || s == "analyze") run_analyze(exp, registry, options, log);
-    if (s.empty() || s == "report") print_summary(options.output, log);
+    if (s.empty() || s == "report") {
+        print_summary(options.output, log);
+        write_report_page(options.output, report_folder(options.output), log);
+    }
 }
 
 }  // namespace laminar

@@ -7,6 +7,7 @@
 
 #include "experiment.hpp"
 #include "plugin_registry.hpp"
+#include "progress.hpp"
 
 namespace laminar {
 
@@ -14,13 +15,22 @@ struct RunOptions {
     std::string stage;            ///< "extract", "analyze", "report", or empty for all three
     bool force = false;           ///< run the stage(s) even when their inputs are unchanged
     std::filesystem::path output; ///< the run file (from --out or the experiment's `output`)
+    Verbosity verbosity = Verbosity::normal;
+    std::string command;          ///< the command line that runs this, recorded with each stage it completes
 };
 
 /// Throws InputError for problems the user must fix (exit 2), anything else for failures (exit 1).
 void run_experiment(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options,
                     std::ostream& log);
 
-/// The `report` stage: a table of every scalar result in a run file.
+/// The `report` stage's lines: each analysis's headline numbers (the first rows of each).
 void print_summary(const std::filesystem::path& run_file, std::ostream& out);
+
+/// Where `run` puts a run file's report page: runs/demo.h5 -> runs/demo/.
+std::filesystem::path report_folder(const std::filesystem::path& run_file);
+
+/// Writes DIR/index.html and DIR/figures/ from the run file alone (python3 -m laminar.report);
+/// throws std::runtime_error when Python or its packages fail.
+void write_report_page(const std::filesystem::path& run_file, const std::filesystem::path& dir, std::ostream& log);
 
 }  // namespace laminar

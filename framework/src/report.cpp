@@ -1,15 +1,64 @@
-// Stage "report": a plain-text table of every scalar result in a run file.
+// Stage "report": the headline numbers of each analysis on the log, and the report page
+// (index.html and its figures), which the Python reader draws (tools/python/laminar/report.py):
+// the figures are matplotlib's, the C++ side stays the engine.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <iomanip>
 #include <map>
 #include <vector>
+
+#include <boost/dll/runtime_symbol_info.hpp>
 
 #include "h5.hpp"
 #include "pipeline.hpp"
 #include "run_file.hpp"
 
+#ifndef LAMINAR_BUILD_PYTHON_DIR
+#define LAMINAR_BUILD_PYTHON_DIR ""
+#endif
+#ifndef LAMINAR_INSTALL_PYTHON_DIR
+#define LAMINAR_INSTALL_PYTHON_DIR ""
+#endif
+#ifndef LAMINAR_SOURCE_PYTHON_DIR
+#define LAMINAR_SOURCE_PYTHON_DIR ""
+#endif
+
 namespace laminar {
 
-void print_summary(const std::filesystem::path& run_file, std::ostream& out) {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::size_t kSummaryRows = 12;  // per analysis; the page and `inspect --table` have them all
+
+/// The folder holding the `laminar` Python package: beside the build's sources or in the
+/// installation, relative to this executable, else the sources it was built from; empty when
+/// none has it (then Python's own path, e.g. after `pip install tools/python`).
+fs::path python_package_dir() {
+    const fs::path here = fs::path(boost::dll::program_location().string()).parent_path();
+    std::vector<fs::path> candidates;
+    for (const char* relative : {LAMINAR_BUILD_PYTHON_DIR, LAMINAR_INSTALL_PYTHON_DIR})
+        if (*relative) candidates.push_back((here / relative).lexically_normal());
+    candidates.emplace_back(LAMINAR_SOURCE_PYTHON_DIR);
+    for (const auto& dir : candidates)
+        if (!dir.empty() && fs::exists(dir / "laminar" / "report.py")) return dir;
+    return {};
+}
+
+/// LAMINAR_PYTHON, else Debian's python3 (which has the packages tools/setup.sh installs), else
+/// the first python3 on PATH.
+std::string python_executable() {
+    if (const char* env = std::getenv("LAMINAR_PYTHON"); env && *env) return env;
+    return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+}
+
+}  // namespace
+
+void print_summary(const fs::path& run_file, std::ostream& out) {
     h5::Handle f = open_run_file(run_file);
     if (!h5::exists(f, "results")) {
         out << "report: no results in " << run_file.string() << "\n";
@@ -19,18 +68,61 @@ void print_summary(const std::filesystem::path& run_file, std::ostream& out) {
     // The headline numbers of each result, in this order, where present.
     static const std::vector<std::string> keys = {"index", "r", "p_value", "ci_low", "ci_high", "n_pairs",
                                                   "mean_within", "mean_between", "mean_all"};
-    h5::walk(f, "results", [&](const std::string& path, bool) {
-        std::map<std::string, std::string> attrs;
-        for (const auto& [name, value] : h5::attributes_as_text(f, path)) attrs[name] = value;
-        std::string line;
-        for (const auto& key : keys)
-            if (auto it = attrs.find(key); it != attrs.end()) line += "  " + key + "=" + it->second;
-        if (line.empty())  // a metric with other names: its short attributes, so new plugins show up too
-            for (const auto& [name, value] : attrs)
-                if (value.size() <= 24 && name != "metric" && name != "plugin_version" && name != "params")
-                    line += "  " + name + "=" + value;
-        if (!line.empty()) out << "  " << std::left << std::setw(56) << path.substr(8) << line << "\n";
-    });
+    for (const auto& analysis : h5::children(h5::open_group(f, "results"))) {
+        std::size_t rows = 0;
+        h5::walk(f, "results/" + analysis, [&](const std::string& path, bool) {
+            std::map<std::string, std::string> attrs;
+            for (const auto& [name, value] : h5::attributes_as_text(f, path)) attrs[name] = value;
+            std::string line;
+            for (const auto& key : keys)
+                if (auto it = attrs.find(key); it != attrs.end()) line += "  " + key + "=" + it->second;
+            if (line.empty() && attrs.count("hook"))  // a metric with other names: its short results
+                for (const auto& [name, value] : attrs)
+                    if (value.size() <= 24 && name != "model" && name != "hook" && name != "site" && name != "layer")
+                        line += "  " + name + "=" + value;
+            if (line.empty() || ++rows > kSummaryRows) return;
+            out << "  " << std::left << std::setw(56) << path.substr(8) << line << "\n";
+        });
+        if (rows > kSummaryRows)
+            out << "  " << analysis << ": " << rows - kSummaryRows << " more (laminar inspect " << run_file.string()
+                << " --table " << analysis << ")\n";
+    }
+}
+
+fs::path report_folder(const fs::path& run_file) {
+    fs::path dir = run_file;
+    return dir.extension() == ".h5" ? dir.replace_extension() : fs::path(run_file.string() + ".report");
+}
+
+void write_report_page(const fs::path& run_file, const fs::path& dir, std::ostream& log) {
+    open_run_file(run_file);  // the clear error for a missing, foreign or corrupted file, before Python
+    const fs::path package = python_package_dir();
+    const std::string python = python_executable();
+    const std::string run_arg = run_file.string(), out_arg = dir.string();
+    std::vector<const char*> argv = {python.c_str(), "-m", "laminar.report", run_arg.c_str(), "--out", out_arg.c_str(), nullptr};
+    std::string pythonpath = package.string();
+    if (const char* existing = std::getenv("PYTHONPATH"); existing && *existing)
+        pythonpath += (pythonpath.empty() ? "" : ":") + std::string(existing);
+    log.flush();
+    const pid_t pid = fork();
+    if (pid < 0) throw std::runtime_error("report: cannot start " + python + ": " + std::strerror(errno));
+    if (pid == 0) {
+        // The page's path is what the child prints; the log has its own line for it.
+        if (!freopen("/dev/null", "w", stdout)) _exit(127);
+        if (!pythonpath.empty()) setenv("PYTHONPATH", pythonpath.c_str(), 1);
+        execvp(argv[0], const_cast<char* const*>(argv.data()));
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        throw std::runtime_error(
+            "report: " + python + " -m laminar.report " + run_arg + " failed (" +
+            (!WIFEXITED(status) ? std::string("killed by a signal")
+             : WEXITSTATUS(status) == 127 ? "not found: install python3 with h5py, pandas and matplotlib (tools/setup.sh does)"
+                                         : "exit " + std::to_string(WEXITSTATUS(status)) + ", Python's message above") +
+            "); the results in the run file are complete");
+    log << "report: " << (dir / "index.html").string() << "\n";
 }
 
 }  // namespace laminar

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "errors.hpp"
+#include "laminar/hook_names.hpp"
 #include "run_file_seal.hpp"
 
 namespace laminar {
@@ -193,9 +194,10 @@ std::size_t ActivationWriter::finish() const {
     return written_.size();
 }
 
-void record_stage(hid_t file, const std::string& stage, const std::string& inputs_hash) {
+void record_stage(hid_t file, const std::string& stage, const std::string& inputs_hash, const std::string& command) {
     const std::string path = "stages/" + stage;
     h5::require_group(file, path);
+    if (!command.empty()) h5::set_attr(file, path, "command", command);
     h5::set_attr(file, path, "inputs_hash", inputs_hash);
     h5::set_attr(file, path, "completed", utc_now());
 }
@@ -242,8 +244,8 @@ ActivationSet RunFileSource::read(const std::string& model, const std::string& h
     return set;
 }
 
-RunFileSink::RunFileSink(hid_t file, std::string analysis_name)
-    : file_(file), root_("results/" + std::move(analysis_name)) {
+RunFileSink::RunFileSink(hid_t file, std::string analysis_name, Verbosity verbosity)
+    : file_(file), root_("results/" + std::move(analysis_name)), verbosity_(verbosity) {
     h5::require_group(file_, root_);
 }
 
@@ -259,6 +261,16 @@ void RunFileSink::write(const std::string& path, const std::vector<int64_t>& sha
     h5::write(file_, full(path), dims, data.data());
 }
 
+void RunFileSink::axes(const std::string& path, const std::vector<Axis>& axes) {
+    // The labels' dataset is named, not copied: a 10,000-word study would otherwise repeat its
+    // words on every matrix of every layer.
+    static const char* const names[] = {"rows", "columns"};
+    for (std::size_t i = 0; i < axes.size() && i < 2; ++i)
+        if (axes[i] != Axis::none)
+            h5::set_attr(file_, full(path), names[i],
+                         std::string(axes[i] == Axis::stimuli ? "/stimuli/word" : "/stimuli/category_names"));
+}
+
 void RunFileSink::attribute(const std::string& path, const std::string& name, double value) {
     h5::set_attr(file_, full(path), name, value);
 }
@@ -272,6 +284,56 @@ void RunFileSink::attribute(const std::string& path, const std::string& name, co
 }  // namespace laminar
 
 namespace laminar {
+
+void RunFileSink::describe_spaces(const ActivationSource& in) {
+    const auto models = in.models();
+    auto recorded = [&](const std::string& model, const std::string& hook) {
+        if (std::find(models.begin(), models.end(), model) == models.end()) return false;
+        const auto hooks = in.hooks(model);
+        return std::find(hooks.begin(), hooks.end(), hook) != hooks.end();
+    };
+    auto split = [](const std::string& text) {
+        const auto tilde = text.find('~');
+        return tilde == std::string::npos ? std::pair{text, text} : std::pair{text.substr(0, tilde), text.substr(tilde + 1)};
+    };
+    auto describe = [&](const std::string& group, const std::string& suffix, const std::string& model, const std::string& hook) {
+        h5::set_attr(file_, group, "model" + suffix, model);
+        h5::set_attr(file_, group, "hook" + suffix, hook);
+        h5::set_attr(file_, group, "layer" + suffix, static_cast<int64_t>(hook_layer(hook)));
+        h5::set_attr(file_, group, "site" + suffix, in.site(model, hook));
+        if (hook_head(hook) >= 0) h5::set_attr(file_, group, "head" + suffix, static_cast<int64_t>(hook_head(hook)));
+    };
+    for (const auto& model_name : h5::children(h5::open_group(file_, root_))) {
+        const std::string model_group = join(root_, model_name);
+        if (!h5::is_group(file_, model_group)) continue;
+        const auto [model_a, model_b] = split(model_name);
+        for (const auto& leaf : h5::children(h5::open_group(file_, model_group))) {
+            const std::string group = join(model_group, leaf);
+            const auto [hook_a, hook_b] = split(leaf);
+            if (!h5::is_group(file_, group) || !recorded(model_a, hook_a) || !recorded(model_b, hook_b)) continue;
+            const bool pair = leaf.find('~') != std::string::npos;
+            if (!pair) {
+                if (model_a == model_b) describe(group, "", model_a, hook_a);
+                continue;
+            }
+            describe(group, "_a", model_a, hook_a);
+            describe(group, "_b", model_b, hook_b);
+            h5::set_attr(file_, group, "model", model_name);
+            h5::set_attr(file_, group, "hook", leaf);
+            h5::set_attr(file_, group, "site", in.site(model_a, hook_a) + "~" + in.site(model_b, hook_b));
+            // A pair at one layer (q~k of block 5) belongs on a per-layer profile.
+            if (hook_layer(hook_a) == hook_layer(hook_b))
+                h5::set_attr(file_, group, "layer", static_cast<int64_t>(hook_layer(hook_a)));
+            if (hook_head(hook_a) >= 0 && hook_head(hook_a) == hook_head(hook_b))
+                h5::set_attr(file_, group, "head", static_cast<int64_t>(hook_head(hook_a)));
+        }
+    }
+}
+
+void RunFileSink::progress(std::size_t done, std::size_t total) {
+    if (!progress_) progress_ = std::make_unique<Progress>("analyze: " + root_.substr(8), "spaces", total, verbosity_);
+    progress_->update(done);
+}
 
 void RunFileSink::warn(const std::string& message) {
     warnings_.push_back(message);

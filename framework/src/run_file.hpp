@@ -4,11 +4,13 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "h5.hpp"
+#include "progress.hpp"
 #include "laminar/metric.hpp"
 #include "laminar/types.hpp"
 
@@ -90,7 +92,8 @@ private:
 // --- stage records ---------------------------------------------------------------------------
 /// /stages/<stage> holds inputs_hash and completed (UTC time); written last, inside the
 /// stage's transaction, so a record exists only for a stage whose every dataset exists.
-void record_stage(hid_t file, const std::string& stage, const std::string& inputs_hash);
+/// `command` (when given): the command line that ran it.
+void record_stage(hid_t file, const std::string& stage, const std::string& inputs_hash, const std::string& command = "");
 std::optional<std::string> stage_hash(hid_t file, const std::string& stage);
 
 /// Metric input backed by a run file.
@@ -113,18 +116,26 @@ private:
 /// Metric output into /results/<analysis name>/ of a run file.
 class RunFileSink : public ResultSink {
 public:
-    RunFileSink(hid_t file, std::string analysis_name);
+    RunFileSink(hid_t file, std::string analysis_name, Verbosity verbosity = Verbosity::quiet);
     void write(const std::string& path, const std::vector<int64_t>& shape, const std::vector<double>& data) override;
+    void axes(const std::string& path, const std::vector<Axis>& axes) override;
     void attribute(const std::string& path, const std::string& name, double value) override;
     void attribute(const std::string& path, const std::string& name, int64_t value) override;
     void attribute(const std::string& path, const std::string& name, const std::string& value) override;
     void warn(const std::string& message) override;
+    void progress(std::size_t done, std::size_t total) override;
     const std::vector<std::string>& warnings() const { return warnings_; }
+    /// Gives every "<model>/<hook>" and "<model>[~<model b>]/<hook a>~<hook b>" group the metric
+    /// wrote its model, hook, layer, site and head (from the activations they name), and
+    /// model_a/_b, hook_a/_b, ... for pairs: what a tidy table's columns are made of.
+    void describe_spaces(const ActivationSource& in);
 
 private:
     hid_t file_;
     std::string root_;
     std::vector<std::string> warnings_;
+    Verbosity verbosity_;
+    std::unique_ptr<Progress> progress_;
     std::string full(const std::string& path) const;
 };
 

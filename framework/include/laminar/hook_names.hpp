@@ -24,6 +24,13 @@ inline int hook_layer(const std::string& hook) {
     return std::regex_match(hook, m, re) ? std::stoi(m[1]) : -1;
 }
 
+/// The head of a per-head activation set ("blocks.5.attn.hook_q.head3" -> 3); -1 for others.
+inline int hook_head(const std::string& name) {
+    static const std::regex re(R"(.*\.head(\d+)$)");
+    std::smatch m;
+    return std::regex_match(name, m, re) ? std::stoi(m[1]) : -1;
+}
+
 /// The site of a hook name: "blocks.3.hook_mlp_out" -> "mlp_out", "ln_final.hook_normalized"
 /// -> "ln_final", "logits" -> "logits".
 inline std::string hook_site(const std::string& hook) {

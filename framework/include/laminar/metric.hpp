@@ -2,6 +2,7 @@
 // file, write results under /results/<analysis name>/. Metrics never link libtorch.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -26,19 +27,30 @@ public:
     virtual ActivationSet read(const std::string& model, const std::string& hook) const = 0;
 };
 
+/// What the entries along one axis of a result dataset are, so that tables and figures can
+/// name them: the stimuli (in /stimuli order) or the categories (in the experiment's order).
+enum class Axis { none, stimuli, categories };
+
 /// Where a metric writes. Paths are relative to the metric's own result group and use '/'
-/// between levels, e.g. "gpt2-medium/blocks.5.attn.hook_q/matrix".
+/// between levels: "<model>/<hook>/..." for one space, e.g. "gpt2-medium/blocks.5.attn.hook_q/matrix",
+/// and "<model>[~<model b>]/<hook a>~<hook b>/..." for a pair. The host then gives each such
+/// group its model, hook, layer, site (and head) as attributes, so that every metric's results
+/// come out as tidy tables.
 class BOOST_SYMBOL_VISIBLE ResultSink {
 public:
     virtual ~ResultSink() = default;
     /// A float64 dataset of the given shape (row-major data).
     virtual void write(const std::string& path, const std::vector<int64_t>& shape,
                        const std::vector<double>& data) = 0;
+    /// Names what each axis of the dataset at `path` runs over (one entry per dimension).
+    virtual void axes(const std::string& path, const std::vector<Axis>& axes) = 0;
     /// An attribute on the group or dataset at `path` (created as a group if absent).
     virtual void attribute(const std::string& path, const std::string& name, double value) = 0;
     virtual void attribute(const std::string& path, const std::string& name, int64_t value) = 0;
     virtual void attribute(const std::string& path, const std::string& name,
                            const std::string& value) = 0;
+    /// `done` of `total` pieces of work (spaces, pairs) are finished: the host shows progress.
+    virtual void progress(std::size_t done, std::size_t total) { (void)done; (void)total; }
     /// Something the user should know (NaN from a zero vector, ...): printed by the host and
     /// kept in the analysis group's `warnings` attribute.
     virtual void warn(const std::string& message) = 0;

@@ -3,6 +3,8 @@
 // matrices' strict upper triangles are compared (pearson — the founding study's — spearman,
 // tau-a or cosine), overall and within each category, with a Mantel permutation p-value and a
 // bootstrap confidence interval over stimuli.
+#include <array>
+
 #include "laminar/analysis/rsa.hpp"
 #include "laminar/hook_names.hpp"
 #include "laminar/space.hpp"
@@ -38,6 +40,26 @@ public:
     void run(const ActivationSource& in, ResultSink& out) override {
         const arma::uvec labels = category_labels(in);
         const auto names = in.categories();
+        const auto work = compared_spaces(in);
+        for (std::size_t i = 0; i < work.size(); ++i) {
+            out.progress(i, work.size());
+            const auto& [model_a, hook_a, model_b, hook_b] = work[i];
+            const std::string group = model_a == model_b ? model_a : model_a + "~" + model_b;
+            compare_spaces(in, model_a, hook_a, model_b, hook_b, group + "/" + hook_a + "~" + hook_b, labels, names, out);
+        }
+        out.progress(work.size(), work.size());
+    }
+
+private:
+    std::vector<std::vector<std::string>> pairs_;
+    std::string method_, similarity_;
+    std::size_t permutations_ = 10000, bootstrap_ = 1000;
+    double ci_ = 0.95;
+    std::uint64_t seed_ = 0;
+
+    /// (model a, hook a, model b, hook b) of every comparison the pairs ask for.
+    std::vector<std::array<std::string, 4>> compared_spaces(const ActivationSource& in) const {
+        std::vector<std::array<std::string, 4>> out;
         for (std::size_t i = 0; i < pairs_.size(); ++i) {
             const std::string field = "pairs[" + std::to_string(i) + "]";
             const Space a = parse_space(pairs_[i].at(0)), b = parse_space(pairs_[i].at(1));
@@ -50,22 +72,14 @@ public:
                         const bool same_layer = hook_layer(hook_a) == hook_layer(hook_b);
                         const bool named = is_hook(in, model, a.what) || is_hook(in, model_b, b.what);
                         if (!same_layer && !named) continue;  // sites pair up layer by layer
-                        const std::string group = model == model_b ? model : model + "~" + model_b;
-                        compare_spaces(in, model, hook_a, model_b, hook_b, group + "/" + hook_a + "~" + hook_b,
-                                       labels, names, out);
+                        out.push_back({model, hook_a, model_b, hook_b});
                         ++found;
                     }
             }
             if (!found) throw SpecError(field, "no recorded activations match this pair");
         }
+        return out;
     }
-
-private:
-    std::vector<std::vector<std::string>> pairs_;
-    std::string method_, similarity_;
-    std::size_t permutations_ = 10000, bootstrap_ = 1000;
-    double ci_ = 0.95;
-    std::uint64_t seed_ = 0;
 
     static bool is_hook(const ActivationSource& in, const std::string& model, const std::string& what) {
         for (const auto& h : in.hooks(model))
@@ -139,4 +153,4 @@ constexpr const char* kSchema = R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", RsaMetric, "rsa", "1.0.0", kSchema)
+LAMINAR_PLUGIN(laminar::Metric, "metric", RsaMetric, "rsa", "1.1.0", kSchema)

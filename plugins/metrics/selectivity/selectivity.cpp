@@ -34,8 +34,10 @@ public:
         for (arma::uword c = 0; c < k; ++c)
             if (arma::accu(labels == c) < 2)
                 throw SpecError("", "category '" + names[c] + "' has fewer than two words: no within-category pair");
-        for (const auto& model : in.models())
-            for (const auto& hook : require_sites(in, model, sites_)) {
+        const auto work = picked_spaces(in, sites_);
+        for (std::size_t i = 0; i < work.size(); ++i) {
+                const auto& [model, hook] = work[i];
+                out.progress(i, work.size());
                 std::size_t degenerate = 0;
                 const arma::mat S = recorded_similarity(in, model, hook, similarity_, out, &degenerate);
                 const std::string path = model + "/" + hook;
@@ -48,6 +50,8 @@ public:
                 const arma::mat means = b.means(), mt = means.t();
                 out.write(path + "/block_means", {static_cast<int64_t>(k), static_cast<int64_t>(k)}, {mt.begin(), mt.end()});
                 out.write(path + "/per_category", {static_cast<int64_t>(k)}, {per.begin(), per.end()});
+                out.axes(path + "/block_means", {Axis::categories, Axis::categories});
+                out.axes(path + "/per_category", {Axis::categories});
                 out.attribute(path, "permutations", static_cast<int64_t>(permutations_));
                 out.attribute(path, "seed", static_cast<int64_t>(seed_));
                 if (permutations_ == 0 || degenerate) continue;
@@ -60,7 +64,9 @@ public:
                 std::vector<double> per_p(k);
                 for (arma::uword c = 0; c < k; ++c) per_p[c] = p_greater(null.col(c + 1), per(c));
                 out.write(path + "/per_category_p", {static_cast<int64_t>(k)}, per_p);
-            }
+                out.axes(path + "/per_category_p", {Axis::categories});
+        }
+        out.progress(work.size(), work.size());
     }
 
 private:
@@ -84,4 +90,4 @@ constexpr const char* kSchema = R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", SelectivityMetric, "selectivity", "1.0.0", kSchema)
+LAMINAR_PLUGIN(laminar::Metric, "metric", SelectivityMetric, "selectivity", "1.1.0", kSchema)

@@ -101,6 +101,11 @@ inline std::vector<std::string> hooks_for_sites(const ActivationSource& in, cons
 
 /// Like hooks_for_sites(), but an error (naming what was recorded) when nothing matches:
 /// a typo in `sites:` must not pass as an empty result.
+/// Every (model, hook) a `sites:` option picks, models in run-file order; an error for a model
+/// where it picks nothing.
+inline std::vector<std::pair<std::string, std::string>> picked_spaces(const ActivationSource& in,
+                                                                      const std::vector<std::string>& sites);
+
 /// Metric::spaces() of a `sites:` option.
 inline std::vector<SpaceUse> site_uses(const std::vector<std::string>& sites) {
     std::vector<SpaceUse> out;
@@ -118,6 +123,14 @@ inline std::vector<std::string> require_sites(const ActivationSource& in, const 
                                      (recorded.empty() ? "none" : recorded) + ")");
     }
     return hooks;
+}
+
+inline std::vector<std::pair<std::string, std::string>> picked_spaces(const ActivationSource& in,
+                                                                      const std::vector<std::string>& sites) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& model : in.models())
+        for (const auto& hook : require_sites(in, model, sites)) out.emplace_back(model, hook);
+    return out;
 }
 
 }  // namespace laminar::analysis

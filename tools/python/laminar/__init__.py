@@ -1,0 +1,17 @@
+"""Reading laminar run files: tables, matrices and activations as pandas and numpy, and the
+figures of the report page.
+
+    import laminar
+    run = laminar.open("runs/demo.h5")
+    run.stimuli()                                   # one row per stimulus
+    run.table("selectivity")                        # as `laminar inspect RUN --table selectivity`
+    run.matrix("cosine", "demo-gpt2", "blocks.5.attn.hook_q")   # words on both axes
+    values, stimuli = run.activations("demo-gpt2", "blocks.5.attn.hook_q")
+    laminar.plot_similarity(run, "cosine", "demo-gpt2").savefig("qk.png")
+"""
+from .run_file import RunFile, open  # noqa: A004 (laminar.open is the entry point, as h5py.File is)
+from .figures import (plot_histograms, plot_profile, plot_rsa_grid, plot_rsa_scatter,  # noqa: F401
+                      plot_similarity)
+
+__all__ = ["RunFile", "open", "plot_similarity", "plot_histograms", "plot_rsa_scatter", "plot_profile",
+           "plot_rsa_grid"]

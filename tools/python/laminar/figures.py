@@ -1,0 +1,213 @@
+"""The figures of a run: each plot_* function takes an open RunFile and returns a matplotlib
+Figure (save it with .savefig(path); PNG and SVG both work), or None when the run has nothing
+to draw for it."""
+import numpy as np
+import matplotlib.pyplot as plt
+from matplotlib.lines import Line2D
+
+SIGNIFICANT = 0.05  # p-values below are drawn as filled markers, above as hollow ones
+
+
+def _category_blocks(stimuli):
+    """(category, first row, one past the last row) of each run of equal categories."""
+    blocks, start = [], 0
+    cats = list(stimuli["category"])
+    for i in range(1, len(cats) + 1):
+        if i == len(cats) or cats[i] != cats[start]:
+            blocks.append((cats[start], start, i))
+            start = i
+    return blocks
+
+
+def _upper(matrix):
+    return matrix[np.triu_indices(matrix.shape[0], 1)]
+
+
+def _within_mask(stimuli):
+    cats = np.asarray(stimuli["category"])
+    return _upper(cats[:, None] == cats[None, :])
+
+
+def _short(hook):
+    """"blocks.5.attn.hook_q" -> "L5 q" for titles and legends."""
+    parts = hook.split(".")
+    site = hook.rsplit("hook_", 1)[-1]
+    return f"L{parts[1]} {site}" if len(parts) > 1 and parts[0] == "blocks" else hook
+
+
+def _default_hooks(run, analysis, model):
+    """The seed's panels: every site at the deepest layer the analysis has for the model."""
+    table = run.table(analysis)
+    table = table[table["model"] == model]
+    if table.empty:
+        return []
+    if "layer" in table and table["layer"].notna().any():
+        table = table[table["layer"] == table["layer"].max()]
+    return list(table["hook"])[:4]
+
+
+def plot_similarity(run, analysis="cosine", model=None, hooks=None, shared_scale=True):
+    """Similarity-matrix heatmaps, one panel per hook side by side (the seed's Q and K panels),
+    words on both axes, category blocks outlined; one colour scale for all panels, or each its
+    own (shared_scale=False, as the seed drew them)."""
+    model = model or run.table(analysis)["model"].iloc[0]
+    hooks = hooks or _default_hooks(run, analysis, model)
+    if not hooks:
+        return None
+    stimuli = run.stimuli()
+    matrices = [run.matrix(analysis, model, h) for h in hooks]
+    finite = np.concatenate([_upper(m.to_numpy())[np.isfinite(_upper(m.to_numpy()))] for m in matrices])
+    if finite.size == 0:  # NaN everywhere (zero or non-finite activations): an empty scale
+        finite = np.array([0.0, 1.0])
+    n = len(stimuli)
+    size = max(4.0, min(9.0, 0.16 * n + 2))
+    fig, axes = plt.subplots(1, len(hooks), figsize=(size * len(hooks) + 1, size), squeeze=False)
+    for ax, hook, m in zip(axes[0], hooks, matrices):
+        values = m.to_numpy()
+        off = _upper(values)
+        off = off[np.isfinite(off)]
+        lo, hi = (finite.min(), finite.max()) if shared_scale or off.size == 0 else (off.min(), off.max())
+        image = ax.imshow(values, vmin=lo, vmax=hi, cmap="viridis", interpolation="nearest")
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        if n <= 80:
+            ax.set_xticks(range(n), m.columns, rotation=90, fontsize=7)
+            ax.set_yticks(range(n), m.index, fontsize=7)
+        for category, first, last in _category_blocks(stimuli):
+            ax.add_patch(plt.Rectangle((first - 0.5, first - 0.5), last - first, last - first,
+                                       fill=False, edgecolor="white", linewidth=1.5))
+        ax.set_title(f"{model}  {_short(hook)}  ({run.file['results'][analysis].attrs.get('metric', analysis)})")
+    fig.tight_layout()
+    return fig
+
+
+def plot_histograms(run, analysis="cosine", model=None, hooks=None, bins=20):
+    """Within- vs between-category similarities, one panel per hook (the seed's histogram figure)."""
+    model = model or run.table(analysis)["model"].iloc[0]
+    hooks = hooks or _default_hooks(run, analysis, model)
+    if not hooks:
+        return None
+    within = _within_mask(run.stimuli())
+    fig, axes = plt.subplots(1, len(hooks), figsize=(5 * len(hooks), 3.6), squeeze=False)
+    for ax, hook in zip(axes[0], hooks):
+        values = _upper(run.matrix(analysis, model, hook).to_numpy())
+        keep = np.isfinite(values)
+        edges = np.histogram_bin_edges(values[keep], bins=bins)
+        ax.hist(values[keep & within], bins=edges, alpha=0.6, density=True, label=f"within ({(keep & within).sum()})")
+        ax.hist(values[keep & ~within], bins=edges, alpha=0.6, density=True, label=f"between ({(keep & ~within).sum()})")
+        ax.set_xlabel("similarity")
+        ax.set_ylabel("density")
+        ax.set_title(f"{model}  {_short(hook)}")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_rsa_scatter(run, analysis="rsa", row=0):
+    """One space's pairwise similarities against another's, within-category pairs coloured by
+    category, with the RSA r (and p) of that row of the analysis's table (the seed's RSA)."""
+    table = run.table(analysis)
+    if table.empty:
+        return None
+    r = table.iloc[row]
+    measure = r.get("similarity", "cosine")
+    a = _upper(run.similarity(r["model_a"], r["hook_a"], measure).to_numpy())
+    b = _upper(run.similarity(r["model_b"], r["hook_b"], measure).to_numpy())
+    stimuli = run.stimuli()
+    cats = np.asarray(stimuli["category"])
+    iu = np.triu_indices(len(cats), 1)
+    fig, ax = plt.subplots(figsize=(5.2, 5))
+    between = cats[iu[0]] != cats[iu[1]]
+    ax.scatter(a[between], b[between], s=8, c="lightgray", label="between")
+    for category in dict.fromkeys(cats):
+        mask = (cats[iu[0]] == category) & (cats[iu[1]] == category)
+        ax.scatter(a[mask], b[mask], s=10, label=category)
+    p = r.get("p_value", np.nan)
+    ax.set_title(f"{r['model']}: r = {r['r']:.3f}" + (f", p = {p:.2g}" if np.isfinite(p) else ""), fontsize=10)
+    ax.set_xlabel(f"{measure} similarity, {r['model_a']} {_short(r['hook_a'])}")
+    ax.set_ylabel(f"{measure} similarity, {r['model_b']} {_short(r['hook_b'])}")
+    ax.legend(fontsize=8, markerscale=1.5)
+    fig.tight_layout()
+    return fig
+
+
+def _profile_rows(run):
+    """(panel, label, table) per line of the profile: selectivity index and RSA r per layer."""
+    lines = []
+    for name, metric in run.analyses().items():
+        if metric not in ("selectivity", "rsa"):
+            continue
+        table = run.table(name)
+        if table.empty or "layer" not in table:
+            continue
+        table = table[table["layer"].notna() & (table["layer"] >= 0)]
+        if "head" in table:
+            table = table[table["head"].isna()]
+        value = "index" if metric == "selectivity" else "r"
+        for (model, site), rows in table.groupby(["model", "site"], sort=False):
+            lines.append((metric, f"{model} {site}" + ("" if name == metric else f" ({name})"), model, rows, value))
+    return lines
+
+
+def plot_profile(run, x="auto"):
+    """The laminar profile: selectivity and RSA per layer, one line per model and site, the RSA's
+    bootstrap CI as a band, filled markers where p < 0.05. x: "layer", "depth" (layer / (layers
+    - 1)) or "auto" (depth when the models differ in depth)."""
+    lines = _profile_rows(run)
+    if not lines:
+        return None
+    models = run.models().set_index("model")
+    depths = {int(d) for d in models["n_layer"].dropna()}
+    relative = x == "depth" or (x == "auto" and len(depths) > 1)
+    panels = [p for p in ("selectivity", "rsa") if any(line[0] == p for line in lines)]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7.5, 3.4 * len(panels)), squeeze=False, sharex=True)
+    for ax, panel in zip(axes[:, 0], panels):
+        for metric, label, model, rows, value in (line for line in lines if line[0] == panel):
+            rows = rows.sort_values("layer")
+            layers = rows["layer"].to_numpy(dtype=float)
+            n_layer = models["n_layer"].get(model, np.nan)
+            xs = layers / max(n_layer - 1, 1) if relative and np.isfinite(n_layer) else layers
+            ys = rows[value].to_numpy(dtype=float)
+            (line,) = ax.plot(xs, ys, "-", label=label)
+            if {"ci_low", "ci_high"} <= set(rows):
+                low, high = rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float)
+                ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+                ax.errorbar(xs, ys, yerr=[ys - low, high - ys], fmt="none", ecolor=line.get_color(), capsize=3,
+                            linewidth=0.8)  # visible also where a profile has a single layer
+            p = rows["p_value"].to_numpy(float) if "p_value" in rows else np.full(len(rows), np.nan)
+            sig = p < SIGNIFICANT
+            ax.plot(xs[sig], ys[sig], "o", color=line.get_color())
+            ax.plot(xs[~sig], ys[~sig], "o", markerfacecolor="white", color=line.get_color())
+        if panel == "selectivity":
+            ax.axhline(1.0, color="gray", linewidth=0.8, linestyle=":")
+        ax.set_ylabel("selectivity index" if panel == "selectivity" else "RSA r")
+        handles, labels = ax.get_legend_handles_labels()
+        handles += [Line2D([], [], marker="o", color="gray", linestyle=""),
+                    Line2D([], [], marker="o", color="gray", markerfacecolor="white", linestyle="")]
+        labels += [f"p < {SIGNIFICANT}", f"p \u2265 {SIGNIFICANT} (or not computed)"]
+        ax.legend(handles, labels, fontsize=8)
+    axes[-1, 0].set_xlabel("relative depth (layer / (layers - 1))" if relative else "layer")
+    fig.tight_layout()
+    return fig
+
+
+def plot_rsa_grid(run, analysis="rsa"):
+    """A layer x layer grid of RSA r per pair of models and sites, where the analysis compared
+    layers with each other (pairs naming a hook, or across models); None where it did not."""
+    table = run.table(analysis)
+    if table.empty or not {"layer_a", "layer_b"} <= set(table):
+        return None
+    groups = [(key, rows) for key, rows in table.groupby(["model_a", "site_a", "model_b", "site_b"], sort=False)
+              if rows["layer_a"].nunique() > 1 and rows["layer_b"].nunique() > 1]
+    if not groups:
+        return None
+    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4.4), squeeze=False)
+    for ax, ((ma, sa, mb, sb), rows) in zip(axes[0], groups):
+        grid = rows.pivot_table(index="layer_a", columns="layer_b", values="r")
+        image = ax.imshow(grid.to_numpy(), origin="lower", cmap="magma", aspect="auto")
+        ax.set_xticks(range(len(grid.columns)), [int(c) for c in grid.columns], fontsize=7)
+        ax.set_yticks(range(len(grid.index)), [int(i) for i in grid.index], fontsize=7)
+        ax.set_xlabel(f"{mb} {sb}: layer")
+        ax.set_ylabel(f"{ma} {sa}: layer")
+        fig.colorbar(image, ax=ax, label="RSA r")
+    fig.tight_layout()
+    return fig

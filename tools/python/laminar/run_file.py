@@ -1,0 +1,202 @@
+"""A laminar run file read with h5py: its stimuli, models, tables, matrices and activations."""
+from collections import namedtuple
+
+import h5py
+import numpy as np
+import pandas as pd
+
+# The describing columns of a table come first, in this order (as `laminar inspect --table`).
+KEY_COLUMNS = ["model", "hook", "layer", "site", "head",
+               "model_a", "hook_a", "layer_a", "site_a", "head_a",
+               "model_b", "hook_b", "layer_b", "site_b", "head_b"]
+
+Activations = namedtuple("Activations", ["values", "stimuli"])
+
+
+def open(path):  # noqa: A001 (the package's entry point: laminar.open)
+    """Opens a run file for reading."""
+    return RunFile(path)
+
+
+def _text(value):
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _children(group):
+    """Names in creation order, as laminar wrote them (by name for files made elsewhere)."""
+    try:
+        if group.id.get_create_plist().get_link_creation_order():
+            names = []
+            group.id.links.iterate(lambda name: names.append(name.decode("utf-8")) and None,
+                                   idx_type=h5py.h5.INDEX_CRT_ORDER)
+            return names
+    except (AttributeError, ValueError):
+        pass
+    return list(group.keys())
+
+
+def _walk(group, path=""):
+    """(relative path, object) of everything below `group`, depth first, in creation order."""
+    for name in _children(group):
+        child = group[name]
+        relative = f"{path}/{name}" if path else name
+        yield relative, child
+        if isinstance(child, h5py.Group):
+            yield from _walk(child, relative)
+
+
+def _scalar_attributes(obj):
+    """Scalar attributes (ints, floats, strings) by name, in name order."""
+    out = {}
+    for name in sorted(obj.attrs.keys()):
+        value = obj.attrs[name]
+        if isinstance(value, (bytes, str)):
+            out[name] = _text(value)
+        elif isinstance(value, (np.integer, int)) and not isinstance(value, bool):
+            out[name] = int(value)
+        elif isinstance(value, (np.floating, float)):
+            out[name] = float(value)
+    return out
+
+
+class RunFile:
+    """A run file opened read-only. Use as a context manager or call close()."""
+
+    def __init__(self, path):
+        self.path = path
+        self.file = h5py.File(path, "r")
+
+    def close(self):
+        self.file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- what the run is -----------------------------------------------------------------
+    @property
+    def attributes(self):
+        """The root attributes: experiment, laminar_version, spec (the YAML text), created, ..."""
+        return {k: _text(v) if isinstance(v, (bytes, str)) else v for k, v in self.file.attrs.items()}
+
+    @property
+    def experiment(self):
+        return self.attributes.get("experiment", "")
+
+    @property
+    def description(self):
+        """The experiment file's `description:` (read from the stored spec)."""
+        import yaml
+        try:
+            spec = yaml.safe_load(self.attributes.get("spec", "")) or {}
+        except yaml.YAMLError:
+            return ""
+        return spec.get("description", "") if isinstance(spec, dict) else ""
+
+    def models(self):
+        """One row per model: id, backend, architecture, n_layer, fingerprint, path, hooks recorded."""
+        rows = []
+        if "activations" in self.file:
+            for model in _children(self.file["activations"]):
+                group = self.file["activations"][model]
+                attrs = _scalar_attributes(group)
+                rows.append({"model": model, "backend": attrs.get("backend"), "architecture": attrs.get("architecture"),
+                             "n_layer": attrs.get("n_layer"), "fingerprint": attrs.get("model_fingerprint"),
+                             "path": attrs.get("path"), "hooks": len(group)})
+        return pd.DataFrame(rows, columns=["model", "backend", "architecture", "n_layer", "fingerprint", "path", "hooks"])
+
+    def hooks(self, model):
+        return _children(self.file["activations"][model])
+
+    def analyses(self):
+        """Analysis name -> metric plugin name."""
+        if "results" not in self.file:
+            return {}
+        return {name: _text(self.file["results"][name].attrs.get("metric", name)) for name in _children(self.file["results"])}
+
+    def commands(self):
+        """The command lines that completed the stages, stage by stage."""
+        out = {}
+        if "stages" in self.file:
+            for path, obj in _walk(self.file["stages"]):
+                if "command" in obj.attrs:
+                    out[path] = _text(obj.attrs["command"])
+        return out
+
+    # --- data --------------------------------------------------------------------------------
+    def stimuli(self):
+        """One row per stimulus: word, category, text, the analysed token and the word's tokens."""
+        s = self.file["stimuli"]
+        frame = pd.DataFrame({
+            "word": [_text(w) for w in s["word"][()]],
+            "category": [_text(c) for c in s["category"][()]],
+            "text": [_text(t) for t in s["text"][()]],
+            "position": s["position"][()].astype(int),
+            "word_begin": s["word_begin"][()].astype(int),
+            "word_end": s["word_end"][()].astype(int),
+            "n_tokens": [len(ids) for ids in s["token_ids"][()]],
+        })
+        frame.index.name = "stimulus"
+        return frame
+
+    def categories(self):
+        return [_text(c) for c in self.file["stimuli"]["category_names"][()]]
+
+    def activations(self, model, hook):
+        """The recorded [stimuli x width] float32 array and the stimuli its rows belong to."""
+        return Activations(self.file["activations"][model][hook][()], self.stimuli())
+
+    def table(self, analysis, where=None):
+        """The analysis's results as `laminar inspect RUN --table ANALYSIS` prints them: one row per
+        model and hook (or pair), every scalar result a column; `where`: {"layer": 5, ...}."""
+        if "results" not in self.file or analysis not in self.file["results"]:
+            raise KeyError(f"no analysis '{analysis}' in {self.path} (analyses: {', '.join(self.analyses()) or 'none'})")
+        root = self.file["results"][analysis]
+        seen, records = [], []
+        for _, group in _walk(root):
+            if not isinstance(group, h5py.Group) or "model" not in group.attrs or "hook" not in group.attrs:
+                continue
+            record = {}
+
+            def add(prefix, obj):
+                for name, value in _scalar_attributes(obj).items():
+                    if prefix + name not in seen:
+                        seen.append(prefix + name)
+                    record[prefix + name] = value
+            add("", group)
+            for sub, obj in _walk(group):
+                if isinstance(obj, h5py.Group):
+                    add(sub + "/", obj)
+            records.append(record)
+        columns = [c for c in KEY_COLUMNS if c in seen] + [c for c in seen if c not in KEY_COLUMNS]
+        frame = pd.DataFrame(records, columns=columns)
+        for column, value in (where or {}).items():
+            frame = frame[frame[column] == value]
+        return frame.reset_index(drop=True)
+
+    def matrix(self, analysis, model, hook, name="matrix"):
+        """A result dataset as a DataFrame whose index and columns are the words (or categories)
+        its `rows` and `columns` attributes name."""
+        dataset = self.file["results"][analysis][model][hook][name]
+        values = dataset[()]
+
+        def labels(axis):
+            where = dataset.attrs.get(axis)
+            return [_text(v) for v in self.file[_text(where)][()]] if where is not None else None
+        if values.ndim == 1:
+            return pd.Series(values, index=labels("rows"), name=name)
+        return pd.DataFrame(values, index=labels("rows"), columns=labels("columns"))
+
+    def similarity(self, model, hook, measure="cosine"):
+        """The stimuli's similarity matrix computed here from the activations (cosine or
+        correlation, as the metrics define them), labelled by word."""
+        x = self.file["activations"][model][hook][()].astype(np.float64)
+        if measure == "correlation":
+            x = x - x.mean(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            x = x / np.linalg.norm(x, axis=1, keepdims=True)
+        words = list(self.stimuli()["word"])
+        return pd.DataFrame(x @ x.T, index=words, columns=words)
+
