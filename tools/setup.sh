@@ -20,6 +20,8 @@ packages=(
   # results people see: the Python reader (tools/python: pandas), its figures (matplotlib), and
   # the report page opened as a person sees it in the tests (headless Chromium)
   python3-pandas python3-matplotlib python3-yaml chromium
+  # `pip install tools/python` (tested offline: --no-index --no-build-isolation)
+  python3-pip python3-setuptools python3-wheel
   # fuzzing the readers of untrusted files (tools/fuzz.sh): clang with its libFuzzer and
   # sanitizer runtimes
   clang libclang-rt-14-dev

@@ -197,7 +197,7 @@ def plot_rsa_grid(run, analysis="rsa"):
     if table.empty or not {"layer_a", "layer_b"} <= set(table):
         return None
     groups = [(key, rows) for key, rows in table.groupby(["model_a", "site_a", "model_b", "site_b"], sort=False)
-              if rows["layer_a"].nunique() > 1 and rows["layer_b"].nunique() > 1]
+              if (rows["layer_a"] != rows["layer_b"]).any() and rows["layer_a"].nunique() > 1]
     if not groups:
         return None
     fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4.4), squeeze=False)
