@@ -84,7 +84,7 @@ void print_summary(const fs::path& run_file, std::ostream& out) {
             out << "  " << std::left << std::setw(56) << path.substr(8) << line << "\n";
         });
         if (rows > kSummaryRows)
-            out << "  " << analysis << ": " << rows - kSummaryRows << " more (laminar inspect " << run_file.string()
+            out << "  " << analysis << ": " << rows - kSummaryRows << " more lines (laminar inspect " << run_file.string()
                 << " --table " << analysis << ")\n";
     }
 }

@@ -59,6 +59,24 @@ class FamilyComparison(unittest.TestCase):
                                     for ids, p in zip(bert_ids, bert_pos)))
                 llama_ids = f["stimuli/by_model/tinyllama-1.1b/token_ids"][:]
                 self.assertTrue(all(ids[0] == 1 for ids in llama_ids))
+            # The report page beside the run file: the profile on relative depth (the models
+            # differ in depth) and the model x model grid of the cross-model pairs.
+            figures = os.listdir(os.path.join(tmp, "family", "figures"))
+            self.assertIn("profile.png", figures)
+            self.assertIn("rsa_across_models-grid.svg", figures)
+            self.assertNotIn("rsa-grid.png", figures)  # q~k layer by layer: no grid to draw
+            import sys
+            sys.path.insert(0, os.path.join(ROOT, "tools", "python"))
+            import laminar
+            with laminar.open(out) as run:
+                profile = laminar.plot_profile(run)
+                self.assertEqual(profile.axes[-1].get_xlabel(), "relative depth (layer / (layers - 1))")
+                bert_q = next(l for l in profile.axes[0].get_lines() if l.get_label() == "bert-base-uncased q")
+                self.assertEqual((bert_q.get_xdata()[0], bert_q.get_xdata()[-1]), (0.0, 1.0))
+                grid = laminar.plot_rsa_grid(run, "rsa_across_models")
+                self.assertEqual([a.get_title() for a in grid.axes if a.get_title()],
+                                 ["resid_post ~ resid_post at relative depth 1.00",
+                                  "resid_post ~ resid_post at relative depth 0.48"])
         finally:
             shutil.rmtree(tmp)
 

@@ -225,7 +225,7 @@ class Results(unittest.TestCase):
         b = self.reader.similarity("m", row["hook_b"]).to_numpy()[np.triu_indices(11, 1)]
         self.assertAlmostEqual(np.corrcoef(a, b)[0, 1], row["r"], places=9)
         # The profile: one line per model and site, two layers each.
-        lines = [ln for ln in figures["profile"].axes[0].get_lines() if ln.get_linestyle() == "-"]
+        lines = [ln for ln in figures["profile"].axes[0].get_lines() if not ln.get_label().startswith("_")]
         self.assertEqual(sorted(ln.get_label() for ln in lines), ["m k", "m q"])
         self.assertTrue(all(len(ln.get_xdata()) == 2 for ln in lines))
         # The grid: layer_a x layer_b.

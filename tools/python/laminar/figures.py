@@ -2,6 +2,7 @@
 Figure (save it with .savefig(path); PNG and SVG both work), or None when the run has nothing
 to draw for it."""
 import numpy as np
+import pandas as pd
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 
@@ -159,15 +160,20 @@ def plot_profile(run, x="auto"):
     depths = {int(d) for d in models["n_layer"].dropna()}
     relative = x == "depth" or (x == "auto" and len(depths) > 1)
     panels = [p for p in ("selectivity", "rsa") if any(line[0] == p for line in lines)]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(7.5, 3.4 * len(panels)), squeeze=False, sharex=True)
+    # A colour per model, a line style per site: twelve lines stay told apart.
+    colours = {m: plt.cm.tab10(i % 10) for i, m in enumerate(dict.fromkeys(line[2] for line in lines))}
+    styles = ["-", "--", ":", "-."]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3.6 * len(panels)), squeeze=False, sharex=True)
     for ax, panel in zip(axes[:, 0], panels):
+        sites = list(dict.fromkeys(line[1].split(" ")[1] for line in lines if line[0] == panel))
         for metric, label, model, rows, value in (line for line in lines if line[0] == panel):
             rows = rows.sort_values("layer")
             layers = rows["layer"].to_numpy(dtype=float)
-            n_layer = models["n_layer"].get(model, np.nan)
+            n_layer = models["n_layer"].get(model.split("~")[0], np.nan)  # a pair of models: the first one's depth
             xs = layers / max(n_layer - 1, 1) if relative and np.isfinite(n_layer) else layers
             ys = rows[value].to_numpy(dtype=float)
-            (line,) = ax.plot(xs, ys, "-", label=label)
+            style = styles[sites.index(label.split(" ")[1]) % len(styles)]
+            (line,) = ax.plot(xs, ys, style, color=colours[model], label=label)
             if {"ci_low", "ci_high"} <= set(rows):
                 low, high = rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float)
                 ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
@@ -184,30 +190,61 @@ def plot_profile(run, x="auto"):
         handles += [Line2D([], [], marker="o", color="gray", linestyle=""),
                     Line2D([], [], marker="o", color="gray", markerfacecolor="white", linestyle="")]
         labels += [f"p < {SIGNIFICANT}", f"p \u2265 {SIGNIFICANT} (or not computed)"]
-        ax.legend(handles, labels, fontsize=8)
+        ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     axes[-1, 0].set_xlabel("relative depth (layer / (layers - 1))" if relative else "layer")
     fig.tight_layout()
     return fig
 
 
+def _grids(run, table):
+    """(title, row label, column label, DataFrame of r) of each grid the table holds: layer x layer
+    per pair of models and sites (where layers were compared with each other), and model x model
+    per pair of sites and relative depth (where models were compared with each other)."""
+    out = []
+    for (ma, sa, mb, sb), rows in table.groupby(["model_a", "site_a", "model_b", "site_b"], sort=False):
+        # A grid when layers were compared with several others (not one pair per layer).
+        if rows["layer_a"].nunique() > 1 and rows.groupby("layer_a")["layer_b"].nunique().max() > 1:
+            grid = rows.pivot_table(index="layer_a", columns="layer_b", values="r")
+            out.append((f"{ma} {sa} ~ {mb} {sb}", f"{ma} {sa}: layer", f"{mb} {sb}: layer", grid))
+    across = table[table["model_a"] != table["model_b"]]
+    if across["model_a"].nunique() + across["model_b"].nunique() > 2:
+        depth = run.models().set_index("model")["n_layer"]
+        across = across.assign(depth=[round(row.layer_a / max(depth.get(row.model_a, 2) - 1, 1), 2)
+                                      for row in across.itertuples()])
+        for (sa, sb, d), rows in across.groupby(["site_a", "site_b", "depth"], sort=False):
+            models = list(dict.fromkeys(list(rows["model_a"]) + list(rows["model_b"])))
+            grid = np.full((len(models), len(models)), np.nan)  # the diagonal (r = 1) left out of the scale
+            for row in rows.itertuples():
+                i, j = models.index(row.model_a), models.index(row.model_b)
+                grid[i, j] = grid[j, i] = row.r
+            out.append((f"{sa} ~ {sb} at relative depth {d:.2f}", "model", "model",
+                        pd.DataFrame(grid, index=models, columns=models)))
+    return out
+
+
 def plot_rsa_grid(run, analysis="rsa"):
-    """A layer x layer grid of RSA r per pair of models and sites, where the analysis compared
-    layers with each other (pairs naming a hook, or across models); None where it did not."""
+    """RSA grids where computed: layer x layer per pair of models and sites (pairs that name a hook
+    compare it with every layer), and model x model (pairs across models, by relative depth);
+    None where the analysis compared only layer with same layer within each model."""
     table = run.table(analysis)
-    if table.empty or not {"layer_a", "layer_b"} <= set(table):
+    if table.empty or not {"layer_a", "layer_b", "r"} <= set(table):
         return None
-    groups = [(key, rows) for key, rows in table.groupby(["model_a", "site_a", "model_b", "site_b"], sort=False)
-              if (rows["layer_a"] != rows["layer_b"]).any() and rows["layer_a"].nunique() > 1]
-    if not groups:
+    grids = _grids(run, table)
+    if not grids:
         return None
-    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4.4), squeeze=False)
-    for ax, ((ma, sa, mb, sb), rows) in zip(axes[0], groups):
-        grid = rows.pivot_table(index="layer_a", columns="layer_b", values="r")
-        image = ax.imshow(grid.to_numpy(), origin="lower", cmap="magma", aspect="auto")
-        ax.set_xticks(range(len(grid.columns)), [int(c) for c in grid.columns], fontsize=7)
-        ax.set_yticks(range(len(grid.index)), [int(i) for i in grid.index], fontsize=7)
-        ax.set_xlabel(f"{mb} {sb}: layer")
-        ax.set_ylabel(f"{ma} {sa}: layer")
+    fig, axes = plt.subplots(1, len(grids), figsize=(5 * len(grids), 4.4), squeeze=False)
+    for ax, (title, ylabel, xlabel, grid) in zip(axes[0], grids):
+        image = ax.imshow(grid.to_numpy(dtype=float), origin="lower", cmap="magma", aspect="auto")
+        ax.set_xticks(range(len(grid.columns)), [str(c) for c in grid.columns], fontsize=7,
+                      rotation=90 if xlabel == "model" else 0)
+        ax.set_yticks(range(len(grid.index)), [str(i) for i in grid.index], fontsize=7)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=9)
         fig.colorbar(image, ax=ax, label="RSA r")
+        if grid.size <= 144:  # small enough to read each r
+            for (i, j), r in np.ndenumerate(grid.to_numpy(dtype=float)):
+                if np.isfinite(r):
+                    ax.text(j, i, f"{r:.2f}", ha="center", va="center", fontsize=7, color="gray")
     fig.tight_layout()
     return fig

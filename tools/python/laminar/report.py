@@ -70,7 +70,7 @@ def _figures(run):
             r = table.iloc[row]
             add(f"{name}-scatter-{row}", f"RSA: {r['model']} {figures._short(r['hook_a'])} vs "
                 f"{figures._short(r['hook_b'])}, one point per pair of stimuli", figures.plot_rsa_scatter, name, row)
-        add(f"{name}-grid", "RSA between layers (layer x layer)", figures.plot_rsa_grid, name)
+        add(f"{name}-grid", "RSA grids: layer x layer where layers were compared, model x model where models were", figures.plot_rsa_grid, name)
     add("profile", "laminar profile: selectivity and RSA per layer (filled: p < 0.05; band and bars: bootstrap CI)",
         figures.plot_profile)
     return [item for item in out if item[2] is not None], failed
