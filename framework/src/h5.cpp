@@ -126,12 +126,18 @@ hid_t check(hid_t id, const std::string& what) {
     return id;
 }
 
+// Attributes stay in the object header ("compact") up to this many per object, instead of
+// moving to dense storage past 8: HDF5 1.10's H5Ocopy (h5py's Group.copy) crashes on dense
+// attributes holding variable-length strings, and a result group of the rsa metric has 20.
+constexpr unsigned kCompactAttributes = 64;
+
 Handle create_file(const std::filesystem::path& path, hsize_t userblock) {
     // Track link creation order so that h5py and `laminar inspect` list groups as written.
     Handle fcpl(check(H5Pcreate(H5P_FILE_CREATE), "file creation properties"));
     check_status(H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
                  "file creation properties");
     if (userblock > 0) check_status(H5Pset_userblock(fcpl, userblock), "file creation properties");
+    check_status(H5Pset_attr_phase_change(fcpl, kCompactAttributes, kCompactAttributes - 8), "file creation properties");
     Handle fapl(check(H5Pcreate(H5P_FILE_ACCESS), "file access properties"));
     check_status(H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST), "file access properties");
     return Handle(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl, fapl), "create " + path.string()));
@@ -167,6 +173,7 @@ Handle require_group(hid_t loc, const std::string& path) {
     Handle gcpl(check(H5Pcreate(H5P_GROUP_CREATE), "group properties"));
     check_status(H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
                  "group properties");
+    check_status(H5Pset_attr_phase_change(gcpl, kCompactAttributes, kCompactAttributes - 8), "group properties");
     return Handle(check(H5Gcreate2(loc, path.c_str(), lcpl, gcpl, H5P_DEFAULT), "create group " + path));
 }
 

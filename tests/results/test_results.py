@@ -272,6 +272,24 @@ class Results(unittest.TestCase):
         self.assertEqual(int(m.group(2)), 0)
         self.assertTrue(all(int(w) > 200 for w in m.group(3).split(",")), m.group(3))
 
+    def test_a_run_file_of_laminar_0_1_gets_a_page_that_says_what_is_missing(self):
+        # Also: h5py copies every group (HDF5 1.10 crashed copying dense string attributes).
+        legacy = os.path.join(self.dir, "legacy.h5")  # unsealed, no described result groups
+        with h5py.File(self.run_file, "r") as src, h5py.File(legacy, "w") as dst:
+            for name in src:
+                src.copy(src[name], dst, name=name)
+            for key, value in src.attrs.items():
+                dst.attrs[key] = value
+            dst.attrs["laminar_version"] = "0.1.0"
+            described = []
+            dst["results"].visititems(lambda path, obj: described.append(path) if "hook" in obj.attrs else None)
+            for path in described:
+                del dst["results"][path].attrs["model"], dst["results"][path].attrs["hook"]
+        r = laminar_cli("report", legacy, "--out", os.path.join(self.dir, "legacy"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(self.dir, "legacy", "index.html"), encoding="utf-8") as f:
+            self.assertIn("No described results (written by laminar 0.1.0)", f.read())
+
     def test_run_writes_the_page_beside_the_run_file(self):
         self.assertTrue(os.path.exists(os.path.join(self.dir, "run", "index.html")))
         self.assertIn("report: " + os.path.join(self.dir, "run", "index.html"), self.result.stdout)

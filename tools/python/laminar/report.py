@@ -50,7 +50,7 @@ def _figures(run):
             print(f"report: figure {stem} not drawn: {type(error).__name__}: {error}", file=sys.stderr)
             failed.append((stem, caption, f"{type(error).__name__}: {error}"))
 
-    analyses = run.analyses()
+    analyses = {name: metric for name, metric in run.analyses().items() if "model" in run.table(name)}
     for name, metric in analyses.items():
         if metric not in ("cosine", "correlation"):
             continue
@@ -123,6 +123,11 @@ def write_report(path, out_dir):
         for name, metric in run.analyses().items():
             table = _headline(run, name)
             parts.append(f"<h3>{html.escape(name)} <span class='muted'>({html.escape(metric)})</span></h3>")
+            if table.empty:  # results of laminar 0.1, whose groups did not say what they describe
+                parts.append("<p class='warning'>No described results (written by laminar "
+                             f"{html.escape(str(attrs.get('laminar_version', '?')))}); <code>laminar run</code> "
+                             "on the experiment analyses them again with this version.</p>")
+                continue
             shown = table.head(MAX_ROWS)
             parts.append(_table_html(shown))
             if len(table) > len(shown):
