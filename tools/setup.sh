@@ -22,6 +22,8 @@ packages=(
   python3-pandas python3-matplotlib python3-yaml chromium
   # `pip install tools/python` (tested offline: --no-index --no-build-isolation)
   python3-pip python3-setuptools python3-wheel
+  # the demo model's corpus: WordNet 3.0's glosses (tools/train_demo_model.py)
+  wordnet-base
   # fuzzing the readers of untrusted files (tools/fuzz.sh): clang with its libFuzzer and
   # sanitizer runtimes
   clang libclang-rt-14-dev
