@@ -160,9 +160,10 @@ def plot_profile(run, x="auto"):
     depths = {int(d) for d in models["n_layer"].dropna()}
     relative = x == "depth" or (x == "auto" and len(depths) > 1)
     panels = [p for p in ("selectivity", "rsa") if any(line[0] == p for line in lines)]
-    # A colour per model, a line style per site: twelve lines stay told apart.
+    # A colour per model, a line style and a marker per site: twelve lines stay told apart, and
+    # so do sites recorded at a single layer (points without a line).
     colours = {m: plt.cm.tab10(i % 10) for i, m in enumerate(dict.fromkeys(line[2] for line in lines))}
-    styles = ["-", "--", ":", "-."]
+    styles, markers = ["-", "--", ":", "-."], ["o", "s", "^", "D"]
     fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3.6 * len(panels)), squeeze=False, sharex=True)
     for ax, panel in zip(axes[:, 0], panels):
         sites = list(dict.fromkeys(line[1].split(" ")[1] for line in lines if line[0] == panel))
@@ -172,8 +173,9 @@ def plot_profile(run, x="auto"):
             n_layer = models["n_layer"].get(model.split("~")[0], np.nan)  # a pair of models: the first one's depth
             xs = layers / max(n_layer - 1, 1) if relative and np.isfinite(n_layer) else layers
             ys = rows[value].to_numpy(dtype=float)
-            style = styles[sites.index(label.split(" ")[1]) % len(styles)]
-            (line,) = ax.plot(xs, ys, style, color=colours[model], label=label)
+            site_index = sites.index(label.split(" ")[1])
+            style, marker = styles[site_index % len(styles)], markers[site_index % len(markers)]
+            (line,) = ax.plot(xs, ys, style, marker=marker, markerfacecolor="white", color=colours[model], label=label)
             if {"ci_low", "ci_high"} <= set(rows):
                 low, high = rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float)
                 ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
@@ -181,8 +183,7 @@ def plot_profile(run, x="auto"):
                             linewidth=0.8)  # visible also where a profile has a single layer
             p = rows["p_value"].to_numpy(float) if "p_value" in rows else np.full(len(rows), np.nan)
             sig = p < SIGNIFICANT
-            ax.plot(xs[sig], ys[sig], "o", color=line.get_color())
-            ax.plot(xs[~sig], ys[~sig], "o", markerfacecolor="white", color=line.get_color())
+            ax.plot(xs[sig], ys[sig], marker, color=line.get_color())  # filled: significant
         if panel == "selectivity":
             ax.axhline(1.0, color="gray", linewidth=0.8, linestyle=":")
         ax.set_ylabel("selectivity index" if panel == "selectivity" else "RSA r")
