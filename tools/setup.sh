@@ -15,8 +15,9 @@ packages=(
   # command-line tools are the tests' reference)
   nlohmann-json3-dev libvalijson-dev libxxhash-dev libpcre2-dev libicu-dev libsentencepiece-dev sentencepiece
   # tests and tools read run files the way users do: Python with h5py and numpy; PyTorch is the
-  # independent reference and the benchmark baseline for the forward pass
-  python3 python3-h5py python3-numpy python3-scipy python3-torch
+  # independent reference and the benchmark baseline for the forward pass; statsmodels the
+  # reference for corrected p-values
+  python3 python3-h5py python3-numpy python3-scipy python3-torch python3-statsmodels
   # results people see: the Python reader (tools/python: pandas), its figures (matplotlib), and
   # the report page opened as a person sees it in the tests (headless Chromium)
   python3-pandas python3-matplotlib python3-yaml chromium

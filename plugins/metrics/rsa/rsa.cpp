@@ -5,6 +5,7 @@
 // bootstrap confidence interval over stimuli.
 #include <array>
 
+#include "laminar/analysis/correction.hpp"
 #include "laminar/analysis/rsa.hpp"
 #include "laminar/hook_names.hpp"
 #include "laminar/space.hpp"
@@ -24,6 +25,7 @@ public:
         bootstrap_ = params.value("bootstrap", std::size_t{1000});
         ci_ = params.value("ci", 0.95);
         seed_ = params.value("seed", std::uint64_t{0});
+        correction_ = params.value("correction", std::string("holm"));
         for (std::size_t i = 0; i < pairs_.size(); ++i)
             if (parse_space(pairs_[i].at(0)).model.empty() != parse_space(pairs_[i].at(1)).model.empty())
                 throw SpecError("pairs[" + std::to_string(i) + "]", "give a model (model:site) on both sides or on neither");
@@ -41,12 +43,17 @@ public:
         const arma::uvec labels = category_labels(in);
         const auto names = in.categories();
         const auto work = compared_spaces(in);
+        // Two families: the comparisons of whole spaces, and those within categories.
+        CorrectedPValues<ResultSink> overall(correction_), within(correction_);
         for (std::size_t i = 0; i < work.size(); ++i) {
             out.progress(i, work.size());
             const auto& [model_a, hook_a, model_b, hook_b] = work[i];
             const std::string group = model_a == model_b ? model_a : model_a + "~" + model_b;
-            compare_spaces(in, model_a, hook_a, model_b, hook_b, group + "/" + hook_a + "~" + hook_b, labels, names, out);
+            compare_spaces(in, model_a, hook_a, model_b, hook_b, group + "/" + hook_a + "~" + hook_b, labels, names,
+                           out, overall, within);
         }
+        overall.write(out);
+        within.write(out);
         out.progress(work.size(), work.size());
     }
 
@@ -56,6 +63,7 @@ private:
     std::size_t permutations_ = 10000, bootstrap_ = 1000;
     double ci_ = 0.95;
     std::uint64_t seed_ = 0;
+    std::string correction_;
 
     /// (model a, hook a, model b, hook b) of every comparison the pairs ask for.
     std::vector<std::array<std::string, 4>> compared_spaces(const ActivationSource& in) const {
@@ -71,7 +79,8 @@ private:
                     for (const auto& hook_b : matching(in, model_b, b.what, field)) {
                         const bool same_layer = hook_layer(hook_a) == hook_layer(hook_b);
                         const bool named = is_hook(in, model, a.what) || is_hook(in, model_b, b.what);
-                        if (!same_layer && !named) continue;  // sites pair up layer by layer
+                        // Sites pair up layer by layer, and per-head sets head by head.
+                        if (!named && (!same_layer || !same_head(in, model, hook_a, model_b, hook_b))) continue;
                         out.push_back({model, hook_a, model_b, hook_b});
                         ++found;
                     }
@@ -79,6 +88,23 @@ private:
             if (!found) throw SpecError(field, "no recorded activations match this pair");
         }
         return out;
+    }
+
+    /// Whether two sets are of one head: the same head, or with grouped-query attention the
+    /// query head and the key/value head it attends with. A set of a whole layer pairs with any.
+    static bool same_head(const ActivationSource& in, const std::string& model_a, const std::string& a,
+                          const std::string& model_b, const std::string& b) {
+        const int ha = hook_head(a), hb = hook_head(b);
+        if (ha < 0 || hb < 0) return true;
+        auto heads = [&](const std::string& model, const std::string& hook) {  // sets beside `hook`
+            const std::string stem = hook.substr(0, hook.rfind(".head"));
+            int n = 0;
+            for (const auto& h : in.hooks(model)) n += h.rfind(stem + ".head", 0) == 0;
+            return n;
+        };
+        const int na = heads(model_a, a), nb = heads(model_b, b);
+        if (na == nb) return ha == hb;
+        return na > nb ? ha / (na / nb) == hb : hb / (nb / na) == ha;
     }
 
     static bool is_hook(const ActivationSource& in, const std::string& model, const std::string& what) {
@@ -97,7 +123,8 @@ private:
 
     void compare_spaces(const ActivationSource& in, const std::string& model_a, const std::string& hook_a,
                         const std::string& model_b, const std::string& hook_b, const std::string& path,
-                        const arma::uvec& labels, const std::vector<std::string>& names, ResultSink& out) const {
+                        const arma::uvec& labels, const std::vector<std::string>& names, ResultSink& out,
+                        CorrectedPValues<ResultSink>& overall, CorrectedPValues<ResultSink>& within) const {
         const arma::mat A = recorded_similarity(in, model_a, hook_a, similarity_, out);
         const arma::mat B = recorded_similarity(in, model_b, hook_b, similarity_, out);
         const arma::vec a = upper(A), b = upper(B);
@@ -116,19 +143,32 @@ private:
             if (wa.n_elem < 2)
                 out.warn(sub + ": " + std::to_string(wa.n_elem) + " within-category pair(s) (" + names[c] +
                          " needs at least 3 words for a correlation): r is NaN");
-            out.attribute(sub, "r", wa.n_elem >= 2 ? compare(wa, wb, method_) : arma::datum::nan);
+            const double rc = wa.n_elem >= 2 ? compare(wa, wb, method_) : arma::datum::nan;
+            out.attribute(sub, "r", rc);
             out.attribute(sub, "n_pairs", static_cast<int64_t>(wa.n_elem));
+            // Its own test: the category's words relabelled among themselves, resampled among themselves.
+            const arma::uvec words = arma::find(labels == c);
+            if (!std::isnan(rc))
+                test_and_interval(A.submat(words, words), B.submat(words, words), rc, sub, seed_ + 2 + 2 * c, out, within);
         }
-        if (std::isnan(r)) return;
+        if (!std::isnan(r)) test_and_interval(A, B, r, path, seed_, out, overall);
+    }
+
+    /// The Mantel p-value (seed) and the bootstrap interval (seed + 1) of the comparison r of A and B.
+    void test_and_interval(const arma::mat& A, const arma::mat& B, double r, const std::string& path, std::uint64_t seed,
+                           ResultSink& out, CorrectedPValues<ResultSink>& family) const {
         if (permutations_ > 0) {
-            const arma::vec null = mantel_null(A, B, method_, permutations_, seed_);
-            out.attribute(path, "p_value", (1.0 + arma::accu(null >= r)) / (1.0 + null.n_elem));
+            const arma::vec null = mantel_null(A, B, method_, permutations_, seed);
+            const double p = (1.0 + arma::accu(null >= r)) / (1.0 + null.n_elem);
+            out.attribute(path, "p_value", p);
             out.attribute(path, "null_mean", arma::mean(null));
             out.attribute(path, "null_sd", arma::stddev(null));
+            family.add(path, p);
         }
         if (bootstrap_ > 0) {
-            const arma::vec boot = bootstrap(A, B, method_, bootstrap_, seed_ + 1);
+            const arma::vec boot = bootstrap(A, B, method_, bootstrap_, seed + 1);
             const arma::vec finite = boot.elem(arma::find_finite(boot));
+            if (finite.is_empty()) return;  // too few words for any resample to have spread
             out.attribute(path, "ci_low", analysis::quantile(finite, (1 - ci_) / 2));
             out.attribute(path, "ci_high", analysis::quantile(finite, 1 - (1 - ci_) / 2));
             out.attribute(path, "ci_level", ci_);
@@ -136,7 +176,7 @@ private:
     }
 };
 
-constexpr const char* kSchema = R"json({
+const std::string kSchema = R"json({
   "type": "object", "additionalProperties": false, "required": ["pairs"],
   "properties": {
     "pairs": {"type": "array", "minItems": 1,
@@ -147,10 +187,11 @@ constexpr const char* kSchema = R"json({
     "permutations": {"type": "integer", "minimum": 0, "description": "Mantel permutations (0: no p-value)"},
     "bootstrap": {"type": "integer", "minimum": 0, "description": "bootstrap samples over stimuli (0: no interval)"},
     "ci": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
-    "seed": {"type": "integer", "minimum": 0}
+    "seed": {"type": "integer", "minimum": 0},
+    "correction": )json" + std::string(kCorrectionSchema) + R"json(
   }
 })json";
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", RsaMetric, "rsa", "1.1.0", kSchema)
+LAMINAR_PLUGIN(laminar::Metric, "metric", RsaMetric, "rsa", "1.2.0", kSchema.c_str())

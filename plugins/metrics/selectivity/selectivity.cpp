@@ -6,6 +6,7 @@
 // variant (mean of all within pairs / mean of all between pairs).
 #include <cmath>
 
+#include "laminar/analysis/correction.hpp"
 #include "laminar/analysis/matrices.hpp"
 #include "laminar/analysis/selectivity.hpp"
 
@@ -22,6 +23,7 @@ public:
         pooled_ = params.value("variant", std::string("mean_of_blocks")) == "pooled";
         permutations_ = params.value("permutations", std::size_t{10000});
         seed_ = params.value("seed", std::uint64_t{0});
+        correction_ = params.value("correction", std::string("holm"));
     }
 
     std::vector<SpaceUse> spaces() const override { return site_uses(sites_); }
@@ -35,6 +37,7 @@ public:
             if (arma::accu(labels == c) < 2)
                 throw SpecError("", "category '" + names[c] + "' has fewer than two words: no within-category pair");
         const auto work = picked_spaces(in, sites_);
+        CorrectedPValues<ResultSink> p_values(correction_);
         for (std::size_t i = 0; i < work.size(); ++i) {
                 const auto& [model, hook] = work[i];
                 out.progress(i, work.size());
@@ -58,6 +61,7 @@ public:
                 const arma::mat null = permutation_null(S, labels, k, pooled_, permutations_, seed_);
                 const arma::vec overall = null.col(0);
                 out.attribute(path, "p_value", p_greater(overall, index));
+                p_values.add(path, p_greater(overall, index));
                 out.attribute(path, "null_mean", arma::mean(overall));
                 out.attribute(path, "null_sd", arma::stddev(overall));
                 out.write(path + "/null", {static_cast<int64_t>(permutations_)}, {overall.begin(), overall.end()});
@@ -66,6 +70,7 @@ public:
                 out.write(path + "/per_category_p", {static_cast<int64_t>(k)}, per_p);
                 out.axes(path + "/per_category_p", {Axis::categories});
         }
+        p_values.write(out);
         out.progress(work.size(), work.size());
     }
 
@@ -75,19 +80,21 @@ private:
     bool pooled_ = false;
     std::size_t permutations_ = 10000;
     std::uint64_t seed_ = 0;
+    std::string correction_;
 };
 
-constexpr const char* kSchema = R"json({
+const std::string kSchema = R"json({
   "type": "object", "additionalProperties": false,
   "properties": {
     "sites": {"type": "array", "items": {"type": "string"}, "description": "sites or hook names; all when absent"},
     "similarity": {"enum": ["cosine", "correlation"]},
     "variant": {"enum": ["mean_of_blocks", "pooled"], "description": "mean_of_blocks is the founding study's"},
     "permutations": {"type": "integer", "minimum": 0, "description": "label shuffles for the p-value (0: none)"},
-    "seed": {"type": "integer", "minimum": 0}
+    "seed": {"type": "integer", "minimum": 0},
+    "correction": )json" + std::string(kCorrectionSchema) + R"json(
   }
 })json";
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", SelectivityMetric, "selectivity", "1.1.0", kSchema)
+LAMINAR_PLUGIN(laminar::Metric, "metric", SelectivityMetric, "selectivity", "1.2.0", kSchema.c_str())
