@@ -213,8 +213,8 @@ class TwoModels(unittest.TestCase):
     def test_rsa_across_models(self):
         tmp = tempfile.mkdtemp(prefix="laminar-two-")
         try:
-            for name, seed in (("a", "11"), ("b", "12")):
-                subprocess.run([PYTHON, MAKE_MODEL, os.path.join(tmp, name), "--layers", "2", "--heads", "2",
+            for name, seed, layers in (("a", "11", "2"), ("b", "12", "3")):  # of different depth
+                subprocess.run([PYTHON, MAKE_MODEL, os.path.join(tmp, name), "--layers", layers, "--heads", "2",
                                 "--width", "32", "--seed", seed], check=True)
             yaml = os.path.join(tmp, "two.yaml")
             categories = "\n".join(f"    {c}: [{', '.join(w)}]" for c, w in CATEGORIES.items())
@@ -235,6 +235,11 @@ output: two.h5
 """)
             r = subprocess.run([BIN, "run", yaml], capture_output=True, text=True)
             self.assertEqual(r.returncode, 0, r.stderr)
+            # Layer 2 of the deeper model has no partner: said, never dropped silently.
+            self.assertIn("warning: analyze rsa: pairs[0]: 1 of model 'small-b''s 3 sets have no partner at the same "
+                          "layer in 'small-a' and are left out (name hooks to pair other layers): blocks.2.hook_resid_post",
+                          r.stdout)
+            self.assertNotIn("of model 'small-a''s", r.stdout)
             with h5py.File(os.path.join(tmp, "two.h5"), "r") as f:
                 self.assertEqual(sorted(f["activations"]), ["small-a", "small-b"])
                 pairs = f["results/rsa/small-a~small-b"]

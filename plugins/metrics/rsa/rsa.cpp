@@ -4,6 +4,8 @@
 // tau-a or cosine), overall and within each category, with a Mantel permutation p-value and a
 // bootstrap confidence interval over stimuli.
 #include <array>
+#include <set>
+#include <tuple>
 
 #include "laminar/analysis/correction.hpp"
 #include "laminar/analysis/rsa.hpp"
@@ -42,7 +44,9 @@ public:
     void run(const ActivationSource& in, ResultSink& out) override {
         const arma::uvec labels = category_labels(in);
         const auto names = in.categories();
-        const auto work = compared_spaces(in);
+        std::vector<std::string> left_out;
+        const auto work = compared_spaces(in, left_out);
+        for (const auto& message : left_out) out.warn(message);
         // Two families: the comparisons of whole spaces, and those within categories.
         CorrectedPValues<ResultSink> overall(correction_), within(correction_);
         for (std::size_t i = 0; i < work.size(); ++i) {
@@ -65,8 +69,10 @@ private:
     std::uint64_t seed_ = 0;
     std::string correction_;
 
-    /// (model a, hook a, model b, hook b) of every comparison the pairs ask for.
-    std::vector<std::array<std::string, 4>> compared_spaces(const ActivationSource& in) const {
+    /// (model a, hook a, model b, hook b) of every comparison the pairs ask for; `left_out` says
+    /// which sets found no partner (two models of different depth), never dropped silently.
+    std::vector<std::array<std::string, 4>> compared_spaces(const ActivationSource& in,
+                                                            std::vector<std::string>& left_out) const {
         std::vector<std::array<std::string, 4>> out;
         for (std::size_t i = 0; i < pairs_.size(); ++i) {
             const std::string field = "pairs[" + std::to_string(i) + "]";
@@ -75,15 +81,30 @@ private:
             std::size_t found = 0;
             for (const auto& model : models) {
                 const std::string model_b = b.model.empty() ? model : b.model;
-                for (const auto& hook_a : matching(in, model, a.what, field))
-                    for (const auto& hook_b : matching(in, model_b, b.what, field)) {
+                const auto sets_a = matching(in, model, a.what, field), sets_b = matching(in, model_b, b.what, field);
+                std::set<std::string> paired_a, paired_b;
+                for (const auto& hook_a : sets_a)
+                    for (const auto& hook_b : sets_b) {
                         const bool same_layer = hook_layer(hook_a) == hook_layer(hook_b);
                         const bool named = is_hook(in, model, a.what) || is_hook(in, model_b, b.what);
                         // Sites pair up layer by layer, and per-head sets head by head.
                         if (!named && (!same_layer || !same_head(in, model, hook_a, model_b, hook_b))) continue;
                         out.push_back({model, hook_a, model_b, hook_b});
+                        paired_a.insert(hook_a);
+                        paired_b.insert(hook_b);
                         ++found;
                     }
+                for (const auto& [sets, paired, owner, other] :
+                     {std::tuple{&sets_a, &paired_a, model, model_b}, std::tuple{&sets_b, &paired_b, model_b, model}}) {
+                    std::string unpaired;
+                    std::size_t n = 0;
+                    for (const auto& h : *sets)
+                        if (!paired->count(h)) unpaired += (n++ ? ", " : "") + h;
+                    if (n)
+                        left_out.push_back(field + ": " + std::to_string(n) + " of model '" + owner + "''s " +
+                                           std::to_string(sets->size()) + " sets have no partner at the same layer in '" +
+                                           other + "' and are left out (name hooks to pair other layers): " + unpaired);
+                }
             }
             if (!found) throw SpecError(field, "no recorded activations match this pair");
         }
