@@ -2,7 +2,8 @@
 and heads are also given corrected, `p_value_corrected` beside `p_value`, equal to statsmodels'
 multipletests (holm, fdr_bh); within-category RSA has its own Mantel p-value (the category's
 words relabelled among themselves, checked against a numpy Mantel test) and bootstrap interval.
-Run by ctest (corrections_vs_statsmodels)."""
+And the built-in category hypothesis (item 3 in part), against scipy. Run by ctest
+(corrections_vs_statsmodels)."""
 import os
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ import unittest
 
 import h5py
 import numpy as np
+from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 BIN = os.environ["LAMINAR_BIN"]
@@ -31,6 +33,13 @@ analyze:
   - {metric: selectivity, name: bh, permutations: 300, seed: 3, correction: fdr_bh}
   - {metric: selectivity, name: raw, permutations: 300, seed: 3, correction: none}
   - {metric: rsa, name: rsa, pairs: [[q, k]], permutations: 2000, bootstrap: 200, seed: 5, correction: fdr_bh}
+  - metric: rsa
+    name: category
+    pairs: [[hypothesis:cat, v]]
+    hypotheses: {cat: category}
+    method: spearman
+    permutations: 200
+    bootstrap: 50
 output: run.h5
 """
 
@@ -120,6 +129,31 @@ class Corrections(unittest.TestCase):
             self.assertLess(abs(p_numpy - a["p_value"]), 4 * np.sqrt(max(p_numpy, 1e-3) / 2000) + 2e-3,
                             (category, p_numpy, a["p_value"]))
         self.assertEqual(len(words), 18)
+
+    def test_the_category_hypothesis_is_compared_like_a_space(self):
+        g = groups(self.file, "category")
+        self.assertEqual(len(g), 3 * 2)  # every v set (3 layers x 2 heads) against the model
+        cats = np.array([c.decode() for c in self.file["stimuli/category"][()]])
+        iu = np.triu_indices(len(cats), 1)
+        model = (cats[:, None] == cats[None, :]).astype(float)[iu]  # 1 within, 0 between
+        for path, a in g.items():
+            x = self.file[f"activations/m/{a['hook_a']}"][()].astype(np.float64)
+            x /= np.linalg.norm(x, axis=1, keepdims=True)
+            self.assertAlmostEqual(a["r"], stats.spearmanr((x @ x.T)[iu], model)[0], places=10)
+            self.assertEqual((a["hypothesis"], a["site"]), ("cat", "v~hypothesis:cat"))
+            self.assertEqual(a["layer"], int(a["hook_a"].split(".")[1]))
+            self.assertTrue(1 / 201 <= a["p_value"] <= 1 and a["ci_low"] <= a["ci_high"])
+            self.assertNotIn("categories", self.file[f"results/category/{path}"])  # flat within a category
+
+    def test_an_undeclared_hypothesis_is_an_error_before_anything_runs(self):
+        yaml = os.path.join(self.dir, "undeclared.yaml")
+        with open(os.path.join(self.dir, "exp.yaml")) as f:
+            text = f.read().replace("hypotheses: {cat: category}", "hypotheses: {other: category}")
+        with open(yaml, "w") as f:
+            f.write(text)
+        r = subprocess.run([BIN, "validate", yaml], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("analyze[4].pairs[0]: no hypothesis 'cat': declare it under `hypotheses:`", r.stderr)
 
 
 if __name__ == "__main__":

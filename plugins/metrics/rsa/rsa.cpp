@@ -2,8 +2,12 @@
 // spaces (two sites of a model, e.g. q and k, or the same site in two models). The similarity
 // matrices' strict upper triangles are compared (pearson — the founding study's — spearman,
 // tau-a or cosine), overall and within each category, with a Mantel permutation p-value and a
-// bootstrap confidence interval over stimuli.
+// bootstrap confidence interval over stimuli. A side may also be a hypothesis
+// (`hypothesis:NAME`, declared under `hypotheses:`): today the category model, whose
+// similarity is 1 between words of one category and 0 between categories (the complement of
+// rsatoolbox's 0-within, 1-between RDM, so that category structure gives a positive r).
 #include <array>
+#include <map>
 #include <set>
 #include <tuple>
 
@@ -28,16 +32,29 @@ public:
         ci_ = params.value("ci", 0.95);
         seed_ = params.value("seed", std::uint64_t{0});
         correction_ = params.value("correction", std::string("holm"));
-        for (std::size_t i = 0; i < pairs_.size(); ++i)
-            if (parse_space(pairs_[i].at(0)).model.empty() != parse_space(pairs_[i].at(1)).model.empty())
-                throw SpecError("pairs[" + std::to_string(i) + "]", "give a model (model:site) on both sides or on neither");
+        if (params.contains("hypotheses")) hypotheses_ = params["hypotheses"].get<std::map<std::string, std::string>>();
+        for (std::size_t i = 0; i < pairs_.size(); ++i) {
+            const std::string field = "pairs[" + std::to_string(i) + "]";
+            auto& pair = pairs_[i];
+            if (is_hypothesis(pair.at(0))) std::swap(pair.at(0), pair.at(1));  // the hypothesis is always side b
+            if (is_hypothesis(pair.at(0))) throw SpecError(field, "compare a hypothesis with a recorded space, not another hypothesis");
+            if (is_hypothesis(pair.at(1))) {
+                const std::string name = parse_space(pair.at(1)).what;
+                if (!hypotheses_.count(name))
+                    throw SpecError(field, "no hypothesis '" + name + "': declare it under `hypotheses:` (e.g. {" + name + ": category})");
+                continue;
+            }
+            if (parse_space(pair.at(0)).model.empty() != parse_space(pair.at(1)).model.empty())
+                throw SpecError(field, "give a model (model:site) on both sides or on neither");
+        }
     }
 
     std::vector<SpaceUse> spaces() const override {
         std::vector<SpaceUse> out;
         for (std::size_t i = 0; i < pairs_.size(); ++i)
             for (std::size_t j = 0; j < pairs_[i].size(); ++j)
-                out.push_back({"pairs[" + std::to_string(i) + "][" + std::to_string(j) + "]", pairs_[i][j]});
+                if (!is_hypothesis(pairs_[i][j]))
+                    out.push_back({"pairs[" + std::to_string(i) + "][" + std::to_string(j) + "]", pairs_[i][j]});
         return out;
     }
 
@@ -52,7 +69,7 @@ public:
         for (std::size_t i = 0; i < work.size(); ++i) {
             out.progress(i, work.size());
             const auto& [model_a, hook_a, model_b, hook_b] = work[i];
-            const std::string group = model_a == model_b ? model_a : model_a + "~" + model_b;
+            const std::string group = model_a == model_b || model_b.empty() ? model_a : model_a + "~" + model_b;
             compare_spaces(in, model_a, hook_a, model_b, hook_b, group + "/" + hook_a + "~" + hook_b, labels, names,
                            out, overall, within);
         }
@@ -68,6 +85,9 @@ private:
     double ci_ = 0.95;
     std::uint64_t seed_ = 0;
     std::string correction_;
+    std::map<std::string, std::string> hypotheses_;  ///< name -> kind ("category")
+
+    static bool is_hypothesis(const std::string& space) { return parse_space(space).model == "hypothesis"; }
 
     /// (model a, hook a, model b, hook b) of every comparison the pairs ask for; `left_out` says
     /// which sets found no partner (two models of different depth), never dropped silently.
@@ -79,6 +99,15 @@ private:
             const Space a = parse_space(pairs_[i].at(0)), b = parse_space(pairs_[i].at(1));
             const std::vector<std::string> models = a.model.empty() ? in.models() : std::vector<std::string>{a.model};
             std::size_t found = 0;
+            if (is_hypothesis(pairs_[i].at(1))) {  // every matching set against the hypothesis (model b left empty)
+                for (const auto& model : models)
+                    for (const auto& hook_a : matching(in, model, a.what, field)) {
+                        out.push_back({model, hook_a, "", pairs_[i].at(1)});
+                        ++found;
+                    }
+                if (!found) throw SpecError(field, "no recorded activations match this pair");
+                continue;
+            }
             for (const auto& model : models) {
                 const std::string model_b = b.model.empty() ? model : b.model;
                 const auto sets_a = matching(in, model, a.what, field), sets_b = matching(in, model_b, b.what, field);
@@ -147,7 +176,12 @@ private:
                         const arma::uvec& labels, const std::vector<std::string>& names, ResultSink& out,
                         CorrectedPValues<ResultSink>& overall, CorrectedPValues<ResultSink>& within) const {
         const arma::mat A = recorded_similarity(in, model_a, hook_a, similarity_, out);
-        const arma::mat B = recorded_similarity(in, model_b, hook_b, similarity_, out);
+        const bool hypothesis = model_b.empty();
+        // The category model: 1 for two words of one category, 0 otherwise.
+        const arma::mat B = hypothesis ? arma::conv_to<arma::mat>::from(arma::repmat(labels, 1, labels.n_elem) ==
+                                                                           arma::repmat(labels.t(), labels.n_elem, 1))
+                                       : recorded_similarity(in, model_b, hook_b, similarity_, out);
+        if (hypothesis) describe_hypothesis_pair(in, model_a, hook_a, hook_b, path, out);
         const arma::vec a = upper(A), b = upper(B);
         const double r = compare(a, b, method_);
         if (std::isnan(r)) out.warn(path + ": a similarity matrix has no spread (or NaN entries): r is NaN");
@@ -158,7 +192,7 @@ private:
         out.attribute(path, "permutations", static_cast<int64_t>(permutations_));
         out.attribute(path, "bootstrap", static_cast<int64_t>(bootstrap_));
         out.attribute(path, "seed", static_cast<int64_t>(seed_));
-        for (arma::uword c = 0; c < names.size(); ++c) {
+        for (arma::uword c = 0; c < names.size() && !hypothesis; ++c) {  // the category model is flat within
             const arma::vec wa = within_category(A, labels, c), wb = within_category(B, labels, c);
             const std::string sub = path + "/categories/" + names[c];
             if (wa.n_elem < 2)
@@ -173,6 +207,23 @@ private:
                 test_and_interval(A.submat(words, words), B.submat(words, words), rc, sub, seed_ + 2 + 2 * c, out, within);
         }
         if (!std::isnan(r)) test_and_interval(A, B, r, path, seed_, out, overall);
+    }
+
+    /// What the host writes for pairs of recorded spaces, for a space and a hypothesis: the
+    /// columns of the analysis's table.
+    static void describe_hypothesis_pair(const ActivationSource& in, const std::string& model, const std::string& hook,
+                                         const std::string& hypothesis, const std::string& path, ResultSink& out) {
+        const std::string site = in.site(model, hook);
+        for (const std::string suffix : {"", "_a"}) {
+            out.attribute(path, "model" + suffix, model);
+            out.attribute(path, "layer" + suffix, static_cast<int64_t>(hook_layer(hook)));
+            if (hook_head(hook) >= 0) out.attribute(path, "head" + suffix, static_cast<int64_t>(hook_head(hook)));
+        }
+        out.attribute(path, "hook", hook + "~" + hypothesis);
+        out.attribute(path, "hook_a", hook);
+        out.attribute(path, "site_a", site);
+        out.attribute(path, "site", site + "~" + hypothesis);
+        out.attribute(path, "hypothesis", parse_space(hypothesis).what);
     }
 
     /// The Mantel p-value (seed) and the bootstrap interval (seed + 1) of the comparison r of A and B.
@@ -209,6 +260,8 @@ const std::string kSchema = R"json({
     "bootstrap": {"type": "integer", "minimum": 0, "description": "bootstrap samples over stimuli (0: no interval)"},
     "ci": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
     "seed": {"type": "integer", "minimum": 0},
+    "hypotheses": {"type": "object", "additionalProperties": {"enum": ["category"]},
+                   "description": "NAME: category (1 within a category, 0 between), paired as hypothesis:NAME"},
     "correction": )json" + std::string(kCorrectionSchema) + R"json(
   }
 })json";

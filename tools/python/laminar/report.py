@@ -65,7 +65,8 @@ def _figures(run):
         if metric != "rsa":
             continue
         table = run.table(name)
-        rows = [len(table) - 1] if len(table) else []  # the deepest comparison (the seed's block-5 q~k)
+        spaces = [i for i in range(len(table)) if "hook_b" in table and isinstance(table["hook_b"].iloc[i], str)]
+        rows = spaces[-1:]  # the deepest comparison of two spaces (the seed's block-5 q~k), not of a hypothesis
         for row in rows:
             r = table.iloc[row]
             add(f"{name}-scatter-{row}", f"RSA: {r['model']} {figures._short(r['hook_a'])} vs "
