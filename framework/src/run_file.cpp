@@ -222,6 +222,14 @@ std::vector<std::string> RunFileSource::hooks(const std::string& model) const {
     return h5::children(h5::open_group(file_, path));
 }
 
+int RunFileSource::n_layer(const std::string& model) const {
+    const std::string path = "activations/" + model;
+    if (h5::has_attr(file_, path, "n_layer")) return static_cast<int>(h5::get_int_attr(file_, path, "n_layer"));
+    int deepest = -1;  // a run file of laminar 0.1: the deepest layer recorded is all it knows
+    for (const auto& hook : hooks(model)) deepest = std::max(deepest, hook_layer(hook));
+    return deepest + 1;
+}
+
 std::string RunFileSource::site(const std::string& model, const std::string& hook) const {
     const std::string path = "activations/" + model + "/" + hook;
     if (!h5::exists(file_, path)) throw SpecError("", "no activations recorded for model '" + model + "' at '" + hook + "'");

@@ -105,6 +105,7 @@ public:
     std::vector<std::string> models() const override;
     std::vector<std::string> hooks(const std::string& model) const override;
     std::string site(const std::string& model, const std::string& hook) const override;
+    int n_layer(const std::string& model) const override;
     ActivationSet read(const std::string& model, const std::string& hook) const override;
 
 private:

@@ -231,17 +231,27 @@ extract:
   - {{extractor: residual, layers: all}}
 analyze:
   - {{metric: rsa, pairs: [["small-a:resid_post", "small-b:resid_post"]], method: spearman, permutations: 99, bootstrap: 20}}
+  - {{metric: rsa, name: by_depth, pairs: [["small-a:resid_post", "small-b:resid_post"]], align: relative_depth,
+     permutations: 0, bootstrap: 0}}
 output: two.h5
 """)
             r = subprocess.run([BIN, "run", yaml], capture_output=True, text=True)
             self.assertEqual(r.returncode, 0, r.stderr)
             # Layer 2 of the deeper model has no partner: said, never dropped silently.
             self.assertIn("warning: analyze rsa: pairs[0]: 1 of model 'small-b''s 3 sets have no partner at the same "
-                          "layer in 'small-a' and are left out (name hooks to pair other layers): blocks.2.hook_resid_post",
-                          r.stdout)
+                          "layer in 'small-a' and are left out (name hooks to pair other layers, or align: "
+                          "relative_depth): blocks.2.hook_resid_post", r.stdout)
             self.assertNotIn("of model 'small-a''s", r.stdout)
+            # align: relative_depth pairs layer 0 with 0 and the last with the last (0 -> 0, 1 -> 2).
+            self.assertIn("warning: analyze by_depth: pairs[0]: 1 of model 'small-b''s 3 sets have no partner at the "
+                          "same layer in 'small-a' and are left out (name hooks to pair other layers): "
+                          "blocks.1.hook_resid_post", r.stdout)
             with h5py.File(os.path.join(tmp, "two.h5"), "r") as f:
                 self.assertEqual(sorted(f["activations"]), ["small-a", "small-b"])
+                self.assertEqual(sorted(f["results/by_depth/small-a~small-b"]),
+                                 ["blocks.0.hook_resid_post~blocks.0.hook_resid_post",
+                                  "blocks.1.hook_resid_post~blocks.2.hook_resid_post"])
+                self.assertEqual(f["activations/small-b"].attrs["n_layer"], 3)
                 pairs = f["results/rsa/small-a~small-b"]
                 self.assertEqual(sorted(pairs), [f"blocks.{l}.hook_resid_post~blocks.{l}.hook_resid_post" for l in (0, 1)])
                 for l in (0, 1):

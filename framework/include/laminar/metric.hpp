@@ -24,6 +24,8 @@ public:
     virtual std::vector<std::string> hooks(const std::string& model) const = 0;
     /// The site of a recorded hook ("q", "resid_post", ...), without reading its data.
     virtual std::string site(const std::string& model, const std::string& hook) const = 0;
+    /// How many layers the model has (not how many were recorded): for relative depth.
+    virtual int n_layer(const std::string& model) const = 0;
     virtual ActivationSet read(const std::string& model, const std::string& hook) const = 0;
 };
 

@@ -7,6 +7,7 @@
 // similarity is 1 between words of one category and 0 between categories (the complement of
 // rsatoolbox's 0-within, 1-between RDM, so that category structure gives a positive r).
 #include <array>
+#include <cmath>
 #include <map>
 #include <set>
 #include <tuple>
@@ -32,6 +33,7 @@ public:
         ci_ = params.value("ci", 0.95);
         seed_ = params.value("seed", std::uint64_t{0});
         correction_ = params.value("correction", std::string("holm"));
+        relative_depth_ = params.value("align", std::string("index")) == "relative_depth";
         if (params.contains("hypotheses")) hypotheses_ = params["hypotheses"].get<std::map<std::string, std::string>>();
         for (std::size_t i = 0; i < pairs_.size(); ++i) {
             const std::string field = "pairs[" + std::to_string(i) + "]";
@@ -86,6 +88,18 @@ private:
     std::uint64_t seed_ = 0;
     std::string correction_;
     std::map<std::string, std::string> hypotheses_;  ///< name -> kind ("category")
+    bool relative_depth_ = false;
+
+    /// Whether layer `la` of model a (of `na` layers) pairs with layer `lb` of model b: the same
+    /// index, or with `align: relative_depth` each layer of the shallower model with the layer of
+    /// the deeper one nearest its relative depth.
+    bool aligned(int la, int na, int lb, int nb) const {
+        if (!relative_depth_ || na == nb || la < 0 || lb < 0) return la == lb;
+        auto nearest = [](int l, int from, int to) {
+            return from > 1 ? static_cast<int>(std::lround(l * double(to - 1) / (from - 1))) : 0;
+        };
+        return na < nb ? nearest(la, na, nb) == lb : nearest(lb, nb, na) == la;
+    }
 
     static bool is_hypothesis(const std::string& space) { return parse_space(space).model == "hypothesis"; }
 
@@ -114,7 +128,8 @@ private:
                 std::set<std::string> paired_a, paired_b;
                 for (const auto& hook_a : sets_a)
                     for (const auto& hook_b : sets_b) {
-                        const bool same_layer = hook_layer(hook_a) == hook_layer(hook_b);
+                        const bool same_layer = aligned(hook_layer(hook_a), in.n_layer(model), hook_layer(hook_b),
+                                                        in.n_layer(model_b));
                         const bool named = is_hook(in, model, a.what) || is_hook(in, model_b, b.what);
                         // Sites pair up layer by layer, and per-head sets head by head.
                         if (!named && (!same_layer || !same_head(in, model, hook_a, model_b, hook_b))) continue;
@@ -132,7 +147,8 @@ private:
                     if (n)
                         left_out.push_back(field + ": " + std::to_string(n) + " of model '" + owner + "''s " +
                                            std::to_string(sets->size()) + " sets have no partner at the same layer in '" +
-                                           other + "' and are left out (name hooks to pair other layers): " + unpaired);
+                                           other + "' and are left out (name hooks to pair other layers" +
+                                           (relative_depth_ ? "" : ", or align: relative_depth") + "): " + unpaired);
                 }
             }
             if (!found) throw SpecError(field, "no recorded activations match this pair");
@@ -260,6 +276,8 @@ const std::string kSchema = R"json({
     "bootstrap": {"type": "integer", "minimum": 0, "description": "bootstrap samples over stimuli (0: no interval)"},
     "ci": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
     "seed": {"type": "integer", "minimum": 0},
+    "align": {"enum": ["index", "relative_depth"],
+              "description": "across models of different depth: layers of the same index, or each layer of the shallower model with the deeper one's at the nearest relative depth"},
     "hypotheses": {"type": "object", "additionalProperties": {"enum": ["category"]},
                    "description": "NAME: category (1 within a category, 0 between), paired as hypothesis:NAME"},
     "correction": )json" + std::string(kCorrectionSchema) + R"json(
