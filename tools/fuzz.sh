@@ -15,8 +15,9 @@ targets=("$@")
 build="${LAMINAR_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
+  mkdir -p "$build"  # its logs live inside it, never beside it in the source tree
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-        -DLAMINAR_FUZZ=ON -DLAMINAR_SANITIZE=ON > "$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
+        -DLAMINAR_FUZZ=ON -DLAMINAR_SANITIZE=ON > "$build/configure.log" 2>&1 || { cat "$build/configure.log"; exit 1; }
 fi
 cmake --build "$build" --parallel "$(nproc)" --target "${targets[@]/#/fuzz_}" > "$build/build.log" 2>&1 || { tail -40 "$build/build.log"; exit 1; }
 
