@@ -318,21 +318,24 @@ void RunFileSink::describe_spaces(const ActivationSource& in) {
         for (const auto& leaf : h5::children(h5::open_group(file_, model_group))) {
             const std::string group = join(model_group, leaf);
             const auto [hook_a, hook_b] = split(leaf);
-            if (!h5::is_group(file_, group) || !recorded(model_a, hook_a) || !recorded(model_b, hook_b)) continue;
+            if (!h5::is_group(file_, group) || !recorded(model_a, hook_a)) continue;
             const bool pair = leaf.find('~') != std::string::npos;
             if (!pair) {
                 if (model_a == model_b) describe(group, "", model_a, hook_a);
                 continue;
             }
+            // Side b is a recorded space, or something the metric compares with that is not one
+            // (a hypothesis, "hypothesis:category"): then it is named in `site` and has no layer.
+            const bool b_recorded = recorded(model_b, hook_b);
             describe(group, "_a", model_a, hook_a);
-            describe(group, "_b", model_b, hook_b);
+            if (b_recorded) describe(group, "_b", model_b, hook_b);
             h5::set_attr(file_, group, "model", model_name);
             h5::set_attr(file_, group, "hook", leaf);
-            h5::set_attr(file_, group, "site", in.site(model_a, hook_a) + "~" + in.site(model_b, hook_b));
+            h5::set_attr(file_, group, "site", in.site(model_a, hook_a) + "~" + (b_recorded ? in.site(model_b, hook_b) : hook_b));
             // A pair at one layer (q~k of block 5) belongs on a per-layer profile.
-            if (hook_layer(hook_a) == hook_layer(hook_b))
+            if (!b_recorded || hook_layer(hook_a) == hook_layer(hook_b))
                 h5::set_attr(file_, group, "layer", static_cast<int64_t>(hook_layer(hook_a)));
-            if (hook_head(hook_a) >= 0 && hook_head(hook_a) == hook_head(hook_b))
+            if (hook_head(hook_a) >= 0 && (!b_recorded || hook_head(hook_a) == hook_head(hook_b)))
                 h5::set_attr(file_, group, "head", static_cast<int64_t>(hook_head(hook_a)));
         }
     }

@@ -128,7 +128,8 @@ public:
     const std::vector<std::string>& warnings() const { return warnings_; }
     /// Gives every "<model>/<hook>" and "<model>[~<model b>]/<hook a>~<hook b>" group the metric
     /// wrote its model, hook, layer, site and head (from the activations they name), and
-    /// model_a/_b, hook_a/_b, ... for pairs: what a tidy table's columns are made of.
+    /// model_a/_b, hook_a/_b, ... for pairs (a side b that is no recorded space, such as a
+    /// hypothesis, is named in `site`): what a tidy table's columns are made of.
     void describe_spaces(const ActivationSource& in);
 
 private:

@@ -125,14 +125,16 @@ private:
             for (const auto& model : models) {
                 const std::string model_b = b.model.empty() ? model : b.model;
                 const auto sets_a = matching(in, model, a.what, field), sets_b = matching(in, model_b, b.what, field);
+                const bool named = is_hook(in, model, a.what) || is_hook(in, model_b, b.what);
+                const int depth_a = in.n_layer(model), depth_b = in.n_layer(model_b);
+                const auto heads_a = heads_per_stem(sets_a), heads_b = heads_per_stem(sets_b);
                 std::set<std::string> paired_a, paired_b;
                 for (const auto& hook_a : sets_a)
                     for (const auto& hook_b : sets_b) {
-                        const bool same_layer = aligned(hook_layer(hook_a), in.n_layer(model), hook_layer(hook_b),
-                                                        in.n_layer(model_b));
-                        const bool named = is_hook(in, model, a.what) || is_hook(in, model_b, b.what);
                         // Sites pair up layer by layer, and per-head sets head by head.
-                        if (!named && (!same_layer || !same_head(in, model, hook_a, model_b, hook_b))) continue;
+                        if (!named && (!aligned(hook_layer(hook_a), depth_a, hook_layer(hook_b), depth_b) ||
+                                       !same_head(hook_a, heads_a, hook_b, heads_b)))
+                            continue;
                         out.push_back({model, hook_a, model_b, hook_b});
                         paired_a.insert(hook_a);
                         paired_b.insert(hook_b);
@@ -156,19 +158,25 @@ private:
         return out;
     }
 
+    /// "blocks.5.attn.hook_q.head3" -> "blocks.5.attn.hook_q".
+    static std::string stem(const std::string& set) { return set.substr(0, set.rfind(".head")); }
+
+    /// How many per-head sets each hook has among `sets` (all the heads of a site's hook are
+    /// there when the sets were picked by site, the only case in which heads are paired).
+    static std::map<std::string, int> heads_per_stem(const std::vector<std::string>& sets) {
+        std::map<std::string, int> heads;
+        for (const auto& s : sets)
+            if (hook_head(s) >= 0) ++heads[stem(s)];
+        return heads;
+    }
+
     /// Whether two sets are of one head: the same head, or with grouped-query attention the
     /// query head and the key/value head it attends with. A set of a whole layer pairs with any.
-    static bool same_head(const ActivationSource& in, const std::string& model_a, const std::string& a,
-                          const std::string& model_b, const std::string& b) {
+    static bool same_head(const std::string& a, const std::map<std::string, int>& heads_a, const std::string& b,
+                          const std::map<std::string, int>& heads_b) {
         const int ha = hook_head(a), hb = hook_head(b);
         if (ha < 0 || hb < 0) return true;
-        auto heads = [&](const std::string& model, const std::string& hook) {  // sets beside `hook`
-            const std::string stem = hook.substr(0, hook.rfind(".head"));
-            int n = 0;
-            for (const auto& h : in.hooks(model)) n += h.rfind(stem + ".head", 0) == 0;
-            return n;
-        };
-        const int na = heads(model_a, a), nb = heads(model_b, b);
+        const int na = heads_a.at(stem(a)), nb = heads_b.at(stem(b));
         if (na == nb) return ha == hb;
         return na > nb ? ha / (na / nb) == hb : hb / (nb / na) == ha;
     }
@@ -197,7 +205,7 @@ private:
         const arma::mat B = hypothesis ? arma::conv_to<arma::mat>::from(arma::repmat(labels, 1, labels.n_elem) ==
                                                                            arma::repmat(labels.t(), labels.n_elem, 1))
                                        : recorded_similarity(in, model_b, hook_b, similarity_, out);
-        if (hypothesis) describe_hypothesis_pair(in, model_a, hook_a, hook_b, path, out);
+        if (hypothesis) out.attribute(path, "hypothesis", parse_space(hook_b).what);  // the host describes the rest
         const arma::vec a = upper(A), b = upper(B);
         const double r = compare(a, b, method_);
         if (std::isnan(r)) out.warn(path + ": a similarity matrix has no spread (or NaN entries): r is NaN");
@@ -223,23 +231,6 @@ private:
                 test_and_interval(A.submat(words, words), B.submat(words, words), rc, sub, seed_ + 2 + 2 * c, out, within);
         }
         if (!std::isnan(r)) test_and_interval(A, B, r, path, seed_, out, overall);
-    }
-
-    /// What the host writes for pairs of recorded spaces, for a space and a hypothesis: the
-    /// columns of the analysis's table.
-    static void describe_hypothesis_pair(const ActivationSource& in, const std::string& model, const std::string& hook,
-                                         const std::string& hypothesis, const std::string& path, ResultSink& out) {
-        const std::string site = in.site(model, hook);
-        for (const std::string suffix : {"", "_a"}) {
-            out.attribute(path, "model" + suffix, model);
-            out.attribute(path, "layer" + suffix, static_cast<int64_t>(hook_layer(hook)));
-            if (hook_head(hook) >= 0) out.attribute(path, "head" + suffix, static_cast<int64_t>(hook_head(hook)));
-        }
-        out.attribute(path, "hook", hook + "~" + hypothesis);
-        out.attribute(path, "hook_a", hook);
-        out.attribute(path, "site_a", site);
-        out.attribute(path, "site", site + "~" + hypothesis);
-        out.attribute(path, "hypothesis", parse_space(hypothesis).what);
     }
 
     /// The Mantel p-value (seed) and the bootstrap interval (seed + 1) of the comparison r of A and B.
