@@ -27,6 +27,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -262,7 +263,6 @@ def main():
     with open(os.path.join(partial, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
     if os.path.exists(args.out):  # replaced whole: a half-written model is never taken for a cached one
-        import shutil
         shutil.rmtree(args.out)
     os.rename(partial, args.out)
     log(f"train: {args.out}: loss {config['laminar_training']['loss_first_50']} -> "

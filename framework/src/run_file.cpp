@@ -253,7 +253,7 @@ ActivationSet RunFileSource::read(const std::string& model, const std::string& h
 }
 
 RunFileSink::RunFileSink(hid_t file, std::string analysis_name, Verbosity verbosity)
-    : file_(file), root_("results/" + std::move(analysis_name)), verbosity_(verbosity) {
+    : file_(file), name_(std::move(analysis_name)), root_("results/" + name_), verbosity_(verbosity) {
     h5::require_group(file_, root_);
 }
 
@@ -342,7 +342,7 @@ void RunFileSink::describe_spaces(const ActivationSource& in) {
 }
 
 void RunFileSink::progress(std::size_t done, std::size_t total) {
-    if (!progress_) progress_ = std::make_unique<Progress>("analyze: " + root_.substr(8), "spaces", total, verbosity_);
+    if (!progress_) progress_ = std::make_unique<Progress>("analyze: " + name_, "spaces", total, verbosity_);
     progress_->update(done);
 }
 

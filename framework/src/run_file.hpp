@@ -134,7 +134,8 @@ public:
 
 private:
     hid_t file_;
-    std::string root_;
+    std::string name_;  ///< the analysis
+    std::string root_;  ///< its group, "results/<name>"
     std::vector<std::string> warnings_;
     Verbosity verbosity_;
     std::unique_ptr<Progress> progress_;

@@ -65,6 +65,7 @@ class RunFile:
     def __init__(self, path):
         self.path = path
         self.file = h5py.File(path, "r")
+        self._tables = {}  # analysis -> its table: the file is read-only, the report asks often
 
     def close(self):
         self.file.close()
@@ -151,6 +152,14 @@ class RunFile:
     def table(self, analysis, where=None):
         """The analysis's results as `laminar inspect RUN --table ANALYSIS` prints them: one row per
         model and hook (or pair), every scalar result a column; `where`: {"layer": 5, ...}."""
+        if analysis not in self._tables:
+            self._tables[analysis] = self._read_table(analysis)
+        frame = self._tables[analysis].copy()
+        for column, value in (where or {}).items():
+            frame = frame[frame[column] == value]
+        return frame.reset_index(drop=True)
+
+    def _read_table(self, analysis):
         if "results" not in self.file or analysis not in self.file["results"]:
             raise KeyError(f"no analysis '{analysis}' in {self.path} (analyses: {', '.join(self.analyses()) or 'none'})")
         root = self.file["results"][analysis]
@@ -171,10 +180,7 @@ class RunFile:
                     add(sub + "/", obj)
             records.append(record)
         columns = [c for c in KEY_COLUMNS if c in seen] + [c for c in seen if c not in KEY_COLUMNS]
-        frame = pd.DataFrame(records, columns=columns)
-        for column, value in (where or {}).items():
-            frame = frame[frame[column] == value]
-        return frame.reset_index(drop=True)
+        return pd.DataFrame(records, columns=columns)
 
     def matrix(self, analysis, model, hook, name="matrix"):
         """A result dataset as a DataFrame whose index and columns are the words (or categories)

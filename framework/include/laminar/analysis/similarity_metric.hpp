@@ -44,17 +44,17 @@ public:
         const arma::uvec labels = category_labels(in);
         const auto work = picked_spaces(in, sites_);
         for (std::size_t i = 0; i < work.size(); ++i) {
-                const auto& [model, hook] = work[i];
-                out.progress(i, work.size());
-                const arma::mat S = recorded_similarity(in, model, hook, Measure, out);
-                const std::string path = model + "/" + hook;
-                const arma::mat St = S.t();  // row-major data for HDF5
-                out.write(path + "/matrix", {static_cast<int64_t>(S.n_rows), static_cast<int64_t>(S.n_cols)},
-                          std::vector<double>(St.begin(), St.end()));
-                out.axes(path + "/matrix", {Axis::stimuli, Axis::stimuli});
-                out.attribute(path, "measure", std::string(Measure));
-                out.attribute(path, "n", static_cast<int64_t>(S.n_rows));
-                if (bins_ > 0) write_histograms(S, labels, path, out);
+            const auto& [model, hook] = work[i];
+            out.progress(i, work.size());
+            const arma::mat S = recorded_similarity(in, model, hook, Measure, out);
+            const std::string path = model + "/" + hook;
+            const arma::mat St = S.t();  // row-major data for HDF5
+            out.write(path + "/matrix", {static_cast<int64_t>(S.n_rows), static_cast<int64_t>(S.n_cols)},
+                      std::vector<double>(St.begin(), St.end()));
+            out.axes(path + "/matrix", {Axis::stimuli, Axis::stimuli});
+            out.attribute(path, "measure", std::string(Measure));
+            out.attribute(path, "n", static_cast<int64_t>(S.n_rows));
+            if (bins_ > 0) write_histograms(S, labels, path, out);
         }
         out.progress(work.size(), work.size());
     }
