@@ -88,8 +88,24 @@ nlohmann::json resolve_plain(const std::string& s) {
 
 struct YamlConverter {
     YamlDocument& doc;
+    std::vector<YAML::Node> open;  ///< the collections being converted, outermost first
 
+    /// Converts `node`; an alias of a collection that contains it (`&a [*a]`) would recurse
+    /// forever (found by fuzzing: a stack overflow), so it is refused, naming where.
     nlohmann::json convert(const YAML::Node& node, const std::string& pointer) {
+        if (node.IsSequence() || node.IsMap()) {
+            for (const auto& outer : open)
+                if (outer.is(node))
+                    throw InputError(location(doc.file_, to_mark(node.Mark())) + ": " + field_path(pointer) +
+                                     ": an alias refers to a collection that contains it");
+            open.push_back(node);
+        }
+        nlohmann::json out = convert_here(node, pointer);
+        if (node.IsSequence() || node.IsMap()) open.pop_back();
+        return out;
+    }
+
+    nlohmann::json convert_here(const YAML::Node& node, const std::string& pointer) {
         doc.marks_[pointer] = to_mark(node.Mark());
         switch (node.Type()) {
             case YAML::NodeType::Undefined:
@@ -141,7 +157,7 @@ YamlDocument YamlDocument::parse(const std::string& text, const std::filesystem:
     } catch (const YAML::Exception& e) {
         throw InputError(location(file, to_mark(e.mark)) + ": not valid YAML: " + e.msg);
     }
-    YamlConverter conv{doc};
+    YamlConverter conv{doc, {}};
     doc.json_ = conv.convert(root, "");
     return doc;
 }

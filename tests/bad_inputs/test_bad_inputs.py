@@ -284,6 +284,14 @@ class Messages(Case):
         column = text.splitlines()[line - 1].index("sofa") + 4
         self.assertFails(run("validate", path), 2, f"latin1.yaml:{line}:{column}: not valid UTF-8")
 
+    def test_an_alias_inside_its_own_anchor_is_refused_not_a_stack_overflow(self):
+        # Found by fuzzing: `&a [{id: *a}]` made the YAML converter recurse until the stack ran out.
+        path = os.path.join(self.dir, "self-alias.yaml")
+        with open(path, "w") as f:
+            f.write("experiment: &a [{id: *a, path: /m}]\n")
+        self.assertFails(run("validate", path), 2, "self-alias.yaml:1:", "experiment[0].id: an alias refers to a "
+                         "collection that contains it")
+
     def test_config_json_says_why_it_cannot_be_read(self):
         folder = os.path.join(self.dir, "config-dir")
         shutil.copytree(self.model, folder)
