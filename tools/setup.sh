@@ -14,6 +14,8 @@ packages=(
   # (PCRE2), Unicode normalization and case (ICU), tokenizer.model files (sentencepiece; its
   # command-line tools are the tests' reference)
   nlohmann-json3-dev libvalijson-dev libxxhash-dev libpcre2-dev libicu-dev libsentencepiece-dev sentencepiece
+  # stimuli and hypothesis files (CSV, TSV)
+  libcsv-dev
   # tests and tools read run files the way users do: Python with h5py and numpy; PyTorch is the
   # independent reference and the benchmark baseline for the forward pass; statsmodels the
   # reference for corrected p-values

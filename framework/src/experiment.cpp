@@ -9,6 +9,7 @@
 #include "json_schema.hpp"
 #include "plugin_registry.hpp"
 #include "recording_plan.hpp"
+#include "stimuli_spec.hpp"
 
 namespace laminar {
 
@@ -169,30 +170,12 @@ Experiment load_experiment(const fs::path& file, const PluginRegistry& registry,
             problems.add("/models", "--model " + id + "=" + path + " names no model of this experiment");
 
     const auto& s = j["stimuli"];
-    exp.stimuli.template_text = s["template"].get<std::string>();
-    exp.stimuli.position = s.value("position", "last");
-    const std::string tpl = exp.stimuli.template_text;
-    if (tpl.find("{word}") != tpl.rfind("{word}"))
-        problems.add("/stimuli/template", "expected exactly one {word} placeholder");
-    // A NUL would cut the text short in the run file's strings and in the tokenizer's C APIs.
-    if (tpl.find('\0') != std::string::npos) problems.add("/stimuli/template", "contains a NUL character (U+0000)");
-    std::map<std::string, std::string> seen;  // word -> category
-    for (const auto& category : doc.keys_in_order("/stimuli/categories")) {
-        std::vector<std::string> words;
-        const auto& list = s["categories"][category];
-        for (std::size_t i = 0; i < list.size(); ++i) {
-            const std::string w = list[i].get<std::string>();
-            if (w.find('\0') != std::string::npos)
-                problems.add(pointer_append(pointer_append("/stimuli/categories", category), std::to_string(i)),
-                             "contains a NUL character (U+0000)");
-            auto [it, fresh] = seen.emplace(w, category);
-            if (!fresh)
-                problems.add(pointer_append(pointer_append("/stimuli/categories", category), std::to_string(i)),
-                             "'" + w + "' is listed twice (also in " + it->second + ")");
-            words.push_back(w);
-        }
-        exp.stimuli.categories.emplace_back(category, std::move(words));
-    }
+    fs::path stimuli_file;
+    if (s.contains("file")) resolve("/stimuli/file", s["file"].get<std::string>(), stimuli_file);
+    const auto category_order = s.contains("categories") ? doc.keys_in_order("/stimuli/categories") : std::vector<std::string>{};
+    exp.stimuli = read_stimuli_spec(s, category_order, stimuli_file,
+                                    [&](const std::string& pointer, const std::string& m) { problems.add(pointer, m); },
+                                    problems.lines);
 
     exp.extract = read_steps(problems, registry, doc, "extract", "extractor", PluginKind::extractor, check_extract);
     exp.analyze = read_steps(problems, registry, doc, "analyze", "metric", PluginKind::metric, check_analyze);

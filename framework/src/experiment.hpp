@@ -34,10 +34,22 @@ struct StepSpec {
     std::string pointer;
 };
 
+/// One prompt to run: a word in one of its contexts.
+struct PromptSpec {
+    std::string word;
+    std::string category;
+    std::string text;  ///< the context, the word marked as "{word}" (once)
+    int context = 0;   ///< which of the word's contexts, from 0
+};
+
 struct StimuliSpec {
-    std::string template_text;  ///< contains "{word}" once
-    std::string position;       ///< last | word_last | word_first | word_mean
+    std::vector<std::string> templates;  ///< `template:` or `templates:`; empty with a file
+    std::filesystem::path file;          ///< `file:`, resolved
+    std::string contexts;                ///< mean | keep
+    std::string position;                ///< last | word_last | word_first | word_mean
     std::vector<std::pair<std::string, std::vector<std::string>>> categories;  ///< file order
+    /// Category by category, word by word, context by context (the order of the analysed rows).
+    std::vector<PromptSpec> prompts;
 };
 
 struct Experiment {

@@ -1,5 +1,6 @@
 // Stage "extract": load each model, run the stimuli through it, store what the extractors
 // record. The only stage that touches models (and libtorch, through the plugins).
+#include <map>
 #include <set>
 
 #include "content_hash.hpp"
@@ -25,17 +26,55 @@ nlohmann::json extract_spec(const Experiment& exp, const PluginRegistry& registr
         if (!m.backend_chosen) model["plugin_version"] = registry.require(PluginKind::model, m.backend).version;
         models.push_back(model);
     }
+    nlohmann::json prompts = nlohmann::json::array();
+    for (const auto& p : exp.stimuli.prompts) prompts.push_back({p.word, p.category, p.text});
     nlohmann::json categories = nlohmann::json::array();
-    for (const auto& [name, words] : exp.stimuli.categories) categories.push_back({name, words});
+    for (const auto& [name, words] : exp.stimuli.categories) categories.push_back(name);
     nlohmann::json steps = nlohmann::json::array();
     for (const auto& e : exp.extract)
         steps.push_back({{"section", e.section},
                          {"plugin_version", registry.require(PluginKind::extractor, e.plugin).version}});
     return {{"models", models},
-            {"stimuli", {{"template", exp.stimuli.template_text}, {"position", exp.stimuli.position},
-                         {"categories", categories}}},
+            {"stimuli", {{"prompts", prompts}, {"position", exp.stimuli.position},
+                         {"contexts", exp.stimuli.contexts}, {"categories", categories}}},
             {"extract", steps}};
 }
+
+std::size_t word_count(const StimuliSpec& spec) {
+    std::size_t n = 0;
+    for (const auto& [category, words] : spec.categories) n += words.size();
+    return n;
+}
+
+/// With `contexts: mean`: sums each word's rows over its contexts (in double) and writes the
+/// mean once the word's last context has run. Memory holds the words whose contexts are still
+/// running: the backend runs prompts by length, so at worst every word for one set.
+class ContextMean {
+public:
+    ContextMean(const std::vector<std::size_t>& prompt_row, std::size_t rows) : row_of_(prompt_row), count_(rows, 0) {
+        for (std::size_t r : prompt_row) ++count_[r];
+    }
+
+    void add(const ActivationSet& set, const std::vector<std::size_t>& prompts, ActivationWriter& writer) {
+        auto& open = open_[set.hook];
+        for (std::size_t i = 0; i < prompts.size(); ++i) {
+            const std::size_t row = row_of_.at(prompts[i]);
+            auto& [sum, seen] = open[row];
+            sum.resize(static_cast<std::size_t>(set.cols), 0.0);
+            for (int64_t j = 0; j < set.cols; ++j) sum[j] += set.data[i * set.cols + j];
+            if (++seen < count_[row]) continue;
+            ActivationSet mean{set.hook, set.layer, set.site, 1, set.cols, std::vector<float>(sum.size())};
+            for (std::size_t j = 0; j < sum.size(); ++j) mean.data[j] = static_cast<float>(sum[j] / seen);
+            writer.write(mean, {row});
+            open.erase(row);
+        }
+    }
+
+private:
+    const std::vector<std::size_t>& row_of_;
+    std::vector<std::size_t> count_;  ///< prompts per row
+    std::map<std::string, std::map<std::size_t, std::pair<std::vector<double>, std::size_t>>> open_;
+};
 
 void extract_model(const Experiment& exp, const PluginRegistry& registry, const ModelSpec& m,
                    const std::string& fingerprint, hid_t file, bool first, Verbosity verbosity, std::ostream& log) {
@@ -67,10 +106,20 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
         extractors.push_back(std::move(ex));
     }
 
+    // The analysed rows: each prompt, or with contexts averaged each word (its prompts are adjacent).
+    const bool average = exp.stimuli.contexts == "mean" && stimuli.size() > word_count(exp.stimuli);
+    std::vector<Stimulus> rows;
+    std::vector<std::size_t> prompt_row;
+    for (const auto& s : stimuli) {
+        if (!average || rows.empty() || rows.back().word != s.word) {
+            rows.push_back(average ? Stimulus{"", s.word, s.category, {}, 0, 0, 0, -1} : s);
+        }
+        prompt_row.push_back(rows.size() - 1);
+    }
     if (first) {  // the shared stimuli, with the first model's tokens
         std::vector<std::string> names;
         for (const auto& [name, words] : exp.stimuli.categories) names.push_back(name);
-        write_stimuli(file, stimuli, names);
+        write_stimuli(file, stimuli, rows, prompt_row, names, exp.stimuli.contexts);
     }
 
     std::vector<std::vector<int32_t>> prompts;
@@ -80,15 +129,19 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
         shared.push_back(s.word_begin);
     }
     // Each batch's rows go to the run file before the next batch runs.
-    ActivationWriter writer(file, m.id, fingerprint, stimuli.size());
+    ActivationWriter writer(file, m.id, fingerprint, rows.size());
+    ContextMean mean(prompt_row, rows.size());
     Progress progress("extract: " + m.id, "prompts", prompts.size(), verbosity);
     std::size_t done = 0;
-    backend->forward(prompts, shared, {hooks.begin(), hooks.end()}, [&](const std::vector<std::size_t>& rows, const Captures& captured) {
-        progress.update(done += rows.size());
+    backend->forward(prompts, shared, {hooks.begin(), hooks.end()}, [&](const std::vector<std::size_t>& ran, const Captures& captured) {
+        progress.update(done += ran.size());
         std::vector<Stimulus> batch;
-        for (std::size_t r : rows) batch.push_back(stimuli[r]);
+        for (std::size_t r : ran) batch.push_back(stimuli[r]);
         for (const auto& ex : extractors)
-            for (const auto& set : ex->extract(captured, batch)) writer.write(set, rows);
+            for (const auto& set : ex->extract(captured, batch)) {
+                if (!average) writer.write(set, ran);
+                else mean.add(set, ran, writer);
+            }
     });
     const std::size_t count = writer.finish();
     h5::require_group(file, "activations/" + m.id);
@@ -103,7 +156,7 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
 
     if (!first) {
         // Another tokenizer may split the same prompts differently: keep its own token ids.
-        const auto reference = read_stimuli(file);
+        const auto reference = read_prompts(file);
         bool same = reference.size() == stimuli.size();
         for (std::size_t i = 0; same && i < stimuli.size(); ++i)
             same = reference[i].token_ids == stimuli[i].token_ids && reference[i].position == stimuli[i].position;
@@ -115,7 +168,8 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
             h5::write(file, "stimuli/by_model/" + m.id + "/position", position);
         }
     }
-    log << "extract: " << m.id << ": " << stimuli.size() << " stimuli, " << count << " activation set(s) ("
+    log << "extract: " << m.id << ": " << stimuli.size() << " prompts"
+        << (average ? ", " + std::to_string(rows.size()) + " words (the mean of their contexts)" : std::string()) << ", " << count << " activation set(s) ("
         << duration_text(elapsed(started)) << ")\n";
 }
 

@@ -120,42 +120,88 @@ h5::Handle open_run_file(const fs::path& run_file) {
     return h5::open_file(run_file, false);
 }
 
-void write_stimuli(hid_t file, const std::vector<Stimulus>& stimuli, const std::vector<std::string>& categories) {
-    std::vector<std::string> text, word, category;
+namespace {
+
+/// The per-prompt datasets (text, tokens, positions, context) under `group`.
+void write_prompts(hid_t file, const std::string& group, const std::vector<Stimulus>& prompts) {
+    std::vector<std::string> text;
     std::vector<std::vector<int32_t>> ids;
-    std::vector<int32_t> position, word_begin, word_end;
-    for (const auto& s : stimuli) {
+    std::vector<int32_t> position, word_begin, word_end, context;
+    for (const auto& s : prompts) {
         text.push_back(s.text);
-        word.push_back(s.word);
-        category.push_back(s.category);
         ids.push_back(s.token_ids);
         position.push_back(s.position);
         word_begin.push_back(s.word_begin);
         word_end.push_back(s.word_end);
+        context.push_back(s.context);
     }
-    h5::write(file, "stimuli/text", text);
+    h5::write(file, group + "/text", text);
+    h5::write(file, group + "/token_ids", ids);
+    h5::write(file, group + "/position", position);
+    h5::write(file, group + "/word_begin", word_begin);
+    h5::write(file, group + "/word_end", word_end);
+    h5::write(file, group + "/context", context);
+}
+
+std::vector<Stimulus> read_prompts_in(hid_t file, const std::string& group) {
+    const auto text = h5::read_strings(file, group + "/text");
+    const auto ids = h5::read_vlen_ints(file, group + "/token_ids");
+    const auto position = h5::read_ints(file, group + "/position");
+    const auto begin = h5::read_ints(file, group + "/word_begin");
+    const auto end = h5::read_ints(file, group + "/word_end");
+    // Run files of laminar 0.2 and before have one context per word and no `context`.
+    const auto context = h5::exists(file, group + "/context") ? h5::read_ints(file, group + "/context")
+                                                              : std::vector<int32_t>(text.size(), 0);
+    std::vector<Stimulus> out(text.size());
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = {text[i], "", "", ids[i], begin[i], end[i], position[i], context[i]};
+    return out;
+}
+
+}  // namespace
+
+void write_stimuli(hid_t file, const std::vector<Stimulus>& prompts, const std::vector<Stimulus>& rows,
+                   const std::vector<std::size_t>& prompt_row, const std::vector<std::string>& categories,
+                   const std::string& contexts) {
+    std::vector<std::string> word, category;
+    for (const auto& s : rows) {
+        word.push_back(s.word);
+        category.push_back(s.category);
+    }
     h5::write(file, "stimuli/word", word);
     h5::write(file, "stimuli/category", category);
     h5::write(file, "stimuli/category_names", categories);
-    h5::write(file, "stimuli/token_ids", ids);
-    h5::write(file, "stimuli/position", position);
-    h5::write(file, "stimuli/word_begin", word_begin);
-    h5::write(file, "stimuli/word_end", word_end);
+    h5::require_group(file, "stimuli");
+    h5::set_attr(file, "stimuli", "contexts", contexts);
+    if (prompts.size() == rows.size()) {  // each row is a prompt
+        write_prompts(file, "stimuli", prompts);
+        return;
+    }
+    write_prompts(file, "stimuli/prompts", prompts);
+    std::vector<int32_t> row(prompt_row.begin(), prompt_row.end()), n_contexts(rows.size(), 0);
+    for (std::size_t r : prompt_row) ++n_contexts[r];
+    h5::write(file, "stimuli/prompts/row", row);
+    h5::write(file, "stimuli/n_contexts", n_contexts);
 }
 
 std::vector<Stimulus> read_stimuli(hid_t file) {
-    if (!h5::exists(file, "stimuli/text")) return {};
-    const auto text = h5::read_strings(file, "stimuli/text");
+    if (!h5::exists(file, "stimuli/word")) return {};
     const auto word = h5::read_strings(file, "stimuli/word");
     const auto category = h5::read_strings(file, "stimuli/category");
-    const auto ids = h5::read_vlen_ints(file, "stimuli/token_ids");
-    const auto position = h5::read_ints(file, "stimuli/position");
-    const auto begin = h5::read_ints(file, "stimuli/word_begin");
-    const auto end = h5::read_ints(file, "stimuli/word_end");
-    std::vector<Stimulus> out(text.size());
-    for (std::size_t i = 0; i < out.size(); ++i)
-        out[i] = {text[i], word[i], category[i], ids[i], begin[i], end[i], position[i]};
+    std::vector<Stimulus> out = h5::exists(file, "stimuli/prompts") ? std::vector<Stimulus>(word.size())
+                                                                    : read_prompts_in(file, "stimuli");
+    if (out.size() != word.size() || category.size() != word.size())
+        throw std::runtime_error("/stimuli: " + std::to_string(word.size()) + " words, " + std::to_string(category.size()) +
+                                 " categories and " + std::to_string(out.size()) + " prompts");
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        out[i].word = word[i];
+        out[i].category = category[i];
+    }
     return out;
+}
+
+std::vector<Stimulus> read_prompts(hid_t file) {
+    if (!h5::exists(file, "stimuli/prompts")) return read_stimuli(file);
+    return read_prompts_in(file, "stimuli/prompts");
 }
 
 std::vector<std::string> read_category_names(hid_t file) {

@@ -66,8 +66,16 @@ void require_writable(const std::filesystem::path& run_file);
 h5::Handle open_run_file(const std::filesystem::path& run_file);
 
 // --- stimuli -----------------------------------------------------------------------------
-void write_stimuli(hid_t file, const std::vector<Stimulus>& stimuli, const std::vector<std::string>& categories);
+/// /stimuli: one word and category per analysed row (`rows`), and each prompt's text, tokens,
+/// positions and context: beside them when each row is a prompt, else under /stimuli/prompts
+/// with `row` (prompt_row) saying which row averages it. Attribute `contexts`: mean | keep.
+void write_stimuli(hid_t file, const std::vector<Stimulus>& prompts, const std::vector<Stimulus>& rows,
+                   const std::vector<std::size_t>& prompt_row, const std::vector<std::string>& categories,
+                   const std::string& contexts);
+/// One Stimulus per analysed row (without text and tokens when a row averages several prompts).
 std::vector<Stimulus> read_stimuli(hid_t file);
+/// One Stimulus per prompt run (word and category left empty when rows average prompts).
+std::vector<Stimulus> read_prompts(hid_t file);
 std::vector<std::string> read_category_names(hid_t file);
 
 // --- activations ---------------------------------------------------------------------------

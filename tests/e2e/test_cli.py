@@ -56,7 +56,7 @@ class Cli(unittest.TestCase):
     def test_run_then_read_the_file_with_h5py(self):
         r = laminar("run", self.yaml)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("extract: toy: 9 stimuli, 2 activation set(s)", r.stdout)
+        self.assertIn("extract: toy: 9 prompts, 2 activation set(s)", r.stdout)
         self.assertIn("row_norms/toy/blocks.0.hook_resid_post", r.stdout)  # the report stage's table
         with h5py.File(self.run_file, "r") as f:
             self.assertEqual(f.attrs["experiment"], "toy-fixture")
@@ -122,12 +122,12 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         lines = r.stdout.splitlines()
         self.assertTrue(lines[0].split() == ["KIND", "NAME", "VERSION", "API", "FILE"])
-        self.assertTrue(any(l.split()[:4] == ["metric", "row_norms", "0.1.0", "4"] for l in lines[1:]))
+        self.assertTrue(any(l.split()[:4] == ["metric", "row_norms", "0.1.0", "5"] for l in lines[1:]))
         self.assertTrue(any(l.split()[:2] == ["model", "toy"] and l.endswith("laminar_model_toy.so") for l in lines))
         self.assertTrue(any(l.split()[:2] == ["model", "llama"] and l.endswith("(config.json model_type: llama mistral qwen2)")
                             for l in lines))
         self.assertIn("refused: " + os.path.join(MISMATCHED, "laminar_metric_mismatched.so"), r.stdout)
-        self.assertIn("API version 45, but this laminar has API version 4", r.stdout)
+        self.assertIn("API version 46, but this laminar has API version 5", r.stdout)
 
     def test_inspect_shows_tree_shapes_and_attributes(self):
         laminar("run", self.yaml)

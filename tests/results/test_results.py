@@ -298,7 +298,7 @@ class Results(unittest.TestCase):
     def test_progress_lines_stage_times_and_quiet(self):
         self.assertIn("extract: m: 11/11 prompts", self.result.stderr)
         self.assertIn("analyze: selectivity: 4/4 spaces", self.result.stderr)
-        self.assertRegex(self.result.stdout, r"extract: m: 11 stimuli, 4 activation set\(s\) \(\d+\.\d s\)")
+        self.assertRegex(self.result.stdout, r"extract: m: 11 prompts, 4 activation set\(s\) \(\d+\.\d s\)")
         self.assertRegex(self.result.stdout, r"analyze: rsa: done \(\d+\.\d s\)")
         r = laminar_cli("run", self.yaml, "--quiet", "--out", os.path.join(self.dir, "quiet.h5"),
                         env=dict(os.environ, LAMINAR_PROGRESS="lines"))

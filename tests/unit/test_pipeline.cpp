@@ -38,7 +38,7 @@ TEST_CASE("a full run writes stimuli, activations at the analysed position, resu
     test::ScratchDir dir;
     const auto yaml = test::toy_experiment(dir);
     const std::string log = run(yaml);
-    CHECK(contains(log, "extract: toy: 9 stimuli, 2 activation set(s)"));
+    CHECK(contains(log, "extract: toy: 9 prompts, 2 activation set(s)"));
     CHECK(contains(log, "analyze: row_norms: done"));
     CHECK(contains(log, "asteroid (2 tokens)"));  // the toy tokenizer splits words over 7 letters
 

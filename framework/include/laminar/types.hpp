@@ -34,7 +34,8 @@ struct Tensor {
     std::vector<float> data;
 };
 
-/// One prompt built from the template and one word.
+/// One prompt: a word in one of its contexts. What extractors see. Metrics see one Stimulus per
+/// analysed row: a prompt, or with `contexts: mean` a word (then without text or tokens).
 struct Stimulus {
     std::string text;      ///< the full prompt
     std::string word;      ///< the word substituted into the template
@@ -43,6 +44,7 @@ struct Stimulus {
     int32_t word_begin = 0;  ///< first token of the word (index into token_ids)
     int32_t word_end = 0;    ///< one past its last token
     int32_t position = 0;    ///< the token analysed, by the experiment's position rule (-1: mean of the word)
+    int32_t context = -1;    ///< which of the word's contexts (from 0); -1 for a row that averages them
 };
 
 /// What a loaded model tells the host and the extractors about itself.

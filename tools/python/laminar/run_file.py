@@ -128,19 +128,48 @@ class RunFile:
 
     # --- data --------------------------------------------------------------------------------
     def stimuli(self):
-        """One row per stimulus: word, category, text, the analysed token and the word's tokens."""
+        """One row per analysed stimulus: word, category and, when the row is one prompt, its
+        context, text, the analysed token and the word's tokens; when it averages a word's
+        contexts (`contexts: mean`), how many (their prompts: `prompts()`)."""
         s = self.file["stimuli"]
         frame = pd.DataFrame({
             "word": [_text(w) for w in s["word"][()]],
             "category": [_text(c) for c in s["category"][()]],
-            "text": [_text(t) for t in s["text"][()]],
-            "position": s["position"][()].astype(int),
-            "word_begin": s["word_begin"][()].astype(int),
-            "word_end": s["word_end"][()].astype(int),
-            "n_tokens": [len(ids) for ids in s["token_ids"][()]],
         })
+        if "prompts" in s:
+            frame["n_contexts"] = s["n_contexts"][()].astype(int)
+        else:
+            frame = frame.join(self._prompt_columns(s))
         frame.index.name = "stimulus"
         return frame
+
+    def prompts(self):
+        """One row per prompt run: its word, category, context, text and tokens, and the analysed
+        row (`stimulus`) it belongs to."""
+        s = self.file["stimuli"]
+        if "prompts" not in s:
+            frame = self.stimuli()
+            frame.insert(0, "stimulus", frame.index)
+            return frame.reset_index(drop=True)
+        rows = s["prompts"]["row"][()].astype(int)
+        words = [_text(w) for w in s["word"][()]]
+        categories = [_text(c) for c in s["category"][()]]
+        frame = pd.DataFrame({"stimulus": rows, "word": [words[r] for r in rows],
+                              "category": [categories[r] for r in rows]})
+        return frame.join(self._prompt_columns(s["prompts"]))
+
+    @staticmethod
+    def _prompt_columns(group):
+        n = len(group["text"])
+        return pd.DataFrame({
+            # laminar 0.2 and before: one context per word, not recorded
+            "context": group["context"][()].astype(int) if "context" in group else np.zeros(n, dtype=int),
+            "text": [_text(t) for t in group["text"][()]],
+            "position": group["position"][()].astype(int),
+            "word_begin": group["word_begin"][()].astype(int),
+            "word_end": group["word_end"][()].astype(int),
+            "n_tokens": [len(ids) for ids in group["token_ids"][()]],
+        })
 
     def categories(self):
         return [_text(c) for c in self.file["stimuli"]["category_names"][()]]
