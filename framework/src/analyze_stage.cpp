@@ -4,6 +4,7 @@
 
 #include "content_hash.hpp"
 #include "errors.hpp"
+#include "laminar/text_file.hpp"
 #include "run_file.hpp"
 #include "stages.hpp"
 
@@ -69,7 +70,9 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
 
     for (const auto& step : exp.analyze) {
         recorded.erase(step.name);
-        const std::string hash = hash_json({{"section", step.section},
+        nlohmann::json files = nlohmann::json::object();  // the contents of the files it names
+        for (const auto& f : step.files) files[f.pointer] = hash_text(read_text_file(f.path));
+        const std::string hash = hash_json({{"section", step.section}, {"files", files},
                                             {"plugin_version", registry.require(PluginKind::metric, step.plugin).version},
                                             {"extract", *extract_hash}});
         std::optional<std::string> previous;

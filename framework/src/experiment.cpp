@@ -68,7 +68,8 @@ void check_params(Problems& problems, const PluginRegistry& registry, PluginKind
 }
 
 std::vector<StepSpec> read_steps(Problems& problems, const PluginRegistry& registry, const YamlDocument& doc,
-                                 const char* list, const char* plugin_key, PluginKind kind, bool check) {
+                                 const char* list, const char* plugin_key, PluginKind kind, bool check,
+                                 const fs::path& base) {
     std::vector<StepSpec> steps;
     if (!doc.json().contains(list)) return steps;
     std::set<std::string> names;
@@ -85,7 +86,13 @@ std::vector<StepSpec> read_steps(Problems& problems, const PluginRegistry& regis
             problems.add(step.pointer, "a second " + std::string(list) + " entry named '" + step.name +
                                            "': give one of them a distinct `name:`");
         try {
-            if (check) check_params(problems, registry, kind, step.plugin, step.pointer, step.params);
+            if (check) {
+                const std::size_t before = problems.lines.size();
+                check_params(problems, registry, kind, step.plugin, step.pointer, step.params);
+                if (problems.lines.size() == before)  // valid: the files it names, from the experiment's folder
+                    for (auto& f : step.files = resolve_param_paths(step.params, registry.schema(kind, step.plugin).json(), base))
+                        if (!fs::is_regular_file(f.path)) problems.add(step.pointer + f.pointer, "file not found: " + f.path.string());
+            }
         } catch (const InputError& err) {
             problems.add(step.pointer + "/" + plugin_key, err.what());
         }
@@ -177,8 +184,8 @@ Experiment load_experiment(const fs::path& file, const PluginRegistry& registry,
                                     [&](const std::string& pointer, const std::string& m) { problems.add(pointer, m); },
                                     problems.lines);
 
-    exp.extract = read_steps(problems, registry, doc, "extract", "extractor", PluginKind::extractor, check_extract);
-    exp.analyze = read_steps(problems, registry, doc, "analyze", "metric", PluginKind::metric, check_analyze);
+    exp.extract = read_steps(problems, registry, doc, "extract", "extractor", PluginKind::extractor, check_extract, base);
+    exp.analyze = read_steps(problems, registry, doc, "analyze", "metric", PluginKind::metric, check_analyze, base);
     resolve("/output", j["output"].get<std::string>(), exp.output);
     problems.raise_if_any();
     if (check_extract && check_analyze) {  // what the analyses name must be what the extractors record

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "laminar/types.hpp"
+#include "param_paths.hpp"
 #include "yaml_document.hpp"
 
 namespace laminar {
@@ -32,6 +33,7 @@ struct StepSpec {
     Params params;        ///< the entry without its plugin and name keys
     nlohmann::json section;  ///< the whole entry as written (hashed to decide re-runs)
     std::string pointer;
+    std::vector<ParamPath> files;  ///< files its parameters name (resolved in `params`)
 };
 
 /// One prompt to run: a word in one of its contexts.

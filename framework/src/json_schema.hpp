@@ -30,6 +30,9 @@ public:
     /// once more for every enclosing object). Empty when `value` is valid.
     std::vector<SchemaFinding> validate(const nlohmann::json& value) const;
 
+    /// The schema as given.
+    const nlohmann::json& json() const { return json_; }
+
 private:
     nlohmann::json json_;
     std::string origin_;

@@ -170,7 +170,8 @@ class MetricsAgainstScipy(unittest.TestCase):
             for layer, (x, y) in itertools.product([1, 2], [("q", "k"), ("k", "v")]):
                 hx, hy = f"blocks.{layer}.attn.hook_{x}", f"blocks.{layer}.attn.hook_{y}"
                 g = self.f[f"results/rsa_{name}/m/{hx}~{hy}"]
-                a, b = cosine_matrix(self.activations(hx)), cosine_matrix(self.activations(hy))
+                # The RDMs: 1 - cosine (rdm: cosine, the default)
+                a, b = 1 - cosine_matrix(self.activations(hx)), 1 - cosine_matrix(self.activations(hy))
                 self.assertAlmostEqual(g.attrs["r"], reference_compare(upper(a), upper(b), method), places=10,
                                        msg=f"{method} {hx}~{hy}")
                 self.assertEqual(g.attrs["n_pairs"], len(upper(a)))

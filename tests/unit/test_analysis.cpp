@@ -134,8 +134,9 @@ TEST_CASE("the Mantel shortcut equals recomputing the comparison on each permute
     arma::arma_rng::set_seed(5);
     const arma::mat X = arma::randn(15, 6), Y = arma::randn(15, 6);
     std::size_t degenerate = 0;
-    const arma::mat A = similarity(X, "cosine", degenerate), B = similarity(Y, "correlation", degenerate);
-    for (const std::string method : {"pearson", "spearman", "cosine", "tau-a"}) {
+    const arma::mat A = 1 - similarity(X, "cosine", degenerate), B = 1 - similarity(Y, "correlation", degenerate);
+    for (const std::string method : {"corr", "spearman", "cosine", "tau-a", "rho-a", "corr_cov", "cosine_cov"}) {
+        CAPTURE(method);
         const arma::vec fast = mantel_null(A, B, method, 20, 99);
         std::mt19937_64 rng(99);  // the same shuffles, done by hand
         std::vector<arma::uword> perm(15);

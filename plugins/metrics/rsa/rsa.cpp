@@ -1,18 +1,26 @@
 // The `rsa` metric: representational similarity analysis between two representational
-// spaces (two sites of a model, e.g. q and k, or the same site in two models). The similarity
-// matrices' strict upper triangles are compared (pearson — the founding study's — spearman,
-// tau-a or cosine), overall and within each category, with a Mantel permutation p-value and a
-// bootstrap confidence interval over stimuli. A side may also be a hypothesis
-// (`hypothesis:NAME`, declared under `hypotheses:`): today the category model, whose
-// similarity is 1 between words of one category and 0 between categories (the complement of
-// rsatoolbox's 0-within, 1-between RDM, so that category structure gives a positive r).
+// spaces (two sites of a model, e.g. q and k, or the same site in two models), or between a
+// space and a hypothesis. Each space's RDM over the words is computed as rsatoolbox's calc_rdm
+// does (`rdm:` euclidean, correlation, cosine, or with contexts kept crossnobis); the RDMs'
+// strict upper triangles are compared with rsatoolbox's methods (`method:` corr, spearman,
+// tau-a, rho-a, cosine, corr_cov, cosine_cov), overall and within each category, with a Mantel
+// permutation p-value and a bootstrap confidence interval over words. Hypotheses are declared
+// under `hypotheses:` and paired as `hypothesis:NAME`: the category model (0 within a
+// category, 1 between, as rsatoolbox writes it) or an RDM from a file. With contexts kept,
+// `noise_ceiling: true` gives each compared space the bounds of rsatoolbox's
+// boot_noise_ceiling, its contexts as the subjects.
+#include <algorithm>
 #include <array>
+#include <filesystem>
 #include <cmath>
 #include <map>
 #include <set>
 #include <tuple>
 
+#include "hypothesis_file.hpp"
 #include "laminar/analysis/correction.hpp"
+#include "laminar/analysis/noise_ceiling.hpp"
+#include "laminar/analysis/rdm.hpp"
 #include "laminar/analysis/rsa.hpp"
 #include "laminar/hook_names.hpp"
 #include "laminar/space.hpp"
@@ -26,8 +34,10 @@ class RsaMetric : public Metric {
 public:
     void configure(const Params& params) override {
         pairs_ = params.at("pairs").get<std::vector<std::vector<std::string>>>();
-        method_ = params.value("method", std::string("pearson"));
-        similarity_ = params.value("similarity", std::string("cosine"));
+        method_ = params.value("method", std::string("corr"));
+        if (method_ == "pearson") method_ = "corr";  // the same, by its scipy name
+        rdm_ = params.value("rdm", std::string("cosine"));
+        noise_ceiling_ = params.value("noise_ceiling", false);
         permutations_ = params.value("permutations", std::size_t{10000});
         bootstrap_ = params.value("bootstrap", std::size_t{1000});
         ci_ = params.value("ci", 0.95);
@@ -35,6 +45,9 @@ public:
         correction_ = params.value("correction", std::string("holm"));
         relative_depth_ = params.value("align", std::string("index")) == "relative_depth";
         if (params.contains("hypotheses")) hypotheses_ = params["hypotheses"].get<std::map<std::string, std::string>>();
+        for (const auto& [name, kind] : hypotheses_)
+            if (kind != "category" && !std::filesystem::path(kind).is_absolute())
+                throw SpecError("hypotheses." + name, "expected category or a .csv, .tsv or .npy file (got '" + kind + "')");
         for (std::size_t i = 0; i < pairs_.size(); ++i) {
             const std::string field = "pairs[" + std::to_string(i) + "]";
             auto& pair = pairs_[i];
@@ -61,33 +74,57 @@ public:
     }
 
     void run(const ActivationSource& in, ResultSink& out) override {
-        const arma::uvec labels = category_labels(in);
+        const Conditions conditions = conditions_of(in.stimuli());
+        if (rdm_ == "crossnobis" && (conditions.folds < 2 || !conditions.balanced()))
+            throw SpecError("rdm", "crossnobis cross-validates across contexts: it needs stimuli.contexts: keep and "
+                                   "every word in each of at least 2 contexts");
+        if (noise_ceiling_ && (conditions.folds < 2 || !conditions.balanced()))
+            throw SpecError("noise_ceiling", "the noise ceiling takes the contexts as subjects: it needs "
+                                             "stimuli.contexts: keep and every word in each of at least 2 contexts");
+        const arma::uvec labels = condition_labels(conditions, in.categories());
         const auto names = in.categories();
+        std::map<std::string, arma::mat> hypotheses;  // name -> RDM over the conditions
+        for (const auto& [name, kind] : hypotheses_)
+            hypotheses[name] = kind == "category"
+                                   ? arma::mat(1.0 - arma::conv_to<arma::mat>::from(arma::repmat(labels, 1, labels.n_elem) ==
+                                                                                    arma::repmat(labels.t(), labels.n_elem, 1)))
+                                   : rsa::read_hypothesis_rdm(kind, conditions.words, "hypotheses." + name);
         std::vector<std::string> left_out;
         const auto work = compared_spaces(in, left_out);
         for (const auto& message : left_out) out.warn(message);
         // Two families: the comparisons of whole spaces, and those within categories.
         CorrectedPValues<ResultSink> overall(correction_), within(correction_);
+        RdmCache rdms;
         for (std::size_t i = 0; i < work.size(); ++i) {
             out.progress(i, work.size());
             const auto& [model_a, hook_a, model_b, hook_b] = work[i];
             const std::string group = model_a == model_b || model_b.empty() ? model_a : model_a + "~" + model_b;
-            compare_spaces(in, model_a, hook_a, model_b, hook_b, group + "/" + hook_a + "~" + hook_b, labels, names,
-                           out, overall, within);
+            const bool hypothesis = model_b.empty();
+            const arma::mat& A = space_rdm(in, model_a, hook_a, conditions, rdms, out);
+            const arma::mat& B = hypothesis ? hypotheses.at(parse_space(hook_b).what)
+                                            : space_rdm(in, model_b, hook_b, conditions, rdms, out);
+            const std::string path = group + "/" + hook_a + "~" + hook_b;
+            if (hypothesis) out.attribute(path, "hypothesis", parse_space(hook_b).what);  // the host describes the rest
+            // Within one category the category model is flat: nothing to compare there.
+            const bool flat = hypothesis && hypotheses_.at(parse_space(hook_b).what) == "category";
+            compare_rdms(A, B, path, flat, labels, names, out, overall, within);
         }
         overall.write(out);
         within.write(out);
+        if (noise_ceiling_)
+            for (const auto& [space, rdm] : rdms) write_noise_ceiling(in, space.first, space.second, conditions, out);
         out.progress(work.size(), work.size());
     }
 
 private:
     std::vector<std::vector<std::string>> pairs_;
-    std::string method_, similarity_;
+    std::string method_, rdm_;
+    bool noise_ceiling_ = false;
     std::size_t permutations_ = 10000, bootstrap_ = 1000;
     double ci_ = 0.95;
     std::uint64_t seed_ = 0;
     std::string correction_;
-    std::map<std::string, std::string> hypotheses_;  ///< name -> kind ("category")
+    std::map<std::string, std::string> hypotheses_;  ///< name -> "category" or a file (resolved by the host)
     bool relative_depth_ = false;
 
     /// Whether layer `la` of model a (of `na` layers) pairs with layer `lb` of model b: the same
@@ -195,28 +232,70 @@ private:
         return hooks_for_sites(in, model, {what});
     }
 
-    void compare_spaces(const ActivationSource& in, const std::string& model_a, const std::string& hook_a,
-                        const std::string& model_b, const std::string& hook_b, const std::string& path,
-                        const arma::uvec& labels, const std::vector<std::string>& names, ResultSink& out,
-                        CorrectedPValues<ResultSink>& overall, CorrectedPValues<ResultSink>& within) const {
-        const arma::mat A = recorded_similarity(in, model_a, hook_a, similarity_, out);
-        const bool hypothesis = model_b.empty();
-        // The category model: 1 for two words of one category, 0 otherwise.
-        const arma::mat B = hypothesis ? arma::conv_to<arma::mat>::from(arma::repmat(labels, 1, labels.n_elem) ==
-                                                                           arma::repmat(labels.t(), labels.n_elem, 1))
-                                       : recorded_similarity(in, model_b, hook_b, similarity_, out);
-        if (hypothesis) out.attribute(path, "hypothesis", parse_space(hook_b).what);  // the host describes the rest
+    using RdmCache = std::map<std::pair<std::string, std::string>, arma::mat>;  ///< (model, hook) -> RDM
+
+    /// Category index of each condition, in the experiment's category order.
+    static arma::uvec condition_labels(const Conditions& c, const std::vector<std::string>& names) {
+        arma::uvec labels(c.n);
+        for (arma::uword i = 0; i < c.n; ++i)
+            labels(i) = static_cast<arma::uword>(std::find(names.begin(), names.end(), c.categories[i]) - names.begin());
+        return labels;
+    }
+
+    /// The activations of a space as a matrix, with a warning for rows that are not finite.
+    static arma::mat activations(const ActivationSource& in, const std::string& model, const std::string& hook, ResultSink& out) {
+        const arma::mat X = as_matrix(in.read(model, hook));
+        std::size_t nonfinite = 0;
+        for (arma::uword i = 0; i < X.n_rows; ++i) nonfinite += !X.row(i).is_finite();
+        if (nonfinite)
+            out.warn(model + "/" + hook + ": " + std::to_string(nonfinite) +
+                     " stimulus vector(s) contain NaN or infinite values; everything computed from them is NaN");
+        return X;
+    }
+
+    /// The RDM of a recorded space, computed once per analysis.
+    const arma::mat& space_rdm(const ActivationSource& in, const std::string& model, const std::string& hook,
+                               const Conditions& c, RdmCache& cache, ResultSink& out) const {
+        auto [it, fresh] = cache.emplace(std::make_pair(model, hook), arma::mat());
+        if (fresh) {
+            const arma::mat X = activations(in, model, hook, out);
+            const bool in_finite = X.is_finite();  // else already said
+            it->second = activation_rdm(X, c, rdm_);
+            if (it->second.has_nan() && in_finite && rdm_ != "euclidean" && rdm_ != "crossnobis")
+                out.warn(model + "/" + hook + ": some words' patterns have zero length" +
+                         std::string(rdm_ == "correlation" ? " after centring" : "") + "; their dissimilarities are NaN");
+        }
+        return it->second;
+    }
+
+    /// Bounds of the noise ceiling of one space, its contexts as subjects.
+    void write_noise_ceiling(const ActivationSource& in, const std::string& model, const std::string& hook,
+                             const Conditions& c, ResultSink& out) const {
+        std::vector<arma::vec> subjects;
+        for (const auto& D : context_rdms(activations(in, model, hook, out), c, rdm_)) subjects.push_back(upper(D));
+        const auto [low, high] = noise_ceiling(subjects, method_);
+        const std::string path = model + "/" + hook;
+        out.attribute(path, "noise_ceiling_low", low);
+        out.attribute(path, "noise_ceiling_high", high);
+        out.attribute(path, "noise_ceiling_subjects", static_cast<int64_t>(subjects.size()));
+        out.attribute(path, "method", method_);
+        out.attribute(path, "rdm", rdm_);
+    }
+
+    void compare_rdms(const arma::mat& A, const arma::mat& B, const std::string& path, bool flat,
+                      const arma::uvec& labels, const std::vector<std::string>& names, ResultSink& out,
+                      CorrectedPValues<ResultSink>& overall, CorrectedPValues<ResultSink>& within) const {
         const arma::vec a = upper(A), b = upper(B);
         const double r = compare(a, b, method_);
-        if (std::isnan(r)) out.warn(path + ": a similarity matrix has no spread (or NaN entries): r is NaN");
+        if (std::isnan(r)) out.warn(path + ": an RDM has no spread (or NaN entries): r is NaN");
         out.attribute(path, "r", r);
         out.attribute(path, "method", method_);
-        out.attribute(path, "similarity", similarity_);
+        out.attribute(path, "rdm", rdm_);
         out.attribute(path, "n_pairs", static_cast<int64_t>(a.n_elem));
         out.attribute(path, "permutations", static_cast<int64_t>(permutations_));
         out.attribute(path, "bootstrap", static_cast<int64_t>(bootstrap_));
         out.attribute(path, "seed", static_cast<int64_t>(seed_));
-        for (arma::uword c = 0; c < names.size() && !hypothesis; ++c) {  // the category model is flat within
+        for (arma::uword c = 0; c < names.size() && !flat; ++c) {
             const arma::vec wa = within_category(A, labels, c), wb = within_category(B, labels, c);
             const std::string sub = path + "/categories/" + names[c];
             if (wa.n_elem < 2)
@@ -261,20 +340,25 @@ const std::string kSchema = R"json({
     "pairs": {"type": "array", "minItems": 1,
               "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "string"}},
               "description": "pairs of spaces: a site (q), a hook name, or model:site to compare two models"},
-    "method": {"enum": ["pearson", "spearman", "tau-a", "cosine"]},
-    "similarity": {"enum": ["cosine", "correlation"]},
+    "rdm": {"enum": ["cosine", "correlation", "euclidean", "crossnobis"],
+            "description": "the RDM of each space over the words, as rsatoolbox's calc_rdm (default cosine: 1 - cosine; crossnobis needs contexts kept)"},
+    "method": {"enum": ["corr", "pearson", "spearman", "tau-a", "rho-a", "cosine", "corr_cov", "cosine_cov"],
+               "description": "how two RDMs are compared, as rsatoolbox's compare (default corr; pearson is corr)"},
+    "noise_ceiling": {"type": "boolean", "description": "with contexts kept: each space's noise ceiling, its contexts as subjects"},
     "permutations": {"type": "integer", "minimum": 0, "description": "Mantel permutations (0: no p-value)"},
     "bootstrap": {"type": "integer", "minimum": 0, "description": "bootstrap samples over stimuli (0: no interval)"},
     "ci": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
     "seed": {"type": "integer", "minimum": 0},
     "align": {"enum": ["index", "relative_depth"],
               "description": "across models of different depth: layers of the same index, or each layer of the shallower model with the deeper one's at the nearest relative depth"},
-    "hypotheses": {"type": "object", "additionalProperties": {"enum": ["category"]},
-                   "description": "NAME: category (1 within a category, 0 between), paired as hypothesis:NAME"},
+    "hypotheses": {"type": "object",
+                   "additionalProperties": {"oneOf": [{"enum": ["category"]},
+                                                      {"type": "string", "pattern": "\\.(csv|tsv|npy)$", "format": "path"}]},
+                   "description": "NAME: category (0 within a category, 1 between) or an RDM file (.csv/.tsv with word labels, .npy with NAME.txt), paired as hypothesis:NAME"},
     "correction": )json" + std::string(kCorrectionSchema) + R"json(
   }
 })json";
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", RsaMetric, "rsa", "1.2.0", kSchema.c_str())
+LAMINAR_PLUGIN(laminar::Metric, "metric", RsaMetric, "rsa", "2.0.0", kSchema.c_str())

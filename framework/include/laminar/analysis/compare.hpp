@@ -1,6 +1,7 @@
-// Comparing two vectors of dissimilarities/similarities, with rsatoolbox's method names:
-// pearson ("corr"), spearman (average ranks for ties), tau-a (Kendall, ties count as
-// neither concordant nor discordant), cosine. NaN when a vector has no spread.
+// Comparing two RDMs (vectors of dissimilarities), with rsatoolbox's method names: corr
+// (Pearson), spearman (average ranks for ties), tau-a (Kendall, ties count as neither
+// concordant nor discordant), rho-a, cosine, and the whitened corr_cov and cosine_cov.
+// NaN when a vector has no spread.
 #pragma once
 
 #include <algorithm>
@@ -87,13 +88,55 @@ inline double kendall_tau_a(const arma::vec& x, const arma::vec& y) {
     return (pairs - x_ties - y_ties + joint - 2 * discordant) / pairs;
 }
 
-/// Dispatches on rsatoolbox-style names; unknown names fail loudly.
+/// The number of conditions n of an upper triangle of m = n (n - 1) / 2 entries (0 if none).
+inline arma::uword rdm_size(arma::uword m) {
+    const auto n = static_cast<arma::uword>(std::lround((1 + std::sqrt(1 + 8.0 * m)) / 2));
+    return n * (n - 1) / 2 == m ? n : 0;
+}
+
+/// The RDM as rsatoolbox's 'cosine_cov' and 'corr_cov' compare it (without a pattern covariance):
+/// G = -1/2 H D H, the double-centred second moment of the full dissimilarity matrix D (zero
+/// diagonal), returned whole so that <G_a, G_b> counts each off-diagonal entry twice.
+inline arma::mat second_moment(const arma::vec& d) {
+    const arma::uword n = rdm_size(d.n_elem);
+    arma::mat G(n, n, arma::fill::zeros);
+    arma::uword k = 0;
+    for (arma::uword i = 0; i < n; ++i)
+        for (arma::uword j = i + 1; j < n; ++j) G(i, j) = G(j, i) = -0.5 * d(k++);
+    const arma::rowvec col_means = arma::mean(G, 0);
+    const arma::vec row_means = arma::mean(G, 1);
+    const double grand = arma::mean(row_means);
+    G.each_row() -= col_means;
+    G.each_col() -= row_means;
+    return G + grand;
+}
+
+/// rsatoolbox's 'rho-a': Spearman's rho without tie correction, 12 sum(r_x r_y) / (m^3 - m) on
+/// centred average ranks.
+inline double rho_a(const arma::vec& x, const arma::vec& y) {
+    const double m = static_cast<double>(x.n_elem);
+    const arma::vec rx = average_ranks(x) - (m + 1) / 2, ry = average_ranks(y) - (m + 1) / 2;
+    return m > 1 ? 12 * arma::dot(rx, ry) / (m * m * m - m) : arma::datum::nan;
+}
+
+/// Comparison of two RDMs' upper triangles, with rsatoolbox's names (rdm.compare): corr
+/// ("pearson" is the same), spearman, tau-a, rho-a, cosine, corr_cov, cosine_cov. Unknown names
+/// fail loudly.
 inline double compare(const arma::vec& x, const arma::vec& y, const std::string& method) {
     if (method == "pearson" || method == "corr") return pearson(x, y);
     if (method == "spearman") return pearson(average_ranks(x), average_ranks(y));
     if (method == "tau-a") return kendall_tau_a(x, y);
+    if (method == "rho-a") return rho_a(x, y);
     if (method == "cosine") return cosine(x, y);
-    throw SpecError("method", "unknown comparison method '" + method + "' (pearson, spearman, tau-a, cosine)");
+    if (method == "cosine_cov" || method == "corr_cov") {
+        if (!rdm_size(x.n_elem) || x.n_elem < 1) return arma::datum::nan;
+        const bool centre = method == "corr_cov";  // the entries' mean removed first, as rsatoolbox does
+        const arma::mat a = second_moment(centre ? arma::vec(x - arma::mean(x)) : x);
+        const arma::mat b = second_moment(centre ? arma::vec(y - arma::mean(y)) : y);
+        return cosine(arma::vectorise(a), arma::vectorise(b));
+    }
+    throw SpecError("method", "unknown comparison method '" + method +
+                                  "' (corr, spearman, tau-a, rho-a, cosine, corr_cov, cosine_cov)");
 }
 
 }  // namespace laminar::analysis

@@ -1,5 +1,5 @@
-// Representational similarity analysis between two [n x n] similarity matrices: comparison
-// of their strict upper triangles, a Mantel permutation test and a bootstrap over stimuli.
+// Representational similarity analysis between two [n x n] RDMs: comparison of their strict
+// upper triangles, a Mantel permutation test and a bootstrap over stimuli.
 #pragma once
 
 #include <cmath>
@@ -24,14 +24,31 @@ inline arma::mat from_upper(const arma::vec& values, arma::uword n) {
 }
 
 /// The upper triangle transformed so that the comparison is a plain sum of products:
-/// pearson and spearman z-score (values or ranks) to unit norm, cosine scales to unit norm.
-/// Permuting stimuli permutes these values without changing their mean or norm, so a Mantel
-/// permutation costs one gather and one dot product.
+/// corr and spearman z-score (values or ranks) to unit norm, cosine scales to unit norm, rho-a
+/// centres the ranks and scales them by sqrt(12 / (m^3 - m)). Permuting stimuli permutes these
+/// values without changing their mean or norm, so a Mantel permutation costs one gather and one
+/// dot product.
 inline arma::vec normalised(const arma::vec& values, const std::string& method) {
-    arma::vec v = method == "spearman" ? average_ranks(values) : values;
+    const bool ranked = method == "spearman" || method == "rho-a";
+    arma::vec v = ranked ? average_ranks(values) : values;
     if (method != "cosine") v -= arma::mean(v);
-    const double norm = arma::norm(v);
+    const double m = static_cast<double>(v.n_elem);
+    const double norm = method == "rho-a" ? std::sqrt((m * m * m - m) / 12) : arma::norm(v);
     return norm > 0 ? arma::vec(v / norm) : arma::vec(v.n_elem, arma::fill::value(arma::datum::nan));
+}
+
+/// Whether a method compares whitened second moments (rsatoolbox's corr_cov, cosine_cov): those
+/// need whole RDMs, not only the pairs of their entries.
+inline bool whitened(const std::string& method) { return method == "corr_cov" || method == "cosine_cov"; }
+
+/// For corr_cov and cosine_cov: the RDM's second moment (centred entries first for corr_cov)
+/// scaled to unit Frobenius norm, so that a comparison is the sum of an elementwise product.
+inline arma::mat unit_second_moment(const arma::mat& D, const std::string& method) {
+    arma::vec d = upper(D);
+    if (method == "corr_cov") d -= arma::mean(d);
+    const arma::mat G = second_moment(d);
+    const double norm = arma::norm(G, "fro");
+    return norm > 0 ? arma::mat(G / norm) : arma::mat(G.n_rows, G.n_cols, arma::fill::value(arma::datum::nan));
 }
 
 /// Random permutations of 0..n-1, drawn up front from one seeded generator so that the
@@ -59,6 +76,21 @@ inline arma::vec mantel_null(const arma::mat& A, const arma::mat& B, const std::
         const arma::vec a = upper(A);
 #pragma omp parallel for schedule(dynamic)
         for (std::size_t p = 0; p < permutations; ++p) null(p) = kendall_tau_a(a, upper(B.submat(perms[p], perms[p])));
+        return null;
+    }
+    if (whitened(method)) {  // the diagonal of the second moments counts too: sum over whole matrices
+        const arma::mat GA = unit_second_moment(A, method), GB = unit_second_moment(B, method);
+#pragma omp parallel for schedule(dynamic)
+        for (std::size_t p = 0; p < permutations; ++p) {
+            const arma::uvec& perm = perms[p];
+            double sum = 0;
+            for (arma::uword j = 0; j < n; ++j) {
+                const double* b = GB.colptr(perm(j));
+                const double* a = GA.colptr(j);
+                for (arma::uword i = 0; i < n; ++i) sum += a[i] * b[perm(i)];
+            }
+            null(p) = sum;
+        }
         return null;
     }
     const arma::mat ZA = from_upper(normalised(upper(A), method), n);
@@ -89,6 +121,7 @@ inline arma::vec bootstrap(const arma::mat& A, const arma::mat& B, const std::st
     for (auto& idx : draws)
         for (auto& i : idx) i = pick(rng);
     const bool moments = method == "pearson" || method == "corr" || method == "cosine";
+    // corr_cov and cosine_cov compare whole RDMs: those of the distinct stimuli drawn.
     arma::vec out(samples);
 #pragma omp parallel for schedule(dynamic)
     for (std::size_t s = 0; s < samples; ++s) {
@@ -104,6 +137,11 @@ inline arma::vec bootstrap(const arma::mat& A, const arma::mat& B, const std::st
             const double num = method == "cosine" ? sab : sab - sa * sb / m;
             const double den = method == "cosine" ? std::sqrt(saa * sbb) : std::sqrt((saa - sa * sa / m) * (sbb - sb * sb / m));
             out(s) = den > 0 ? num / den : arma::datum::nan;
+            continue;
+        }
+        if (whitened(method)) {
+            const arma::uvec distinct = arma::unique(idx);
+            out(s) = compare(upper(A.submat(distinct, distinct)), upper(B.submat(distinct, distinct)), method);
             continue;
         }
         std::vector<double> a, b;

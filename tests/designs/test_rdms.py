@@ -1,0 +1,137 @@
+"""RDMs, their comparisons, hypothesis RDMs and noise ceilings (issue 10, items 2-4) against
+rsatoolbox's definitions transcribed in numpy (rsatoolbox_reference.py), to 1e-9, on the
+activations of one run: 8 words in 4 contexts each, kept."""
+import itertools
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import h5py
+import numpy as np
+
+import rsatoolbox_reference as ref
+
+BIN = os.environ["LAMINAR_BIN"]
+MAKE_MODEL = os.environ["LAMINAR_MAKE_MODEL"]
+PYTHON = "/usr/bin/python3"
+
+TEMPLATES = ["The next word is {word}", "In the story there was a {word}", "She thought about the {word} all day",
+             "Nobody had seen a {word} before"]
+CATEGORIES = {"space": ["galaxy", "comet", "moon"], "fruit": ["pear", "grape", "apple"], "interior": ["sofa", "lamp"]}
+WORDS = [w for ws in CATEGORIES.values() for w in ws]
+RDMS = ["euclidean", "correlation", "cosine", "crossnobis"]
+METHODS = ["corr", "spearman", "tau-a", "rho-a", "cosine", "corr_cov", "cosine_cov"]
+Q, K = "blocks.1.attn.hook_q", "blocks.1.attn.hook_k"
+
+
+def analysis(rdm, method):
+    return f"""  - metric: rsa
+    name: {rdm}_{method.replace('-', '_')}
+    rdm: {rdm}
+    method: {method}
+    hypotheses: {{category: category, mine: mine.csv, also: also.npy}}
+    pairs: [[q, k], [q, "hypothesis:category"], ["hypothesis:mine", k], [q, "hypothesis:also"]]
+    noise_ceiling: true
+    permutations: 30
+    bootstrap: 0"""
+
+
+class RdmsAsRsatoolbox(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="laminar-rdms-")
+        model = os.path.join(cls.dir, "model")
+        subprocess.run([PYTHON, MAKE_MODEL, model, "--layers", "2", "--heads", "2", "--width", "32", "--seed", "6"],
+                       check=True, capture_output=True)
+        # Hypotheses: a CSV in another word order, and a .npy with its words beside it.
+        rng = np.random.default_rng(3)
+        cls.mine = ref.square(rng.random(len(WORDS) * (len(WORDS) - 1) // 2))
+        order = rng.permutation(len(WORDS))
+        with open(os.path.join(cls.dir, "mine.csv"), "w") as f:
+            f.write("," + ",".join(WORDS[i] for i in order) + "\n")
+            for i in order:
+                f.write(WORDS[i] + "," + ",".join(repr(cls.mine[i, j]) for j in order) + "\n")
+        cls.also = ref.square(rng.random(len(WORDS) * (len(WORDS) - 1) // 2))
+        np.save(os.path.join(cls.dir, "also.npy"), cls.also.astype(np.float32))
+        with open(os.path.join(cls.dir, "also.txt"), "w") as f:
+            f.write("\n".join(WORDS) + "\n")
+        categories = "".join(f"    {c}: [{', '.join(w)}]\n" for c, w in CATEGORIES.items())
+        templates = "".join(f'    - "{t}"\n' for t in TEMPLATES)
+        analyses = "\n".join(analysis(r, m) for r, m in itertools.product(RDMS, METHODS))
+        cls.yaml = os.path.join(cls.dir, "exp.yaml")
+        with open(cls.yaml, "w") as f:
+            f.write(f"""experiment: rdms
+models:
+  - {{id: m, backend: gpt2, path: model}}
+stimuli:
+  templates:
+{templates}  contexts: keep
+  categories:
+{categories}extract:
+  - {{extractor: attention, sites: [q, k], layers: [1]}}
+analyze:
+{analyses}
+output: run.h5
+""")
+        r = subprocess.run([BIN, "run", cls.yaml, "--quiet"], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        cls.f = h5py.File(os.path.join(cls.dir, "run.h5"), "r")
+        cls.words = np.array([w.decode() for w in cls.f["stimuli/word"][()]])
+        cls.contexts = cls.f["stimuli/context"][()]
+        cls.x = {h: cls.f[f"activations/m/{h}"][()].astype(np.float64) for h in (Q, K)}
+        cls.category = np.array([c for c, ws in CATEGORIES.items() for _ in ws])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.f.close()
+        shutil.rmtree(cls.dir)
+
+    def rdm(self, hook, method):
+        # rsatoolbox sorts the conditions by name; laminar keeps the stimuli's order. Put the
+        # reference back in laminar's order (comparisons do not depend on it, RDMs do).
+        v = ref.square(ref.calc_rdm(self.x[hook], self.words, self.contexts, method))
+        at = np.searchsorted(np.unique(self.words), WORDS)
+        return v[np.ix_(at, at)]
+
+    def check(self, group, a, b, method):
+        self.assertAlmostEqual(group.attrs["r"], ref.compare(ref.triu(a), ref.triu(b), method), delta=1e-9)
+
+    def test_comparisons_of_every_rdm_by_every_method_equal_rsatoolbox(self):
+        category_rdm = 1.0 - (self.category[:, None] == self.category[None, :])
+        for rdm, method in itertools.product(RDMS, METHODS):
+            with self.subTest(rdm=rdm, method=method):
+                results = self.f[f"results/{rdm}_{method.replace('-', '_')}/m"]
+                q, k = self.rdm(Q, rdm), self.rdm(K, rdm)
+                g = results[f"{Q}~{K}"]
+                self.assertEqual((g.attrs["rdm"], g.attrs["method"]), (rdm, method))
+                self.check(g, q, k, method)
+                for c, words in CATEGORIES.items():  # within each category: the category's sub-RDMs
+                    at = np.flatnonzero(self.category == c)
+                    if len(words) < 3:  # one pair: no correlation
+                        self.assertTrue(np.isnan(g[f"categories/{c}"].attrs["r"]))
+                        continue
+                    self.check(g[f"categories/{c}"], q[np.ix_(at, at)], k[np.ix_(at, at)], method)
+                self.check(results[f"{Q}~hypothesis:category"], q, category_rdm, method)
+                self.assertNotIn("categories", results[f"{Q}~hypothesis:category"])  # flat within
+                self.check(results[f"{K}~hypothesis:mine"], k, self.mine, method)
+                self.check(results[f"{Q}~hypothesis:also"], q, self.also.astype(np.float32).astype(np.float64), method)
+                self.assertGreaterEqual(g.attrs["p_value"], 1 / 31)
+
+    def test_noise_ceilings_equal_rsatoolbox_boot_noise_ceiling_with_contexts_as_subjects(self):
+        for rdm, method in itertools.product(RDMS, METHODS):
+            for hook in (Q, K):
+                with self.subTest(rdm=rdm, method=method, hook=hook):
+                    g = self.f[f"results/{rdm}_{method.replace('-', '_')}/m/{hook}"]
+                    subjects = ref.context_rdms(self.x[hook], self.words, self.contexts, rdm)
+                    low, high = ref.boot_noise_ceiling(subjects, method)
+                    self.assertAlmostEqual(g.attrs["noise_ceiling_low"], low, delta=1e-9)
+                    self.assertAlmostEqual(g.attrs["noise_ceiling_high"], high, delta=1e-9)
+                    self.assertEqual(g.attrs["noise_ceiling_subjects"], len(TEMPLATES))
+                    self.assertLessEqual(low, high + 1e-12)
+                    self.assertEqual(g.attrs["hook"], hook)  # described by the host like any space
+
+
+if __name__ == "__main__":
+    unittest.main()
