@@ -133,5 +133,44 @@ output: run.h5
                     self.assertEqual(g.attrs["hook"], hook)  # described by the host like any space
 
 
+    def test_bad_hypothesis_files_are_named_with_what_is_wrong(self):
+        def attempt(name, content, binary=False):
+            with open(os.path.join(self.dir, name), "wb" if binary else "w") as f:
+                f.write(content)
+            yaml = os.path.join(self.dir, f"bad-{name}.yaml")
+            with open(self.yaml) as f:
+                text = f.read()
+            first = text.index("  - metric: rsa")
+            second = text.index("  - metric: rsa", first + 1)
+            with open(yaml, "w") as f:
+                f.write(text[:first] + text[first:second].replace("mine.csv", name) + "output: run.h5\n")
+            return subprocess.run([BIN, "run", yaml, "--stage", "analyze"], capture_output=True, text=True)
+
+        header = "," + ",".join(WORDS) + "\n"
+        rows = "".join(w + "," + ",".join("0" if i == j else "1" for j in range(len(WORDS))) + "\n" for i, w in enumerate(WORDS))
+        cases = {
+            "short.csv": (header + rows.replace("lamp,", "lump,"), "short.csv:9: row 'lump' where the header's order has 'lamp'"),
+            "missing.csv": (header.replace(",lamp", "") + "".join(r[:-3] + "\n" for r in rows.splitlines(True) if not r.startswith("lamp")),
+                            "missing.csv: no row for the stimuli's word(s) lamp"),
+            "text.csv": (header + rows.replace("galaxy,0,1", "galaxy,0,far"), "text.csv:2: column 3: 'far' is not a finite number"),
+            "skew.csv": (header + rows.replace("galaxy,0,1", "galaxy,0,2"), "skew.csv: not symmetric"),
+        }
+        for name, (content, message) in cases.items():
+            r = attempt(name, content)
+            self.assertEqual(r.returncode, 2, name + r.stderr)
+            self.assertIn("analyze[0].hypotheses.mine: ", r.stderr)
+            self.assertIn(message, r.stderr)
+        with open(self.yaml) as f:
+            text = f.read()
+        with open(os.path.join(self.dir, "gone.yaml"), "w") as f:
+            f.write(text.replace("mine.csv", "gone.csv"))
+        r = subprocess.run([BIN, "validate", os.path.join(self.dir, "gone.yaml")], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("analyze[0].hypotheses.mine: file not found: " + os.path.join(self.dir, "gone.csv"), r.stderr)
+        r = attempt("nolabels.npy", b"\x93NUMPY\x01\x00" + b"\x46\x00" + b"{'descr': '<f8', 'fortran_order': False, 'shape': (8, 8), }".ljust(70) + bytes(512), True)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("nolabels.npy: its words are missing: expected " + os.path.join(self.dir, "nolabels.txt"), r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
