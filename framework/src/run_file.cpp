@@ -325,6 +325,15 @@ void RunFileSink::axes(const std::string& path, const std::vector<Axis>& axes) {
                          std::string(axes[i] == Axis::stimuli ? "/stimuli/word" : "/stimuli/category_names"));
 }
 
+void RunFileSink::axis_values(const std::string& path, std::size_t axis, const std::vector<int64_t>& values) {
+    // Beside the dataset, named by its `rows` / `columns` attribute relative to its group.
+    static const char* const names[] = {"rows", "columns"};
+    if (axis > 1) throw std::logic_error("axis_values: axis " + std::to_string(axis) + " of " + path);
+    const std::string labels = path.substr(path.rfind('/') + 1) + "_" + names[axis];
+    h5::write(file_, join(full(path).substr(0, full(path).rfind('/')), labels), std::vector<int32_t>(values.begin(), values.end()));
+    h5::set_attr(file_, full(path), names[axis], labels);
+}
+
 void RunFileSink::attribute(const std::string& path, const std::string& name, double value) {
     h5::set_attr(file_, full(path), name, value);
 }

@@ -128,6 +128,7 @@ public:
     RunFileSink(hid_t file, std::string analysis_name, Verbosity verbosity = Verbosity::quiet);
     void write(const std::string& path, const std::vector<int64_t>& shape, const std::vector<double>& data) override;
     void axes(const std::string& path, const std::vector<Axis>& axes) override;
+    void axis_values(const std::string& path, std::size_t axis, const std::vector<int64_t>& values) override;
     void attribute(const std::string& path, const std::string& name, double value) override;
     void attribute(const std::string& path, const std::string& name, int64_t value) override;
     void attribute(const std::string& path, const std::string& name, const std::string& value) override;

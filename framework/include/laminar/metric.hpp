@@ -46,6 +46,9 @@ public:
                        const std::vector<double>& data) = 0;
     /// Names what each axis of the dataset at `path` runs over (one entry per dimension).
     virtual void axes(const std::string& path, const std::vector<Axis>& axes) = 0;
+    /// Labels the entries along axis `axis` (0: rows, 1: columns) of the dataset at `path` with
+    /// numbers, e.g. the layers of a layer x layer grid.
+    virtual void axis_values(const std::string& path, std::size_t axis, const std::vector<int64_t>& values) = 0;
     /// An attribute on the group or dataset at `path` (created as a group if absent).
     virtual void attribute(const std::string& path, const std::string& name, double value) = 0;
     virtual void attribute(const std::string& path, const std::string& name, int64_t value) = 0;

@@ -38,6 +38,7 @@ public:
         if (method_ == "pearson") method_ = "corr";  // the same, by its scipy name
         rdm_ = params.value("rdm", std::string("cosine"));
         noise_ceiling_ = params.value("noise_ceiling", false);
+        grid_ = params.value("grid", false);
         permutations_ = params.value("permutations", std::size_t{10000});
         bootstrap_ = params.value("bootstrap", std::size_t{1000});
         ci_ = params.value("ci", 0.95);
@@ -111,6 +112,7 @@ public:
         }
         overall.write(out);
         within.write(out);
+        if (grid_) write_grids(in, conditions, rdms, out);
         if (noise_ceiling_)
             for (const auto& [space, rdm] : rdms) write_noise_ceiling(in, space.first, space.second, conditions, out);
         out.progress(work.size(), work.size());
@@ -119,7 +121,7 @@ public:
 private:
     std::vector<std::vector<std::string>> pairs_;
     std::string method_, rdm_;
-    bool noise_ceiling_ = false;
+    bool noise_ceiling_ = false, grid_ = false;
     std::size_t permutations_ = 10000, bootstrap_ = 1000;
     double ci_ = 0.95;
     std::uint64_t seed_ = 0;
@@ -268,6 +270,59 @@ private:
         return it->second;
     }
 
+    /// With `grid: true`: for each pair of sites, every layer of A against every layer of B
+    /// (whole-layer sets), as dataset `grid` [layers of A x layers of B] under
+    /// <model a>[~<model b>]/<site a>[~<site b>], its layers in `grid_rows` and `grid_columns`.
+    void write_grids(const ActivationSource& in, const Conditions& c, RdmCache& rdms, ResultSink& out) const {
+        for (std::size_t i = 0; i < pairs_.size(); ++i) {
+            if (is_hypothesis(pairs_[i].at(1))) continue;
+            const std::string field = "pairs[" + std::to_string(i) + "]";
+            const Space a = parse_space(pairs_[i].at(0)), b = parse_space(pairs_[i].at(1));
+            for (const auto& model_a : a.model.empty() ? in.models() : std::vector<std::string>{a.model}) {
+                const std::string model_b = b.model.empty() ? model_a : b.model;
+                if (is_hook(in, model_a, a.what) || is_hook(in, model_b, b.what)) continue;  // one layer: no grid
+                const auto layers_a = whole_layers(in, model_a, a.what, field), layers_b = whole_layers(in, model_b, b.what, field);
+                if (layers_a.empty() || layers_b.empty()) {
+                    out.warn(field + ": grid: no whole-layer sets of " + a.what + " or " + b.what + " (per-head sets are not gridded)");
+                    continue;
+                }
+                const std::string path = (model_a == model_b ? model_a : model_a + "~" + model_b) + "/" +
+                                         (a.what == b.what ? a.what : a.what + "~" + b.what);
+                arma::mat grid(layers_a.size(), layers_b.size());
+                std::vector<arma::vec> columns;
+                for (const auto& [layer, hook] : layers_b) columns.push_back(upper(space_rdm(in, model_b, hook, c, rdms, out)));
+                for (std::size_t r = 0; r < layers_a.size(); ++r) {
+                    const arma::vec row = upper(space_rdm(in, model_a, layers_a[r].second, c, rdms, out));
+                    for (std::size_t k = 0; k < layers_b.size(); ++k) grid(r, k) = compare(row, columns[k], method_);
+                }
+                const arma::mat row_major = grid.t();
+                out.write(path + "/grid", {static_cast<int64_t>(grid.n_rows), static_cast<int64_t>(grid.n_cols)},
+                          std::vector<double>(row_major.begin(), row_major.end()));
+                std::vector<int64_t> la, lb;
+                for (const auto& l : layers_a) la.push_back(l.first);
+                for (const auto& l : layers_b) lb.push_back(l.first);
+                out.axis_values(path + "/grid", 0, la);
+                out.axis_values(path + "/grid", 1, lb);
+                out.attribute(path, "model_a", model_a);
+                out.attribute(path, "model_b", model_b);
+                out.attribute(path, "site_a", a.what);
+                out.attribute(path, "site_b", b.what);
+                out.attribute(path, "method", method_);
+                out.attribute(path, "rdm", rdm_);
+            }
+        }
+    }
+
+    /// (layer, hook) of the whole-layer sets of a site, by layer.
+    static std::vector<std::pair<int, std::string>> whole_layers(const ActivationSource& in, const std::string& model,
+                                                                 const std::string& site, const std::string& field) {
+        std::vector<std::pair<int, std::string>> out;
+        for (const auto& hook : matching(in, model, site, field))
+            if (hook_head(hook) < 0 && hook_layer(hook) >= 0) out.emplace_back(hook_layer(hook), hook);
+        std::sort(out.begin(), out.end());
+        return out;
+    }
+
     /// Bounds of the noise ceiling of one space, its contexts as subjects.
     void write_noise_ceiling(const ActivationSource& in, const std::string& model, const std::string& hook,
                              const Conditions& c, ResultSink& out) const {
@@ -344,6 +399,7 @@ const std::string kSchema = R"json({
             "description": "the RDM of each space over the words, as rsatoolbox's calc_rdm (default cosine: 1 - cosine; crossnobis needs contexts kept)"},
     "method": {"enum": ["corr", "pearson", "spearman", "tau-a", "rho-a", "cosine", "corr_cov", "cosine_cov"],
                "description": "how two RDMs are compared, as rsatoolbox's compare (default corr; pearson is corr)"},
+    "grid": {"type": "boolean", "description": "also every layer of one side against every layer of the other (dataset grid per pair of models and sites)"},
     "noise_ceiling": {"type": "boolean", "description": "with contexts kept: each space's noise ceiling, its contexts as subjects"},
     "permutations": {"type": "integer", "minimum": 0, "description": "Mantel permutations (0: no p-value)"},
     "bootstrap": {"type": "integer", "minimum": 0, "description": "bootstrap samples over stimuli (0: no interval)"},

@@ -212,14 +212,18 @@ class RunFile:
         return pd.DataFrame(records, columns=columns)
 
     def matrix(self, analysis, model, hook, name="matrix"):
-        """A result dataset as a DataFrame whose index and columns are the words (or categories)
-        its `rows` and `columns` attributes name."""
+        """A result dataset as a DataFrame whose index and columns are the words, categories or
+        layers its `rows` and `columns` attributes name (a path in the file, or a dataset beside
+        it). `rsa` grids: `run.matrix("rsa", "a~b", "resid_post", "grid")`."""
         dataset = self.file["results"][analysis][model][hook][name]
         values = dataset[()]
 
         def labels(axis):
             where = dataset.attrs.get(axis)
-            return [_text(v) for v in self.file[_text(where)][()]] if where is not None else None
+            if where is None:
+                return None
+            labels = (self.file if _text(where).startswith("/") else dataset.parent)[_text(where)][()]
+            return [v if isinstance(v, (int, np.integer)) else _text(v) for v in labels]
         if values.ndim == 1:
             return pd.Series(values, index=labels("rows"), name=name)
         return pd.DataFrame(values, index=labels("rows"), columns=labels("columns"))
