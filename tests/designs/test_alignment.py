@@ -95,5 +95,16 @@ output: grid.h5
         self.assertTrue(table["hook"].str.contains("~").all())
 
 
+    def test_the_grid_figure_draws_the_stored_grids(self):
+        run = laminar.open(self.path)
+        fig = laminar.plot_rsa_grid(run, "rsa")
+        images = [ax.get_images()[0].get_array() for ax in fig.axes if ax.get_images()]
+        with h5py.File(self.path) as f:
+            stored = [f["results/rsa/" + path][()] for path in ("small~deeper/resid_post/grid", "small/q~k/grid", "deeper/q~k/grid")]
+        self.assertEqual(len(images), 3)
+        for image, grid in zip(images, stored):
+            np.testing.assert_array_equal(np.asarray(image), grid)
+
+
 if __name__ == "__main__":
     unittest.main()

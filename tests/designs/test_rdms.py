@@ -172,5 +172,21 @@ output: run.h5
         self.assertIn("nolabels.npy: its words are missing: expected " + os.path.join(self.dir, "nolabels.txt"), r.stderr)
 
 
+    def test_the_profile_draws_the_noise_ceiling_band(self):
+        import sys
+        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "python"))
+        import laminar
+        run = laminar.open(os.path.join(self.dir, "run.h5"))
+        fig = laminar.plot_profile(run)
+        rsa_axes = [ax for ax in fig.axes if ax.get_ylabel() == "RSA r"][0]
+        bands = {c.get_label(): c for c in rsa_axes.collections if c.get_label().startswith("noise ceiling")}
+        self.assertIn("noise ceiling m q (euclidean_corr)", bands)
+        # The band spans the stored bounds at the layer recorded.
+        g = self.f[f"results/euclidean_corr/m/{Q}"]
+        extent = bands["noise ceiling m q (euclidean_corr)"].get_paths()[0].vertices[:, 1]
+        self.assertAlmostEqual(extent.min(), g.attrs["noise_ceiling_low"], places=12)
+        self.assertAlmostEqual(extent.max(), g.attrs["noise_ceiling_high"], places=12)
+
+
 if __name__ == "__main__":
     unittest.main()

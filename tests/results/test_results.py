@@ -221,8 +221,10 @@ class Results(unittest.TestCase):
         # The scatter's title is the table's r, and that r is the Pearson r of what it plots.
         row = self.reader.table("rsa").iloc[1]
         self.assertIn(f"r = {row['r']:.3f}", figures["scatter"].axes[0].get_title())
-        a = self.reader.similarity("m", row["hook_a"]).to_numpy()[np.triu_indices(11, 1)]
-        b = self.reader.similarity("m", row["hook_b"]).to_numpy()[np.triu_indices(11, 1)]
+        a = self.reader.rdm("m", row["hook_a"]).to_numpy()[np.triu_indices(11, 1)]
+        b = self.reader.rdm("m", row["hook_b"]).to_numpy()[np.triu_indices(11, 1)]
+        np.testing.assert_allclose(a, 1 - self.reader.similarity("m", row["hook_a"]).to_numpy()[np.triu_indices(11, 1)],
+                                   atol=1e-12)
         self.assertAlmostEqual(np.corrcoef(a, b)[0, 1], row["r"], places=9)
         # The profile: one line per model and site, two layers each.
         lines = [ln for ln in figures["profile"].axes[0].get_lines() if not ln.get_label().startswith("_")]

@@ -104,17 +104,17 @@ def plot_histograms(run, analysis="cosine", model=None, hooks=None, bins=20):
 
 
 def plot_rsa_scatter(run, analysis="rsa", row=0):
-    """One space's pairwise similarities against another's, within-category pairs coloured by
-    category, with the RSA r (and p) of that row of the analysis's table (the seed's RSA)."""
+    """One space's dissimilarities (its RDM over the words) against another's, within-category
+    pairs coloured by category, with the RSA r (and p) of that row of the analysis's table."""
     table = run.table(analysis)
-    if table.empty:
-        return None
+    if table.empty or "hook_b" not in table or not isinstance(table["hook_b"].iloc[row], str):
+        return None  # a hypothesis or a noise ceiling: not two recorded spaces
     r = table.iloc[row]
-    measure = r.get("similarity", "cosine")
-    a = _upper(run.similarity(r["model_a"], r["hook_a"], measure).to_numpy())
-    b = _upper(run.similarity(r["model_b"], r["hook_b"], measure).to_numpy())
-    stimuli = run.stimuli()
-    cats = np.asarray(stimuli["category"])
+    measure = r.get("rdm", "cosine")
+    a = _upper(run.rdm(r["model_a"], r["hook_a"], measure).to_numpy())
+    b = _upper(run.rdm(r["model_b"], r["hook_b"], measure).to_numpy())
+    words = run.stimuli().drop_duplicates("word")
+    cats = np.asarray(words["category"])
     iu = np.triu_indices(len(cats), 1)
     fig, ax = plt.subplots(figsize=(5.2, 5))
     between = cats[iu[0]] != cats[iu[1]]
@@ -123,9 +123,10 @@ def plot_rsa_scatter(run, analysis="rsa", row=0):
         mask = (cats[iu[0]] == category) & (cats[iu[1]] == category)
         ax.scatter(a[mask], b[mask], s=10, label=category)
     p = r.get("p_value", np.nan)
-    ax.set_title(f"{r['model']}: r = {r['r']:.3f}" + (f", p = {p:.2g}" if np.isfinite(p) else ""), fontsize=10)
-    ax.set_xlabel(f"{measure} similarity, {r['model_a']} {_short(r['hook_a'])}")
-    ax.set_ylabel(f"{measure} similarity, {r['model_b']} {_short(r['hook_b'])}")
+    ax.set_title(f"{r['model']}: r = {r['r']:.3f} ({r.get('method', 'corr')})" +
+                 (f", p = {p:.2g}" if np.isfinite(p) else ""), fontsize=10)
+    ax.set_xlabel(f"{measure} dissimilarity, {r['model_a']} {_short(r['hook_a'])}")
+    ax.set_ylabel(f"{measure} dissimilarity, {r['model_b']} {_short(r['hook_b'])}")
     ax.legend(fontsize=8, markerscale=1.5)
     fig.tight_layout()
     return fig
@@ -144,9 +145,24 @@ def _profile_rows(run):
         if "head" in table:
             table = table[table["head"].isna()]
         value = "index" if metric == "selectivity" else "r"
-        for (model, site), rows in table.groupby(["model", "site"], sort=False):
+        if value not in table:
+            continue
+        for (model, site), rows in table[table[value].notna()].groupby(["model", "site"], sort=False):
             lines.append((metric, f"{model} {site}" + ("" if name == metric else f" ({name})"), model, rows, value))
     return lines
+
+
+def _noise_ceilings(run):
+    """(label, model, rows) per model and site whose RSA noise ceiling was computed."""
+    out = []
+    for name, metric in run.analyses().items():
+        table = run.table(name) if metric == "rsa" else pd.DataFrame()
+        if "noise_ceiling_low" not in table:
+            continue
+        table = table[table["noise_ceiling_low"].notna() & table["layer"].notna()]
+        for (model, site), rows in table.groupby(["model", "site"], sort=False):
+            out.append((f"noise ceiling {model} {site}" + ("" if name == metric else f" ({name})"), model, rows))
+    return out
 
 
 def plot_profile(run, x="auto"):
@@ -184,6 +200,19 @@ def plot_profile(run, x="auto"):
             p = rows["p_value"].to_numpy(float) if "p_value" in rows else np.full(len(rows), np.nan)
             sig = p < SIGNIFICANT
             ax.plot(xs[sig], ys[sig], marker, color=line.get_color())  # filled: significant
+        if panel == "rsa":  # where the data's own reliability caps r: lower to upper bound
+            for index, (label, model, rows) in enumerate(_noise_ceilings(run)):
+                rows = rows.sort_values("layer")
+                n_layer = models["n_layer"].get(model, np.nan)
+                layers = rows["layer"].to_numpy(dtype=float)
+                xs = layers / max(n_layer - 1, 1) if relative and np.isfinite(n_layer) else layers
+                low, high = rows["noise_ceiling_low"].to_numpy(float), rows["noise_ceiling_high"].to_numpy(float)
+                if len(xs) == 1:  # one layer: a box around it, not a band of no width
+                    width = 0.03 if relative else 0.3
+                    xs, low, high = np.r_[xs - width, xs + width], np.r_[low, low], np.r_[high, high]
+                ax.fill_between(xs, low, high, color=colours.get(model, "gray"), alpha=0.12,
+                                hatch="//" if index % 2 else "\\\\", edgecolor=colours.get(model, "gray"), linewidth=0,
+                                label=label)
         if panel == "selectivity":
             ax.axhline(1.0, color="gray", linewidth=0.8, linestyle=":")
         ax.set_ylabel("selectivity index" if panel == "selectivity" else "RSA r")
@@ -197,17 +226,25 @@ def plot_profile(run, x="auto"):
     return fig
 
 
-def _grids(run, table):
+def _grids(run, table, analysis):
     """(title, row label, column label, DataFrame of r) of each grid the table holds: layer x layer
     per pair of models and sites (where layers were compared with each other), and model x model
     per pair of sites and relative depth (where models were compared with each other)."""
     out = []
+    for path, dataset in run.grids(analysis):  # computed with grid: true
+        g = dataset.parent
+        frame = run.matrix(analysis, *path.split("/")[:2], "grid")
+        out.append((f"{g.attrs['model_a']} {g.attrs['site_a']} ~ {g.attrs['model_b']} {g.attrs['site_b']}",
+                    f"{g.attrs['model_a']} {g.attrs['site_a']}: layer", f"{g.attrs['model_b']} {g.attrs['site_b']}: layer", frame))
+    if out or "layer_a" not in table or "layer_b" not in table:
+        return out
+    table = table[table["layer_a"].notna() & table["layer_b"].notna()]
     for (ma, sa, mb, sb), rows in table.groupby(["model_a", "site_a", "model_b", "site_b"], sort=False):
         # A grid when layers were compared with several others (not one pair per layer).
         if rows["layer_a"].nunique() > 1 and rows.groupby("layer_a")["layer_b"].nunique().max() > 1:
             grid = rows.pivot_table(index="layer_a", columns="layer_b", values="r")
             out.append((f"{ma} {sa} ~ {mb} {sb}", f"{ma} {sa}: layer", f"{mb} {sb}: layer", grid))
-    across = table[table["model_a"] != table["model_b"]]
+    across = table[table["model_a"] != table["model_b"]]  # (hypotheses have no layer_b: left out above)
     if across["model_a"].nunique() + across["model_b"].nunique() > 2:
         depth = run.models().set_index("model")["n_layer"]
         across = across.assign(depth=[round(row.layer_a / max(depth.get(row.model_a, 2) - 1, 1), 2)
@@ -227,10 +264,7 @@ def plot_rsa_grid(run, analysis="rsa"):
     """RSA grids where computed: layer x layer per pair of models and sites (pairs that name a hook
     compare it with every layer), and model x model (pairs across models, by relative depth);
     None where the analysis compared only layer with same layer within each model."""
-    table = run.table(analysis)
-    if table.empty or not {"layer_a", "layer_b", "r"} <= set(table):
-        return None
-    grids = _grids(run, table)
+    grids = _grids(run, run.table(analysis), analysis)
     if not grids:
         return None
     fig, axes = plt.subplots(1, len(grids), figsize=(5 * len(grids), 4.4), squeeze=False)

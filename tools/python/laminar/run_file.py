@@ -228,6 +228,51 @@ class RunFile:
             return pd.Series(values, index=labels("rows"), name=name)
         return pd.DataFrame(values, index=labels("rows"), columns=labels("columns"))
 
+    def rdm(self, model, hook, measure="cosine"):
+        """The words' RDM computed here from the activations, as the rsa metric (and rsatoolbox's
+        calc_rdm) defines it: a word's pattern is the mean of its rows; "euclidean" (squared, over
+        the number of dimensions), "correlation" (1 - Pearson), "cosine" (1 - cosine), or
+        "crossnobis" (leave one context out, contexts kept)."""
+        x = self.file["activations"][model][hook][()].astype(np.float64)
+        stimuli = self.stimuli()
+        words = list(dict.fromkeys(stimuli["word"]))
+        of_row = np.array([words.index(w) for w in stimuli["word"]])
+        contexts = stimuli["context"].to_numpy() if "context" in stimuli else np.zeros(len(x), dtype=int)
+
+        def means(rows):
+            return np.array([x[rows & (of_row == i)].mean(axis=0) for i in range(len(words))])
+        everything = np.ones(len(x), dtype=bool)
+        if measure == "crossnobis":
+            folds = np.unique(contexts)
+            d = np.zeros((len(words), len(words)))
+            for fold in folds:
+                a, b = means(contexts != fold), means(contexts == fold)
+                k = a @ b.T
+                d += (np.diag(k)[:, None] + np.diag(k)[None, :] - k - k.T) / x.shape[1]
+            d /= len(folds)
+        elif measure == "euclidean":
+            m = means(everything)
+            sq = np.sum(m ** 2, axis=1)
+            d = (sq[:, None] + sq[None, :] - 2 * m @ m.T) / x.shape[1]
+        elif measure in ("cosine", "correlation"):
+            m = means(everything)
+            if measure == "correlation":
+                m = m - m.mean(axis=1, keepdims=True)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                m = m / np.linalg.norm(m, axis=1, keepdims=True)
+            d = 1 - m @ m.T
+        else:
+            raise ValueError(f"unknown RDM measure '{measure}' (euclidean, correlation, cosine, crossnobis)")
+        np.fill_diagonal(d, 0)
+        return pd.DataFrame(d, index=words, columns=words)
+
+    def grids(self, analysis):
+        """(path, dataset) of each layer x layer grid an rsa analysis computed (`grid: true`),
+        path as "<models>/<sites>/grid" under the analysis."""
+        root = self.file["results"][analysis]
+        return [(path, obj) for path, obj in _walk(root)
+                if isinstance(obj, h5py.Dataset) and path.endswith("/grid")]
+
     def similarity(self, model, hook, measure="cosine"):
         """The stimuli's similarity matrix computed here from the activations (cosine or
         correlation, as the metrics define them), labelled by word."""
