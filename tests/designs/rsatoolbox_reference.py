@@ -45,8 +45,9 @@ def crossnobis_fold(x, words, contexts, fold):
 
 
 def context_rdms(x, words, contexts, method):
-    if method == "crossnobis":
-        return [crossnobis_fold(x, words, contexts, f) for f in np.unique(contexts)]
+    """Each context's RDM from its own rows (a subject's RDM); one pattern per word and context
+    cannot be cross-validated, so crossnobis is euclidean within a context."""
+    method = "euclidean" if method == "crossnobis" else method
     return [calc_rdm(x[contexts == f], words[contexts == f], contexts[contexts == f], method) for f in np.unique(contexts)]
 
 

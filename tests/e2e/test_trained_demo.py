@@ -6,10 +6,12 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 
 import h5py
+import numpy as np
 
 BIN = os.environ["LAMINAR_BIN"]
 ROOT = os.environ["LAMINAR_SOURCE"]
@@ -90,6 +92,43 @@ class TrainedDemo(unittest.TestCase):
         best = max(i for i, _ in trained)
         self.assertGreater(best, max(i for i, _ in random), (trained, random))
         self.assertLess(min(p for _, p in trained), 0.01, trained)
+
+
+    def test_the_contexts_and_noise_ceiling_experiment_on_the_demo_model(self):
+        """experiments/contexts_noise_ceiling.yaml as shipped, its model replaced by the demo model:
+        34 words x 20 contexts; crossnobis RSA with the category hypothesis and noise ceilings,
+        checked against the numpy transcription of rsatoolbox (tests/designs)."""
+        sys.path.insert(0, os.path.join(ROOT, "tests", "designs"))
+        import rsatoolbox_reference as ref
+        out = os.path.join(self.dir, "contexts.h5")
+        r = subprocess.run([BIN, "run", os.path.join(ROOT, "experiments", "contexts_noise_ceiling.yaml"), "--quiet",
+                            "--model", f"gpt2-medium={self.trained}", "--out", out], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with h5py.File(out, "r") as f:
+            words = np.array([w.decode() for w in f["stimuli/word"][()]])
+            contexts = f["stimuli/context"][()]
+            self.assertEqual(len(words), 34 * 20)
+            self.assertEqual(sorted(np.bincount(contexts)), [34] * 20)
+            names = list(dict.fromkeys(words))
+            category = np.array([f["stimuli/category"][i].decode() for i in range(0, len(words), 20)])
+            hypothesis = ref.triu(1.0 - (category[:, None] == category[None, :]))
+            at = np.searchsorted(np.unique(words), names)  # the reference sorts words by name
+            found = []
+            for layer in range(4):
+                hook = f"blocks.{layer}.hook_resid_post"
+                x = f[f"activations/gpt2-medium/{hook}"][()].astype(np.float64)
+                pair = f[f"results/category/gpt2-medium/{hook}~hypothesis:category"]
+                rdm = ref.square(ref.calc_rdm(x, words, contexts, "crossnobis"))[np.ix_(at, at)]
+                self.assertAlmostEqual(pair.attrs["r"], ref.compare(ref.triu(rdm), hypothesis, "corr"), delta=1e-9)
+                space = f[f"results/category/gpt2-medium/{hook}"]
+                low, high = ref.boot_noise_ceiling(ref.context_rdms(x, words, contexts, "crossnobis"), "corr")
+                self.assertAlmostEqual(space.attrs["noise_ceiling_low"], low, delta=1e-9)
+                self.assertAlmostEqual(space.attrs["noise_ceiling_high"], high, delta=1e-9)
+                self.assertLess(pair.attrs["r"], high)  # no hypothesis beats the data's own reliability
+                found.append((round(pair.attrs["r"], 3), pair.attrs["p_value"], round(low, 3), round(high, 3)))
+        print("contexts_noise_ceiling on the demo model, resid_post by layer (r, p, ceiling low, high):", found)
+        self.assertGreater(max(r for r, *_ in found), 0.1, found)  # the trained model groups the words
+        self.assertLess(min(p for _, p, *_ in found), 0.01, found)
 
 
 if __name__ == "__main__":

@@ -210,9 +210,10 @@ def plot_profile(run, x="auto"):
                 if len(xs) == 1:  # one layer: a box around it, not a band of no width
                     width = 0.03 if relative else 0.3
                     xs, low, high = np.r_[xs - width, xs + width], np.r_[low, low], np.r_[high, high]
-                ax.fill_between(xs, low, high, color=colours.get(model, "gray"), alpha=0.12,
-                                hatch="//" if index % 2 else "\\\\", edgecolor=colours.get(model, "gray"), linewidth=0,
-                                label=label)
+                colour = colours.get(model, "gray")
+                ax.fill_between(xs, low, high, color=colour, alpha=0.25, linewidth=0, label=label)
+                for bound in (low, high):  # edges in the site's line style: several ceilings stay told apart
+                    ax.plot(xs, bound, styles[index % len(styles)], color=colour, linewidth=0.7, label="_")
         if panel == "selectivity":
             ax.axhline(1.0, color="gray", linewidth=0.8, linestyle=":")
         ax.set_ylabel("selectivity index" if panel == "selectivity" else "RSA r")

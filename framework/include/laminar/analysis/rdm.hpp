@@ -110,14 +110,17 @@ inline arma::mat activation_rdm(const arma::mat& X, const Conditions& c, const s
     return pattern_rdm(c.repeated() ? condition_means(X, c) : X, measure);
 }
 
-/// One RDM per context (the "subjects" of a noise ceiling): the measure on that context's rows,
-/// or for crossnobis that context's fold (held out against the others), whose mean is the
-/// crossnobis RDM.
+/// One RDM per context (the "subjects" of a noise ceiling), from that context's rows alone: each
+/// is an independent estimate, as a subject's RDM is. A context has one pattern per word, too few
+/// to cross-validate, so crossnobis takes its uncross-validated counterpart there (euclidean:
+/// the same units; the noise it adds is about the same for every pair). Crossnobis's own folds
+/// would not do: each shares the other contexts' mean with every other fold, and their agreement
+/// would make any ceiling look near 1.
 inline std::vector<arma::mat> context_rdms(const arma::mat& X, const Conditions& c, const std::string& measure) {
     std::vector<arma::mat> out;
+    const std::string per_context = measure == "crossnobis" ? "euclidean" : measure;
     for (arma::uword f = 0; f < c.folds; ++f)
-        out.push_back(measure == "crossnobis" ? crossnobis_fold(X, c, f)
-                                              : pattern_rdm(condition_means(X, c, arma::find(c.fold_of_row == f)), measure));
+        out.push_back(pattern_rdm(condition_means(X, c, arma::find(c.fold_of_row == f)), per_context));
     return out;
 }
 
