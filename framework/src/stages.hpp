@@ -4,6 +4,7 @@
 #include <chrono>
 #include <ostream>
 
+#include "h5.hpp"
 #include "pipeline.hpp"
 
 namespace laminar {

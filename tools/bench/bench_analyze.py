@@ -22,6 +22,8 @@ import time
 import h5py
 import numpy as np
 
+import synthetic_run
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("LAMINAR_BUILD_DIR", os.path.join(ROOT, "build"))
 
@@ -34,23 +36,8 @@ def make_run_file(path, n, d=1024, seed=0):
     q = (rng.normal(size=(n, d)) + 0.3 * centres[labels]).astype(np.float32)
     k = (0.8 * q + 0.5 * rng.normal(size=(n, d))).astype(np.float32)
     names = ["space", "interior", "fruit"]
-    with h5py.File(path, "w") as f:
-        f.attrs["laminar_version"] = "bench"
-        s = f.create_group("stimuli")
-        s["text"] = [f"stimulus {i}".encode() for i in range(n)]
-        s["word"] = [f"w{i}".encode() for i in range(n)]
-        s["category"] = [names[c].encode() for c in labels]
-        s["category_names"] = [c.encode() for c in names]
-        ids = np.empty(n, dtype=object)
-        ids[:] = [np.array([i], np.int32) for i in range(n)]
-        s.create_dataset("token_ids", data=ids, dtype=h5py.vlen_dtype(np.int32))
-        for key in ("position", "word_begin", "word_end"):
-            s[key] = np.zeros(n, np.int32)
-        for site, data in (("q", q), ("k", k)):
-            ds = f.create_dataset(f"activations/m/blocks.5.attn.hook_{site}", data=data)
-            ds.attrs["layer"], ds.attrs["site"] = 5, site
-        e = f.create_group("stages/extract")
-        e.attrs["inputs_hash"], e.attrs["spec_hash"], e.attrs["completed"] = "bench", "bench", "bench"
+    synthetic_run.write(path, [f"w{i}" for i in range(n)], [names[c] for c in labels], names,
+                        {f"blocks.5.attn.hook_{site}": (site, 5, data) for site, data in (("q", q), ("k", k))})
 
 
 EXPERIMENT = """experiment: bench-analyze
@@ -82,6 +69,7 @@ def main():
         yaml = os.path.join(folder, f"analyze-{n}.yaml")
         with open(yaml, "w") as f:
             f.write(EXPERIMENT.format(p=args.permutations, b=args.bootstrap, out=run))
+        synthetic_run.stamp_as_extracted(run, yaml)
         t = time.perf_counter()
         subprocess.run([os.path.join(BUILD, "laminar"), "run", yaml, "--stage", "analyze", "--force"],
                        check=True, capture_output=True)

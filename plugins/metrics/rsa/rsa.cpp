@@ -113,8 +113,6 @@ public:
         overall.write(out);
         within.write(out);
         if (grid_) write_grids(in, conditions, rdms, out);
-        if (noise_ceiling_)
-            for (const auto& [space, rdm] : rdms) write_noise_ceiling(in, space.first, space.second, conditions, out);
         out.progress(work.size(), work.size());
     }
 
@@ -244,29 +242,30 @@ private:
         return labels;
     }
 
-    /// The activations of a space as a matrix, with a warning for rows that are not finite.
+    /// The activations of a space as columns [dims x rows], with a warning for rows that are not finite.
     static arma::mat activations(const ActivationSource& in, const std::string& model, const std::string& hook, ResultSink& out) {
-        const arma::mat X = as_matrix(in.read(model, hook));
+        const arma::mat Xt = as_columns(in.read(model, hook));
         std::size_t nonfinite = 0;
-        for (arma::uword i = 0; i < X.n_rows; ++i) nonfinite += !X.row(i).is_finite();
+        for (arma::uword i = 0; i < Xt.n_cols; ++i) nonfinite += !Xt.col(i).is_finite();
         if (nonfinite)
             out.warn(model + "/" + hook + ": " + std::to_string(nonfinite) +
                      " stimulus vector(s) contain NaN or infinite values; everything computed from them is NaN");
-        return X;
+        return Xt;
     }
 
-    /// The RDM of a recorded space, computed once per analysis.
+    /// The RDM of a recorded space, computed once per analysis; its noise ceiling is written then
+    /// (its contexts' RDMs are not kept: at 1,000 words, 20 of them per space weigh 80 MB).
     const arma::mat& space_rdm(const ActivationSource& in, const std::string& model, const std::string& hook,
                                const Conditions& c, RdmCache& cache, ResultSink& out) const {
         auto [it, fresh] = cache.emplace(std::make_pair(model, hook), arma::mat());
-        if (fresh) {
-            const arma::mat X = activations(in, model, hook, out);
-            const bool in_finite = X.is_finite();  // else already said
-            it->second = activation_rdm(X, c, rdm_);
-            if (it->second.has_nan() && in_finite && rdm_ != "euclidean" && rdm_ != "crossnobis")
-                out.warn(model + "/" + hook + ": some words' patterns have zero length" +
-                         std::string(rdm_ == "correlation" ? " after centring" : "") + "; their dissimilarities are NaN");
-        }
+        if (!fresh) return it->second;
+        const arma::mat Xt = activations(in, model, hook, out);
+        SpaceRdms rdms = space_rdms(Xt, c, rdm_, noise_ceiling_);
+        it->second = std::move(rdms.rdm);
+        if (it->second.has_nan() && Xt.is_finite() && rdm_ != "euclidean" && rdm_ != "crossnobis")
+            out.warn(model + "/" + hook + ": some words' patterns have zero length" +
+                     std::string(rdm_ == "correlation" ? " after centring" : "") + "; their dissimilarities are NaN");
+        if (noise_ceiling_) write_noise_ceiling(rdms.contexts, model + "/" + hook, out);
         return it->second;
     }
 
@@ -324,12 +323,10 @@ private:
     }
 
     /// Bounds of the noise ceiling of one space, its contexts as subjects.
-    void write_noise_ceiling(const ActivationSource& in, const std::string& model, const std::string& hook,
-                             const Conditions& c, ResultSink& out) const {
+    void write_noise_ceiling(const std::vector<arma::mat>& contexts, const std::string& path, ResultSink& out) const {
         std::vector<arma::vec> subjects;
-        for (const auto& D : context_rdms(activations(in, model, hook, out), c, rdm_)) subjects.push_back(upper(D));
+        for (const auto& D : contexts) subjects.push_back(upper(D));
         const auto [low, high] = noise_ceiling(subjects, method_);
-        const std::string path = model + "/" + hook;
         out.attribute(path, "noise_ceiling_low", low);
         out.attribute(path, "noise_ceiling_high", high);
         out.attribute(path, "noise_ceiling_subjects", static_cast<int64_t>(subjects.size()));

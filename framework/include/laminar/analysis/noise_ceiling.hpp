@@ -14,38 +14,50 @@
 
 namespace laminar::analysis {
 
-/// rsatoolbox's pool_rdm: the RDM that best predicts the set under `method` (upper triangles).
-inline arma::vec pool_rdm(const std::vector<arma::vec>& rdms, const std::string& method) {
-    arma::vec pooled(rdms.at(0).n_elem, arma::fill::zeros);
-    for (const auto& v : rdms) {
-        if (method == "cosine" || method == "cosine_cov") {
-            pooled += v / std::sqrt(arma::mean(arma::square(v)));
-        } else if (method == "corr" || method == "pearson" || method == "corr_cov") {
-            const arma::vec centred = v - arma::mean(v);
-            pooled += centred / std::sqrt(arma::mean(arma::square(centred)));  // numpy's std: ddof 0
-        } else if (method == "spearman" || method == "rho-a" || method == "tau-a") {
-            pooled += average_ranks(v);  // for tau-a too, as rsatoolbox does (it warns)
-        } else {
-            throw SpecError("method", "no noise ceiling for comparison method '" + method + "'");
-        }
+/// One RDM as rsatoolbox's pool_rdm transforms it before averaging: scaled to unit root mean
+/// square (cosine, cosine_cov), z-scored with numpy's std (corr, corr_cov), ranked (spearman,
+/// rho-a, and tau-a, for which rsatoolbox too pools ranks and warns).
+inline arma::vec pooling_form(const arma::vec& v, const std::string& method) {
+    if (method == "cosine" || method == "cosine_cov") return v / std::sqrt(arma::mean(arma::square(v)));
+    if (method == "corr" || method == "pearson" || method == "corr_cov") {
+        const arma::vec centred = v - arma::mean(v);
+        return centred / std::sqrt(arma::mean(arma::square(centred)));
     }
-    pooled /= double(rdms.size());
-    if (method == "corr" || method == "pearson" || method == "corr_cov") pooled -= pooled.min();
-    return pooled;
+    if (method == "spearman" || method == "rho-a" || method == "tau-a") return average_ranks(v);
+    throw SpecError("method", "no noise ceiling for comparison method '" + method + "'");
 }
 
-/// {lower, upper} bound.
+/// rsatoolbox's pool_rdm from the sum of the RDMs' pooling forms: their mean (less its minimum
+/// for the correlations).
+inline arma::vec pooled(const arma::vec& sum, double count, const std::string& method) {
+    arma::vec out = sum / count;
+    if (method == "corr" || method == "pearson" || method == "corr_cov") out -= out.min();
+    return out;
+}
+
+inline arma::vec pool_rdm(const std::vector<arma::vec>& rdms, const std::string& method) {
+    arma::vec sum(rdms.at(0).n_elem, arma::fill::zeros);
+    for (const auto& v : rdms) sum += pooling_form(v, method);
+    return pooled(sum, double(rdms.size()), method);
+}
+
+/// {lower, upper} bound. Each RDM's pooling form is computed once: the pool of the others is the
+/// pool of all less its own term.
 inline std::pair<double, double> noise_ceiling(const std::vector<arma::vec>& rdms, const std::string& method) {
-    const arma::vec all = pool_rdm(rdms, method);
+    std::vector<arma::vec> forms;
+    arma::vec sum(rdms.at(0).n_elem, arma::fill::zeros);
+    for (const auto& v : rdms) {
+        forms.push_back(pooling_form(v, method));
+        sum += forms.back();
+    }
+    const double n = double(rdms.size());
+    const arma::vec all = pooled(sum, n, method);
     double lower = 0, upper = 0;
     for (std::size_t s = 0; s < rdms.size(); ++s) {
-        std::vector<arma::vec> others;
-        for (std::size_t t = 0; t < rdms.size(); ++t)
-            if (t != s) others.push_back(rdms[t]);
-        lower += compare(pool_rdm(others, method), rdms[s], method);
+        lower += compare(pooled(sum - forms[s], n - 1, method), rdms[s], method);
         upper += compare(all, rdms[s], method);
     }
-    return {lower / double(rdms.size()), upper / double(rdms.size())};
+    return {lower / n, upper / n};
 }
 
 }  // namespace laminar::analysis

@@ -50,77 +50,91 @@ inline Conditions conditions_of(const std::vector<Stimulus>& stimuli) {
     return c;
 }
 
-/// The mean pattern of each condition over the rows `rows` of X ([conditions x dims]).
-inline arma::mat condition_means(const arma::mat& X, const Conditions& c, const arma::uvec& rows) {
-    arma::mat sum(c.n, X.n_cols, arma::fill::zeros);
-    arma::vec count(c.n, arma::fill::zeros);
+/// An activation set as columns, [dims x rows] double: the run file's row-major floats read as
+/// they lie (no transpose), so that a row's pattern is one contiguous column.
+inline arma::mat as_columns(const ActivationSet& set) {
+    const arma::fmat columns(const_cast<float*>(set.data.data()), set.cols, set.rows, false, true);
+    return arma::conv_to<arma::mat>::from(columns);
+}
+
+/// The mean pattern of each condition over the rows `rows`, as columns [dims x conditions].
+inline arma::mat condition_means(const arma::mat& Xt, const Conditions& c, const arma::uvec& rows) {
+    arma::mat sum(Xt.n_rows, c.n, arma::fill::zeros);
+    arma::rowvec count(c.n, arma::fill::zeros);
     for (arma::uword r : rows) {
-        sum.row(c.of_row(r)) += X.row(r);
+        sum.col(c.of_row(r)) += Xt.col(r);
         count(c.of_row(r)) += 1;
     }
-    return sum.each_col() / count;
+    return sum.each_row() / count;
 }
 
-inline arma::mat condition_means(const arma::mat& X, const Conditions& c) {
-    return condition_means(X, c, arma::regspace<arma::uvec>(0, X.n_rows - 1));
+/// The dissimilarities a kernel K = <a_i, b_j> gives: (K_ii + K_jj - K_ij - K_ji) / dims.
+inline arma::mat rdm_from_kernel(const arma::mat& K, double dims) {
+    const arma::uword n = K.n_rows;
+    arma::mat D(n, n);
+    for (arma::uword j = 0; j < n; ++j)
+        for (arma::uword i = 0; i <= j; ++i) D(i, j) = D(j, i) = (K(i, i) + K(j, j) - K(i, j) - K(j, i)) / dims;
+    D.diag().zeros();
+    return D;
 }
 
-/// Full [n x n] RDM of condition patterns M: "euclidean" (rsatoolbox: the squared distance over
-/// the number of channels), "correlation" (1 - Pearson between patterns), "cosine" (1 - cosine,
-/// scipy's cosine distance). Diagonal exactly 0.
-inline arma::mat pattern_rdm(const arma::mat& M, const std::string& measure) {
+/// Full [n x n] RDM of condition patterns (columns of Mt, [dims x n]): "euclidean" (rsatoolbox:
+/// the squared distance over the number of dimensions), "correlation" (1 - Pearson between
+/// patterns), "cosine" (1 - cosine, scipy's cosine distance). Diagonal exactly 0.
+inline arma::mat pattern_rdm(const arma::mat& Mt, const std::string& measure) {
     arma::mat D;
     if (measure == "euclidean") {
-        const arma::vec sq = arma::sum(arma::square(M), 1);
-        D = (arma::repmat(sq, 1, M.n_rows) + arma::repmat(sq.t(), M.n_rows, 1) - 2 * M * M.t()) / double(M.n_cols);
+        D = rdm_from_kernel(Mt.t() * Mt, double(Mt.n_rows));
     } else if (measure == "correlation" || measure == "cosine") {
         std::size_t degenerate = 0;
-        D = 1 - similarity(M, measure, degenerate);
+        D = 1 - similarity(Mt.t(), measure, degenerate);
+        D.diag().zeros();
     } else {
         throw SpecError("rdm", "unknown RDM measure '" + measure + "' (euclidean, correlation, cosine, crossnobis)");
     }
-    D.diag().zeros();
     return D;
 }
 
-/// The cross-validated squared Euclidean distance of fold `test` (rsatoolbox's crossnobis with
-/// an identity noise precision): (a_i - a_j) . (b_i - b_j) / channels, with a the condition
-/// means of the other folds and b those of fold `test`.
-inline arma::mat crossnobis_fold(const arma::mat& X, const Conditions& c, arma::uword test) {
-    const arma::mat train = condition_means(X, c, arma::find(c.fold_of_row != test));
-    const arma::mat held = condition_means(X, c, arma::find(c.fold_of_row == test));
-    const arma::mat K = train * held.t();
-    const arma::vec d = K.diag();
-    arma::mat D = (arma::repmat(d, 1, c.n) + arma::repmat(d.t(), c.n, 1) - K - K.t()) / double(X.n_cols);
-    D.diag().zeros();
-    return D;
-}
+/// A space's RDM over the conditions and, when asked, each context's own RDM (the "subjects"
+/// of a noise ceiling: each an independent estimate, from that context's rows alone).
+struct SpaceRdms {
+    arma::mat rdm;
+    std::vector<arma::mat> contexts;
+};
 
-/// Leave-one-context-out crossnobis: the mean of the folds' RDMs.
-inline arma::mat crossnobis(const arma::mat& X, const Conditions& c) {
-    arma::mat D(c.n, c.n, arma::fill::zeros);
-    for (arma::uword f = 0; f < c.folds; ++f) D += crossnobis_fold(X, c, f);
-    return D / double(c.folds);
-}
-
-/// The RDM of activations X over conditions: crossnobis across contexts, or the measure on the
-/// conditions' mean patterns (rsatoolbox's calc_rdm with descriptor = word).
-inline arma::mat activation_rdm(const arma::mat& X, const Conditions& c, const std::string& measure) {
-    if (measure == "crossnobis") return crossnobis(X, c);
-    return pattern_rdm(c.repeated() ? condition_means(X, c) : X, measure);
-}
-
-/// One RDM per context (the "subjects" of a noise ceiling), from that context's rows alone: each
-/// is an independent estimate, as a subject's RDM is. A context has one pattern per word, too few
-/// to cross-validate, so crossnobis takes its uncross-validated counterpart there (euclidean:
-/// the same units; the noise it adds is about the same for every pair). Crossnobis's own folds
-/// would not do: each shares the other contexts' mean with every other fold, and their agreement
-/// would make any ceiling look near 1.
-inline std::vector<arma::mat> context_rdms(const arma::mat& X, const Conditions& c, const std::string& measure) {
-    std::vector<arma::mat> out;
-    const std::string per_context = measure == "crossnobis" ? "euclidean" : measure;
-    for (arma::uword f = 0; f < c.folds; ++f)
-        out.push_back(pattern_rdm(condition_means(X, c, arma::find(c.fold_of_row == f)), per_context));
+/// Crossnobis (rsatoolbox's, identity noise precision, leave one context out) needs every word
+/// once in every context. Fold f compares the other contexts' mean patterns with context f's:
+/// K_f = ((S - P_f) / (C - 1))' P_f, with P_f context f's patterns and S their sum; the RDM is
+/// the mean over folds of (K_ii + K_jj - K_ij - K_ji) / dims, linear in K, so it is that of
+/// mean_f K_f = (S'S - sum_f P_f'P_f) / (C (C - 1)): C + 1 Gram matrices instead of C
+/// cross-products and C more for the contexts' own RDMs, which reuse P_f'P_f. A context has
+/// one pattern per word, too few to cross-validate: its own RDM is euclidean (the same units;
+/// the noise it adds is about the same for every pair).
+inline SpaceRdms space_rdms(const arma::mat& Xt, const Conditions& c, const std::string& measure, bool per_context) {
+    SpaceRdms out;
+    const double dims = double(Xt.n_rows);
+    if (measure != "crossnobis" && !per_context) {
+        out.rdm = pattern_rdm(c.repeated() ? condition_means(Xt, c, arma::regspace<arma::uvec>(0, Xt.n_cols - 1)) : Xt, measure);
+        return out;
+    }
+    // Balanced: context f's patterns in condition order.
+    arma::umat row_of(c.n, c.folds);
+    for (arma::uword r = 0; r < Xt.n_cols; ++r) row_of(c.of_row(r), c.fold_of_row(r)) = r;
+    arma::mat S(Xt.n_rows, c.n, arma::fill::zeros), gram_sum(c.n, c.n, arma::fill::zeros);
+    for (arma::uword f = 0; f < c.folds; ++f) {
+        const arma::mat P = Xt.cols(arma::uvec(row_of.col(f)));
+        S += P;
+        if (measure == "crossnobis" || measure == "euclidean") {
+            const arma::mat G = P.t() * P;
+            if (measure == "crossnobis") gram_sum += G;
+            if (per_context) out.contexts.push_back(rdm_from_kernel(G, dims));
+        } else if (per_context) {
+            out.contexts.push_back(pattern_rdm(P, measure));
+        }
+    }
+    const double C = double(c.folds);
+    out.rdm = measure == "crossnobis" ? rdm_from_kernel((S.t() * S - gram_sum) / (C * (C - 1)), dims)
+                                      : pattern_rdm(S / C, measure);
     return out;
 }
 
