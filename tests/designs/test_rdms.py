@@ -188,5 +188,24 @@ output: run.h5
         self.assertAlmostEqual(extent.max(), g.attrs["noise_ceiling_high"], places=12)
 
 
+    def test_crossnobis_and_the_noise_ceiling_ask_for_contexts_kept(self):
+        with open(self.yaml) as f:
+            text = f.read()
+        first = text.index("  - metric: rsa")
+        second = text.index("  - metric: rsa", first + 1)
+        crossnobis = text.index("  - metric: rsa\n    name: crossnobis_corr")
+        for name, section, message in [
+                ("mean-ceiling", text[first:second], "analyze[0].noise_ceiling: the noise ceiling takes the contexts as "
+                                                     "subjects: it needs stimuli.contexts: keep"),
+                ("mean-crossnobis", text[crossnobis:text.index("  - metric: rsa", crossnobis + 1)],
+                 "analyze[0].rdm: crossnobis cross-validates across contexts: it needs stimuli.contexts: keep")]:
+            yaml = os.path.join(self.dir, name + ".yaml")
+            with open(yaml, "w") as f:
+                f.write(text[:first].replace("contexts: keep", "contexts: mean") + section + f"output: {name}.h5\n")
+            r = subprocess.run([BIN, "run", yaml, "--quiet"], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(message, r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
