@@ -10,16 +10,14 @@
 // `noise_ceiling: true` gives each compared space the bounds of rsatoolbox's
 // boot_noise_ceiling, its contexts as the subjects.
 #include <algorithm>
-#include <array>
 #include <filesystem>
 #include <cmath>
 #include <map>
-#include <set>
-#include <tuple>
 
 #include "hypothesis_file.hpp"
 #include "laminar/analysis/correction.hpp"
 #include "laminar/analysis/noise_ceiling.hpp"
+#include "laminar/analysis/pairing.hpp"
 #include "laminar/analysis/rdm.hpp"
 #include "laminar/analysis/rsa.hpp"
 #include "laminar/hook_names.hpp"
@@ -91,7 +89,7 @@ public:
                                                                                     arma::repmat(labels.t(), labels.n_elem, 1)))
                                    : rsa::read_hypothesis_rdm(kind, conditions.words, "hypotheses." + name);
         std::vector<std::string> left_out;
-        const auto work = compared_spaces(in, left_out);
+        const auto work = paired_spaces(in, pairs_, relative_depth_, left_out);
         for (const auto& message : left_out) out.warn(message);
         // Two families: the comparisons of whole spaces, and those within categories.
         CorrectedPValues<ResultSink> overall(correction_), within(correction_);
@@ -99,12 +97,11 @@ public:
         for (std::size_t i = 0; i < work.size(); ++i) {
             out.progress(i, work.size());
             const auto& [model_a, hook_a, model_b, hook_b] = work[i];
-            const std::string group = model_a == model_b || model_b.empty() ? model_a : model_a + "~" + model_b;
-            const bool hypothesis = model_b.empty();
+            const bool hypothesis = work[i].hypothesis();
             const arma::mat& A = space_rdm(in, model_a, hook_a, conditions, rdms, out);
             const arma::mat& B = hypothesis ? hypotheses.at(parse_space(hook_b).what)
                                             : space_rdm(in, model_b, hook_b, conditions, rdms, out);
-            const std::string path = group + "/" + hook_a + "~" + hook_b;
+            const std::string path = work[i].path();
             if (hypothesis) out.attribute(path, "hypothesis", parse_space(hook_b).what);  // the host describes the rest
             // Within one category the category model is flat: nothing to compare there.
             const bool flat = hypothesis && hypotheses_.at(parse_space(hook_b).what) == "category";
@@ -112,7 +109,19 @@ public:
         }
         overall.write(out);
         within.write(out);
-        if (grid_) write_grids(in, conditions, rdms, out);
+        if (grid_)  // r only: the aligned pairs carry the tests
+            for (const auto& g : layer_grids(in, pairs_, out)) {
+                std::vector<arma::vec> columns;
+                for (const auto& [layer, hook] : g.layers_b) columns.push_back(upper(space_rdm(in, g.model_b, hook, conditions, rdms, out)));
+                arma::mat values(g.layers_a.size(), g.layers_b.size());
+                for (std::size_t r = 0; r < g.layers_a.size(); ++r) {
+                    const arma::vec row = upper(space_rdm(in, g.model_a, g.layers_a[r].second, conditions, rdms, out));
+                    for (std::size_t k = 0; k < columns.size(); ++k) values(r, k) = compare(row, columns[k], method_);
+                }
+                write_grid(out, g, values);
+                out.attribute(g.path, "method", method_);
+                out.attribute(g.path, "rdm", rdm_);
+            }
         out.progress(work.size(), work.size());
     }
 
@@ -126,111 +135,6 @@ private:
     std::string correction_;
     std::map<std::string, std::string> hypotheses_;  ///< name -> "category" or a file (resolved by the host)
     bool relative_depth_ = false;
-
-    /// Whether layer `la` of model a (of `na` layers) pairs with layer `lb` of model b: the same
-    /// index, or with `align: relative_depth` each layer of the shallower model with the layer of
-    /// the deeper one nearest its relative depth.
-    bool aligned(int la, int na, int lb, int nb) const {
-        if (!relative_depth_ || na == nb || la < 0 || lb < 0) return la == lb;
-        auto nearest = [](int l, int from, int to) {
-            return from > 1 ? static_cast<int>(std::lround(l * double(to - 1) / (from - 1))) : 0;
-        };
-        return na < nb ? nearest(la, na, nb) == lb : nearest(lb, nb, na) == la;
-    }
-
-    static bool is_hypothesis(const std::string& space) { return parse_space(space).model == "hypothesis"; }
-
-    /// (model a, hook a, model b, hook b) of every comparison the pairs ask for; `left_out` says
-    /// which sets found no partner (two models of different depth), never dropped silently.
-    std::vector<std::array<std::string, 4>> compared_spaces(const ActivationSource& in,
-                                                            std::vector<std::string>& left_out) const {
-        std::vector<std::array<std::string, 4>> out;
-        for (std::size_t i = 0; i < pairs_.size(); ++i) {
-            const std::string field = "pairs[" + std::to_string(i) + "]";
-            const Space a = parse_space(pairs_[i].at(0)), b = parse_space(pairs_[i].at(1));
-            const std::vector<std::string> models = a.model.empty() ? in.models() : std::vector<std::string>{a.model};
-            std::size_t found = 0;
-            if (is_hypothesis(pairs_[i].at(1))) {  // every matching set against the hypothesis (model b left empty)
-                for (const auto& model : models)
-                    for (const auto& hook_a : matching(in, model, a.what, field)) {
-                        out.push_back({model, hook_a, "", pairs_[i].at(1)});
-                        ++found;
-                    }
-                if (!found) throw SpecError(field, "no recorded activations match this pair");
-                continue;
-            }
-            for (const auto& model : models) {
-                const std::string model_b = b.model.empty() ? model : b.model;
-                const auto sets_a = matching(in, model, a.what, field), sets_b = matching(in, model_b, b.what, field);
-                const bool named = is_hook(in, model, a.what) || is_hook(in, model_b, b.what);
-                const int depth_a = in.n_layer(model), depth_b = in.n_layer(model_b);
-                const auto heads_a = heads_per_stem(sets_a), heads_b = heads_per_stem(sets_b);
-                std::set<std::string> paired_a, paired_b;
-                for (const auto& hook_a : sets_a)
-                    for (const auto& hook_b : sets_b) {
-                        // Sites pair up layer by layer, and per-head sets head by head.
-                        if (!named && (!aligned(hook_layer(hook_a), depth_a, hook_layer(hook_b), depth_b) ||
-                                       !same_head(hook_a, heads_a, hook_b, heads_b)))
-                            continue;
-                        out.push_back({model, hook_a, model_b, hook_b});
-                        paired_a.insert(hook_a);
-                        paired_b.insert(hook_b);
-                        ++found;
-                    }
-                for (const auto& [sets, paired, owner, other] :
-                     {std::tuple{&sets_a, &paired_a, model, model_b}, std::tuple{&sets_b, &paired_b, model_b, model}}) {
-                    std::string unpaired;
-                    std::size_t n = 0;
-                    for (const auto& h : *sets)
-                        if (!paired->count(h)) unpaired += (n++ ? ", " : "") + h;
-                    if (n)
-                        left_out.push_back(field + ": " + std::to_string(n) + " of model '" + owner + "''s " +
-                                           std::to_string(sets->size()) + " sets have no partner at the same layer in '" +
-                                           other + "' and are left out (name hooks to pair other layers" +
-                                           (relative_depth_ ? "" : ", or align: relative_depth") + "): " + unpaired);
-                }
-            }
-            if (!found) throw SpecError(field, "no recorded activations match this pair");
-        }
-        return out;
-    }
-
-    /// "blocks.5.attn.hook_q.head3" -> "blocks.5.attn.hook_q".
-    static std::string stem(const std::string& set) { return set.substr(0, set.rfind(".head")); }
-
-    /// How many per-head sets each hook has among `sets` (all the heads of a site's hook are
-    /// there when the sets were picked by site, the only case in which heads are paired).
-    static std::map<std::string, int> heads_per_stem(const std::vector<std::string>& sets) {
-        std::map<std::string, int> heads;
-        for (const auto& s : sets)
-            if (hook_head(s) >= 0) ++heads[stem(s)];
-        return heads;
-    }
-
-    /// Whether two sets are of one head: the same head, or with grouped-query attention the
-    /// query head and the key/value head it attends with. A set of a whole layer pairs with any.
-    static bool same_head(const std::string& a, const std::map<std::string, int>& heads_a, const std::string& b,
-                          const std::map<std::string, int>& heads_b) {
-        const int ha = hook_head(a), hb = hook_head(b);
-        if (ha < 0 || hb < 0) return true;
-        const int na = heads_a.at(stem(a)), nb = heads_b.at(stem(b));
-        if (na == nb) return ha == hb;
-        return na > nb ? ha / (na / nb) == hb : hb / (nb / na) == ha;
-    }
-
-    static bool is_hook(const ActivationSource& in, const std::string& model, const std::string& what) {
-        for (const auto& h : in.hooks(model))
-            if (h == what) return true;
-        return false;
-    }
-
-    static std::vector<std::string> matching(const ActivationSource& in, const std::string& model,
-                                             const std::string& what, const std::string& field) {
-        const auto models = in.models();
-        if (std::find(models.begin(), models.end(), model) == models.end())
-            throw SpecError(field, "no model '" + model + "' in the run file");
-        return hooks_for_sites(in, model, {what});
-    }
 
     using RdmCache = std::map<std::pair<std::string, std::string>, arma::mat>;  ///< (model, hook) -> RDM
 
@@ -267,59 +171,6 @@ private:
                      std::string(rdm_ == "correlation" ? " after centring" : "") + "; their dissimilarities are NaN");
         if (noise_ceiling_) write_noise_ceiling(rdms.contexts, model + "/" + hook, out);
         return it->second;
-    }
-
-    /// With `grid: true`: for each pair of sites, every layer of A against every layer of B
-    /// (whole-layer sets), as dataset `grid` [layers of A x layers of B] under
-    /// <model a>[~<model b>]/<site a>[~<site b>], its layers in `grid_rows` and `grid_columns`.
-    void write_grids(const ActivationSource& in, const Conditions& c, RdmCache& rdms, ResultSink& out) const {
-        for (std::size_t i = 0; i < pairs_.size(); ++i) {
-            if (is_hypothesis(pairs_[i].at(1))) continue;
-            const std::string field = "pairs[" + std::to_string(i) + "]";
-            const Space a = parse_space(pairs_[i].at(0)), b = parse_space(pairs_[i].at(1));
-            for (const auto& model_a : a.model.empty() ? in.models() : std::vector<std::string>{a.model}) {
-                const std::string model_b = b.model.empty() ? model_a : b.model;
-                if (is_hook(in, model_a, a.what) || is_hook(in, model_b, b.what)) continue;  // one layer: no grid
-                const auto layers_a = whole_layers(in, model_a, a.what, field), layers_b = whole_layers(in, model_b, b.what, field);
-                if (layers_a.empty() || layers_b.empty()) {
-                    out.warn(field + ": grid: no whole-layer sets of " + a.what + " or " + b.what + " (per-head sets are not gridded)");
-                    continue;
-                }
-                const std::string path = (model_a == model_b ? model_a : model_a + "~" + model_b) + "/" +
-                                         (a.what == b.what ? a.what : a.what + "~" + b.what);
-                arma::mat grid(layers_a.size(), layers_b.size());
-                std::vector<arma::vec> columns;
-                for (const auto& [layer, hook] : layers_b) columns.push_back(upper(space_rdm(in, model_b, hook, c, rdms, out)));
-                for (std::size_t r = 0; r < layers_a.size(); ++r) {
-                    const arma::vec row = upper(space_rdm(in, model_a, layers_a[r].second, c, rdms, out));
-                    for (std::size_t k = 0; k < layers_b.size(); ++k) grid(r, k) = compare(row, columns[k], method_);
-                }
-                const arma::mat row_major = grid.t();
-                out.write(path + "/grid", {static_cast<int64_t>(grid.n_rows), static_cast<int64_t>(grid.n_cols)},
-                          std::vector<double>(row_major.begin(), row_major.end()));
-                std::vector<int64_t> la, lb;
-                for (const auto& l : layers_a) la.push_back(l.first);
-                for (const auto& l : layers_b) lb.push_back(l.first);
-                out.axis_values(path + "/grid", 0, la);
-                out.axis_values(path + "/grid", 1, lb);
-                out.attribute(path, "model_a", model_a);
-                out.attribute(path, "model_b", model_b);
-                out.attribute(path, "site_a", a.what);
-                out.attribute(path, "site_b", b.what);
-                out.attribute(path, "method", method_);
-                out.attribute(path, "rdm", rdm_);
-            }
-        }
-    }
-
-    /// (layer, hook) of the whole-layer sets of a site, by layer.
-    static std::vector<std::pair<int, std::string>> whole_layers(const ActivationSource& in, const std::string& model,
-                                                                 const std::string& site, const std::string& field) {
-        std::vector<std::pair<int, std::string>> out;
-        for (const auto& hook : matching(in, model, site, field))
-            if (hook_head(hook) < 0 && hook_layer(hook) >= 0) out.emplace_back(hook_layer(hook), hook);
-        std::sort(out.begin(), out.end());
-        return out;
     }
 
     /// Bounds of the noise ceiling of one space, its contexts as subjects.
@@ -389,21 +240,18 @@ private:
 const std::string kSchema = R"json({
   "type": "object", "additionalProperties": false, "required": ["pairs"],
   "properties": {
-    "pairs": {"type": "array", "minItems": 1,
-              "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "string"}},
-              "description": "pairs of spaces: a site (q), a hook name, or model:site to compare two models"},
+    "pairs": )json" + std::string(kPairsSchema) + R"json(,
     "rdm": {"enum": ["cosine", "correlation", "euclidean", "crossnobis"],
             "description": "the RDM of each space over the words, as rsatoolbox's calc_rdm (default cosine: 1 - cosine; crossnobis needs contexts kept)"},
     "method": {"enum": ["corr", "pearson", "spearman", "tau-a", "rho-a", "cosine", "corr_cov", "cosine_cov"],
                "description": "how two RDMs are compared, as rsatoolbox's compare (default corr; pearson is corr)"},
-    "grid": {"type": "boolean", "description": "also every layer of one side against every layer of the other (dataset grid per pair of models and sites)"},
+    "grid": )json" + std::string(kGridSchema) + R"json(,
     "noise_ceiling": {"type": "boolean", "description": "with contexts kept: each space's noise ceiling, its contexts as subjects"},
     "permutations": {"type": "integer", "minimum": 0, "description": "Mantel permutations (0: no p-value)"},
     "bootstrap": {"type": "integer", "minimum": 0, "description": "bootstrap samples over stimuli (0: no interval)"},
     "ci": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
     "seed": {"type": "integer", "minimum": 0},
-    "align": {"enum": ["index", "relative_depth"],
-              "description": "across models of different depth: layers of the same index, or each layer of the shallower model with the deeper one's at the nearest relative depth"},
+    "align": )json" + std::string(kAlignSchema) + R"json(,
     "hypotheses": {"type": "object",
                    "additionalProperties": {"oneOf": [{"enum": ["category"]},
                                                       {"type": "string", "pattern": "\\.(csv|tsv|npy)$", "format": "path"}]},
