@@ -65,6 +65,25 @@ inline std::vector<arma::uvec> draw_permutations(arma::uword n, std::size_t coun
     return out;
 }
 
+/// sum over all i, j of A(i, j) B(perm i, perm j) for each permutation: the Frobenius inner
+/// product of A with B's stimuli relabelled, without materialising the relabelled B.
+inline arma::vec permuted_inner_products(const arma::mat& A, const arma::mat& B, const std::vector<arma::uvec>& perms) {
+    const arma::uword n = A.n_rows;
+    arma::vec out(perms.size());
+#pragma omp parallel for schedule(dynamic)
+    for (std::size_t p = 0; p < perms.size(); ++p) {
+        const arma::uvec& perm = perms[p];
+        double sum = 0;
+        for (arma::uword j = 0; j < n; ++j) {
+            const double* b = B.colptr(perm(j));
+            const double* a = A.colptr(j);
+            for (arma::uword i = 0; i < n; ++i) sum += a[i] * b[perm(i)];
+        }
+        out(p) = sum;
+    }
+    return out;
+}
+
 /// Mantel test: the comparison of A with B under `permutations` random relabellings of B's
 /// stimuli (rows and columns together). Returns the null distribution.
 inline arma::vec mantel_null(const arma::mat& A, const arma::mat& B, const std::string& method,
@@ -78,21 +97,8 @@ inline arma::vec mantel_null(const arma::mat& A, const arma::mat& B, const std::
         for (std::size_t p = 0; p < permutations; ++p) null(p) = kendall_tau_a(a, upper(B.submat(perms[p], perms[p])));
         return null;
     }
-    if (whitened(method)) {  // the diagonal of the second moments counts too: sum over whole matrices
-        const arma::mat GA = unit_second_moment(A, method), GB = unit_second_moment(B, method);
-#pragma omp parallel for schedule(dynamic)
-        for (std::size_t p = 0; p < permutations; ++p) {
-            const arma::uvec& perm = perms[p];
-            double sum = 0;
-            for (arma::uword j = 0; j < n; ++j) {
-                const double* b = GB.colptr(perm(j));
-                const double* a = GA.colptr(j);
-                for (arma::uword i = 0; i < n; ++i) sum += a[i] * b[perm(i)];
-            }
-            null(p) = sum;
-        }
-        return null;
-    }
+    if (whitened(method))  // the diagonal of the second moments counts too: sum over whole matrices
+        return permuted_inner_products(unit_second_moment(A, method), unit_second_moment(B, method), perms);
     const arma::mat ZA = from_upper(normalised(upper(A), method), n);
     const arma::mat ZB = from_upper(normalised(upper(B), method), n);
 #pragma omp parallel for schedule(dynamic)

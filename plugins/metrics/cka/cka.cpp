@@ -1,0 +1,166 @@
+// The `cka` metric: centred kernel alignment between two representational spaces (Kornblith et
+// al. 2019), paired as the rsa metric pairs them (`pairs:`, `model:site` across models, `align`,
+// `grid`). Per pair: linear CKA, biased (`cka`) and unbiased (`cka_unbiased`), and with `rbf:`
+// (a fraction of the median distance) the RBF kernel's (`cka_rbf`); the biased linear CKA gets a
+// permutation p-value (one side's stimuli relabelled) and a bootstrap interval over stimuli.
+#include <map>
+
+#include "laminar/analysis/cka.hpp"
+#include "laminar/analysis/correction.hpp"
+#include "laminar/analysis/pairing.hpp"
+#include "laminar/analysis/rdm.hpp"
+#include "laminar/analysis/rsa.hpp"
+
+namespace {
+
+using namespace laminar;
+using namespace laminar::analysis;
+
+class CkaMetric : public Metric {
+public:
+    void configure(const Params& params) override {
+        pairs_ = params.at("pairs").get<std::vector<std::vector<std::string>>>();
+        rbf_ = params.value("rbf", 0.0);
+        permutations_ = params.value("permutations", std::size_t{1000});
+        bootstrap_ = params.value("bootstrap", std::size_t{1000});
+        ci_ = params.value("ci", 0.95);
+        seed_ = params.value("seed", std::uint64_t{0});
+        correction_ = params.value("correction", std::string("holm"));
+        relative_depth_ = params.value("align", std::string("index")) == "relative_depth";
+        grid_ = params.value("grid", false);
+        for (std::size_t i = 0; i < pairs_.size(); ++i) {
+            const std::string field = "pairs[" + std::to_string(i) + "]";
+            for (const auto& side : pairs_[i])
+                if (is_hypothesis(side)) throw SpecError(field, "cka compares recorded spaces; a hypothesis RDM is the rsa metric's");
+            if (parse_space(pairs_[i][0]).model.empty() != parse_space(pairs_[i][1]).model.empty())
+                throw SpecError(field, "give a model (model:site) on both sides or on neither");
+        }
+    }
+
+    std::vector<SpaceUse> spaces() const override {
+        std::vector<SpaceUse> out;
+        for (std::size_t i = 0; i < pairs_.size(); ++i)
+            for (std::size_t j = 0; j < 2; ++j) out.push_back({"pairs[" + std::to_string(i) + "][" + std::to_string(j) + "]", pairs_[i][j]});
+        return out;
+    }
+
+    void run(const ActivationSource& in, ResultSink& out) override {
+        std::vector<std::string> left_out;
+        const auto work = paired_spaces(in, pairs_, relative_depth_, left_out);
+        for (const auto& message : left_out) out.warn(message);
+        CorrectedPValues<ResultSink> family(correction_);
+        GramCache grams;
+        for (std::size_t i = 0; i < work.size(); ++i) {
+            out.progress(i, work.size());
+            const Grams& a = space_grams(in, work[i].model_a, work[i].hook_a, grams);
+            const Grams& b = space_grams(in, work[i].model_b, work[i].hook_b, grams);
+            compare(a, b, work[i].path(), out, family);
+        }
+        family.write(out);
+        if (grid_)  // biased linear CKA only: the aligned pairs carry the tests
+            for (const auto& g : layer_grids(in, pairs_, out)) {
+                arma::mat values(g.layers_a.size(), g.layers_b.size());
+                for (std::size_t r = 0; r < g.layers_a.size(); ++r)
+                    for (std::size_t k = 0; k < g.layers_b.size(); ++k)
+                        values(r, k) = cka(space_grams(in, g.model_a, g.layers_a[r].second, grams).centred,
+                                           space_grams(in, g.model_b, g.layers_b[k].second, grams).centred);
+                write_grid(out, g, values);
+                out.attribute(g.path, "kernel", std::string("linear"));
+            }
+        out.progress(work.size(), work.size());
+    }
+
+private:
+    std::vector<std::vector<std::string>> pairs_;
+    double rbf_ = 0;  ///< 0: no RBF kernel
+    std::size_t permutations_ = 1000, bootstrap_ = 1000;
+    double ci_ = 0.95;
+    std::uint64_t seed_ = 0;
+    std::string correction_;
+    bool relative_depth_ = false, grid_ = false;
+
+    /// A space's Gram matrices: the linear kernel's raw (for resampling), double-centred and
+    /// U-centred, and the RBF kernel's double-centred (when asked).
+    struct Grams {
+        arma::mat raw, centred, unbiased, rbf;
+    };
+    using GramCache = std::map<std::pair<std::string, std::string>, Grams>;
+
+    const Grams& space_grams(const ActivationSource& in, const std::string& model, const std::string& hook,
+                             GramCache& cache) const {
+        auto [it, fresh] = cache.emplace(std::make_pair(model, hook), Grams());
+        if (!fresh) return it->second;
+        const arma::mat Xt = as_columns(in.read(model, hook));
+        Grams& g = it->second;
+        g.raw = linear_gram(Xt);
+        g.centred = centre_gram(g.raw, false);
+        g.unbiased = centre_gram(g.raw, true);
+        if (rbf_ > 0) g.rbf = centre_gram(rbf_gram(Xt, rbf_), false);
+        return g;
+    }
+
+    void compare(const Grams& a, const Grams& b, const std::string& path, ResultSink& out,
+                 CorrectedPValues<ResultSink>& family) const {
+        const arma::uword n = a.raw.n_rows;
+        const double linear = cka(a.centred, b.centred);
+        out.attribute(path, "cka", linear);
+        out.attribute(path, "cka_unbiased", n > 3 ? cka(a.unbiased, b.unbiased) : arma::datum::nan);
+        if (rbf_ > 0) {
+            out.attribute(path, "cka_rbf", cka(a.rbf, b.rbf));
+            out.attribute(path, "rbf_fraction", rbf_);
+        }
+        out.attribute(path, "n", static_cast<int64_t>(n));
+        out.attribute(path, "permutations", static_cast<int64_t>(permutations_));
+        out.attribute(path, "bootstrap", static_cast<int64_t>(bootstrap_));
+        out.attribute(path, "seed", static_cast<int64_t>(seed_));
+        if (std::isnan(linear)) {
+            out.warn(path + ": a space has no variance across stimuli: CKA is NaN");
+            return;
+        }
+        if (permutations_ > 0) {  // one side's stimuli relabelled; centring commutes with relabelling
+            const double norms = arma::norm(a.centred, "fro") * arma::norm(b.centred, "fro");
+            const arma::vec null = permuted_inner_products(a.centred, b.centred, draw_permutations(n, permutations_, seed_)) / norms;
+            const double p = (1.0 + arma::accu(null >= linear)) / (1.0 + null.n_elem);
+            out.attribute(path, "p_value", p);
+            out.attribute(path, "null_mean", arma::mean(null));
+            out.attribute(path, "null_sd", arma::stddev(null));
+            family.add(path, p);
+        }
+        if (bootstrap_ > 0) {
+            std::mt19937_64 rng(seed_ + 1);
+            std::uniform_int_distribution<arma::uword> pick(0, n - 1);
+            std::vector<arma::uvec> draws(bootstrap_, arma::uvec(n));
+            for (auto& idx : draws)
+                for (auto& i : idx) i = pick(rng);
+            arma::vec boot(bootstrap_);
+#pragma omp parallel for schedule(dynamic)
+            for (std::size_t s = 0; s < bootstrap_; ++s)
+                boot(s) = cka(centre_gram(a.raw.submat(draws[s], draws[s]), false), centre_gram(b.raw.submat(draws[s], draws[s]), false));
+            const arma::vec finite = boot.elem(arma::find_finite(boot));
+            if (finite.is_empty()) return;
+            out.attribute(path, "ci_low", analysis::quantile(finite, (1 - ci_) / 2));
+            out.attribute(path, "ci_high", analysis::quantile(finite, 1 - (1 - ci_) / 2));
+            out.attribute(path, "ci_level", ci_);
+        }
+    }
+};
+
+const std::string kSchema = R"json({
+  "type": "object", "additionalProperties": false, "required": ["pairs"],
+  "properties": {
+    "pairs": )json" + std::string(kPairsSchema) + R"json(,
+    "rbf": {"type": "number", "exclusiveMinimum": 0,
+            "description": "also CKA with an RBF kernel, its bandwidth this fraction of the median distance between stimuli"},
+    "permutations": {"type": "integer", "minimum": 0, "description": "relabellings of one side's stimuli (0: no p-value; default 1000)"},
+    "bootstrap": {"type": "integer", "minimum": 0, "description": "bootstrap samples over stimuli (0: no interval)"},
+    "ci": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+    "seed": {"type": "integer", "minimum": 0},
+    "align": )json" + std::string(kAlignSchema) + R"json(,
+    "grid": )json" + std::string(kGridSchema) + R"json(,
+    "correction": )json" + std::string(kCorrectionSchema) + R"json(
+  }
+})json";
+
+}  // namespace
+
+LAMINAR_PLUGIN(laminar::Metric, "metric", CkaMetric, "cka", "1.0.0", kSchema.c_str())

@@ -1,0 +1,128 @@
+// The `effective_dimensionality` metric: how many directions a space's stimuli spread over. The
+// activations are centred over stimuli; the variance explained by each principal component
+// (squared singular values over their sum) is stored, with the number of components needed to
+// pass each threshold (`n95`: 95 % of the variance) and the participation ratio (sum l)^2 / sum l^2.
+// The shuffled control permutes each dimension independently across stimuli (keeping every
+// dimension's variance, destroying their covariance) `shuffles` times: what the numbers are for
+// structureless data of the same spread.
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "laminar/analysis/matrices.hpp"
+#include "laminar/analysis/rdm.hpp"
+
+namespace {
+
+using namespace laminar;
+using namespace laminar::analysis;
+
+/// Variance explained per component, largest first (min(stimuli, dims) of them), of columns Xt
+/// [dims x stimuli] centred over stimuli. From the smaller of the two Gram matrices.
+arma::vec explained_variance(const arma::mat& Xc) {
+    const arma::mat G = Xc.n_cols <= Xc.n_rows ? arma::mat(Xc.t() * Xc) : arma::mat(Xc * Xc.t());
+    arma::vec l = arma::sort(arma::eig_sym(G), "descend");
+    l.elem(arma::find(l < 0)).zeros();  // rounding below zero for a rank-deficient matrix
+    const double total = arma::accu(l);
+    return total > 0 ? arma::vec(l / total) : arma::vec(l.n_elem, arma::fill::value(arma::datum::nan));
+}
+
+/// The number of components whose cumulative share first reaches `percent`.
+int64_t components_for(const arma::vec& explained, double percent) {
+    const arma::vec cumulative = arma::cumsum(explained);
+    for (arma::uword k = 0; k < cumulative.n_elem; ++k)
+        if (cumulative(k) >= percent / 100 - 1e-12) return static_cast<int64_t>(k + 1);
+    return static_cast<int64_t>(cumulative.n_elem);
+}
+
+class EffectiveDimensionality : public Metric {
+public:
+    void configure(const Params& params) override {
+        sites_ = params.value("sites", std::vector<std::string>{});
+        thresholds_ = params.value("thresholds", std::vector<double>{80, 90, 95, 99});
+        for (std::size_t i = 0; i < thresholds_.size(); ++i)
+            if (thresholds_[i] != std::floor(thresholds_[i]))
+                throw SpecError("thresholds[" + std::to_string(i) + "]", "expected a whole percentage (it names n<percent>)");
+        shuffles_ = params.value("shuffles", std::size_t{20});
+        seed_ = params.value("seed", std::uint64_t{0});
+    }
+
+    std::vector<SpaceUse> spaces() const override { return site_uses(sites_); }
+
+    void run(const ActivationSource& in, ResultSink& out) override {
+        const auto work = picked_spaces(in, sites_);
+        for (std::size_t i = 0; i < work.size(); ++i) {
+            out.progress(i, work.size());
+            const auto& [model, hook] = work[i];
+            arma::mat Xc = as_columns(in.read(model, hook));
+            Xc.each_col() -= arma::mean(Xc, 1);
+            const std::string path = model + "/" + hook;
+            const arma::vec explained = explained_variance(Xc);
+            out.write(path + "/explained_variance", {static_cast<int64_t>(explained.n_elem)},
+                      std::vector<double>(explained.begin(), explained.end()));
+            for (double t : thresholds_) out.attribute(path, name(t), components_for(explained, t));
+            out.attribute(path, "participation_ratio", 1.0 / arma::accu(arma::square(explained)));
+            out.attribute(path, "n", static_cast<int64_t>(Xc.n_cols));
+            out.attribute(path, "dims", static_cast<int64_t>(Xc.n_rows));
+            if (shuffles_ > 0) shuffled_control(Xc, path, out);
+        }
+        out.progress(work.size(), work.size());
+    }
+
+private:
+    std::vector<std::string> sites_;
+    std::vector<double> thresholds_;
+    std::size_t shuffles_ = 20;
+    std::uint64_t seed_ = 0;
+
+    static std::string name(double percent) { return "n" + std::to_string(static_cast<int64_t>(percent)); }
+
+    /// Each dimension's values permuted across stimuli, independently, `shuffles_` times (the
+    /// permutations drawn up front from the seed, so that threads do not change them).
+    void shuffled_control(const arma::mat& Xc, const std::string& path, ResultSink& out) const {
+        std::mt19937_64 rng(seed_);
+        std::vector<std::vector<arma::uvec>> orders(shuffles_, std::vector<arma::uvec>(Xc.n_rows));
+        std::vector<arma::uword> order(Xc.n_cols);
+        for (auto& shuffle : orders)
+            for (auto& dim : shuffle) {
+                std::iota(order.begin(), order.end(), 0);
+                std::shuffle(order.begin(), order.end(), rng);
+                dim = arma::uvec(order);
+            }
+        arma::mat counts(shuffles_, thresholds_.size());
+        arma::vec ratios(shuffles_);
+#pragma omp parallel for schedule(dynamic)
+        for (std::size_t s = 0; s < shuffles_; ++s) {
+            arma::mat shuffled(Xc.n_rows, Xc.n_cols);
+            for (arma::uword d = 0; d < Xc.n_rows; ++d) {
+                const arma::rowvec row = Xc.row(d);
+                shuffled.row(d) = row.cols(orders[s][d]);
+            }
+            const arma::vec explained = explained_variance(shuffled);  // still centred: a permutation keeps the mean
+            for (std::size_t t = 0; t < thresholds_.size(); ++t) counts(s, t) = double(components_for(explained, thresholds_[t]));
+            ratios(s) = 1.0 / arma::accu(arma::square(explained));
+        }
+        for (std::size_t t = 0; t < thresholds_.size(); ++t) {
+            out.attribute(path, "shuffled_" + name(thresholds_[t]) + "_mean", arma::mean(counts.col(t)));
+            out.attribute(path, "shuffled_" + name(thresholds_[t]) + "_sd", shuffles_ > 1 ? arma::stddev(counts.col(t)) : 0.0);
+        }
+        out.attribute(path, "shuffled_participation_ratio_mean", arma::mean(ratios));
+        out.attribute(path, "shuffles", static_cast<int64_t>(shuffles_));
+        out.attribute(path, "seed", static_cast<int64_t>(seed_));
+    }
+};
+
+const char* const kSchema = R"json({
+  "type": "object", "additionalProperties": false,
+  "properties": {
+    "sites": {"type": "array", "items": {"type": "string"}, "description": "sites or hook names (default: every recorded set)"},
+    "thresholds": {"type": "array", "minItems": 1, "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+                   "description": "percentages of variance, each giving n<percent> (default [80, 90, 95, 99])"},
+    "shuffles": {"type": "integer", "minimum": 0, "description": "repetitions of the shuffled control (0: none; default 20)"},
+    "seed": {"type": "integer", "minimum": 0}
+  }
+})json";
+
+}  // namespace
+
+LAMINAR_PLUGIN(laminar::Metric, "metric", EffectiveDimensionality, "effective_dimensionality", "1.0.0", kSchema)
