@@ -1,0 +1,177 @@
+// Mutual information, in bits, between two continuous variables (x, y) or a continuous one and
+// a label: plug-in estimates from equal-width bins (numpy.histogram2d's) or equal-frequency bins
+// (each marginal cut at its ranks into bins of equal counts), and the Kraskov-Stoegbauer-
+// Grassberger k-nearest-neighbour estimator as scikit-learn computes it (mutual_info_regression:
+// both variables scaled to unit standard deviation, max-norm neighbourhoods; mutual_info_classif:
+// Ross 2014), without the tiny noise scikit-learn adds. Header-only (Armadillo, Boost.Math).
+#pragma once
+
+#include <algorithm>
+#include <armadillo>
+#include <boost/math/special_functions/digamma.hpp>
+#include <cmath>
+#include <numeric>
+#include <queue>
+#include <vector>
+
+namespace laminar::analysis {
+
+/// Plug-in MI (bits) of two discretisations into `bx` and `by` bins.
+inline double mi_of_bins(const arma::uvec& bin_x, arma::uword bx, const arma::uvec& bin_y, arma::uword by) {
+    arma::mat joint(bx, by, arma::fill::zeros);
+    for (arma::uword i = 0; i < bin_x.n_elem; ++i) joint(bin_x(i), bin_y(i)) += 1;
+    joint /= double(bin_x.n_elem);
+    const arma::vec px = arma::sum(joint, 1);
+    const arma::rowvec py = arma::sum(joint, 0);
+    double mi = 0;
+    for (arma::uword i = 0; i < bx; ++i)
+        for (arma::uword j = 0; j < by; ++j)
+            if (joint(i, j) > 0) mi += joint(i, j) * std::log2(joint(i, j) / (px(i) * py(j)));
+    return mi;
+}
+
+/// numpy.histogram's bins: `bins` equal widths over [min, max], the last one closed ([min - 0.5,
+/// max + 0.5] when all values are equal).
+inline arma::uvec equal_width_bins(const arma::vec& x, arma::uword bins) {
+    double lo = x.min(), hi = x.max();
+    if (lo == hi) { lo -= 0.5; hi += 0.5; }
+    arma::uvec out(x.n_elem);
+    for (arma::uword i = 0; i < x.n_elem; ++i)
+        out(i) = std::min<arma::uword>(static_cast<arma::uword>((x(i) - lo) / (hi - lo) * double(bins)), bins - 1);
+    return out;
+}
+
+/// Bins of equal counts: the i-th smallest value (ties in order of appearance) in bin
+/// floor(i * bins / n).
+inline arma::uvec equal_frequency_bins(const arma::vec& x, arma::uword bins) {
+    const arma::uvec order = arma::stable_sort_index(x);
+    arma::uvec out(x.n_elem);
+    for (arma::uword rank = 0; rank < order.n_elem; ++rank) out(order(rank)) = rank * bins / order.n_elem;
+    return out;
+}
+
+inline double mi_binned(const arma::vec& x, const arma::vec& y, arma::uword bins) {
+    return mi_of_bins(equal_width_bins(x, bins), bins, equal_width_bins(y, bins), bins);
+}
+
+inline double mi_equal_frequency(const arma::vec& x, const arma::vec& y, arma::uword bins) {
+    return mi_of_bins(equal_frequency_bins(x, bins), bins, equal_frequency_bins(y, bins), bins);
+}
+
+/// How many values of the sorted `sorted` lie within `radius` of `v` (|s - v| <= radius, the
+/// difference computed first, as a k-d tree does: v + radius may round onto a value beyond it).
+inline double count_within(const std::vector<double>& sorted, double v, double radius) {
+    const auto begin = sorted.begin(), end = sorted.end();
+    auto lo = std::lower_bound(begin, end, v - radius);
+    while (lo != begin && v - *(lo - 1) <= radius) --lo;
+    while (lo != end && v - *lo > radius) ++lo;
+    auto hi = std::upper_bound(begin, end, v + radius);
+    while (hi != end && *hi - v <= radius) ++hi;
+    while (hi != begin && *(hi - 1) - v > radius) --hi;
+    return double(hi - lo);
+}
+
+/// Population standard deviation scaling (sklearn.preprocessing.scale, with_mean=False).
+inline arma::vec unit_sd(const arma::vec& v) {
+    const double sd = arma::stddev(v, 1);
+    return sd > 0 ? arma::vec(v / sd) : v;
+}
+
+/// KSG estimator 1 (bits): psi(n) + psi(k) - <psi(n_x + 1)> - <psi(n_y + 1)>, with eps_i the
+/// max-norm distance to the k-th neighbour and n_x the others strictly closer than it in x. The
+/// neighbours are found on a grid of square cells (about two points a cell), ring by ring.
+inline double mi_ksg(arma::vec x, arma::vec y, unsigned k = 3) {
+    using boost::math::digamma;
+    const arma::uword n = x.n_elem;
+    if (n <= k) return arma::datum::nan;
+    x = unit_sd(x);
+    y = unit_sd(y);
+    const double x0 = x.min(), y0 = y.min();
+    const double area = std::max(1e-300, (x.max() - x0) * (y.max() - y0));
+    const double h = std::max(std::sqrt(2 * area / double(n)), 1e-12);
+    const auto gx = static_cast<arma::uword>((x.max() - x0) / h) + 1, gy = static_cast<arma::uword>((y.max() - y0) / h) + 1;
+    auto cell_of = [&](arma::uword i) { return std::make_pair(static_cast<arma::uword>((x(i) - x0) / h), static_cast<arma::uword>((y(i) - y0) / h)); };
+    std::vector<arma::uword> start(gx * gy + 1, 0), members(n);  // points by cell (counting sort)
+    for (arma::uword i = 0; i < n; ++i) { auto [cx, cy] = cell_of(i); ++start[cy * gx + cx + 1]; }
+    std::partial_sum(start.begin(), start.end(), start.begin());
+    {
+        std::vector<arma::uword> fill(start.begin(), start.end() - 1);
+        for (arma::uword i = 0; i < n; ++i) { auto [cx, cy] = cell_of(i); members[fill[cy * gx + cx]++] = i; }
+    }
+    std::vector<double> xs(x.begin(), x.end()), ys(y.begin(), y.end());
+    std::sort(xs.begin(), xs.end());
+    std::sort(ys.begin(), ys.end());
+    double sum = 0;
+#pragma omp parallel for schedule(dynamic, 1024) reduction(+ : sum)
+    for (arma::uword i = 0; i < n; ++i) {
+        const auto [cx, cy] = cell_of(i);
+        std::priority_queue<double> nearest;  // the k smallest distances so far (largest on top)
+        for (arma::uword ring = 0;; ++ring) {
+            const long r = static_cast<long>(ring);
+            for (long dy = -r; dy <= r; ++dy)
+                for (long dx = -r; dx <= r; ++dx) {
+                    if (std::max(std::labs(dx), std::labs(dy)) != r) continue;  // the ring only
+                    const long ux = static_cast<long>(cx) + dx, uy = static_cast<long>(cy) + dy;
+                    if (ux < 0 || uy < 0 || ux >= static_cast<long>(gx) || uy >= static_cast<long>(gy)) continue;
+                    const arma::uword cell = static_cast<arma::uword>(uy) * gx + static_cast<arma::uword>(ux);
+                    for (arma::uword m = start[cell]; m < start[cell + 1]; ++m) {
+                        const arma::uword j = members[m];
+                        if (j == i) continue;
+                        const double d = std::max(std::abs(x(i) - x(j)), std::abs(y(i) - y(j)));
+                        if (nearest.size() < k) nearest.push(d);
+                        else if (d < nearest.top()) { nearest.pop(); nearest.push(d); }
+                    }
+                }
+            // Points beyond this ring are at least ring * h away.
+            if (nearest.size() == k && nearest.top() <= double(ring) * h) break;
+            if (ring > gx + gy) break;
+        }
+        const double radius = std::nextafter(nearest.top(), 0.0);
+        sum += digamma(count_within(xs, x(i), radius)) + digamma(count_within(ys, y(i), radius));  // (n_x - 1) + 1
+    }
+    const double mi = digamma(double(n)) + digamma(double(k)) - sum / double(n);
+    return std::max(0.0, mi) / std::log(2.0);
+}
+
+/// Plug-in MI (bits) of a continuous variable cut into bins and a label (0..labels-1).
+inline double mi_label_bins(const arma::uvec& bins_of_x, arma::uword bins, const arma::uvec& label, arma::uword labels) {
+    return mi_of_bins(bins_of_x, bins, label, labels);
+}
+
+/// Ross's estimator (bits), as scikit-learn's mutual_info_classif: for each point the distance
+/// to its k-th neighbour within its label (k at most the label's size - 1), m_i the points of
+/// any label within it; psi(n) + <psi(k_i)> - <psi(N_label)> - <psi(m_i)>. Points of a label
+/// seen once are left out.
+inline double mi_label_ksg(const arma::vec& x, const arma::uvec& label, unsigned k = 3) {
+    using boost::math::digamma;
+    const arma::uword labels = label.max() + 1;
+    std::vector<std::vector<double>> by_label(labels);
+    for (arma::uword i = 0; i < x.n_elem; ++i) by_label[label(i)].push_back(x(i));
+    for (auto& v : by_label) std::sort(v.begin(), v.end());
+    std::vector<double> kept;
+    for (arma::uword i = 0; i < x.n_elem; ++i)
+        if (by_label[label(i)].size() > 1) kept.push_back(x(i));
+    std::sort(kept.begin(), kept.end());
+    const double n = double(kept.size());
+    if (n < 2) return arma::datum::nan;
+    double sum = 0;
+    for (arma::uword i = 0; i < x.n_elem; ++i) {
+        const auto& same = by_label[label(i)];
+        if (same.size() < 2) continue;
+        const std::size_t kk = std::min<std::size_t>(k, same.size() - 1);
+        // The k-th nearest of the others in 1-D: merge outwards from the point's place.
+        auto at = std::lower_bound(same.begin(), same.end(), x(i)) - same.begin();
+        long lo = static_cast<long>(at) - 1, hi = static_cast<long>(at) + 1;  // `at` is the point itself (or a tie)
+        double d = 0;
+        for (std::size_t found = 0; found < kk; ++found) {
+            const double left = lo >= 0 ? x(i) - same[lo] : arma::datum::inf;
+            const double right = hi < static_cast<long>(same.size()) ? same[hi] - x(i) : arma::datum::inf;
+            if (left <= right) { d = left; --lo; } else { d = right; ++hi; }
+        }
+        const double radius = std::nextafter(d, 0.0);
+        sum += digamma(double(kk)) - digamma(double(same.size())) - digamma(count_within(kept, x(i), radius));
+    }
+    return std::max(0.0, digamma(n) + sum / n) / std::log(2.0);
+}
+
+}  // namespace laminar::analysis

@@ -1,0 +1,172 @@
+// The `mutual_information` metric: a non-linear RSA and a per-dimension code for the category.
+// For each pair of spaces (`pairs:`, as rsa pairs them), the MI between their cosine
+// similarities over the same pairs of words (upper triangles), with a permutation p-value (one
+// side's words relabelled) for the first estimator asked; for each space of `sites:`, the MI
+// between each dimension and the category label (dataset `mi_label`, the first estimator's, and
+// `mi_label_<estimator>` for each). Estimators (bits): `binned` (equal widths, 15 bins),
+// `equal_frequency`, `ksg` (k = 3); values beyond |z| > `trim_z` can be left out first.
+#include <map>
+
+#include "laminar/analysis/correction.hpp"
+#include "laminar/analysis/mutual_information.hpp"
+#include "laminar/analysis/pairing.hpp"
+#include "laminar/analysis/rdm.hpp"
+#include "laminar/analysis/rsa.hpp"
+
+namespace {
+
+using namespace laminar;
+using namespace laminar::analysis;
+
+/// The rows of `v` within `limit` standard deviations of its mean (all when limit is 0).
+arma::uvec within_z(const arma::vec& v, double limit) {
+    if (limit <= 0) return arma::regspace<arma::uvec>(0, v.n_elem - 1);
+    const double sd = arma::stddev(v, 1);
+    if (sd == 0) return arma::regspace<arma::uvec>(0, v.n_elem - 1);
+    return arma::find(arma::abs(v - arma::mean(v)) <= limit * sd);
+}
+
+class MutualInformation : public Metric {
+public:
+    void configure(const Params& params) override {
+        pairs_ = params.value("pairs", std::vector<std::vector<std::string>>{});
+        sites_ = params.value("sites", std::vector<std::string>{});
+        if (pairs_.empty() && !params.contains("sites"))
+            throw SpecError("", "expected pairs (MI between two spaces' similarities) or sites (MI of each dimension with the category), or both");
+        estimators_ = params.value("estimators", std::vector<std::string>{"binned", "equal_frequency", "ksg"});
+        bins_ = params.value("bins", arma::uword{15});
+        k_ = params.value("k", 3u);
+        trim_z_ = params.value("trim_z", 0.0);
+        permutations_ = params.value("permutations", std::size_t{200});
+        seed_ = params.value("seed", std::uint64_t{0});
+        correction_ = params.value("correction", std::string("holm"));
+        relative_depth_ = params.value("align", std::string("index")) == "relative_depth";
+        for (std::size_t i = 0; i < pairs_.size(); ++i)
+            for (const auto& side : pairs_[i])
+                if (is_hypothesis(side)) throw SpecError("pairs[" + std::to_string(i) + "]", "mutual_information compares recorded spaces");
+    }
+
+    std::vector<SpaceUse> spaces() const override {
+        std::vector<SpaceUse> out = site_uses(sites_);
+        for (std::size_t i = 0; i < pairs_.size(); ++i)
+            for (std::size_t j = 0; j < 2; ++j) out.push_back({"pairs[" + std::to_string(i) + "][" + std::to_string(j) + "]", pairs_[i][j]});
+        return out;
+    }
+
+    void run(const ActivationSource& in, ResultSink& out) override {
+        const Conditions conditions = conditions_of(in.stimuli());
+        std::vector<std::string> left_out;
+        const auto work = pairs_.empty() ? std::vector<SpacePair>{} : paired_spaces(in, pairs_, relative_depth_, left_out);
+        for (const auto& message : left_out) out.warn(message);
+        const auto labelled = sites_.empty() && !pairs_.empty() ? std::vector<std::pair<std::string, std::string>>{} : picked_spaces(in, sites_);
+        const std::size_t total = work.size() + labelled.size();
+        CorrectedPValues<ResultSink> family(correction_);
+        std::map<std::pair<std::string, std::string>, arma::mat> similarities;
+        auto similarity = [&](const std::string& model, const std::string& hook) -> const arma::mat& {
+            auto [it, fresh] = similarities.emplace(std::make_pair(model, hook), arma::mat());
+            if (fresh) it->second = 1 - space_rdms(as_columns(in.read(model, hook)), conditions, "cosine", false).rdm;
+            return it->second;
+        };
+        for (std::size_t i = 0; i < work.size(); ++i) {
+            out.progress(i, total);
+            compare(similarity(work[i].model_a, work[i].hook_a), similarity(work[i].model_b, work[i].hook_b), work[i].path(), out, family);
+        }
+        family.write(out);
+        const arma::uvec labels = category_labels(in);
+        for (std::size_t i = 0; i < labelled.size(); ++i) {
+            out.progress(work.size() + i, total);
+            label_information(as_columns(in.read(labelled[i].first, labelled[i].second)), labels, in.categories().size(),
+                              labelled[i].first + "/" + labelled[i].second, out);
+        }
+        out.progress(total, total);
+    }
+
+private:
+    std::vector<std::vector<std::string>> pairs_;
+    std::vector<std::string> sites_, estimators_;
+    arma::uword bins_ = 15;
+    unsigned k_ = 3;
+    double trim_z_ = 0;
+    std::size_t permutations_ = 200;
+    std::uint64_t seed_ = 0;
+    std::string correction_;
+    bool relative_depth_ = false;
+
+    double estimate(const std::string& estimator, const arma::vec& x, const arma::vec& y) const {
+        if (estimator == "binned") return mi_binned(x, y, bins_);
+        if (estimator == "equal_frequency") return mi_equal_frequency(x, y, bins_);
+        return mi_ksg(x, y, k_);
+    }
+
+    /// The first estimator's MI of the pairs kept by trimming.
+    double first(const arma::vec& a, const arma::vec& b) const {
+        const arma::uvec keep = arma::intersect(within_z(a, trim_z_), within_z(b, trim_z_));
+        return estimate(estimators_.front(), a.elem(keep), b.elem(keep));
+    }
+
+    void compare(const arma::mat& A, const arma::mat& B, const std::string& path, ResultSink& out,
+                 CorrectedPValues<ResultSink>& family) const {
+        const arma::vec a = upper(A), b = upper(B);
+        const arma::uvec keep = arma::intersect(within_z(a, trim_z_), within_z(b, trim_z_));
+        for (const auto& e : estimators_) out.attribute(path, "mi_" + e, estimate(e, a.elem(keep), b.elem(keep)));
+        out.attribute(path, "n_pairs", static_cast<int64_t>(keep.n_elem));
+        out.attribute(path, "n_trimmed", static_cast<int64_t>(a.n_elem - keep.n_elem));
+        out.attribute(path, "estimator", estimators_.front());  // the one the p-value tests
+        if (permutations_ == 0) return;
+        const double observed = first(a, b);
+        const auto perms = draw_permutations(A.n_rows, permutations_, seed_);
+        arma::vec null(permutations_);
+#pragma omp parallel for schedule(dynamic)
+        for (std::size_t p = 0; p < permutations_; ++p) null(p) = first(a, upper(B.submat(perms[p], perms[p])));
+        const double pv = (1.0 + arma::accu(null >= observed)) / (1.0 + null.n_elem);
+        out.attribute(path, "p_value", pv);
+        out.attribute(path, "null_mean", arma::mean(null));
+        out.attribute(path, "permutations", static_cast<int64_t>(permutations_));
+        out.attribute(path, "seed", static_cast<int64_t>(seed_));
+        family.add(path, pv);
+    }
+
+    /// Each dimension (a row of Xt) against the category label.
+    void label_information(const arma::mat& Xt, const arma::uvec& labels, arma::uword categories, const std::string& path,
+                           ResultSink& out) const {
+        for (std::size_t e = 0; e < estimators_.size(); ++e) {
+            std::vector<double> values(Xt.n_rows);
+#pragma omp parallel for schedule(dynamic)
+            for (arma::uword d = 0; d < Xt.n_rows; ++d) {
+                const arma::vec x = Xt.row(d).t();
+                const arma::uvec keep = within_z(x, trim_z_);
+                const arma::vec kept = x.elem(keep);
+                const arma::uvec label = labels.elem(keep);
+                values[d] = estimators_[e] == "ksg" ? mi_label_ksg(kept, label, k_)
+                          : mi_label_bins(estimators_[e] == "binned" ? equal_width_bins(kept, bins_) : equal_frequency_bins(kept, bins_),
+                                          bins_, label, categories);
+            }
+            for (const auto& name : e == 0 ? std::vector<std::string>{"mi_label", "mi_label_" + estimators_[e]}
+                                           : std::vector<std::string>{"mi_label_" + estimators_[e]})
+                out.write(path + "/" + name, {static_cast<int64_t>(values.size())}, values);
+        }
+        out.attribute(path, "estimator", estimators_.front());
+        out.attribute(path, "dims", static_cast<int64_t>(Xt.n_rows));
+    }
+};
+
+const std::string kSchema = R"json({
+  "type": "object", "additionalProperties": false,
+  "properties": {
+    "pairs": )json" + std::string(kPairsSchema) + R"json(,
+    "sites": {"type": "array", "items": {"type": "string"}, "description": "spaces whose dimensions are scored against the category (default with no pairs: every set)"},
+    "estimators": {"type": "array", "minItems": 1, "uniqueItems": true, "items": {"enum": ["binned", "equal_frequency", "ksg"]},
+                   "description": "in bits; the first one is tested (default all three)"},
+    "bins": {"type": "integer", "minimum": 2, "description": "bins of binned and equal_frequency (default 15)"},
+    "k": {"type": "integer", "minimum": 1, "description": "neighbours of ksg (default 3)"},
+    "trim_z": {"type": "number", "exclusiveMinimum": 0, "description": "leave out values beyond this many standard deviations (e.g. 4)"},
+    "permutations": {"type": "integer", "minimum": 0, "description": "relabellings of one side's words (default 200)"},
+    "seed": {"type": "integer", "minimum": 0},
+    "align": )json" + std::string(kAlignSchema) + R"json(,
+    "correction": )json" + std::string(kCorrectionSchema) + R"json(
+  }
+})json";
+
+}  // namespace
+
+LAMINAR_PLUGIN(laminar::Metric, "metric", MutualInformation, "mutual_information", "1.0.0", kSchema.c_str())
