@@ -390,8 +390,10 @@ void RunFileSink::describe_spaces(const ActivationSource& in) {
             // A pair at one layer (q~k of block 5) belongs on a per-layer profile.
             if (!b_recorded || hook_layer(hook_a) == hook_layer(hook_b))
                 h5::set_attr(file_, group, "layer", static_cast<int64_t>(hook_layer(hook_a)));
-            if (hook_head(hook_a) >= 0 && (!b_recorded || hook_head(hook_a) == hook_head(hook_b)))
-                h5::set_attr(file_, group, "head", static_cast<int64_t>(hook_head(hook_a)));
+            // A pair with a per-head side belongs on a layer x head map: side a's head (with
+            // grouped-query attention the query head), else side b's.
+            const int head = hook_head(hook_a) >= 0 ? hook_head(hook_a) : b_recorded ? hook_head(hook_b) : -1;
+            if (head >= 0) h5::set_attr(file_, group, "head", static_cast<int64_t>(head));
         }
     }
 }

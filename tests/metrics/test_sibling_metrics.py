@@ -33,6 +33,7 @@ stimuli:
 {categories}
 extract:
   - {{extractor: attention, sites: [q, k], layers: all}}
+  - {{extractor: attention, name: per_head, sites: [v], heads: separate, layers: all}}
   - {{extractor: residual, layers: all}}
 analyze:
   - metric: cka
@@ -52,6 +53,11 @@ analyze:
     sites: [resid_post]
     permutations: 100
     seed: 3
+  - metric: cka
+    name: cka_heads
+    pairs: [[v, q]]
+    permutations: 0
+    bootstrap: 0
   - metric: mutual_information
     name: mi_trimmed
     pairs: [[resid_post, q]]
@@ -241,6 +247,22 @@ class Siblings(unittest.TestCase):
         np.add.at(joint, (self.equal_frequency(x[keep]), self.equal_frequency(y[keep])), 1)
         self.assertAlmostEqual(g.attrs["mi_equal_frequency"], self.plug_in_bits(joint), delta=1e-10)
         self.assertNotIn("mi_binned", g.attrs)
+
+
+    # --- per-head maps -----------------------------------------------------------------------------
+    def test_per_head_results_as_a_layer_by_head_table_and_heatmap(self):
+        run = laminar.open(os.path.join(self.dir, "run.h5"))
+        maps = laminar.head_table(run, "cka_heads")
+        self.assertEqual(list(maps), [("m", "v~q")])
+        grid = maps[("m", "v~q")]
+        self.assertEqual((list(grid.index), list(grid.columns)), ([0, 1, 2], [0, 1, 2, 3]))
+        for layer in range(3):
+            for head in range(4):  # v of one head against q of the whole layer
+                x, y = self.x(f"blocks.{layer}.attn.hook_v.head{head}"), self.x(f"blocks.{layer}.attn.hook_q")
+                self.assertAlmostEqual(grid.loc[layer, head], ref.cka(ref.gram_linear(x), ref.gram_linear(y)), delta=1e-10)
+        fig = laminar.plot_head_map(run, "cka_heads")
+        np.testing.assert_array_equal(np.asarray(fig.axes[0].get_images()[0].get_array()), grid.to_numpy())
+        self.assertIsNone(laminar.plot_head_map(run, "cka"))  # no per-head sets there
 
 
 if __name__ == "__main__":

@@ -237,7 +237,7 @@ def _grids(run, table, analysis):
         frame = run.matrix(analysis, *path.split("/")[:2], "grid")
         out.append((f"{g.attrs['model_a']} {g.attrs['site_a']} ~ {g.attrs['model_b']} {g.attrs['site_b']}",
                     f"{g.attrs['model_a']} {g.attrs['site_a']}: layer", f"{g.attrs['model_b']} {g.attrs['site_b']}: layer", frame))
-    if out or "layer_a" not in table or "layer_b" not in table:
+    if out or not {"layer_a", "layer_b", "r"} <= set(table):
         return out
     table = table[table["layer_a"].notna() & table["layer_b"].notna()]
     for (ma, sa, mb, sb), rows in table.groupby(["model_a", "site_a", "model_b", "site_b"], sort=False):
@@ -277,10 +277,48 @@ def plot_rsa_grid(run, analysis="rsa"):
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=9)
-        fig.colorbar(image, ax=ax, label="RSA r")
+        fig.colorbar(image, ax=ax, label="CKA" if run.analyses().get(analysis) == "cka" else "RSA r")
         if grid.size <= 144:  # small enough to read each r
             for (i, j), r in np.ndenumerate(grid.to_numpy(dtype=float)):
                 if np.isfinite(r):
                     ax.text(j, i, f"{r:.2f}", ha="center", va="center", fontsize=7, color="gray")
     fig.tight_layout()
     return fig
+
+
+# The value a per-head map shows for each metric.
+HEAD_VALUES = {"selectivity": "index", "rsa": "r", "cka": "cka", "mutual_information": "mi_binned"}
+
+
+def head_table(run, analysis):
+    """With `heads: separate`: the analysis's value as a layer x head table per model and site
+    ({(model, site): DataFrame}); empty where the analysis has no per-head results."""
+    metric = run.analyses().get(analysis)
+    table = run.table(analysis)
+    value = HEAD_VALUES.get(metric)
+    if value not in table or "head" not in table:
+        return {}
+    table = table[table["head"].notna() & table[value].notna()]
+    return {(model, site): rows.pivot_table(index="layer", columns="head", values=value)
+            for (model, site), rows in table.groupby(["model", "site"], sort=False)}
+
+
+def plot_head_map(run, analysis):
+    """Per-head maps: each model's and site's value per layer (rows) and head (columns), a
+    heatmap with one colour scale; None without per-head results."""
+    maps = head_table(run, analysis)
+    if not maps:
+        return None
+    values = np.concatenate([m.to_numpy(dtype=float).ravel() for m in maps.values()])
+    low, high = np.nanmin(values), np.nanmax(values)
+    fig, axes = plt.subplots(1, len(maps), figsize=(4.5 * len(maps), 4), squeeze=False)
+    for ax, ((model, site), grid) in zip(axes[0], maps.items()):
+        image = ax.imshow(grid.to_numpy(dtype=float), origin="lower", cmap="viridis", aspect="auto", vmin=low, vmax=high)
+        ax.set_xticks(range(len(grid.columns)), [str(int(h)) for h in grid.columns], fontsize=7)
+        ax.set_yticks(range(len(grid.index)), [str(int(l)) for l in grid.index], fontsize=7)
+        ax.set_xlabel("head")
+        ax.set_ylabel("layer")
+        ax.set_title(f"{model} {site}", fontsize=9)
+    fig.colorbar(image, ax=list(axes[0]), label=HEAD_VALUES[run.analyses()[analysis]])
+    return fig
+

@@ -73,6 +73,11 @@ def _figures(run):
             add(f"{name}-scatter-{row}", f"RSA: {r['model']} {figures._short(r['hook_a'])} vs "
                 f"{figures._short(r['hook_b'])}, one point per pair of stimuli", figures.plot_rsa_scatter, name, row)
         add(f"{name}-grid", "RSA grids: layer x layer where layers were compared, model x model where models were", figures.plot_rsa_grid, name)
+    for name, metric in analyses.items():
+        if metric == "cka":
+            add(f"{name}-grid", "CKA grids: layer x layer (linear, biased)", figures.plot_rsa_grid, name)
+        if metric in figures.HEAD_VALUES:
+            add(f"{name}-heads", f"{metric} per layer and head ({figures.HEAD_VALUES[metric]})", figures.plot_head_map, name)
     add("profile", "laminar profile: selectivity and RSA per layer (filled: p < 0.05; band and bars: bootstrap CI)",
         figures.plot_profile)
     return [item for item in out if item[2] is not None], failed
