@@ -66,7 +66,10 @@ void print_summary(const fs::path& run_file, std::ostream& out) {
     }
     out << "report: " << run_file.string() << "\n";
     // The headline numbers of each result, in this order, where present.
-    static const std::vector<std::string> keys = {"index", "r", "p_value", "ci_low", "ci_high", "n_pairs",
+    static const std::vector<std::string> keys = {"index", "r", "cka", "cka_unbiased", "cka_rbf", "mi_binned",
+                                                  "mi_equal_frequency", "mi_ksg", "n95", "participation_ratio",
+                                                  "shuffled_n95_mean", "p_value", "ci_low", "ci_high",
+                                                  "noise_ceiling_low", "noise_ceiling_high", "n_pairs",
                                                   "mean_within", "mean_between", "mean_all"};
     for (const auto& analysis : h5::children(h5::open_group(f, "results"))) {
         std::size_t rows = 0;

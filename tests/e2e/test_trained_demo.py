@@ -131,5 +131,33 @@ class TrainedDemo(unittest.TestCase):
         self.assertLess(min(p for _, p, *_ in found), 0.01, found)
 
 
+    def test_the_sibling_analyses_experiment_on_the_demo_model(self):
+        """experiments/sibling_analyses.yaml as shipped on the demo model: CKA (grid, per head),
+        effective dimensionality and MI, spot-checked against the references of tests/metrics;
+        its page has the CKA grids and the per-head map."""
+        sys.path.insert(0, os.path.join(ROOT, "tests", "metrics"))
+        import kornblith_cka as ref
+        out = os.path.join(self.dir, "siblings.h5")
+        r = subprocess.run([BIN, "run", os.path.join(ROOT, "experiments", "sibling_analyses.yaml"), "--quiet",
+                            "--model", f"gpt2-medium={self.trained}", "--out", out], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with h5py.File(out, "r") as f:
+            x = lambda hook: f[f"activations/gpt2-medium/{hook}"][()].astype(np.float64)  # noqa: E731
+            grid = f["results/cka/gpt2-medium/resid_post/grid"][()]
+            self.assertEqual(grid.shape, (4, 4))
+            self.assertAlmostEqual(grid[1, 3], ref.cka(ref.gram_linear(x("blocks.1.hook_resid_post")),
+                                                      ref.gram_linear(x("blocks.3.hook_resid_post"))), delta=1e-10)
+            self.assertNotIn("blocks.1.hook_resid_post~blocks.1.hook_resid_post", f["results/cka/gpt2-medium"])
+            q = x("blocks.3.attn.hook_q")
+            s = np.linalg.svd(q - q.mean(axis=0), compute_uv=False) ** 2
+            ed = f["results/effective_dimensionality/gpt2-medium/blocks.3.attn.hook_q"]
+            self.assertEqual(ed.attrs["n95"], int(np.searchsorted(np.cumsum(s) / s.sum(), 0.95 - 1e-12) + 1))
+            self.assertLess(ed.attrs["n95"], ed.attrs["shuffled_n95_mean"])  # words of a trained model share directions
+            self.assertEqual(f["results/mutual_information/gpt2-medium/blocks.3.hook_resid_post/mi_label"].shape, (128,))
+        figures = os.listdir(os.path.join(self.dir, "siblings", "figures"))
+        self.assertIn("cka-grid.png", figures)
+        self.assertIn("cka_heads-heads.png", figures)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -2,7 +2,8 @@
 // layer by layer (or by relative depth across models of different depth) and per-head sets
 // head by head; a named hook pairs with every set of the other side; `hypothesis:NAME` on side b
 // pairs every set of side a with it. Sets left without a partner are said, never dropped
-// silently. Also the layer x layer grids of `grid: true`. Header-only.
+// silently; a set is not compared with itself (`[resid_post, resid_post]` with `grid: true`
+// asks for the layer x layer grid only). Also the layer x layer grids. Header-only.
 #pragma once
 
 #include <algorithm>
@@ -90,6 +91,7 @@ inline std::vector<SpacePair> paired_spaces(const ActivationSource& in, const st
         const Space a = parse_space(pairs[i].at(0)), b = parse_space(pairs[i].at(1));
         const std::vector<std::string> models = a.model.empty() ? in.models() : std::vector<std::string>{a.model};
         const std::size_t before = out.size();
+        std::size_t identical = 0;
         for (const auto& model : models) {
             if (is_hypothesis(pairs[i].at(1))) {  // every matching set against the hypothesis
                 for (const auto& hook_a : matching_sets(in, model, a.what, field)) out.push_back({model, hook_a, "", pairs[i].at(1)});
@@ -107,9 +109,13 @@ inline std::vector<SpacePair> paired_spaces(const ActivationSource& in, const st
                     if (!named && (!aligned(hook_layer(hook_a), depth_a, hook_layer(hook_b), depth_b, relative_depth) ||
                                    !same_head(hook_a, heads_a, hook_b, heads_b)))
                         continue;
-                    out.push_back({model, hook_a, model_b, hook_b});
                     paired_a.insert(hook_a);
                     paired_b.insert(hook_b);
+                    if (model == model_b && hook_a == hook_b) {  // a space with itself: 1, nothing to learn
+                        ++identical;                             // (a grid's diagonal has it)
+                        continue;
+                    }
+                    out.push_back({model, hook_a, model_b, hook_b});
                 }
             for (const auto& [sets, paired, owner, other] :
                  {std::tuple{&sets_a, &paired_a, model, model_b}, std::tuple{&sets_b, &paired_b, model_b, model}}) {
@@ -124,7 +130,7 @@ inline std::vector<SpacePair> paired_spaces(const ActivationSource& in, const st
                                        (relative_depth ? "" : ", or align: relative_depth") + "): " + unpaired);
             }
         }
-        if (out.size() == before) throw SpecError(field, "no recorded activations match this pair");
+        if (out.size() == before && identical == 0) throw SpecError(field, "no recorded activations match this pair");
     }
     return out;
 }
