@@ -60,10 +60,13 @@ public:
         if (grid_)  // biased linear CKA only: the aligned pairs carry the tests
             for (const auto& g : layer_grids(in, pairs_, out)) {
                 arma::mat values(g.layers_a.size(), g.layers_b.size());
-                for (std::size_t r = 0; r < g.layers_a.size(); ++r)
-                    for (std::size_t k = 0; k < g.layers_b.size(); ++k)
-                        values(r, k) = cka(space_grams(in, g.model_a, g.layers_a[r].second, grams).centred,
-                                           space_grams(in, g.model_b, g.layers_b[k].second, grams).centred);
+                for (std::size_t r = 0; r < g.layers_a.size(); ++r) {
+                    const Grams& a = space_grams(in, g.model_a, g.layers_a[r].second, grams);
+                    for (std::size_t k = 0; k < g.layers_b.size(); ++k) {
+                        const Grams& b = space_grams(in, g.model_b, g.layers_b[k].second, grams);
+                        values(r, k) = cka(a.centred, b.centred, a.norm, b.norm);
+                    }
+                }
                 write_grid(out, g, values);
                 out.attribute(g.path, "kernel", std::string("linear"));
             }
@@ -79,10 +82,12 @@ private:
     std::string correction_;
     bool relative_depth_ = false, grid_ = false;
 
-    /// A space's Gram matrices: the linear kernel's raw (for resampling), double-centred and
-    /// U-centred, and the RBF kernel's double-centred (when asked).
+    /// A space's Gram matrices: the linear kernel's raw (for resampling) and double-centred (with
+    /// its norm), and the RBF kernel's double-centred (when asked). The U-centred one is made
+    /// when a pair needs it: a grid does not.
     struct Grams {
-        arma::mat raw, centred, unbiased, rbf;
+        arma::mat raw, centred, rbf;
+        double norm = 0;
     };
     using GramCache = std::map<std::pair<std::string, std::string>, Grams>;
 
@@ -94,7 +99,7 @@ private:
         Grams& g = it->second;
         g.raw = linear_gram(Xt);
         g.centred = centre_gram(g.raw, false);
-        g.unbiased = centre_gram(g.raw, true);
+        g.norm = arma::norm(g.centred, "fro");
         if (rbf_ > 0) g.rbf = centre_gram(rbf_gram(Xt, rbf_), false);
         return g;
     }
@@ -102,9 +107,9 @@ private:
     void compare(const Grams& a, const Grams& b, const std::string& path, ResultSink& out,
                  CorrectedPValues<ResultSink>& family) const {
         const arma::uword n = a.raw.n_rows;
-        const double linear = cka(a.centred, b.centred);
+        const double linear = cka(a.centred, b.centred, a.norm, b.norm);
         out.attribute(path, "cka", linear);
-        out.attribute(path, "cka_unbiased", n > 3 ? cka(a.unbiased, b.unbiased) : arma::datum::nan);
+        out.attribute(path, "cka_unbiased", n > 3 ? cka(centre_gram(a.raw, true), centre_gram(b.raw, true)) : arma::datum::nan);
         if (rbf_ > 0) {
             out.attribute(path, "cka_rbf", cka(a.rbf, b.rbf));
             out.attribute(path, "rbf_fraction", rbf_);

@@ -46,9 +46,10 @@ inline arma::mat centre_gram(arma::mat K, bool unbiased) {
 }
 
 /// CKA of two centred Gram matrices: <K, L>_F / (|K|_F |L|_F); NaN when one is all zero.
-inline double cka(const arma::mat& K, const arma::mat& L) {
-    const double norms = arma::norm(K, "fro") * arma::norm(L, "fro");
-    return norms > 0 ? arma::accu(K % L) / norms : arma::datum::nan;
+/// Their norms may be given (a grid reuses each matrix's many times).
+inline double cka(const arma::mat& K, const arma::mat& L, double norm_k = -1, double norm_l = -1) {
+    const double norms = (norm_k < 0 ? arma::norm(K, "fro") : norm_k) * (norm_l < 0 ? arma::norm(L, "fro") : norm_l);
+    return norms > 0 ? arma::dot(K, L) / norms : arma::datum::nan;
 }
 
 }  // namespace laminar::analysis
