@@ -99,6 +99,7 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
         auto ex = registry.create_extractor(step.plugin);
         try {
             ex->configure(step.params, info);
+            ex->attach(*backend);
         } catch (const SpecError& e) {
             rethrow_in_file(exp, step.pointer, e);
         }

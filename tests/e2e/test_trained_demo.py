@@ -154,6 +154,9 @@ class TrainedDemo(unittest.TestCase):
             self.assertEqual(ed.attrs["n95"], int(np.searchsorted(np.cumsum(s) / s.sum(), 0.95 - 1e-12) + 1))
             self.assertLess(ed.attrs["n95"], ed.attrs["shuffled_n95_mean"])  # words of a trained model share directions
             self.assertEqual(f["results/mutual_information/gpt2-medium/blocks.3.hook_resid_post/mi_label"].shape, (128,))
+            lens = f["results/logit_lens/gpt2-medium"]
+            self.assertEqual(lens["top_ids"].shape, (34, 4, 10))
+            self.assertTrue(np.all(lens["kl_to_final"][:, -1] == 0))  # the last layer is the model's own prediction
         figures = os.listdir(os.path.join(self.dir, "siblings", "figures"))
         self.assertIn("cka-grid.png", figures)
         self.assertIn("cka_heads-heads.png", figures)

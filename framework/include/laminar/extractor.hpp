@@ -10,6 +10,8 @@
 
 namespace laminar {
 
+class ModelBackend;
+
 class BOOST_SYMBOL_VISIBLE Extractor {
 public:
     virtual ~Extractor() = default;
@@ -17,6 +19,10 @@ public:
     /// Reads this extractor's parameters for a given model; throws SpecError on values the
     /// model cannot satisfy (e.g. a layer beyond n_layer).
     virtual void configure(const Params& params, const ModelInfo& model) = 0;
+
+    /// The loaded model, for extractors that compute with it (the logit lens unembeds); called
+    /// after configure(), valid until the extraction of that model ends.
+    virtual void attach(const ModelBackend& model) { (void)model; }
 
     /// Hook names the forward pass must capture.
     virtual std::vector<std::string> hooks() const = 0;

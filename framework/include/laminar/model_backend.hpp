@@ -59,6 +59,14 @@ public:
     /// naming the hook when one is unknown.
     virtual void forward(const std::vector<std::vector<int32_t>>& prompts, const std::vector<int32_t>& shared,
                          const std::vector<std::string>& hooks, const BatchSink& sink) = 0;
+
+    /// The logit lens's step: rows of the residual stream ([rows x d_model]) through the final
+    /// norm and the unembedding, as the model turns its last layer into logits ([rows x vocab]).
+    /// Throws SpecError where the model plugin cannot.
+    virtual Tensor unembed(const Tensor& residual) const {
+        (void)residual;
+        throw SpecError("", "this model plugin has no unembedding (no logit lens)");
+    }
 };
 
 }  // namespace laminar

@@ -128,11 +128,16 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
         if (want("hook_normalized_resid_post")) capture(name + "hook_normalized_resid_post", x.view({B, T, d}));
     }
 
-    if (plan.wants("logits")) {  // the MLM head: dense, activation, LayerNorm, tied decoder + bias
-        const torch::Tensor t = torch::layer_norm(models::activation(models::linear(x, head_w_, head_b_), c.hidden_act), {d},
-                                                  head_ln_w_, head_ln_b_, eps);
-        capture("logits", models::linear(t, decoder_, decoder_b_).view({B, T, -1}));
-    }
+    if (plan.wants("logits")) capture("logits", unembed(x).view({B, T, -1}));
+}
+
+torch::Tensor Model::unembed(const torch::Tensor& residual) const {
+    // The MLM head: dense, activation, LayerNorm, tied decoder + bias, on the stream as each
+    // block passes it on (after its output LayerNorm).
+    const Config& c = config_;
+    const torch::Tensor t = torch::layer_norm(models::activation(models::linear(residual, head_w_, head_b_), c.hidden_act),
+                                              {c.d_model}, head_ln_w_, head_ln_b_, c.layer_norm_eps);
+    return models::linear(t, decoder_, decoder_b_);
 }
 
 }  // namespace laminar::bert

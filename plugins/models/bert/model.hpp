@@ -38,6 +38,7 @@ public:
     int64_t vocab_size() const override { return config_.vocab_size; }
     void forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture,
                  const models::PassContext& context) const override;
+    torch::Tensor unembed(const torch::Tensor& residual) const override;
 
 private:
     Config config_;

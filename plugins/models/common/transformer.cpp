@@ -31,6 +31,16 @@ laminar::Tensor row(const torch::Tensor& value) {
 
 }  // namespace
 
+Tensor TransformerBackend::unembed(const Tensor& residual) const {
+    torch::NoGradGuard no_grad;
+    if (residual.shape.size() != 2 || residual.shape[1] != model().info().d_model)
+        throw SpecError("", "unembed: expected rows of width d_model (" + std::to_string(model().info().d_model) + ")");
+    const torch::Tensor rows = torch::from_blob(const_cast<float*>(residual.data.data()), {residual.shape[0], residual.shape[1]},
+                                                torch::kFloat32);
+    const torch::Tensor logits = model().unembed(rows).to(torch::kFloat32).contiguous();
+    return {{logits.size(0), logits.size(1)}, std::vector<float>(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel())};
+}
+
 const Transformer& TransformerBackend::model() const {
     if (!model_) throw std::logic_error("model backend: load() was not called");
     return *model_;

@@ -52,6 +52,8 @@ public:
     /// hooks in `plan` and stops after plan.last_layer().
     virtual void forward(const torch::Tensor& ids, const HookPlan& plan, const CaptureFn& capture,
                          const PassContext& context) const = 0;
+    /// Residual-stream rows [rows, d] through the final norm and the output head: [rows, vocab].
+    virtual torch::Tensor unembed(const torch::Tensor& residual) const = 0;
 };
 
 using TransformerFactory = std::function<std::unique_ptr<Transformer>(const std::filesystem::path& dir)>;
@@ -71,6 +73,7 @@ public:
     std::string token_text(int32_t id) const override { return tokenizer().token_text(id); }
     void forward(const std::vector<std::vector<int32_t>>& prompts, const std::vector<int32_t>& shared,
                  const std::vector<std::string>& hooks, const BatchSink& sink) override;
+    Tensor unembed(const Tensor& residual) const override;
 
 private:
     TransformerFactory make_;

@@ -95,12 +95,20 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
     }
 
     if (plan.wants("ln_final.hook_normalized") || plan.wants("logits")) {
-        const torch::Tensor normalized = torch::layer_norm(x, {d}, ln_f_w_, ln_f_b_, eps);  // [B*T, d]
+        const torch::Tensor normalized = final_norm(x);  // [B*T, d]
         if (plan.wants("ln_final.hook_normalized")) capture("ln_final.hook_normalized", normalized.view({B, T, d}));
         if (plan.wants("logits")) {  // tied unembedding
             capture("logits", models::linear(normalized, wte_, {}).view({B, T, -1}));
         }
     }
+}
+
+torch::Tensor Model::final_norm(const torch::Tensor& x) const {
+    return torch::layer_norm(x, {config_.n_embd}, ln_f_w_, ln_f_b_, config_.layer_norm_epsilon);
+}
+
+torch::Tensor Model::unembed(const torch::Tensor& residual) const {  // tied: the token embedding
+    return models::linear(final_norm(residual), wte_, {});
 }
 
 }  // namespace laminar::gpt2

@@ -31,8 +31,10 @@ public:
     int64_t vocab_size() const override { return config_.vocab_size; }
     void forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture,
                  const models::PassContext& context) const override;
+    torch::Tensor unembed(const torch::Tensor& residual) const override;
 
 private:
+    torch::Tensor final_norm(const torch::Tensor& x) const;
     Config config_;
     models::WeightStore weights_;
     torch::Tensor wte_, wpe_;       // [vocab, d] in the file's dtype, [n_positions, d]

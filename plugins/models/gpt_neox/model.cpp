@@ -120,12 +120,20 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
     }
 
     if (plan.wants("ln_final.hook_normalized") || plan.wants("logits")) {
-        const torch::Tensor normalized = torch::layer_norm(x, {d}, final_w_, final_b_, eps);
+        const torch::Tensor normalized = final_norm(x);
         if (plan.wants("ln_final.hook_normalized")) capture("ln_final.hook_normalized", normalized.view({B, T, d}));
         if (plan.wants("logits")) {
             capture("logits", models::linear(normalized, embed_out_, {}).view({B, T, -1}));
         }
     }
+}
+
+torch::Tensor Model::final_norm(const torch::Tensor& x) const {
+    return torch::layer_norm(x, {config_.d_model}, final_w_, final_b_, config_.layer_norm_eps);
+}
+
+torch::Tensor Model::unembed(const torch::Tensor& residual) const {
+    return models::linear(final_norm(residual), embed_out_, {});
 }
 
 }  // namespace laminar::gpt_neox

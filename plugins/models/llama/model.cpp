@@ -141,10 +141,16 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
     }
 
     if (plan.wants("ln_final.hook_normalized") || plan.wants("logits")) {
-        const torch::Tensor normalized = rms_norm(x, norm_, eps);
+        const torch::Tensor normalized = final_norm(x);
         if (plan.wants("ln_final.hook_normalized")) capture("ln_final.hook_normalized", normalized.view({B, T, d}));
         if (plan.wants("logits")) capture("logits", models::linear(normalized, lm_head_, {}).view({B, T, -1}));
     }
+}
+
+torch::Tensor Model::final_norm(const torch::Tensor& x) const { return rms_norm(x, norm_, config_.rms_norm_eps); }
+
+torch::Tensor Model::unembed(const torch::Tensor& residual) const {
+    return models::linear(final_norm(residual), lm_head_, {});
 }
 
 }  // namespace laminar::llama

@@ -1,0 +1,151 @@
+// The logit_lens extractor: each layer's residual stream, at one token of each prompt, through
+// the model's final norm and unembedding (ModelBackend::unembed), as if the model stopped there
+// (nostalgebraist 2020). What it keeps is small — per stimulus and layer the top k tokens and
+// their probabilities, the entropy, the KL divergence to the last layer's distribution and the
+// rank and probability of a target token — so that the logit_lens metric, and any re-analysis,
+// needs neither the model nor its unembedding. The token read is the one before the word (what
+// predicts the word) or the experiment's analysed position; the target is the word's first token
+// or the first token of a continuation. Post-LayerNorm encoders (BERT) read the stream after
+// each block's output LayerNorm.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <string>
+
+#include "laminar/extraction.hpp"
+#include "laminar/extractor.hpp"
+#include "laminar/model_backend.hpp"
+
+namespace {
+
+using namespace laminar;
+
+class LogitLens : public Extractor {
+public:
+    void configure(const Params& params, const ModelInfo& model) override {
+        layers_ = parse_layers(params.value("layers", Params("all")), model.n_layer);
+        last_ = model.n_layer - 1;
+        k_ = params.value("k", 10);
+        at_ = params.value("at", std::string("before_word"));
+        continuation_ = params.contains("continuation") ? params["continuation"].get<std::string>() : "";
+        site_ = model.architecture == "bert" ? "normalized_resid_post" : "resid_post";
+    }
+
+    void attach(const ModelBackend& model) override {
+        model_ = &model;
+        if (continuation_.empty()) return;
+        const Encoding e = model.encode(continuation_);
+        if (e.content_end <= e.content_begin) throw SpecError("continuation", "\"" + continuation_ + "\" has no tokens");
+        target_ = e.ids[e.content_begin];
+    }
+
+    std::vector<std::string> hooks() const override {
+        std::vector<int> layers = layers_;
+        if (std::find(layers.begin(), layers.end(), last_) == layers.end()) layers.push_back(last_);  // the KL's reference
+        std::vector<std::string> out;
+        for (int l : layers) out.push_back(stream(l));
+        return out;
+    }
+
+    std::vector<Recording> records() const override {
+        std::vector<Recording> out;
+        for (int l : layers_)
+            for (const char* what : {"top_ids", "top_probs", "stats"})
+                out.push_back({"blocks." + std::to_string(l) + ".lens." + what, l, std::string("lens_") + what});
+        return out;
+    }
+
+    std::vector<ActivationSet> extract(const Captures& captured, const std::vector<Stimulus>& stimuli) const override {
+        const int64_t n = static_cast<int64_t>(stimuli.size());
+        std::vector<int64_t> position(n);
+        std::vector<int32_t> target(n);
+        for (int64_t i = 0; i < n; ++i) {
+            const Stimulus& s = stimuli[i];
+            position[i] = at_ == "before_word" ? s.word_begin - 1 : s.position >= 0 ? s.position : s.word_end - 1;
+            if (position[i] < 0)
+                throw SpecError("at", "'" + s.word + "' is the first token of \"" + s.text + "\": no token before it predicts it");
+            target[i] = continuation_.empty() ? s.token_ids.at(s.word_begin) : target_;
+        }
+        const std::vector<std::vector<double>> final = log_probs(captured, last_, position);
+        std::vector<ActivationSet> out;
+        for (int l : layers_) {
+            const std::vector<std::vector<double>> lp = l == last_ ? final : log_probs(captured, l, position);
+            const std::string name = "blocks." + std::to_string(l) + ".lens.";
+            ActivationSet ids{name + "top_ids", l, "lens_top_ids", n, k_, {}}, probs{name + "top_probs", l, "lens_top_probs", n, k_, {}};
+            ActivationSet stats{name + "stats", l, "lens_stats", n, 4, {}};
+            for (int64_t i = 0; i < n; ++i) {
+                const auto& row = lp[i];
+                std::vector<int32_t> order(row.size());
+                std::iota(order.begin(), order.end(), 0);
+                std::partial_sort(order.begin(), order.begin() + k_, order.end(), [&](int32_t a, int32_t b) { return row[a] > row[b]; });
+                for (int j = 0; j < k_; ++j) {
+                    ids.data.push_back(static_cast<float>(order[j]));  // exact: ids are below 2^24
+                    probs.data.push_back(static_cast<float>(std::exp(row[order[j]])));
+                }
+                double entropy = 0, kl = 0;
+                for (std::size_t v = 0; v < row.size(); ++v) {
+                    const double p = std::exp(row[v]);
+                    entropy -= p * row[v];
+                    kl += p * (row[v] - final[i][v]);
+                }
+                const double t = row.at(target[i]);
+                const auto rank = 1 + std::count_if(row.begin(), row.end(), [&](double v) { return v > t; });
+                for (double v : {entropy / std::log(2.0), kl / std::log(2.0), double(rank), std::exp(t)})
+                    stats.data.push_back(static_cast<float>(v));
+            }
+            out.push_back(std::move(ids));
+            out.push_back(std::move(probs));
+            out.push_back(std::move(stats));
+        }
+        return out;
+    }
+
+private:
+    std::vector<int> layers_;
+    int last_ = 0, k_ = 10;
+    std::string at_, continuation_, site_;
+    int32_t target_ = -1;
+    const ModelBackend* model_ = nullptr;
+
+    std::string stream(int layer) const { return "blocks." + std::to_string(layer) + ".hook_" + site_; }
+
+    /// The log-probabilities (double) of the next token at each prompt's position, from layer `layer`.
+    std::vector<std::vector<double>> log_probs(const Captures& captured, int layer, const std::vector<int64_t>& position) const {
+        const auto& values = captured.at(stream(layer));
+        Tensor rows;
+        for (std::size_t i = 0; i < position.size(); ++i) {
+            const Tensor& t = values.at(i);  // [pos, d]
+            const int64_t d = t.shape.at(1);
+            if (position[i] >= t.shape[0]) throw SpecError("at", "position " + std::to_string(position[i]) + " is beyond the prompt");
+            rows.data.insert(rows.data.end(), t.data.begin() + position[i] * d, t.data.begin() + (position[i] + 1) * d);
+            rows.shape = {static_cast<int64_t>(i + 1), d};
+        }
+        const Tensor logits = model_->unembed(rows);
+        const int64_t vocab = logits.shape.at(1);
+        if (k_ > vocab) throw SpecError("k", std::to_string(k_) + " top tokens asked of a vocabulary of " + std::to_string(vocab));
+        std::vector<std::vector<double>> out(position.size(), std::vector<double>(vocab));
+        for (std::size_t i = 0; i < position.size(); ++i) {
+            const float* z = logits.data.data() + i * vocab;
+            const double top = *std::max_element(z, z + vocab);
+            double sum = 0;
+            for (int64_t v = 0; v < vocab; ++v) sum += std::exp(double(z[v]) - top);
+            const double log_sum = top + std::log(sum);
+            for (int64_t v = 0; v < vocab; ++v) out[i][v] = double(z[v]) - log_sum;
+        }
+        return out;
+    }
+};
+
+const std::string kSchema = std::string(R"json({
+  "type": "object", "additionalProperties": false,
+  "properties": {
+    "k": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "top tokens kept per stimulus and layer (default 10)"},
+    "at": {"enum": ["before_word", "position"],
+           "description": "the token read: the one before the word (default: what predicts the word) or stimuli.position's"},
+    "continuation": {"type": "string", "minLength": 1,
+                     "description": "the target is this text's first token (default: the word's first token)"},
+    "layers": )json") + kLayersSchema + "}}";
+
+}  // namespace
+
+LAMINAR_PLUGIN(laminar::Extractor, "extractor", LogitLens, "logit_lens", "1.0.0", kSchema.c_str())

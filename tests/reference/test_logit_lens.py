@@ -1,0 +1,111 @@
+"""The logit lens (issue 11, item 4) against numpy: the residual stream laminar recorded at the
+token before each word, through the final norm and the unembedding read from the model's
+safetensors by numpy (gpt2_numpy, llama_numpy), then softmax, top k, entropy, KL to the last
+layer and the word's rank and probability; for GPT-2 (tied unembedding) and Llama (lm_head)."""
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import h5py
+import numpy as np
+
+import gpt2_numpy
+import llama_numpy
+
+BIN = os.environ["LAMINAR_BIN"]
+MAKE_MODEL = os.environ["LAMINAR_MAKE_MODEL"]
+PYTHON = "/usr/bin/python3"
+
+EXPERIMENT = """experiment: lens
+models:
+  - {{id: m, backend: {backend}, path: model-{name}}}
+stimuli:
+  template: "She looked at the {{word}} for a long time"
+  position: word_first
+  categories:
+    space: [galaxy, comet, moon, star]
+    fruit: [pear, grape, apple, lime]
+extract:
+  - {{extractor: residual, layers: all}}
+  - {{extractor: logit_lens, k: 5}}
+analyze:
+  - {{metric: logit_lens}}
+output: {name}.h5
+"""
+MODELS = {"gpt2": ("gpt2", ["--layers", "3", "--heads", "2", "--width", "32", "--seed", "3"]),
+          "llama": ("llama", ["--family", "llama", "--layers", "2", "--heads", "4", "--kv-heads", "2", "--width", "32", "--seed", "3"])}
+
+
+def log_softmax(z):
+    z = z - z.max(-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+class LogitLens(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="laminar-lens-")
+        for name, (backend, args) in MODELS.items():
+            subprocess.run([PYTHON, MAKE_MODEL, os.path.join(cls.dir, f"model-{name}"), *args], check=True, capture_output=True)
+            with open(os.path.join(cls.dir, f"{name}.yaml"), "w") as f:
+                f.write(EXPERIMENT.format(backend=backend, name=name))
+            r = subprocess.run([BIN, "run", os.path.join(cls.dir, f"{name}.yaml"), "--quiet"], capture_output=True, text=True)
+            assert r.returncode == 0, r.stderr
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir)
+
+    def unembed(self, name, x):
+        if name == "gpt2":
+            config, w = gpt2_numpy.load(os.path.join(self.dir, "model-gpt2"))
+            h = gpt2_numpy.layer_norm(x, w["ln_f.weight"], w["ln_f.bias"], config.get("layer_norm_epsilon", 1e-5))
+            return h @ w["wte.weight"].T
+        config, w = llama_numpy.load(os.path.join(self.dir, "model-llama"))
+        h = llama_numpy.rms_norm(x, w["norm.weight"], config.get("rms_norm_eps", 1e-6))
+        head = w["lm_head.weight"] if "lm_head.weight" in w else w["embed_tokens.weight"]
+        return h @ head.T
+
+    def test_lens_statistics_equal_numpy_from_the_recorded_residuals(self):
+        for name in MODELS:
+            with self.subTest(model=name), h5py.File(os.path.join(self.dir, f"{name}.h5"), "r") as f:
+                # position word_first recorded the word's token; the lens reads the one before it,
+                # which word_first of the prompt "... the {word} ..." is not: record it by hand.
+                ids = f["stimuli/token_ids"][()]
+                begin = f["stimuli/word_begin"][()]
+                layers = sorted(int(h.split(".")[1]) for h in f["activations/m"] if h.endswith("hook_resid_post"))
+                results = f["results/logit_lens/m"]
+                self.assertEqual(list(results["entropy_columns"][()]), layers)
+                final = None
+                for li, layer in reversed(list(enumerate(layers))):
+                    x = self.resid_before_word(name, ids, begin, layer)
+                    lp = log_softmax(self.unembed(name, x.astype(np.float64)))
+                    if final is None:
+                        final = lp
+                    p = np.exp(lp)
+                    top = np.argsort(-lp, axis=1, kind="stable")[:, :5]
+                    np.testing.assert_array_equal(results["top_ids"][:, li, :], top)
+                    np.testing.assert_allclose(results["top_probs"][:, li, :], np.take_along_axis(p, top, 1), rtol=1e-4, atol=1e-7)
+                    np.testing.assert_allclose(results["entropy"][:, li], -(p * lp).sum(1) / np.log(2), rtol=1e-4, atol=1e-6)
+                    np.testing.assert_allclose(results["kl_to_final"][:, li], (p * (lp - final)).sum(1) / np.log(2), atol=1e-5)
+                    target = np.array([row[b] for row, b in zip(ids, begin)])
+                    t = lp[np.arange(len(target)), target]
+                    np.testing.assert_array_equal(results["target_rank"][:, li], 1 + (lp > t[:, None]).sum(1))
+                    np.testing.assert_allclose(results["target_prob"][:, li], np.exp(t), rtol=1e-4, atol=1e-9)
+                np.testing.assert_array_equal(results["kl_to_final"][:, -1], 0)
+
+    def resid_before_word(self, name, ids, begin, layer):
+        """The residual stream after `layer` at the token before each word, by numpy's forward."""
+        module = gpt2_numpy if name == "gpt2" else llama_numpy
+        config, w = module.load(os.path.join(self.dir, f"model-{name}"))
+        rows = []
+        for row, b in zip(ids, begin):
+            hidden = module.forward(config, w, np.asarray(row, dtype=np.int64))
+            rows.append(hidden[f"blocks.{layer}.hook_resid_post"][b - 1])
+        return np.array(rows)
+
+
+if __name__ == "__main__":
+    unittest.main()
