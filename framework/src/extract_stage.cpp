@@ -154,6 +154,13 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
     h5::set_attr(file, "activations/" + m.id, "n_layer", static_cast<int64_t>(info.n_layer));
     h5::set_attr(file, "activations/" + m.id, "n_head", static_cast<int64_t>(info.n_head));
     h5::set_attr(file, "activations/" + m.id, "d_model", static_cast<int64_t>(info.d_model));
+    // The tokens' texts, so that token ids in results (the logit lens's top tokens) read as
+    // text without the model folder: a few hundred kilobytes, never the weights.
+    if (info.vocab_size > 0) {
+        std::vector<std::string> vocabulary(static_cast<std::size_t>(info.vocab_size));
+        for (int32_t id = 0; id < info.vocab_size; ++id) vocabulary[id] = backend->token_text(id);
+        h5::write(file, "stimuli/by_model/" + m.id + "/vocabulary", vocabulary);
+    }
 
     if (!first) {
         // Another tokenizer may split the same prompts differently: keep its own token ids.

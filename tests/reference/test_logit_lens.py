@@ -5,6 +5,7 @@ layer and the word's rank and probability; for GPT-2 (tied unembedding) and Llam
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -13,6 +14,9 @@ import numpy as np
 
 import gpt2_numpy
 import llama_numpy
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "python"))
+import laminar  # noqa: E402
 
 BIN = os.environ["LAMINAR_BIN"]
 MAKE_MODEL = os.environ["LAMINAR_MAKE_MODEL"]
@@ -95,6 +99,19 @@ class LogitLens(unittest.TestCase):
                     np.testing.assert_array_equal(results["target_rank"][:, li], 1 + (lp > t[:, None]).sum(1))
                     np.testing.assert_allclose(results["target_prob"][:, li], np.exp(t), rtol=1e-4, atol=1e-9)
                 np.testing.assert_array_equal(results["kl_to_final"][:, -1], 0)
+                # The tokens read as text without the model: the target (the word's first
+                # token) is the start of " word".
+                vocabulary = f[f"stimuli/by_model/m/vocabulary"]
+                for row, b, word in zip(ids, begin, f["stimuli/word"][()]):
+                    text = vocabulary[row[b]].decode("utf-8", errors="replace").replace("\u2581", " ")
+                    self.assertTrue((" " + word.decode()).startswith(text) or word.decode().startswith(text), (text, word))
+        run = laminar.open(os.path.join(self.dir, "gpt2.h5"))
+        table = run.logit_lens()
+        self.assertEqual(len(table), 8 * 3 * 5)
+        first = table[(table["stimulus"] == 0) & (table["layer"] == 2) & (table["rank"] == 1)].iloc[0]
+        with h5py.File(os.path.join(self.dir, "gpt2.h5"), "r") as f:
+            self.assertEqual(first["token_id"], f["results/logit_lens/m/top_ids"][0, 2, 0])
+            self.assertEqual(first["token"], f["stimuli/by_model/m/vocabulary"][first["token_id"]].decode("utf-8", errors="replace"))
 
     def resid_before_word(self, name, ids, begin, layer):
         """The residual stream after `layer` at the token before each word, by numpy's forward."""

@@ -55,6 +55,7 @@ struct ModelInfo {
     int d_model = 0;
     int n_kv_head = 0;  ///< key/value heads (fewer than n_head with grouped-query attention)
     int d_head = 0;
+    int vocab_size = 0;  ///< token ids run from 0 to vocab_size - 1 (0: not known)
 };
 
 /// An activation set an extractor will produce, known before any forward pass (what the host

@@ -67,7 +67,11 @@ public:
 
     void load(const std::filesystem::path& dir, const Params& params) override;
     void load_tokenizer(const std::filesystem::path& dir) override { tokenizer_ = Tokenizer::load(dir); }
-    ModelInfo info() const override { return model().info(); }
+    ModelInfo info() const override {
+        ModelInfo i = model().info();
+        i.vocab_size = static_cast<int>(model().vocab_size());
+        return i;
+    }
     std::vector<std::string> hook_points() const override { return model().catalog().names(model().info().n_layer); }
     Encoding encode(const std::string& text) const override { return tokenizer().encode(text); }
     std::string token_text(int32_t id) const override { return tokenizer().token_text(id); }

@@ -266,6 +266,33 @@ class RunFile:
         np.fill_diagonal(d, 0)
         return pd.DataFrame(d, index=words, columns=words)
 
+    def tokens(self, model, ids):
+        """The texts of token ids of `model` (its vocabulary as recorded at extraction; a byte
+        that is part of a character reads as U+FFFD)."""
+        vocabulary = self.file["stimuli"]["by_model"][model]["vocabulary"]
+        return [vocabulary[int(i)].decode("utf-8", errors="replace") for i in np.ravel(ids)]
+
+    def logit_lens(self, analysis="logit_lens", model=None):
+        """The logit lens as a tidy table: one row per stimulus, layer and top token (rank 1..k),
+        with the token's id, text and probability, and per stimulus and layer the entropy, the
+        KL to the last layer and the target's rank and probability."""
+        root = self.file["results"][analysis]
+        words = list(self.stimuli()["word"])
+        frames = []
+        for name in ([model] if model else list(root)):
+            g = root[name]
+            ids, probs = g["top_ids"][()].astype(int), g["top_probs"][()]
+            n, layers, k = ids.shape
+            layer_ids = g["top_ids_columns"][()]
+            i, l, r = np.meshgrid(np.arange(n), np.arange(layers), np.arange(k), indexing="ij")
+            frame = pd.DataFrame({"model": name, "stimulus": i.ravel(), "word": [words[x] for x in i.ravel()],
+                                  "layer": layer_ids[l.ravel()], "rank": r.ravel() + 1, "token_id": ids.ravel(),
+                                  "token": self.tokens(name, ids.ravel()), "prob": probs.ravel()})
+            for stat in ("entropy", "kl_to_final", "target_rank", "target_prob"):
+                frame[stat] = g[stat][()][i.ravel(), l.ravel()]
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
     def grids(self, analysis):
         """(path, dataset) of each layer x layer grid an rsa analysis computed (`grid: true`),
         path as "<models>/<sites>/grid" under the analysis."""
