@@ -98,6 +98,8 @@ class LogitLens(unittest.TestCase):
                     t = lp[np.arange(len(target)), target]
                     np.testing.assert_array_equal(results["target_rank"][:, li], 1 + (lp > t[:, None]).sum(1))
                     np.testing.assert_allclose(results["target_prob"][:, li], np.exp(t), rtol=1e-4, atol=1e-9)
+                    z = (lp.max(1) - lp.mean(1)) / lp.std(1)
+                    np.testing.assert_allclose(results["top_logit_z"][:, li], z, rtol=1e-4)
                 np.testing.assert_array_equal(results["kl_to_final"][:, -1], 0)
                 # The tokens read as text without the model: the target (the word's first
                 # token) is the start of " word".

@@ -2,7 +2,7 @@
 // the model's final norm and unembedding (ModelBackend::unembed), as if the model stopped there
 // (nostalgebraist 2020). What it keeps is small — per stimulus and layer the top k tokens and
 // their probabilities, the entropy, the KL divergence to the last layer's distribution and the
-// rank and probability of a target token — so that the logit_lens metric, and any re-analysis,
+// rank and probability of a target token, and the z-score of the top logit — so that the logit_lens metric, and any re-analysis,
 // needs neither the model nor its unembedding. The token read is the one before the word (what
 // predicts the word) or the experiment's analysed position; the target is the word's first token
 // or the first token of a continuation. Post-LayerNorm encoders (BERT) read the stream after
@@ -19,6 +19,10 @@
 namespace {
 
 using namespace laminar;
+
+/// Per stimulus and layer: entropy, KL to the last layer (bits), target rank, target probability,
+/// z-score of the top logit.
+constexpr int64_t kStats = 5;
 
 class LogitLens : public Extractor {
 public:
@@ -72,7 +76,7 @@ public:
             const std::vector<std::vector<double>> lp = l == last_ ? final : log_probs(captured, l, position);
             const std::string name = "blocks." + std::to_string(l) + ".lens.";
             ActivationSet ids{name + "top_ids", l, "lens_top_ids", n, k_, {}}, probs{name + "top_probs", l, "lens_top_probs", n, k_, {}};
-            ActivationSet stats{name + "stats", l, "lens_stats", n, 4, {}};
+            ActivationSet stats{name + "stats", l, "lens_stats", n, kStats, {}};
             for (int64_t i = 0; i < n; ++i) {
                 const auto& row = lp[i];
                 std::vector<int32_t> order(row.size());
@@ -90,7 +94,14 @@ public:
                 }
                 const double t = row.at(target[i]);
                 const auto rank = 1 + std::count_if(row.begin(), row.end(), [&](double v) { return v > t; });
-                for (double v : {entropy / std::log(2.0), kl / std::log(2.0), double(rank), std::exp(t)})
+                // How far the top logit stands above the rest, in standard deviations (log-probs
+                // are the logits shifted by a constant: the same z).
+                double mean = 0, sq = 0;
+                for (double v : row) { mean += v; sq += v * v; }
+                mean /= double(row.size());
+                const double sd = std::sqrt(std::max(0.0, sq / double(row.size()) - mean * mean));
+                const double top_z = sd > 0 ? (row[order[0]] - mean) / sd : 0.0;
+                for (double v : {entropy / std::log(2.0), kl / std::log(2.0), double(rank), std::exp(t), top_z})
                     stats.data.push_back(static_cast<float>(v));
             }
             out.push_back(std::move(ids));

@@ -1,6 +1,6 @@
 // The `logit_lens` metric: gathers what the logit_lens extractor kept, layer by layer, into one
 // table per model under /results/<analysis>/<model>/: top_ids and top_probs [stimuli x layers x
-// k], entropy and kl_to_final (bits), target_rank and target_prob [stimuli x layers], the layers
+// k], entropy and kl_to_final (bits), target_rank, target_prob and top_logit_z [stimuli x layers], the layers
 // in each dataset's `columns` labels. No model needed: it reads the run file only.
 #include <map>
 
@@ -55,13 +55,14 @@ private:
             out.axes(model + "/" + what, {Axis::stimuli});
             out.axis_values(model + "/" + what, 1, layer_ids);
         }
-        const char* const stats[] = {"entropy", "kl_to_final", "target_rank", "target_prob"};
-        for (int c = 0; c < 4; ++c) {
+        const char* const stats[] = {"entropy", "kl_to_final", "target_rank", "target_prob", "top_logit_z"};
+        const int64_t columns = layers.begin()->second.at("stats").cols;
+        for (int64_t c = 0; c < columns && c < 5; ++c) {
             std::vector<double> data(static_cast<std::size_t>(n * L));
             int64_t li = 0;
             for (const auto& [l, sets] : layers) {
                 const ActivationSet& s = sets.at("stats");
-                for (int64_t i = 0; i < n; ++i) data[i * L + li] = s.data[i * 4 + c];
+                for (int64_t i = 0; i < n; ++i) data[i * L + li] = s.data[i * columns + c];
                 ++li;
             }
             out.write(model + "/" + stats[c], {n, L}, data);

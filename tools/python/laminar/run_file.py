@@ -288,8 +288,9 @@ class RunFile:
             frame = pd.DataFrame({"model": name, "stimulus": i.ravel(), "word": [words[x] for x in i.ravel()],
                                   "layer": layer_ids[l.ravel()], "rank": r.ravel() + 1, "token_id": ids.ravel(),
                                   "token": self.tokens(name, ids.ravel()), "prob": probs.ravel()})
-            for stat in ("entropy", "kl_to_final", "target_rank", "target_prob"):
-                frame[stat] = g[stat][()][i.ravel(), l.ravel()]
+            for stat in ("entropy", "kl_to_final", "target_rank", "target_prob", "top_logit_z"):
+                if stat in g:
+                    frame[stat] = g[stat][()][i.ravel(), l.ravel()]
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)
 
