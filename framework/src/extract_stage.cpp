@@ -155,11 +155,18 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
     h5::set_attr(file, "activations/" + m.id, "n_head", static_cast<int64_t>(info.n_head));
     h5::set_attr(file, "activations/" + m.id, "d_model", static_cast<int64_t>(info.d_model));
     // The tokens' texts, so that token ids in results (the logit lens's top tokens) read as
-    // text without the model folder: a few hundred kilobytes, never the weights.
+    // text without the model folder: each token's bytes (part of a character, or a NUL, for
+    // some), one after another, and where each begins: a few hundred kilobytes.
     if (info.vocab_size > 0) {
-        std::vector<std::string> vocabulary(static_cast<std::size_t>(info.vocab_size));
-        for (int32_t id = 0; id < info.vocab_size; ++id) vocabulary[id] = backend->token_text(id);
-        h5::write(file, "stimuli/by_model/" + m.id + "/vocabulary", vocabulary);
+        std::vector<uint8_t> bytes;
+        std::vector<int32_t> offsets{0};
+        for (int32_t id = 0; id < info.vocab_size; ++id) {
+            const std::string text = backend->token_text(id);
+            bytes.insert(bytes.end(), text.begin(), text.end());
+            offsets.push_back(static_cast<int32_t>(bytes.size()));
+        }
+        h5::write(file, "stimuli/by_model/" + m.id + "/vocabulary_bytes", bytes);
+        h5::write(file, "stimuli/by_model/" + m.id + "/vocabulary_offsets", offsets);
     }
 
     if (!first) {

@@ -343,6 +343,10 @@ void write(hid_t loc, const std::string& path, const std::vector<int32_t>& data)
     write_raw(loc, path, H5T_STD_I32LE, H5T_NATIVE_INT32, {data.size()}, data.data());
 }
 
+void write(hid_t loc, const std::string& path, const std::vector<uint8_t>& data) {
+    write_raw(loc, path, H5T_STD_U8LE, H5T_NATIVE_UINT8, {data.size()}, data.data());
+}
+
 void write(hid_t loc, const std::string& path, const std::vector<std::string>& data) {
     std::vector<const char*> ptrs;
     for (const auto& s : data) ptrs.push_back(s.c_str());

@@ -62,6 +62,7 @@ bool is_group(hid_t loc, const std::string& path);
 void write(hid_t loc, const std::string& path, const std::vector<hsize_t>& shape, const float* data);
 void write(hid_t loc, const std::string& path, const std::vector<hsize_t>& shape, const double* data);
 void write(hid_t loc, const std::string& path, const std::vector<int32_t>& data);
+void write(hid_t loc, const std::string& path, const std::vector<uint8_t>& data);
 void write(hid_t loc, const std::string& path, const std::vector<std::string>& data);  ///< UTF-8 vlen
 void write(hid_t loc, const std::string& path, const std::vector<std::vector<int32_t>>& data);  ///< vlen int32
 

@@ -149,7 +149,7 @@ class Crashes(Case):
         exp, out = self.experiment(), os.path.join(self.dir, "small", "run.h5")
         os.makedirs(os.path.dirname(out))
         folder = os.path.dirname(out)
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", folder], capture_output=True).returncode == 0
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", folder], capture_output=True).returncode == 0
         try:
             first = run("run", exp, "--out", out, "--stage", "extract")
             self.assertEqual(first.returncode, 0, first.stderr)

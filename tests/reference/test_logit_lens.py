@@ -103,9 +103,10 @@ class LogitLens(unittest.TestCase):
                 np.testing.assert_array_equal(results["kl_to_final"][:, -1], 0)
                 # The tokens read as text without the model: the target (the word's first
                 # token) is the start of " word".
-                vocabulary = f[f"stimuli/by_model/m/vocabulary"]
+                data = f["stimuli/by_model/m/vocabulary_bytes"][()].tobytes()
+                offsets = f["stimuli/by_model/m/vocabulary_offsets"][()]
                 for row, b, word in zip(ids, begin, f["stimuli/word"][()]):
-                    text = vocabulary[row[b]].decode("utf-8", errors="replace").replace("\u2581", " ")
+                    text = data[offsets[row[b]]:offsets[row[b] + 1]].decode("utf-8", errors="replace").replace("\u2581", " ")
                     self.assertTrue((" " + word.decode()).startswith(text) or word.decode().startswith(text), (text, word))
         run = laminar.open(os.path.join(self.dir, "gpt2.h5"))
         table = run.logit_lens()
@@ -113,7 +114,10 @@ class LogitLens(unittest.TestCase):
         first = table[(table["stimulus"] == 0) & (table["layer"] == 2) & (table["rank"] == 1)].iloc[0]
         with h5py.File(os.path.join(self.dir, "gpt2.h5"), "r") as f:
             self.assertEqual(first["token_id"], f["results/logit_lens/m/top_ids"][0, 2, 0])
-            self.assertEqual(first["token"], f["stimuli/by_model/m/vocabulary"][first["token_id"]].decode("utf-8", errors="replace"))
+            data = f["stimuli/by_model/m/vocabulary_bytes"][()].tobytes()
+            offsets = f["stimuli/by_model/m/vocabulary_offsets"][()]
+            token = first["token_id"]
+            self.assertEqual(first["token"], data[offsets[token]:offsets[token + 1]].decode("utf-8", errors="replace"))
 
     def resid_before_word(self, name, ids, begin, layer):
         """The residual stream after `layer` at the token before each word, by numpy's forward."""

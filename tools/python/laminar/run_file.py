@@ -269,8 +269,9 @@ class RunFile:
     def tokens(self, model, ids):
         """The texts of token ids of `model` (its vocabulary as recorded at extraction; a byte
         that is part of a character reads as U+FFFD)."""
-        vocabulary = self.file["stimuli"]["by_model"][model]["vocabulary"]
-        return [vocabulary[int(i)].decode("utf-8", errors="replace") for i in np.ravel(ids)]
+        group = self.file["stimuli"]["by_model"][model]
+        data, offsets = group["vocabulary_bytes"][()].tobytes(), group["vocabulary_offsets"][()]
+        return [data[offsets[i]:offsets[i + 1]].decode("utf-8", errors="replace") for i in np.ravel(ids).astype(int)]
 
     def logit_lens(self, analysis="logit_lens", model=None):
         """The logit lens as a tidy table: one row per stimulus, layer and top token (rank 1..k),
