@@ -161,7 +161,11 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
         std::vector<uint8_t> bytes;
         std::vector<int32_t> offsets{0};
         for (int32_t id = 0; id < info.vocab_size; ++id) {
-            const std::string text = backend->token_text(id);
+            std::string text;
+            try {
+                text = backend->token_text(id);
+            } catch (const std::exception&) {  // a padding row of the embedding (Pythia's 50,304): no token
+            }
             bytes.insert(bytes.end(), text.begin(), text.end());
             offsets.push_back(static_cast<int32_t>(bytes.size()));
         }
