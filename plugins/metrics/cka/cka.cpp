@@ -123,29 +123,16 @@ private:
             return;
         }
         if (permutations_ > 0) {  // one side's stimuli relabelled; centring commutes with relabelling
-            const double norms = arma::norm(a.centred, "fro") * arma::norm(b.centred, "fro");
-            const arma::vec null = permuted_inner_products(a.centred, b.centred, draw_permutations(n, permutations_, seed_)) / norms;
-            const double p = (1.0 + arma::accu(null >= linear)) / (1.0 + null.n_elem);
-            out.attribute(path, "p_value", p);
-            out.attribute(path, "null_mean", arma::mean(null));
-            out.attribute(path, "null_sd", arma::stddev(null));
-            family.add(path, p);
+            const arma::vec inner = permuted_inner_products(a.centred, b.centred, draw_permutations(n, permutations_, seed_));
+            write_permutation_test(out, path, linear, inner / (a.norm * b.norm), family);
         }
         if (bootstrap_ > 0) {
-            std::mt19937_64 rng(seed_ + 1);
-            std::uniform_int_distribution<arma::uword> pick(0, n - 1);
-            std::vector<arma::uvec> draws(bootstrap_, arma::uvec(n));
-            for (auto& idx : draws)
-                for (auto& i : idx) i = pick(rng);
+            const std::vector<arma::uvec> draws = draw_resamples(n, bootstrap_, seed_ + 1);
             arma::vec boot(bootstrap_);
 #pragma omp parallel for schedule(dynamic)
             for (std::size_t s = 0; s < bootstrap_; ++s)
                 boot(s) = cka(centre_gram(a.raw.submat(draws[s], draws[s]), false), centre_gram(b.raw.submat(draws[s], draws[s]), false));
-            const arma::vec finite = boot.elem(arma::find_finite(boot));
-            if (finite.is_empty()) return;
-            out.attribute(path, "ci_low", analysis::quantile(finite, (1 - ci_) / 2));
-            out.attribute(path, "ci_high", analysis::quantile(finite, 1 - (1 - ci_) / 2));
-            out.attribute(path, "ci_level", ci_);
+            write_interval(out, path, boot, ci_);
         }
     }
 };

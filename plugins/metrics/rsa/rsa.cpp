@@ -218,22 +218,8 @@ private:
     /// The Mantel p-value (seed) and the bootstrap interval (seed + 1) of the comparison r of A and B.
     void test_and_interval(const arma::mat& A, const arma::mat& B, double r, const std::string& path, std::uint64_t seed,
                            ResultSink& out, CorrectedPValues<ResultSink>& family) const {
-        if (permutations_ > 0) {
-            const arma::vec null = mantel_null(A, B, method_, permutations_, seed);
-            const double p = (1.0 + arma::accu(null >= r)) / (1.0 + null.n_elem);
-            out.attribute(path, "p_value", p);
-            out.attribute(path, "null_mean", arma::mean(null));
-            out.attribute(path, "null_sd", arma::stddev(null));
-            family.add(path, p);
-        }
-        if (bootstrap_ > 0) {
-            const arma::vec boot = bootstrap(A, B, method_, bootstrap_, seed + 1);
-            const arma::vec finite = boot.elem(arma::find_finite(boot));
-            if (finite.is_empty()) return;  // too few words for any resample to have spread
-            out.attribute(path, "ci_low", analysis::quantile(finite, (1 - ci_) / 2));
-            out.attribute(path, "ci_high", analysis::quantile(finite, 1 - (1 - ci_) / 2));
-            out.attribute(path, "ci_level", ci_);
-        }
+        if (permutations_ > 0) write_permutation_test(out, path, r, mantel_null(A, B, method_, permutations_, seed), family);
+        if (bootstrap_ > 0) write_interval(out, path, bootstrap(A, B, method_, bootstrap_, seed + 1), ci_);
     }
 };
 

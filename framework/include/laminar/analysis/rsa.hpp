@@ -10,6 +10,7 @@
 #include <string>
 
 #include "laminar/analysis/compare.hpp"
+#include "laminar/analysis/correction.hpp"
 #include "laminar/analysis/matrices.hpp"
 
 namespace laminar::analysis {
@@ -84,6 +85,17 @@ inline arma::vec permuted_inner_products(const arma::mat& A, const arma::mat& B,
     return out;
 }
 
+/// Resamples of 0..n-1 with replacement (bootstrap draws), drawn up front from one seeded
+/// generator, like the permutations.
+inline std::vector<arma::uvec> draw_resamples(arma::uword n, std::size_t count, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::uniform_int_distribution<arma::uword> pick(0, n - 1);
+    std::vector<arma::uvec> draws(count, arma::uvec(n));
+    for (auto& idx : draws)
+        for (auto& i : idx) i = pick(rng);
+    return draws;
+}
+
 /// Mantel test: the comparison of A with B under `permutations` random relabellings of B's
 /// stimuli (rows and columns together). Returns the null distribution.
 inline arma::vec mantel_null(const arma::mat& A, const arma::mat& B, const std::string& method,
@@ -120,12 +132,8 @@ inline arma::vec mantel_null(const arma::mat& A, const arma::mat& B, const std::
 /// on the pairs of distinct resampled stimuli. Returns the bootstrap distribution.
 inline arma::vec bootstrap(const arma::mat& A, const arma::mat& B, const std::string& method, std::size_t samples,
                            std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
     const arma::uword n = A.n_rows;
-    std::uniform_int_distribution<arma::uword> pick(0, n - 1);
-    std::vector<arma::uvec> draws(samples, arma::uvec(n));
-    for (auto& idx : draws)
-        for (auto& i : idx) i = pick(rng);
+    const std::vector<arma::uvec> draws = draw_resamples(n, samples, seed);
     const bool moments = method == "pearson" || method == "corr" || method == "cosine";
     // corr_cov and cosine_cov compare whole RDMs: those of the distinct stimuli drawn.
     arma::vec out(samples);
@@ -176,6 +184,27 @@ inline double quantile(arma::vec values, double p) {
     const auto k = static_cast<arma::uword>(std::floor(h));
     const double w = h - static_cast<double>(k);
     return (1 - w) * values(k - 1) + w * values(k);
+}
+
+/// The one-sided permutation test of `observed` against its null distribution: p_value =
+/// (1 + #{null >= observed}) / (1 + permutations), null_mean, null_sd; p joins `family`.
+inline void write_permutation_test(ResultSink& out, const std::string& path, double observed, const arma::vec& null,
+                                   CorrectedPValues<ResultSink>& family) {
+    const double p = (1.0 + arma::accu(null >= observed)) / (1.0 + null.n_elem);
+    out.attribute(path, "p_value", p);
+    out.attribute(path, "null_mean", arma::mean(null));
+    out.attribute(path, "null_sd", arma::stddev(null));
+    family.add(path, p);
+}
+
+/// The percentile interval (`level`, e.g. 0.95) of the finite bootstrap values: ci_low, ci_high,
+/// ci_level; nothing when no resample gave one (too few stimuli to have spread).
+inline void write_interval(ResultSink& out, const std::string& path, const arma::vec& boot, double level) {
+    const arma::vec finite = boot.elem(arma::find_finite(boot));
+    if (finite.is_empty()) return;
+    out.attribute(path, "ci_low", quantile(finite, (1 - level) / 2));
+    out.attribute(path, "ci_high", quantile(finite, 1 - (1 - level) / 2));
+    out.attribute(path, "ci_level", level);
 }
 
 inline arma::vec within_category(const arma::mat& S, const arma::uvec& labels, arma::uword c) {
