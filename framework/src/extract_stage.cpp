@@ -1,5 +1,6 @@
 // Stage "extract": load each model, run the stimuli through it, store what the extractors
 // record. The only stage that touches models (and libtorch, through the plugins).
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -93,18 +94,20 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
     std::vector<Stimulus> stimuli = build_stimuli(exp.stimuli, *backend, warnings);
     for (const auto& w : warnings) log << "warning: " << m.id << ": " << w << "\n";
 
-    std::vector<PluginHandle<Extractor>> extractors;
-    std::set<std::string> hooks;
+    // The extractors by the input their forward pass runs on: one pass for each input asked.
+    std::map<Extractor::Input, std::vector<PluginHandle<Extractor>>> extractors;
     for (const auto& step : exp.extract) {
         auto ex = registry.create_extractor(step.plugin);
         try {
             ex->configure(step.params, info);
             ex->attach(*backend);
+            if (ex->input() == Extractor::Input::word_masked && backend->mask_token() < 0)
+                throw SpecError("", "model '" + m.id + "' has no mask token (its tokenizer files name none that it keeps whole): "
+                                    "the masked variant is for masked language models such as BERT");
         } catch (const SpecError& e) {
             rethrow_in_file(exp, step.pointer, e);
         }
-        for (const auto& h : ex->hooks()) hooks.insert(h);
-        extractors.push_back(std::move(ex));
+        extractors[ex->input()].push_back(std::move(ex));
     }
 
     // The analysed rows: each prompt, or with contexts averaged each word (its prompts are adjacent).
@@ -123,27 +126,35 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
         write_stimuli(file, stimuli, rows, prompt_row, names, exp.stimuli.contexts);
     }
 
-    std::vector<std::vector<int32_t>> prompts;
-    std::vector<int32_t> shared;  // the template's tokens before the word, the same in every prompt
-    for (const auto& s : stimuli) {
-        prompts.push_back(s.token_ids);
-        shared.push_back(s.word_begin);
-    }
     // Each batch's rows go to the run file before the next batch runs.
     ActivationWriter writer(file, m.id, fingerprint, rows.size());
     ContextMean mean(prompt_row, rows.size());
-    Progress progress("extract: " + m.id, "prompts", prompts.size(), verbosity);
-    std::size_t done = 0;
-    backend->forward(prompts, shared, {hooks.begin(), hooks.end()}, [&](const std::vector<std::size_t>& ran, const Captures& captured) {
-        progress.update(done += ran.size());
-        std::vector<Stimulus> batch;
-        for (std::size_t r : ran) batch.push_back(stimuli[r]);
-        for (const auto& ex : extractors)
-            for (const auto& set : ex->extract(captured, batch)) {
-                if (!average) writer.write(set, ran);
-                else mean.add(set, ran, writer);
-            }
-    });
+    for (const auto& [input, group] : extractors) {
+        std::set<std::string> hooks;
+        for (const auto& ex : group)
+            for (const auto& h : ex->hooks()) hooks.insert(h);
+        std::vector<std::vector<int32_t>> prompts;
+        std::vector<int32_t> shared;  // the template's tokens before the word, the same in every prompt
+        for (const auto& s : stimuli) {
+            prompts.push_back(s.token_ids);
+            if (input == Extractor::Input::word_masked)
+                std::fill(prompts.back().begin() + s.word_begin, prompts.back().begin() + s.word_end, backend->mask_token());
+            shared.push_back(s.word_begin);
+        }
+        Progress progress("extract: " + m.id + (input == Extractor::Input::word_masked ? " (word masked)" : ""), "prompts",
+                          prompts.size(), verbosity);
+        std::size_t done = 0;
+        backend->forward(prompts, shared, {hooks.begin(), hooks.end()}, [&](const std::vector<std::size_t>& ran, const Captures& captured) {
+            progress.update(done += ran.size());
+            std::vector<Stimulus> batch;
+            for (std::size_t r : ran) batch.push_back(stimuli[r]);
+            for (const auto& ex : group)
+                for (const auto& set : ex->extract(captured, batch)) {
+                    if (!average) writer.write(set, ran);
+                    else mean.add(set, ran, writer);
+                }
+        });
+    }
     const std::size_t count = writer.finish();
     h5::require_group(file, "activations/" + m.id);
     h5::set_attr(file, "activations/" + m.id, "backend", m.backend);

@@ -1,7 +1,11 @@
-"""The logit lens (issue 11, item 4) against numpy: the residual stream laminar recorded at the
-token before each word, through the final norm and the unembedding read from the model's
-safetensors by numpy (gpt2_numpy, llama_numpy), then softmax, top k, entropy, KL to the last
-layer and the word's rank and probability; for GPT-2 (tied unembedding) and Llama (lm_head)."""
+"""The logit lens (issue 11, item 4) against numpy: the residual stream at the token before each
+word by numpy's own forward pass, through the final norm and the unembedding read from the
+model's safetensors by numpy (gpt2_numpy, llama_numpy), then softmax, top k, entropy, KL to the
+last layer, the word's rank and probability and the top logit's z-score; for GPT-2 (tied
+unembedding) and Llama (lm_head). For BERT the masked variant: the prompt with the word's
+tokens replaced by [MASK] through bert_numpy, each layer's normalized stream at the word's first
+token through the MLM head, the target the word's true first token."""
+import json
 import os
 import shutil
 import subprocess
@@ -12,8 +16,10 @@ import unittest
 import h5py
 import numpy as np
 
+import bert_numpy
 import gpt2_numpy
 import llama_numpy
+from neox_numpy import gelu
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "python"))
 import laminar  # noqa: E402
@@ -30,7 +36,7 @@ stimuli:
   position: word_first
   categories:
     space: [galaxy, comet, moon, star]
-    fruit: [pear, grape, apple, lime]
+    fruit: [pear, grape, apple, dragonfruit]
 extract:
   - {{extractor: residual, layers: all}}
   - {{extractor: logit_lens, k: 5}}
@@ -38,9 +44,11 @@ analyze:
   - {{metric: logit_lens}}
 output: {name}.h5
 """
-SHARED = os.path.join(os.environ["LAMINAR_SOURCE"], "..", "shared", "tokenizers")  # Llama's tokenizer
+SHARED = os.path.join(os.environ["LAMINAR_SOURCE"], "..", "shared", "tokenizers")  # Llama's and BERT's tokenizers
 MODELS = {"gpt2": ("gpt2", ["--layers", "3", "--heads", "2", "--width", "32", "--seed", "3"]),
-          "llama": ("llama", ["--family", "llama", "--layers", "2", "--heads", "4", "--kv-heads", "2", "--width", "32", "--seed", "3"])}
+          "llama": ("llama", ["--family", "llama", "--layers", "2", "--heads", "4", "--kv-heads", "2", "--width", "32", "--seed", "3"]),
+          "bert": ("bert", ["--family", "bert", "--layers", "2", "--heads", "2", "--width", "32", "--seed", "3"])}
+MODULES = {"gpt2": gpt2_numpy, "llama": llama_numpy, "bert": bert_numpy}
 
 
 def log_softmax(z):
@@ -67,6 +75,12 @@ class LogitLens(unittest.TestCase):
         shutil.rmtree(cls.dir)
 
     def unembed(self, name, x):
+        if name == "bert":
+            config, w = bert_numpy.load(os.path.join(self.dir, "model-bert"))
+            ln = lambda v, n: gpt2_numpy.layer_norm(v, w[n + ".weight"], w[n + ".bias"], config["layer_norm_eps"])
+            t = ln(gelu(x @ w["cls.predictions.transform.dense.weight"].T + w["cls.predictions.transform.dense.bias"]),
+                   "cls.predictions.transform.LayerNorm")
+            return t @ w["embeddings.word_embeddings.weight"].T + w["cls.predictions.bias"]
         if name == "gpt2":
             config, w = gpt2_numpy.load(os.path.join(self.dir, "model-gpt2"))
             h = gpt2_numpy.layer_norm(x, w["ln_f.weight"], w["ln_f.bias"], config.get("layer_norm_epsilon", 1e-5))
@@ -89,12 +103,13 @@ class LogitLens(unittest.TestCase):
             # which word_first of the prompt "... the {word} ..." is not: record it by hand.
             ids = f["stimuli/token_ids"][()]
             begin = f["stimuli/word_begin"][()]
+            end = f["stimuli/word_end"][()]
             layers = sorted(int(h.split(".")[1]) for h in f["activations/m"] if h.endswith("hook_resid_post"))
             results = f["results/logit_lens/m"]
             self.assertEqual(list(results["entropy_columns"][()]), layers)
             final = None
             for li, layer in reversed(list(enumerate(layers))):
-                x = self.resid_before_word(name, ids, begin, layer)
+                x = self.lens_input(name, ids, begin, end, layer)
                 lp = log_softmax(self.unembed(name, x.astype(np.float64)))
                 if final is None:
                     final = lp
@@ -119,6 +134,21 @@ class LogitLens(unittest.TestCase):
                 text = data[offsets[row[b]]:offsets[row[b] + 1]].decode("utf-8", errors="replace").replace("\u2581", " ")
                 self.assertTrue((" " + word.decode()).startswith(text) or word.decode().startswith(text), (text, word))
 
+    def test_the_masked_variant_is_refused_where_it_cannot_be(self):
+        experiment = EXPERIMENT.format(backend="gpt2", name="gpt2").replace("output: gpt2.h5", "output: refused.h5")
+        for change, line, expected in [
+                ("k: 5, at: masked_word}", 12, "extract[1].at: masked_word needs a mask token"),
+                ("k: 5, at: masked_word, continuation: ' is'}", 12, "extract[1].continuation: the masked word is its own target")]:
+            with self.subTest(change=change):
+                path = os.path.join(self.dir, "refused.yaml")
+                with open(path, "w") as f:
+                    f.write(experiment.replace("k: 5}", change))
+                r = subprocess.run([BIN, "run", path, "--quiet"], capture_output=True, text=True)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(f"refused.yaml:{line}:", r.stderr)
+                self.assertIn(expected, r.stderr)
+                self.assertFalse(os.path.exists(os.path.join(self.dir, "refused.h5")))
+
     def test_the_reader_gives_the_top_tokens_as_text(self):
         run = laminar.open(os.path.join(self.dir, "gpt2.h5"))
         table = run.logit_lens()
@@ -131,14 +161,25 @@ class LogitLens(unittest.TestCase):
             token = first["token_id"]
             self.assertEqual(first["token"], data[offsets[token]:offsets[token + 1]].decode("utf-8", errors="replace"))
 
-    def resid_before_word(self, name, ids, begin, layer):
-        """The residual stream after `layer` at the token before each word, by numpy's forward."""
-        module = gpt2_numpy if name == "gpt2" else llama_numpy
+    def mask_id(self):
+        """[MASK]'s id, as the model folder's tokenizer.json lists it among its added tokens."""
+        with open(os.path.join(self.dir, "model-bert", "tokenizer.json")) as f:
+            return next(t["id"] for t in json.load(f)["added_tokens"] if t["content"] == "[MASK]")
+
+    def lens_input(self, name, ids, begin, end, layer):
+        """What the lens reads after `layer`, by numpy's forward: a decoder's residual stream at the
+        token before each word; BERT's normalized stream at the word's first token, the word masked."""
+        module = MODULES[name]
         config, w = module.load(os.path.join(self.dir, f"model-{name}"))
         rows = []
-        for row, b in zip(ids, begin):
-            hidden = module.forward(config, w, np.asarray(row, dtype=np.int64))
-            rows.append(hidden[f"blocks.{layer}.hook_resid_post"][b - 1])
+        for row, b, e in zip(ids, begin, end):
+            row = np.asarray(row, dtype=np.int64)
+            if name == "bert":
+                row = row.copy()
+                row[b:e] = self.mask_id()
+                rows.append(module.forward(config, w, row)[f"blocks.{layer}.hook_normalized_resid_post"][b])
+            else:
+                rows.append(module.forward(config, w, row)[f"blocks.{layer}.hook_resid_post"][b - 1])
         return np.array(rows)
 
 

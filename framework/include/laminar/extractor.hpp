@@ -14,6 +14,12 @@ class ModelBackend;
 
 class BOOST_SYMBOL_VISIBLE Extractor {
 public:
+    /// What the forward pass an extractor reads runs on: the prompts as written, or with each
+    /// of the word's tokens replaced by the model's mask token (ModelBackend::mask_token: what
+    /// a masked language model makes of the word it cannot see). The stimuli extract() gets are
+    /// the prompts as written either way, so the word's own tokens are at hand.
+    enum class Input { prompts, word_masked };
+
     virtual ~Extractor() = default;
 
     /// Reads this extractor's parameters for a given model; throws SpecError on values the
@@ -23,6 +29,8 @@ public:
     /// The loaded model, for extractors that compute with it (the logit lens unembeds); called
     /// after configure(), valid until the extraction of that model ends.
     virtual void attach(const ModelBackend& model) { (void)model; }
+
+    virtual Input input() const { return Input::prompts; }
 
     /// Hook names the forward pass must capture.
     virtual std::vector<std::string> hooks() const = 0;

@@ -50,6 +50,9 @@ public:
     /// The text a token stands for (its bytes, which may be part of a UTF-8 character).
     virtual std::string token_text(int32_t id) const = 0;
 
+    /// The token a masked language model fills in (BERT's [MASK]), or -1 where it has none.
+    virtual int32_t mask_token() const { return -1; }
+
     /// Runs every prompt and hands `sink`, batch by batch, one tensor per prompt for each
     /// requested hook (TransformerLens names, e.g. "blocks.5.attn.hook_q") whose first axis is
     /// position (attn.hook_pattern, as in TransformerLens: [head, query_pos, key_pos]).

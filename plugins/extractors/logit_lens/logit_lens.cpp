@@ -5,8 +5,10 @@
 // rank and probability of a target token, and the z-score of the top logit — so that the logit_lens metric, and any re-analysis,
 // needs neither the model nor its unembedding. The token read is the one before the word (what
 // predicts the word) or the experiment's analysed position; the target is the word's first token
-// or the first token of a continuation. Post-LayerNorm encoders (BERT) read the stream after
-// each block's output LayerNorm.
+// or the first token of a continuation. A masked language model (BERT) has no next token to
+// predict: its lens reads the word itself, masked (each of its tokens replaced by [MASK] in the
+// forward pass it reads), and the target is the word's true first token, through the MLM head
+// at every layer. Post-LayerNorm encoders read the stream after each block's output LayerNorm.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -30,18 +32,25 @@ public:
         layers_ = parse_layers(params.value("layers", Params("all")), model.n_layer);
         last_ = model.n_layer - 1;
         k_ = params.value("k", 10);
-        at_ = params.value("at", std::string("before_word"));
+        const bool masked_lm = model.architecture == "bert";
+        at_ = params.value("at", std::string(masked_lm ? "masked_word" : "before_word"));
         continuation_ = params.contains("continuation") ? params["continuation"].get<std::string>() : "";
-        site_ = model.architecture == "bert" ? "normalized_resid_post" : "resid_post";
+        if (at_ == "masked_word" && !continuation_.empty())
+            throw SpecError("continuation", "the masked word is its own target: a continuation is for 'at: before_word' or 'position'");
+        site_ = masked_lm ? "normalized_resid_post" : "resid_post";
     }
 
     void attach(const ModelBackend& model) override {
         model_ = &model;
+        if (at_ == "masked_word" && model.mask_token() < 0)
+            throw SpecError("at", "masked_word needs a mask token, and this model's tokenizer has none: it is for masked language models (BERT)");
         if (continuation_.empty()) return;
         const Encoding e = model.encode(continuation_);
         if (e.content_end <= e.content_begin) throw SpecError("continuation", "\"" + continuation_ + "\" has no tokens");
         target_ = e.ids[e.content_begin];
     }
+
+    Input input() const override { return at_ == "masked_word" ? Input::word_masked : Input::prompts; }
 
     std::vector<std::string> hooks() const override {
         std::vector<int> layers = layers_;
@@ -65,7 +74,9 @@ public:
         std::vector<int32_t> target(n);
         for (int64_t i = 0; i < n; ++i) {
             const Stimulus& s = stimuli[i];
-            position[i] = at_ == "before_word" ? s.word_begin - 1 : s.position >= 0 ? s.position : s.word_end - 1;
+            position[i] = at_ == "before_word" ? s.word_begin - 1
+                          : at_ == "masked_word" ? s.word_begin
+                          : s.position >= 0 ? s.position : s.word_end - 1;
             if (position[i] < 0)
                 throw SpecError("at", "'" + s.word + "' is the first token of \"" + s.text + "\": no token before it predicts it");
             target[i] = continuation_.empty() ? s.token_ids.at(s.word_begin) : target_;
@@ -151,8 +162,8 @@ const std::string kSchema = std::string(R"json({
   "type": "object", "additionalProperties": false,
   "properties": {
     "k": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "top tokens kept per stimulus and layer (default 10)"},
-    "at": {"enum": ["before_word", "position"],
-           "description": "the token read: the one before the word (default: what predicts the word) or stimuli.position's"},
+    "at": {"enum": ["before_word", "position", "masked_word"],
+           "description": "the token read: the one before the word (decoders' default: what predicts the word), stimuli.position's, or the word's first token with the word masked (BERT's default: the model's guess at the word it cannot see)"},
     "continuation": {"type": "string", "minLength": 1,
                      "description": "the target is this text's first token (default: the word's first token)"},
     "layers": )json") + kLayersSchema + "}}";

@@ -75,6 +75,7 @@ public:
     std::vector<std::string> hook_points() const override { return model().catalog().names(model().info().n_layer); }
     Encoding encode(const std::string& text) const override { return tokenizer().encode(text); }
     std::string token_text(int32_t id) const override { return tokenizer().token_text(id); }
+    int32_t mask_token() const override { return tokenizer().mask_token(); }
     void forward(const std::vector<std::vector<int32_t>>& prompts, const std::vector<int32_t>& shared,
                  const std::vector<std::string>& hooks, const BatchSink& sink) override;
     Tensor unembed(const Tensor& residual) const override;

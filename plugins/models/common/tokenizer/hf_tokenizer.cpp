@@ -257,11 +257,7 @@ nlohmann::json from_vocab_txt(const fs::path& dir, const nlohmann::json& config)
             {"added_tokens", added}};
 }
 
-}  // namespace
-
-std::unique_ptr<Tokenizer> Tokenizer::load(const fs::path& dir) {
-    const fs::path config_file = dir / "tokenizer_config.json";
-    const nlohmann::json config = fs::exists(config_file) ? read_json(config_file) : nlohmann::json::object();
+std::unique_ptr<Tokenizer> load_files(const fs::path& dir, const nlohmann::json& config) {
     if (fs::exists(dir / "tokenizer.json"))
         return std::make_unique<HfTokenizer>(read_json(dir / "tokenizer.json"), (dir / "tokenizer.json").string());
     if (fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt"))
@@ -270,6 +266,29 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const fs::path& dir) {
     if (fs::exists(dir / "tokenizer.model")) return load_sentencepiece(dir / "tokenizer.model", config);
     throw std::runtime_error(dir.string() + ": no tokenizer (expected tokenizer.json, vocab.json and merges.txt, vocab.txt, "
                              "or tokenizer.model)");
+}
+
+/// The mask token's text as Hugging Face's files name it (tokenizer_config.json, else
+/// special_tokens_map.json: a string or an AddedToken object), else BERT's "[MASK]".
+std::string mask_token_text(const fs::path& dir, const nlohmann::json& config) {
+    const auto field = [](const nlohmann::json& j) { return j.is_object() ? j.value("mask_token", nlohmann::json()) : nlohmann::json(); };
+    nlohmann::json named = field(config);
+    if (named.is_null() && fs::exists(dir / "special_tokens_map.json")) named = field(read_json(dir / "special_tokens_map.json"));
+    if (named.is_object()) named = named.value("content", nlohmann::json());
+    return named.is_string() ? named.get<std::string>() : "[MASK]";
+}
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> Tokenizer::load(const fs::path& dir) {
+    const fs::path config_file = dir / "tokenizer_config.json";
+    const nlohmann::json config = fs::exists(config_file) ? read_json(config_file) : nlohmann::json::object();
+    std::unique_ptr<Tokenizer> t = load_files(dir, config);
+    // The mask token is one the tokenizer keeps whole; where its text splits into several
+    // tokens (GPT-2 reads "[MASK]" as "[", "MA", "SK", "]") the model has none.
+    const Encoding mask = t->encode(mask_token_text(dir, config));
+    if (mask.content_end - mask.content_begin == 1) t->mask_token_ = mask.ids[mask.content_begin];
+    return t;
 }
 
 }  // namespace laminar::models

@@ -23,10 +23,16 @@ public:
     virtual std::string token_text(int32_t id) const = 0;
     /// The largest id the tokenizer can produce (checked against the model's vocab_size).
     virtual int32_t max_id() const = 0;
+    /// The id of the mask token a masked language model was trained to fill (BERT's [MASK]),
+    /// or -1 where the tokenizer has none.
+    int32_t mask_token() const { return mask_token_; }
 
     /// From `dir`: tokenizer.json, else vocab.json + merges.txt, else vocab.txt, else
     /// tokenizer.model. Throws std::runtime_error naming the file on what cannot be right.
     static std::unique_ptr<Tokenizer> load(const std::filesystem::path& dir);
+
+private:
+    int32_t mask_token_ = -1;
 };
 
 }  // namespace laminar::models
