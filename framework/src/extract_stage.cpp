@@ -64,7 +64,7 @@ public:
             sum.resize(static_cast<std::size_t>(set.cols), 0.0);
             for (int64_t j = 0; j < set.cols; ++j) sum[j] += set.data[i * set.cols + j];
             if (++seen < count_[row]) continue;
-            ActivationSet mean{set.hook, set.layer, set.site, 1, set.cols, std::vector<float>(sum.size())};
+            ActivationSet mean{set.hook, set.layer, set.site, 1, set.cols, std::vector<float>(sum.size()), {}};
             for (std::size_t j = 0; j < sum.size(); ++j) mean.data[j] = static_cast<float>(sum[j] / seen);
             writer.write(mean, {row});
             open.erase(row);
@@ -96,6 +96,7 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
 
     // The extractors by the input their forward pass runs on: one pass for each input asked.
     std::map<Extractor::Input, std::vector<PluginHandle<Extractor>>> extractors;
+    std::vector<const Extractor*> configured;  // in the experiment's order
     for (const auto& step : exp.extract) {
         auto ex = registry.create_extractor(step.plugin);
         try {
@@ -107,6 +108,7 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
         } catch (const SpecError& e) {
             rethrow_in_file(exp, step.pointer, e);
         }
+        configured.push_back(ex.get());
         extractors[ex->input()].push_back(std::move(ex));
     }
 
@@ -120,6 +122,13 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
         }
         prompt_row.push_back(rows.size() - 1);
     }
+    if (average)  // a word's contexts have different tokens: there is no mean of them token by token
+        for (std::size_t i = 0; i < exp.extract.size(); ++i)
+            for (const auto& r : configured[i]->records())
+                if (r.per_token)
+                    rethrow_in_file(exp, exp.extract[i].pointer,
+                                    SpecError("", "'" + r.name + "' keeps every token of each prompt, which cannot be averaged over "
+                                                  "a word's contexts: use stimuli.contexts: keep"));
     if (first) {  // the shared stimuli, with the first model's tokens
         std::vector<std::string> names;
         for (const auto& [name, words] : exp.stimuli.categories) names.push_back(name);
@@ -127,7 +136,9 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
     }
 
     // Each batch's rows go to the run file before the next batch runs.
-    ActivationWriter writer(file, m.id, fingerprint, rows.size());
+    std::vector<int64_t> lengths;  // a per-token set's rows for each analysed row
+    for (const auto& r : rows) lengths.push_back(static_cast<int64_t>(r.token_ids.size()));
+    ActivationWriter writer(file, m.id, fingerprint, std::move(lengths));
     ContextMean mean(prompt_row, rows.size());
     for (const auto& [input, group] : extractors) {
         std::set<std::string> hooks;

@@ -209,26 +209,45 @@ std::vector<std::string> read_category_names(hid_t file) {
                                                       : std::vector<std::string>{};
 }
 
-ActivationWriter::ActivationWriter(hid_t file, std::string model, std::string fingerprint, std::size_t stimuli)
-    : file_(file), model_(std::move(model)), fingerprint_(std::move(fingerprint)), stimuli_(stimuli) {}
+ActivationWriter::ActivationWriter(hid_t file, std::string model, std::string fingerprint, std::vector<int64_t> prompt_lengths)
+    : file_(file), model_(std::move(model)), fingerprint_(std::move(fingerprint)), stimuli_(prompt_lengths.size()),
+      lengths_(std::move(prompt_lengths)), first_row_(lengths_.size() + 1, 0) {
+    for (std::size_t i = 0; i < lengths_.size(); ++i) first_row_[i + 1] = first_row_[i] + lengths_[i];
+}
 
 void ActivationWriter::write(const ActivationSet& set, const std::vector<std::size_t>& rows) {
-    if (set.rows != static_cast<int64_t>(rows.size()) || set.data.size() != static_cast<std::size_t>(set.rows * set.cols))
+    const bool per_token = !set.tokens.empty();
+    std::vector<std::size_t> targets = rows;  // the dataset's rows these values go to
+    if (per_token) {
+        targets.clear();
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            if (i >= set.tokens.size() || set.tokens[i] != lengths_.at(rows[i]))
+                throw std::logic_error("activation " + set.hook + ": stimulus " + std::to_string(rows[i]) + " has " +
+                                       std::to_string(lengths_.at(rows[i])) + " tokens, not the rows given");
+            for (int64_t t = 0; t < set.tokens[i]; ++t) targets.push_back(static_cast<std::size_t>(first_row_[rows[i]] + t));
+        }
+    }
+    if (set.rows != static_cast<int64_t>(targets.size()) || set.data.size() != static_cast<std::size_t>(set.rows * set.cols))
         throw std::logic_error("activation " + set.hook + " has " + std::to_string(set.data.size()) + " values for " +
-                               std::to_string(rows.size()) + " stimuli of width " + std::to_string(set.cols));
+                               std::to_string(targets.size()) + " rows of width " + std::to_string(set.cols));
     // Hook names contain dots, never slashes: one dataset per hook directly under the model.
     const std::string path = "activations/" + model_ + "/" + set.hook;
     auto [it, first] = written_.emplace(set.hook, std::make_pair(set.cols, std::size_t{0}));
     if (first) {
-        h5::create_matrix(file_, path, stimuli_, static_cast<hsize_t>(set.cols));
+        h5::create_matrix(file_, path, per_token ? static_cast<hsize_t>(first_row_.back()) : stimuli_, static_cast<hsize_t>(set.cols));
         h5::set_attr(file_, path, "layer", static_cast<int64_t>(set.layer));
         h5::set_attr(file_, path, "site", set.site);
         h5::set_attr(file_, path, "model_id", model_);
         h5::set_attr(file_, path, "model_fingerprint", fingerprint_);
+        if (per_token) {
+            h5::set_attr(file_, path, "rows", std::string("tokens"));
+            const std::string lengths = "stimuli/by_model/" + model_ + "/prompt_lengths";
+            if (!h5::exists(file_, lengths)) h5::write(file_, lengths, std::vector<int32_t>(lengths_.begin(), lengths_.end()));
+        }
     } else if (it->second.first != set.cols) {
         throw std::logic_error("activation " + set.hook + " changed width between batches");
     }
-    h5::write_rows(file_, path, rows, set.data.data());
+    h5::write_rows(file_, path, targets, set.data.data());
     it->second.second += rows.size();
 }
 
@@ -294,8 +313,24 @@ ActivationSet RunFileSource::read(const std::string& model, const std::string& h
     set.cols = static_cast<int64_t>(dims[1]);
     set.layer = static_cast<int>(h5::get_int_attr(file_, path, "layer"));
     set.site = h5::get_string_attr(file_, path, "site");
+    if (per_token(model, hook)) {
+        const std::string lengths = "stimuli/by_model/" + model + "/prompt_lengths";
+        if (!h5::exists(file_, lengths)) throw std::runtime_error(path + ": a set per token, but /" + lengths + " is missing");
+        int64_t total = 0;
+        for (int32_t n : h5::read_ints(file_, lengths)) {
+            set.tokens.push_back(n);
+            total += n;
+        }
+        if (total != set.rows || set.tokens.size() != stimuli_.size())
+            throw std::runtime_error(path + ": its rows do not match /" + lengths);
+    }
     set.data = h5::read_floats(file_, path);
     return set;
+}
+
+bool RunFileSource::per_token(const std::string& model, const std::string& hook) const {
+    const std::string path = "activations/" + model + "/" + hook;
+    return h5::has_attr(file_, path, "rows") && h5::get_string_attr(file_, path, "rows") == "tokens";
 }
 
 RunFileSink::RunFileSink(hid_t file, std::string analysis_name, Verbosity verbosity)

@@ -82,9 +82,12 @@ std::vector<std::string> read_category_names(hid_t file);
 /// Writes one model's /activations/<model>/<hook> (float32 [stimuli x cols], attributes layer,
 /// site, model_id, model_fingerprint) batch by batch, as the forward pass hands them over: a
 /// set's dataset is created at its first batch and filled row by row, so memory holds one batch.
+/// A set with a row per token (ActivationSet::tokens) has [sum of the prompts' lengths x cols],
+/// attribute `rows` = "tokens", and the lengths in /stimuli/by_model/<model>/prompt_lengths.
 class ActivationWriter {
 public:
-    ActivationWriter(hid_t file, std::string model, std::string fingerprint, std::size_t stimuli);
+    /// `prompt_lengths`: each stimulus's token count (the rows it has in a per-token set).
+    ActivationWriter(hid_t file, std::string model, std::string fingerprint, std::vector<int64_t> prompt_lengths);
     /// `set` holds the rows of stimuli `rows` (in that order).
     void write(const ActivationSet& set, const std::vector<std::size_t>& rows);
     /// Throws std::logic_error when a set did not receive every stimulus; returns the number of sets.
@@ -94,7 +97,8 @@ private:
     hid_t file_;
     std::string model_, fingerprint_;
     std::size_t stimuli_;
-    std::map<std::string, std::pair<int64_t, std::size_t>> written_;  // hook -> cols, rows written
+    std::vector<int64_t> lengths_, first_row_;  // per stimulus: tokens, and its first row in a per-token set
+    std::map<std::string, std::pair<int64_t, std::size_t>> written_;  // hook -> cols, stimuli written
 };
 
 // --- stage records ---------------------------------------------------------------------------
@@ -115,6 +119,7 @@ public:
     std::string site(const std::string& model, const std::string& hook) const override;
     int n_layer(const std::string& model) const override;
     ActivationSet read(const std::string& model, const std::string& hook) const override;
+    bool per_token(const std::string& model, const std::string& hook) const override;
 
 private:
     hid_t file_;

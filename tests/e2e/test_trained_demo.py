@@ -154,6 +154,13 @@ class TrainedDemo(unittest.TestCase):
             self.assertEqual(ed.attrs["n95"], int(np.searchsorted(np.cumsum(s) / s.sum(), 0.95 - 1e-12) + 1))
             self.assertLess(ed.attrs["n95"], ed.attrs["shuffled_n95_mean"])  # words of a trained model share directions
             self.assertEqual(f["results/mutual_information/gpt2-medium/blocks.3.hook_resid_post/mi_label"].shape, (128,))
+            tokens = x("blocks.2.hook_resid_post.tokens")
+            lengths = f["stimuli/by_model/gpt2-medium/prompt_lengths"][()]
+            first = np.concatenate([[0], np.cumsum(lengths)])
+            centred = np.concatenate([tokens[a + 1:b] - tokens[a + 1:b].mean(axis=0) for a, b in zip(first[:-1], first[1:])])
+            s = np.linalg.svd(centred, compute_uv=False) ** 2
+            ed = f["results/ed_tokens/gpt2-medium/blocks.2.hook_resid_post.tokens"]
+            self.assertAlmostEqual(ed.attrs["participation_ratio"], s.sum() ** 2 / (s ** 2).sum(), delta=1e-8)
             lens = f["results/logit_lens/gpt2-medium"]
             self.assertEqual(lens["top_ids"].shape, (34, 4, 10))
             self.assertTrue(np.all(lens["kl_to_final"][:, -1] == 0))  # the last layer is the model's own prediction

@@ -15,6 +15,9 @@ from sklearn.feature_selection import mutual_info_classif, mutual_info_regressio
 
 import kornblith_cka as ref
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
+import gpt2_numpy  # noqa: E402
+
 BIN = os.environ["LAMINAR_BIN"]
 MAKE_MODEL = os.environ["LAMINAR_MAKE_MODEL"]
 PYTHON = "/usr/bin/python3"
@@ -35,6 +38,7 @@ extract:
   - {{extractor: attention, sites: [q, k], layers: all}}
   - {{extractor: attention, name: per_head, sites: [v], heads: separate, layers: all}}
   - {{extractor: residual, layers: all}}
+  - {{extractor: residual, name: every_token, layers: all, positions: all}}
 analyze:
   - metric: cka
     pairs: [[q, k], [resid_post, q]]
@@ -48,6 +52,11 @@ analyze:
     thresholds: [80, 90, 95, 99]
     shuffles: 20
     seed: 2
+  - metric: effective_dimensionality
+    name: ed_tokens
+    sites: [resid_post.tokens]
+    skip_tokens: 1
+    shuffles: 0
   - metric: mutual_information
     pairs: [[q, k]]
     sites: [resid_post]
@@ -148,6 +157,59 @@ class Siblings(unittest.TestCase):
                     self.assertEqual(g.attrs[f"n{t}"], int(np.searchsorted(cumulative, t / 100 - 1e-12) + 1), (hook, t))
                 self.assertAlmostEqual(g.attrs["participation_ratio"], np.sum(s ** 2) ** 2 / np.sum(s ** 4), delta=1e-9)
                 self.assertEqual(g.attrs["layer"], layer)
+
+    def test_effective_dimensionality_over_the_tokens_of_each_prompt(self):
+        ids = self.f["stimuli/token_ids"][()]
+        lengths = self.f["stimuli/by_model/m/prompt_lengths"][()]
+        self.assertEqual(list(lengths), [len(row) for row in ids])
+        config, w = gpt2_numpy.load(os.path.join(self.dir, "model"))
+        forwards = [gpt2_numpy.forward(config, w, np.asarray(row, dtype=np.int64)) for row in ids]
+        for layer in range(3):
+            hook = f"blocks.{layer}.hook_resid_post"
+            tokens = self.f[f"activations/m/{hook}.tokens"]
+            self.assertEqual(tokens.attrs["rows"], "tokens")
+            self.assertEqual(tokens.attrs["site"], "resid_post.tokens")
+            # Every token of every prompt, against numpy's forward; the analysed token's row is
+            # the very row the per-stimulus set holds.
+            first = np.concatenate([[0], np.cumsum(lengths)])
+            for i, f in enumerate(forwards):
+                np.testing.assert_allclose(tokens[first[i]:first[i + 1]], f[hook], rtol=1e-4, atol=1e-4)
+            position = self.f["stimuli/position"][()]
+            np.testing.assert_array_equal(tokens[()][first[:-1] + position], self.f[f"activations/m/{hook}"][()])
+            # Each prompt centred over its own tokens after the first, pooled, SVD.
+            x = tokens[()].astype(np.float64)
+            centred = np.concatenate([x[a + 1:b] - x[a + 1:b].mean(axis=0) for a, b in zip(first[:-1], first[1:])])
+            s = np.linalg.svd(centred, compute_uv=False)
+            g = self.f[f"results/ed_tokens/m/{hook}.tokens"]
+            np.testing.assert_allclose(g["explained_variance"][()], s ** 2 / np.sum(s ** 2), rtol=0, atol=1e-12)
+            self.assertAlmostEqual(g.attrs["participation_ratio"], np.sum(s ** 2) ** 2 / np.sum(s ** 4), delta=1e-9)
+            self.assertEqual(g.attrs["n"], len(centred))
+            self.assertEqual(g.attrs["centred_over"], "tokens of each prompt")
+        # The reader: a row per token, with its stimulus and its index in the prompt.
+        values, rows = laminar.open(os.path.join(self.dir, "run.h5")).activations("m", "blocks.1.hook_resid_post.tokens")
+        self.assertEqual(len(rows), len(values))
+        self.assertEqual(list(rows.groupby("stimulus")["token"].max() + 1), list(lengths))
+        self.assertEqual(rows["word"].iloc[-1], self.f["stimuli/word"][-1].decode())
+
+    def test_sets_per_token_are_refused_where_stimuli_are_compared(self):
+        for analysis, contexts, expected in [
+                ("  - {metric: rsa, pairs: [[resid_post.tokens, q]]}\n", "",
+                 "has a row for every token of each prompt (positions: all): this metric compares stimuli"),
+                ("  - {metric: cosine}\n", "  templates: [\"The next word is {word}\", \"I saw the {word}\"]\n",
+                 "cannot be averaged over a word's contexts: use stimuli.contexts: keep")]:
+            with self.subTest(analysis=analysis):
+                with open(os.path.join(self.dir, "exp.yaml")) as f:
+                    text = f.read()
+                text = text[:text.index("analyze:\n") + len("analyze:\n")] + analysis + "output: refused.h5\n"
+                if contexts:
+                    text = text.replace('  template: "The next word is {word}"\n', contexts)
+                path = os.path.join(self.dir, "refused.yaml")
+                with open(path, "w") as f:
+                    f.write(text)
+                r = subprocess.run([BIN, "run", path, "--quiet"], capture_output=True, text=True)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(expected, r.stderr)
+                self.assertRegex(r.stderr, r"refused\.yaml:\d+:\d+: (analyze\[0\]|extract\[3\])")
 
     def test_the_shuffled_control_agrees_with_numpys_shuffles_and_has_more_dimensions(self):
         rng = np.random.default_rng(1)

@@ -83,11 +83,27 @@ inline std::vector<float> stimulus_row(const Tensor& t, const Stimulus& s) {
 /// One hook's analysed rows for all stimuli, as an activation set ([n x width], row-major).
 inline ActivationSet stimulus_rows(const std::string& hook, int layer, const std::string& site,
                                    const std::vector<Tensor>& values, const std::vector<Stimulus>& stimuli) {
-    ActivationSet set{hook, layer, site, static_cast<int64_t>(stimuli.size()), 0, {}};
+    ActivationSet set{hook, layer, site, static_cast<int64_t>(stimuli.size()), 0, {}, {}};
     for (std::size_t i = 0; i < stimuli.size(); ++i) {
         const auto row = stimulus_row(values.at(i), stimuli[i]);
         set.cols = static_cast<int64_t>(row.size());
         set.data.insert(set.data.end(), row.begin(), row.end());
+    }
+    return set;
+}
+
+/// One hook's every token for all stimuli: a set with a row per token (ActivationSet::tokens),
+/// the prompts' rows one after another.
+inline ActivationSet token_rows(const std::string& hook, int layer, const std::string& site, const std::vector<Tensor>& values,
+                                const std::vector<Stimulus>& stimuli) {
+    ActivationSet set{hook, layer, site, 0, 0, {}, {}};
+    for (std::size_t i = 0; i < stimuli.size(); ++i) {
+        const Tensor& t = values.at(i);
+        const int64_t positions = t.shape.at(0);
+        set.cols = positions > 0 ? static_cast<int64_t>(t.data.size()) / positions : set.cols;
+        set.rows += positions;
+        set.tokens.push_back(positions);
+        set.data.insert(set.data.end(), t.data.begin(), t.data.end());
     }
     return set;
 }

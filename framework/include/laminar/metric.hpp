@@ -27,6 +27,8 @@ public:
     /// How many layers the model has (not how many were recorded): for relative depth.
     virtual int n_layer(const std::string& model) const = 0;
     virtual ActivationSet read(const std::string& model, const std::string& hook) const = 0;
+    /// Whether the set has a row per token (ActivationSet::tokens), without reading its data.
+    virtual bool per_token(const std::string& model, const std::string& hook) const = 0;
 };
 
 /// What the entries along one axis of a result dataset are, so that tables and figures can

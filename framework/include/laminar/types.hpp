@@ -64,6 +64,7 @@ struct Recording {
     std::string name;  ///< the set's name, ActivationSet::hook: "blocks.5.attn.hook_q", "...hook_q.head3"
     int layer = -1;
     std::string site;  ///< e.g. "q", "resid_post"
+    bool per_token = false;  ///< a row for every token of each prompt (ActivationSet::tokens), not one per stimulus
 };
 
 /// Hook name -> one tensor per prompt, in prompt order.
@@ -78,6 +79,10 @@ struct ActivationSet {
     int64_t rows = 0;
     int64_t cols = 0;
     std::vector<float> data;  ///< row-major
+    /// Empty for a set with one row per stimulus. For a set with a row per token (an extractor
+    /// that keeps every position), each stimulus's number of rows — its prompt's tokens, the
+    /// rows one stimulus after another — so that `rows` is their sum.
+    std::vector<int64_t> tokens;
 };
 
 }  // namespace laminar

@@ -44,7 +44,7 @@ public:
                 }
                 const int64_t d_head = all.cols / heads(site);
                 for (int h = 0; h < heads(site); ++h) {
-                    laminar::ActivationSet set{head_set(l, site, h), l, site, all.rows, d_head, {}};
+                    laminar::ActivationSet set{head_set(l, site, h), l, site, all.rows, d_head, {}, {}};
                     for (int64_t i = 0; i < all.rows; ++i) {
                         const auto row = all.data.begin() + i * all.cols + h * d_head;
                         set.data.insert(set.data.end(), row, row + d_head);

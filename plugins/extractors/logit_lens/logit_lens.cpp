@@ -86,8 +86,8 @@ public:
         for (int l : layers_) {
             const std::vector<std::vector<double>> lp = l == last_ ? final : log_probs(captured, l, position);
             const std::string name = "blocks." + std::to_string(l) + ".lens.";
-            ActivationSet ids{name + "top_ids", l, "lens_top_ids", n, k_, {}}, probs{name + "top_probs", l, "lens_top_probs", n, k_, {}};
-            ActivationSet stats{name + "stats", l, "lens_stats", n, kStats, {}};
+            ActivationSet ids{name + "top_ids", l, "lens_top_ids", n, k_, {}, {}}, probs{name + "top_probs", l, "lens_top_probs", n, k_, {}, {}};
+            ActivationSet stats{name + "stats", l, "lens_stats", n, kStats, {}, {}};
             for (int64_t i = 0; i < n; ++i) {
                 const auto& row = lp[i];
                 std::vector<int32_t> order(row.size());
@@ -170,4 +170,4 @@ const std::string kSchema = std::string(R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Extractor, "extractor", LogitLens, "logit_lens", "1.0.0", kSchema.c_str())
+LAMINAR_PLUGIN(laminar::Extractor, "extractor", LogitLens, "logit_lens", "1.1.0", kSchema.c_str())

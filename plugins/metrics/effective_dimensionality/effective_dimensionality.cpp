@@ -5,6 +5,11 @@
 // The shuffled control permutes each dimension independently across stimuli (keeping every
 // dimension's variance, destroying their covariance) `shuffles` times: what the numbers are for
 // structureless data of the same spread.
+// A set with a row per token (the residual extractor's `positions: all`) is centred over the
+// tokens of each prompt instead, and the prompts' centred tokens pooled: the dimensionality of
+// how a sentence's tokens differ from each other, not of how the sentences differ. `skip_tokens`
+// leaves out each prompt's first tokens (GPT-2's first position carries activations hundreds of
+// times larger than the rest, which would make one direction of everything).
 #include <algorithm>
 #include <numeric>
 #include <random>
@@ -44,19 +49,23 @@ public:
             if (thresholds_[i] != std::floor(thresholds_[i]))
                 throw SpecError("thresholds[" + std::to_string(i) + "]", "expected a whole percentage (it names n<percent>)");
         shuffles_ = params.value("shuffles", std::size_t{20});
+        skip_tokens_ = params.value("skip_tokens", int64_t{0});
         seed_ = params.value("seed", std::uint64_t{0});
     }
 
     std::vector<SpaceUse> spaces() const override { return site_uses(sites_); }
 
     void run(const ActivationSource& in, ResultSink& out) override {
-        const auto work = picked_spaces(in, sites_);
+        const auto work = picked_spaces(in, sites_, true);
         for (std::size_t i = 0; i < work.size(); ++i) {
             out.progress(i, work.size());
             const auto& [model, hook] = work[i];
-            arma::mat Xc = as_columns(in.read(model, hook));
-            Xc.each_col() -= arma::mean(Xc, 1);
             const std::string path = model + "/" + hook;
+            const ActivationSet set = in.read(model, hook);
+            arma::mat Xc = set.tokens.empty() ? as_columns(set) : centred_tokens(set);
+            if (set.tokens.empty()) Xc.each_col() -= arma::mean(Xc, 1);
+            out.attribute(path, "centred_over", std::string(set.tokens.empty() ? "stimuli" : "tokens of each prompt"));
+            if (Xc.n_cols < 2) throw SpecError("", path + ": " + std::to_string(Xc.n_cols) + " rows: no variance to take apart");
             const arma::vec explained = explained_variance(Xc);
             out.write(path + "/explained_variance", {static_cast<int64_t>(explained.n_elem)},
                       std::vector<double>(explained.begin(), explained.end()));
@@ -74,6 +83,27 @@ private:
     std::vector<double> thresholds_;
     std::size_t shuffles_ = 20;
     std::uint64_t seed_ = 0;
+    int64_t skip_tokens_ = 0;
+
+    /// The rows of a set per token as columns, each prompt's tokens (after the first
+    /// `skip_tokens_`) centred on their own mean, side by side.
+    arma::mat centred_tokens(const ActivationSet& set) const {
+        const arma::mat all = rows_as_columns(set);
+        int64_t kept = 0;
+        for (int64_t n : set.tokens) kept += std::max<int64_t>(0, n - skip_tokens_);
+        arma::mat Xc(all.n_rows, static_cast<arma::uword>(kept));
+        arma::uword first = 0, to = 0;
+        for (int64_t n : set.tokens) {
+            if (n > skip_tokens_) {
+                arma::mat tokens = all.cols(first + skip_tokens_, first + n - 1);
+                tokens.each_col() -= arma::mean(tokens, 1);
+                Xc.cols(to, to + tokens.n_cols - 1) = tokens;
+                to += tokens.n_cols;
+            }
+            first += n;
+        }
+        return Xc;
+    }
 
     static std::string name(double percent) { return "n" + std::to_string(static_cast<int64_t>(percent)); }
 
@@ -119,10 +149,12 @@ const char* const kSchema = R"json({
     "thresholds": {"type": "array", "minItems": 1, "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
                    "description": "percentages of variance, each giving n<percent> (default [80, 90, 95, 99])"},
     "shuffles": {"type": "integer", "minimum": 0, "description": "repetitions of the shuffled control (0: none; default 20)"},
-    "seed": {"type": "integer", "minimum": 0}
+    "seed": {"type": "integer", "minimum": 0},
+    "skip_tokens": {"type": "integer", "minimum": 0,
+                    "description": "sets per token: each prompt's first tokens left out (default 0)"}
   }
 })json";
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", EffectiveDimensionality, "effective_dimensionality", "1.0.0", kSchema)
+LAMINAR_PLUGIN(laminar::Metric, "metric", EffectiveDimensionality, "effective_dimensionality", "1.1.0", kSchema)

@@ -175,8 +175,16 @@ class RunFile:
         return [_text(c) for c in self.file["stimuli"]["category_names"][()]]
 
     def activations(self, model, hook):
-        """The recorded [stimuli x width] float32 array and the stimuli its rows belong to."""
-        return Activations(self.file["activations"][model][hook][()], self.stimuli())
+        """The recorded [stimuli x width] float32 array and the stimuli its rows belong to. A set
+        per token (`positions: all`) has a row per token of each prompt: its frame then has a row
+        per token, with the stimulus it belongs to and its index in the prompt (`token`)."""
+        dataset = self.file["activations"][model][hook]
+        stimuli = self.stimuli()
+        if _text(dataset.attrs.get("rows", "stimuli")) == "tokens":
+            lengths = self.file["stimuli"]["by_model"][model]["prompt_lengths"][()].astype(int)
+            stimuli = stimuli.loc[np.repeat(stimuli.index, lengths)].reset_index()
+            stimuli.insert(1, "token", np.concatenate([np.arange(n) for n in lengths]))
+        return Activations(dataset[()], stimuli)
 
     def table(self, analysis, where=None):
         """The analysis's results as `laminar inspect RUN --table ANALYSIS` prints them: one row per

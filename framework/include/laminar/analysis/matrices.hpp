@@ -14,8 +14,16 @@
 
 namespace laminar::analysis {
 
+/// Refuses a set with a row per token (ActivationSet::tokens) where a metric compares stimuli.
+inline void require_stimulus_rows(const ActivationSet& set) {
+    if (!set.tokens.empty())
+        throw SpecError("sites", "'" + set.hook + "' has a row for every token of each prompt (positions: all): this metric compares "
+                                 "stimuli, one row each (effective_dimensionality reads sets per token)");
+}
+
 /// An activation set as an [n x d] double matrix (rows = stimuli).
 inline arma::mat as_matrix(const ActivationSet& set) {
+    require_stimulus_rows(set);
     // The row-major [n x d] floats are, read column-major, the [d x n] transpose: no copy to view.
     const arma::fmat transposed(const_cast<float*>(set.data.data()), set.cols, set.rows, false, true);
     return arma::conv_to<arma::mat>::from(transposed.t());
@@ -86,12 +94,16 @@ inline arma::uvec category_labels(const ActivationSource& in) {
     return labels;
 }
 
-/// Hooks of `model` whose site is one of `sites` (all when empty), in run-file order.
+/// Hooks of `model` whose site is one of `sites`, in run-file order; when `sites` is empty all
+/// of them, but sets per token only for a metric that reads them (`per_token`).
 inline std::vector<std::string> hooks_for_sites(const ActivationSource& in, const std::string& model,
-                                                const std::vector<std::string>& sites) {
+                                                const std::vector<std::string>& sites, bool per_token = false) {
     std::vector<std::string> out;
     for (const auto& hook : in.hooks(model)) {
-        if (sites.empty()) { out.push_back(hook); continue; }
+        if (sites.empty()) {
+            if (per_token || !in.per_token(model, hook)) out.push_back(hook);
+            continue;
+        }
         const std::string site = in.site(model, hook);
         for (const auto& s : sites)
             if (picks(s, hook, site)) { out.push_back(hook); break; }
@@ -104,7 +116,8 @@ inline std::vector<std::string> hooks_for_sites(const ActivationSource& in, cons
 /// Every (model, hook) a `sites:` option picks, models in run-file order; an error for a model
 /// where it picks nothing.
 inline std::vector<std::pair<std::string, std::string>> picked_spaces(const ActivationSource& in,
-                                                                      const std::vector<std::string>& sites);
+                                                                      const std::vector<std::string>& sites,
+                                                                      bool per_token = false);
 
 /// Metric::spaces() of a `sites:` option.
 inline std::vector<SpaceUse> site_uses(const std::vector<std::string>& sites) {
@@ -114,8 +127,8 @@ inline std::vector<SpaceUse> site_uses(const std::vector<std::string>& sites) {
 }
 
 inline std::vector<std::string> require_sites(const ActivationSource& in, const std::string& model,
-                                              const std::vector<std::string>& sites) {
-    auto hooks = hooks_for_sites(in, model, sites);
+                                              const std::vector<std::string>& sites, bool per_token = false) {
+    auto hooks = hooks_for_sites(in, model, sites, per_token);
     if (hooks.empty()) {
         std::string recorded;
         for (const auto& h : in.hooks(model)) recorded += (recorded.empty() ? "" : ", ") + h;
@@ -126,10 +139,10 @@ inline std::vector<std::string> require_sites(const ActivationSource& in, const 
 }
 
 inline std::vector<std::pair<std::string, std::string>> picked_spaces(const ActivationSource& in,
-                                                                      const std::vector<std::string>& sites) {
+                                                                      const std::vector<std::string>& sites, bool per_token) {
     std::vector<std::pair<std::string, std::string>> out;
     for (const auto& model : in.models())
-        for (const auto& hook : require_sites(in, model, sites)) out.emplace_back(model, hook);
+        for (const auto& hook : require_sites(in, model, sites, per_token)) out.emplace_back(model, hook);
     return out;
 }
 

@@ -50,11 +50,17 @@ inline Conditions conditions_of(const std::vector<Stimulus>& stimuli) {
     return c;
 }
 
-/// An activation set as columns, [dims x rows] double: the run file's row-major floats read as
-/// they lie (no transpose), so that a row's pattern is one contiguous column.
-inline arma::mat as_columns(const ActivationSet& set) {
+/// An activation set's rows as columns, [dims x rows] double: the run file's row-major floats
+/// read as they lie (no transpose), so that a row's pattern is one contiguous column.
+inline arma::mat rows_as_columns(const ActivationSet& set) {
     const arma::fmat columns(const_cast<float*>(set.data.data()), set.cols, set.rows, false, true);
     return arma::conv_to<arma::mat>::from(columns);
+}
+
+/// A set with one row per stimulus as columns [dims x stimuli] (refusing a set per token).
+inline arma::mat as_columns(const ActivationSet& set) {
+    require_stimulus_rows(set);
+    return rows_as_columns(set);
 }
 
 /// The mean pattern of each condition over the rows `rows`, as columns [dims x conditions].
