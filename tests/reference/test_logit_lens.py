@@ -134,6 +134,22 @@ class LogitLens(unittest.TestCase):
                 text = data[offsets[row[b]]:offsets[row[b] + 1]].decode("utf-8", errors="replace").replace("\u2581", " ")
                 self.assertTrue((" " + word.decode()).startswith(text) or word.decode().startswith(text), (text, word))
 
+    def test_the_figure_draws_the_stored_lens(self):
+        run = laminar.open(os.path.join(self.dir, "gpt2.h5"))
+        fig = laminar.plot_logit_lens(run)
+        by_label = {ax.get_ylabel(): ax for ax in fig.axes}
+        left, right, rank = fig.axes[0], by_label["bits (mean over stimuli)"], by_label["target rank (median, log)"]
+        with h5py.File(os.path.join(self.dir, "gpt2.h5"), "r") as f:
+            g = f["results/logit_lens/m"]
+            np.testing.assert_allclose(left.images[0].get_array(), g["top_probs"][:, :, 0], rtol=1e-6)
+            first = [t.get_text() for t in left.texts[:3]]  # stimulus 0 at layers 0, 1, 2
+            self.assertEqual(first, [repr(t)[1:-1][:10] for t in run.tokens("m", g["top_ids"][0, :, 0])])
+            np.testing.assert_allclose(right.lines[0].get_ydata(), g["entropy"][()].mean(0), rtol=1e-6)
+            np.testing.assert_allclose(right.lines[1].get_ydata(), g["kl_to_final"][()].mean(0), rtol=1e-6, atol=1e-9)
+            np.testing.assert_allclose(rank.lines[0].get_ydata(), np.median(g["target_rank"][()], 0))
+        # and the run's page has it
+        self.assertTrue(os.path.exists(os.path.join(self.dir, "gpt2", "figures", "logit_lens-m.png")))
+
     def test_the_masked_variant_is_refused_where_it_cannot_be(self):
         experiment = EXPERIMENT.format(backend="gpt2", name="gpt2").replace("output: gpt2.h5", "output: refused.h5")
         for change, line, expected in [

@@ -11,7 +11,7 @@ figures of the report page.
 """
 from .run_file import RunFile, open  # noqa: A004 (laminar.open is the entry point, as h5py.File is)
 from .figures import (head_table, plot_head_map, plot_histograms, plot_profile, plot_rsa_grid,  # noqa: F401
-                      plot_rsa_scatter, plot_similarity)
+                      plot_logit_lens, plot_rsa_scatter, plot_similarity)
 
 __all__ = ["RunFile", "open", "plot_similarity", "plot_histograms", "plot_rsa_scatter", "plot_profile",
            "plot_rsa_grid", "plot_head_map", "head_table"]

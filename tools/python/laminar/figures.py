@@ -322,3 +322,50 @@ def plot_head_map(run, analysis):
     fig.colorbar(image, ax=list(axes[0]), label=HEAD_VALUES[run.analyses()[analysis]])
     return fig
 
+
+
+LENS_ROWS = 40  # stimuli drawn in the logit lens's token map (the table has them all)
+
+
+def plot_logit_lens(run, analysis="logit_lens", model=None):
+    """The logit lens of one model (the first by default): left, each stimulus's most probable
+    token at each layer (colour: its probability; the first LENS_ROWS stimuli); right, per layer
+    the mean entropy and mean KL divergence to the last layer (bits), and the median rank of the
+    target on a log scale."""
+    lens = run.logit_lens(analysis, model)
+    model = model or lens["model"].iloc[0]
+    lens = lens[lens["model"] == model]
+    top = lens[lens["rank"] == 1]
+    layers = sorted(top["layer"].unique())
+    stimuli = sorted(top["stimulus"].unique())[:LENS_ROWS]
+    probs = top.pivot(index="stimulus", columns="layer", values="prob").loc[stimuli, layers]
+    tokens = top.pivot(index="stimulus", columns="layer", values="token").loc[stimuli, layers]
+    words = top.drop_duplicates("stimulus").set_index("stimulus")["word"]
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(4 + 0.7 * len(layers) + 5, 1.5 + 0.22 * len(stimuli)),
+                                      gridspec_kw={"width_ratios": [0.7 * len(layers) + 2, 5]})
+    image = left.imshow(probs.to_numpy(dtype=float), cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    for (i, j), token in np.ndenumerate(tokens.to_numpy()):
+        left.text(j, i, repr(token)[1:-1][:10], ha="center", va="center", fontsize=6,
+                  color="white" if probs.iat[i, j] > 0.6 else "black")
+    left.set_xticks(range(len(layers)), [str(l) for l in layers], fontsize=7)
+    left.set_yticks(range(len(stimuli)), [words[s] for s in stimuli], fontsize=7)
+    left.set_xlabel("layer")
+    left.set_title(f"{model}: most probable token per layer", fontsize=9)
+    fig.colorbar(image, ax=left, label="probability", fraction=0.04)
+
+    per_layer = top.groupby("layer")
+    right.plot(layers, per_layer["entropy"].mean().loc[layers], "o-", label="entropy (bits)")
+    right.plot(layers, per_layer["kl_to_final"].mean().loc[layers], "s-", label="KL to last layer (bits)")
+    right.set_xticks(layers, [str(l) for l in layers], fontsize=7)
+    right.set_xlabel("layer")
+    right.set_ylabel("bits (mean over stimuli)")
+    rank = right.twinx()
+    rank.plot(layers, per_layer["target_rank"].median().loc[layers], "^--", color="C3", label="target rank (median)")
+    rank.set_yscale("log")
+    rank.set_ylabel("target rank (median, log)")
+    handles = right.get_legend_handles_labels()[0] + rank.get_legend_handles_labels()[0]
+    right.legend(handles, [h.get_label() for h in handles], fontsize=7)
+    right.set_title("how close each layer is to the model's prediction", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -79,6 +79,11 @@ def _figures(run):
             add(f"{name}-grid", "CKA grids: layer x layer (linear, biased)", figures.plot_rsa_grid, name)
         if metric in figures.HEAD_VALUES:
             add(f"{name}-heads", f"{metric} per layer and head ({figures.HEAD_VALUES[metric]})", figures.plot_head_map, name)
+    for name, metric in run.analyses().items():
+        if metric == "logit_lens":
+            for model in run.file["results"][name]:
+                add(f"{name}-{model}", f"logit lens of {model}: the most probable token at each layer, and per layer the "
+                    "entropy, the KL divergence to the last layer and the target's rank", figures.plot_logit_lens, name, model)
     add("profile", "laminar profile: selectivity and RSA per layer (filled: p < 0.05; band and bars: bootstrap CI)",
         figures.plot_profile)
     return [item for item in out if item[2] is not None], failed
