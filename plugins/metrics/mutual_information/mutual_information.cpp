@@ -118,12 +118,9 @@ private:
         arma::vec null(permutations_);
 #pragma omp parallel for schedule(dynamic)
         for (std::size_t p = 0; p < permutations_; ++p) null(p) = first(a, upper(B.submat(perms[p], perms[p])));
-        const double pv = (1.0 + arma::accu(null >= observed)) / (1.0 + null.n_elem);
-        out.attribute(path, "p_value", pv);
-        out.attribute(path, "null_mean", arma::mean(null));
+        write_permutation_test(out, path, observed, null, family);  // as rsa and cka: p, null mean and sd
         out.attribute(path, "permutations", static_cast<int64_t>(permutations_));
         out.attribute(path, "seed", static_cast<int64_t>(seed_));
-        family.add(path, pv);
     }
 
     /// Each dimension (a row of Xt) against the category label.
@@ -169,4 +166,4 @@ const std::string kSchema = R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", MutualInformation, "mutual_information", "1.0.0", kSchema.c_str())
+LAMINAR_PLUGIN(laminar::Metric, "metric", MutualInformation, "mutual_information", "1.0.1", kSchema.c_str())
