@@ -140,7 +140,9 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
     for (const auto& r : rows) lengths.push_back(static_cast<int64_t>(r.token_ids.size()));
     ActivationWriter writer(file, m.id, fingerprint, std::move(lengths));
     ContextMean mean(prompt_row, rows.size());
-    for (const auto& [input, group] : extractors) {
+    for (const auto& entry : extractors) {  // (not a structured binding: the lambda below captures it)
+        const Extractor::Input input = entry.first;
+        const auto& group = entry.second;
         std::set<std::string> hooks;
         for (const auto& ex : group)
             for (const auto& h : ex->hooks()) hooks.insert(h);
