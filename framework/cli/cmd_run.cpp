@@ -79,13 +79,15 @@ int run(const Args& args) {
         ("out", po::value<std::string>(), "the run file to write (default: the experiment's `output`)")
         ("model", po::value<std::vector<std::string>>(&models)->composing(),
          "ID=PATH: load model ID from PATH instead of the experiment's path (repeatable)")
+        ("shard", po::value<std::string>(), "K/N: one N-th of the first stage not up to date (K from 0), into a shard "
+                                             "file beside the run file (a job array; `laminar merge` assembles them)")
         ("quiet,q", "print only warnings and errors (no progress, no stage lines)")
         ("verbose,v", "progress of every batch and every space, also in logs");
     po::positional_options_description positional;
     positional.add("experiment", 1);
     po::variables_map vm;
     if (parse(args, "laminar run EXPERIMENT.yaml [--stage extract|analyze|report] [--force] [--out FILE] "
-                    "[--model ID=PATH]... [--quiet|--verbose]", options, positional, vm))
+                    "[--model ID=PATH]... [--shard K/N] [--quiet|--verbose]", options, positional, vm))
         return kExitOk;
 
     LoadOptions load;
@@ -106,6 +108,7 @@ int run(const Args& args) {
     if (vm.count("quiet") && vm.count("verbose")) throw InputError("--quiet and --verbose exclude each other");
     run_options.verbosity = vm.count("quiet") ? Verbosity::quiet : vm.count("verbose") ? Verbosity::verbose : Verbosity::normal;
     run_options.command = command_line(args);
+    if (vm.count("shard")) run_options.shard = parse_shard(vm["shard"].as<std::string>());
     if (vm.count("out") && vm["out"].as<std::string>().empty())
         throw InputError("--out expects a file path (got an empty string)");
     run_options.output = real_output(vm.count("out") ? std::filesystem::path(vm["out"].as<std::string>()) : exp.output);

@@ -17,6 +17,7 @@ int inspect(const Args& args);
 int tokenize(const Args& args);
 int hooks(const Args& args);
 int report(const Args& args);
+int merge(const Args& args);
 
 /// Parses `args` against `options` (+ positionals); prints help and returns true when --help was given.
 bool parse(const Args& args, const std::string& usage, boost::program_options::options_description& options,

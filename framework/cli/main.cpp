@@ -40,6 +40,7 @@ const char* kUsage =
     "  inspect RUN.h5         show the groups and datasets of a run file with shapes and attributes\n"
     "                         (--table ANALYSIS: its results as a table, text, CSV, TSV or JSON)\n"
     "  report RUN.h5          write the report page (index.html, figures) of a run file\n"
+    "  merge RUN.h5 [SHARD...] assemble the shard files of `run --shard K/N` into the run file\n"
     "  tokenize --model DIR TEXT...  print token ids and token strings\n"
     "  hooks --model DIR      list the hook points of a model folder\n\n"
     "`laminar <command> --help` describes each command. Exit codes: 0 ok, 1 runtime failure,\n"
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
     using namespace laminar;
     const std::map<std::string, int (*)(const cli::Args&)> commands = {
         {"run", cli::run}, {"validate", cli::validate}, {"plugins", cli::plugins}, {"inspect", cli::inspect},
-        {"tokenize", cli::tokenize}, {"hooks", cli::hooks}, {"report", cli::report}};
+        {"tokenize", cli::tokenize}, {"hooks", cli::hooks}, {"report", cli::report}, {"merge", cli::merge}};
     if (argc < 2) {
         std::cerr << kUsage;
         return kExitUsage;

@@ -1,11 +1,14 @@
 // Stage "analyze": run each metric on the activations stored by "extract". Never loads a
-// model. Each analysis is its own transaction, so finished ones survive a later failure.
+// model. Each analysis is its own transaction, so finished ones survive a later failure. With
+// --shard K/N, the analyses numbered K mod N go to a shard file (shards.hpp).
+#include <memory>
 #include <set>
 
 #include "content_hash.hpp"
 #include "errors.hpp"
 #include "laminar/text_file.hpp"
 #include "run_file.hpp"
+#include "shards.hpp"
 #include "stages.hpp"
 
 namespace laminar {
@@ -14,9 +17,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+/// Runs one analysis on the activations of `source_file`, writing its results and stage record
+/// into `sink_file` (the run file's transaction, or a shard file's).
 void run_one(const Experiment& exp, const PluginRegistry& registry, const StepSpec& step, const std::string& hash,
-             const RunOptions& options, std::ostream& log) {
-    const fs::path& output = options.output;
+             const RunOptions& options, hid_t source_file, hid_t sink_file, std::ostream& log) {
     const auto started = std::chrono::steady_clock::now();
     auto metric = registry.create_metric(step.plugin);
     try {
@@ -24,9 +28,8 @@ void run_one(const Experiment& exp, const PluginRegistry& registry, const StepSp
     } catch (const SpecError& e) {
         rethrow_in_file(exp, step.pointer, e);
     }
-    RunTransaction tx(output, {"results/" + step.name, "stages/analyze/" + step.name});
-    RunFileSource source(tx.file());
-    RunFileSink sink(tx.file(), step.name, options.verbosity);
+    RunFileSource source(source_file);
+    RunFileSink sink(sink_file, step.name, options.verbosity);
     try {
         metric->run(source, sink);
     } catch (const SpecError& e) {
@@ -34,14 +37,21 @@ void run_one(const Experiment& exp, const PluginRegistry& registry, const StepSp
     }
     sink.describe_spaces(source);
     const std::string group = "results/" + step.name;
-    h5::set_attr(tx.file(), group, "metric", step.plugin);
-    h5::set_attr(tx.file(), group, "plugin_version", registry.require(PluginKind::metric, step.plugin).version);
-    h5::set_attr(tx.file(), group, "params", step.params.dump());
-    stamp_root(tx.file(), exp);
-    record_stage(tx.file(), "analyze/" + step.name, hash, options.command);
-    tx.commit();
+    h5::set_attr(sink_file, group, "metric", step.plugin);
+    h5::set_attr(sink_file, group, "plugin_version", registry.require(PluginKind::metric, step.plugin).version);
+    h5::set_attr(sink_file, group, "params", step.params.dump());
+    stamp_root(sink_file, exp);
+    record_stage(sink_file, "analyze/" + step.name, hash, options.command);
     for (const auto& w : sink.warnings()) log << "warning: analyze " << step.name << ": " << w << "\n";
     log << "analyze: " << step.name << ": done (" << duration_text(elapsed(started)) << ")\n";
+}
+
+/// Each analysis is its own transaction of the run file, so finished ones survive a later failure.
+void run_in_place(const Experiment& exp, const PluginRegistry& registry, const StepSpec& step, const std::string& hash,
+                  const RunOptions& options, std::ostream& log) {
+    RunTransaction tx(options.output, {"results/" + step.name, "stages/analyze/" + step.name});
+    run_one(exp, registry, step, hash, options, tx.file(), tx.file(), log);
+    tx.commit();
 }
 
 }  // namespace
@@ -68,8 +78,22 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
                          options.output.string() + " was extracted with; run `laminar run " +
                          exp.document.file().string() + "` (without --stage analyze) to extract again first");
 
-    for (const auto& step : exp.analyze) {
+    // A job array's analysis shards, all there and of these activations: merged first, so that
+    // the analyses they hold are up to date below.
+    if (!options.shard.active()) merge_found_shards(options.output, "analyze", *extract_hash, options.command, log);
+    // With --shard K/N: the analyses numbered K mod N, into the shard file, reading the run file.
+    h5::Handle run_file;
+    std::unique_ptr<RunTransaction> shard_file;
+    if (options.shard.active()) {
+        run_file = open_run_file(options.output);
+        shard_file = std::make_unique<RunTransaction>(shard_path(options.output, options.shard),
+                                                      std::vector<std::string>{"results", "stages", "shard"});
+    }
+
+    for (std::size_t i = 0; i < exp.analyze.size(); ++i) {
+        const StepSpec& step = exp.analyze[i];
         recorded.erase(step.name);
+        if (options.shard.active() && !shard_takes(i, options.shard)) continue;
         nlohmann::json files = nlohmann::json::object();  // the contents of the files it names
         for (const auto& f : step.files) files[f.pointer] = hash_text(read_text_file(f.path));
         const std::string hash = hash_json({{"section", step.section}, {"files", files},
@@ -84,10 +108,18 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
             log << "analyze: " << step.name << ": up to date\n";
             continue;
         }
-        run_one(exp, registry, step, hash, options, log);
+        if (shard_file) run_one(exp, registry, step, hash, options, run_file.get(), shard_file->file(), log);
+        else run_in_place(exp, registry, step, hash, options, log);
+    }
+    if (shard_file) {
+        mark_shard(shard_file->file(), options.shard, "analyze", *extract_hash);
+        shard_file->commit();
+        log << "analyze: shard " << options.shard.text() << " written to " << shard_path(options.output, options.shard).string()
+            << "; once all " << options.shard.count << " are there, `laminar merge` or `laminar run` assembles them\n";
+        return;
     }
 
-    if (!recorded.empty()) {  // analyses no longer in the experiment file
+    if (!recorded.empty() && !options.shard.active()) {  // analyses no longer in the experiment file
         std::vector<std::string> replaced;
         for (const auto& name : recorded) {
             replaced.push_back("results/" + name);

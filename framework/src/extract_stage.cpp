@@ -1,5 +1,6 @@
 // Stage "extract": load each model, run the stimuli through it, store what the extractors
-// record. The only stage that touches models (and libtorch, through the plugins).
+// record. The only stage that touches models (and libtorch, through the plugins). With --shard
+// K/N, one block of the stimuli into a shard file (shards.hpp).
 #include <algorithm>
 #include <map>
 #include <set>
@@ -7,6 +8,7 @@
 #include "content_hash.hpp"
 #include "errors.hpp"
 #include "run_file.hpp"
+#include "shards.hpp"
 #include "stages.hpp"
 #include "stimuli.hpp"
 
@@ -77,8 +79,10 @@ private:
     std::map<std::string, std::map<std::size_t, std::pair<std::vector<double>, std::size_t>>> open_;
 };
 
+/// Extracts model `m` into `file`: every analysed row, or with a shard only its block of rows
+/// (the stimuli and vocabulary are written whole either way).
 void extract_model(const Experiment& exp, const PluginRegistry& registry, const ModelSpec& m,
-                   const std::string& fingerprint, hid_t file, bool first, Verbosity verbosity, std::ostream& log) {
+                   const std::string& fingerprint, hid_t file, bool first, const Shard& shard, Verbosity verbosity, std::ostream& log) {
     const auto started = std::chrono::steady_clock::now();
     auto backend = registry.create_model(m.backend);
     try {
@@ -136,9 +140,11 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
     }
 
     // Each batch's rows go to the run file before the next batch runs.
+    const auto block = shard_rows(rows.size(), shard);  // (not a structured binding: lambdas below capture it)
+    const std::size_t first_row = block.first, end_row = block.second;
     std::vector<int64_t> lengths;  // a per-token set's rows for each analysed row
-    for (const auto& r : rows) lengths.push_back(static_cast<int64_t>(r.token_ids.size()));
-    ActivationWriter writer(file, m.id, fingerprint, std::move(lengths));
+    for (std::size_t r = first_row; r < end_row; ++r) lengths.push_back(static_cast<int64_t>(rows[r].token_ids.size()));
+    ActivationWriter writer(file, m.id, fingerprint, std::move(lengths), first_row);
     ContextMean mean(prompt_row, rows.size());
     for (const auto& entry : extractors) {  // (not a structured binding: the lambda below captures it)
         const Extractor::Input input = entry.first;
@@ -148,7 +154,11 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
             for (const auto& h : ex->hooks()) hooks.insert(h);
         std::vector<std::vector<int32_t>> prompts;
         std::vector<int32_t> shared;  // the template's tokens before the word, the same in every prompt
-        for (const auto& s : stimuli) {
+        std::vector<std::size_t> index;  // each prompt run: its number among all prompts
+        for (std::size_t p = 0; p < stimuli.size(); ++p) {
+            if (prompt_row[p] < first_row || prompt_row[p] >= end_row) continue;  // another shard's
+            const Stimulus& s = stimuli[p];
+            index.push_back(p);
             prompts.push_back(s.token_ids);
             if (input == Extractor::Input::word_masked)
                 std::fill(prompts.back().begin() + s.word_begin, prompts.back().begin() + s.word_end, backend->mask_token());
@@ -157,10 +167,14 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
         Progress progress("extract: " + m.id + (input == Extractor::Input::word_masked ? " (word masked)" : ""), "prompts",
                           prompts.size(), verbosity);
         std::size_t done = 0;
-        backend->forward(prompts, shared, {hooks.begin(), hooks.end()}, [&](const std::vector<std::size_t>& ran, const Captures& captured) {
-            progress.update(done += ran.size());
+        backend->forward(prompts, shared, {hooks.begin(), hooks.end()}, [&](const std::vector<std::size_t>& batch_prompts, const Captures& captured) {
+            progress.update(done += batch_prompts.size());
+            std::vector<std::size_t> ran;
             std::vector<Stimulus> batch;
-            for (std::size_t r : ran) batch.push_back(stimuli[r]);
+            for (std::size_t b : batch_prompts) {
+                ran.push_back(index[b]);
+                batch.push_back(stimuli[index[b]]);
+            }
             for (const auto& ex : group)
                 for (const auto& set : ex->extract(captured, batch)) {
                     if (!average) writer.write(set, ran);
@@ -169,6 +183,14 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
         });
     }
     const std::size_t count = writer.finish();
+    bool per_token = false;
+    for (const Extractor* ex : configured)
+        for (const auto& r : ex->records()) per_token |= r.per_token;
+    if (per_token) {  // where each row's tokens begin in a set per token (all rows, also in a shard)
+        std::vector<int32_t> lengths;
+        for (const auto& r : rows) lengths.push_back(static_cast<int32_t>(r.token_ids.size()));
+        h5::write(file, "stimuli/by_model/" + m.id + "/prompt_lengths", lengths);
+    }
     h5::require_group(file, "activations/" + m.id);
     h5::set_attr(file, "activations/" + m.id, "backend", m.backend);
     h5::set_attr(file, "activations/" + m.id, "model_fingerprint", fingerprint);
@@ -211,9 +233,13 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
             h5::write(file, "stimuli/by_model/" + m.id + "/position", position);
         }
     }
-    log << "extract: " << m.id << ": " << stimuli.size() << " prompts"
-        << (average ? ", " + std::to_string(rows.size()) + " words (the mean of their contexts)" : std::string()) << ", " << count << " activation set(s) ("
-        << duration_text(elapsed(started)) << ")\n";
+    const auto ran = std::count_if(prompt_row.begin(), prompt_row.end(), [&](std::size_t r) { return r >= first_row && r < end_row; });
+    log << "extract: " << m.id << ": " << ran << " prompts"
+        << (shard.active() ? " (shard " + shard.text() + ": rows " + std::to_string(first_row) + " to " + std::to_string(end_row) + " of " +
+                                 std::to_string(rows.size()) + ")"
+                           : std::string())
+        << (average ? ", " + std::to_string(end_row - first_row) + " words (the mean of their contexts)" : std::string()) << ", " << count
+        << " activation set(s) (" << duration_text(elapsed(started)) << ")\n";
 }
 
 }  // namespace
@@ -222,7 +248,7 @@ std::string extraction_spec_hash(const Experiment& exp, const PluginRegistry& re
     return hash_json(extract_spec(exp, registry));
 }
 
-void run_extract(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options, std::ostream& log) {
+bool run_extract(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options, std::ostream& log) {
     const nlohmann::json spec = extract_spec(exp, registry);
     const std::string spec_hash = hash_json(spec);
 
@@ -239,7 +265,7 @@ void run_extract(const Experiment& exp, const PluginRegistry& registry, const Ru
             if (!options.force && previous_spec == spec_hash) {
                 log << "extract: skipped, model folder of '" << m.id << "' not found (" << m.path.string()
                     << "); using the activations already in " << options.output.string() << "\n";
-                return;
+                return true;
             }
             throw InputError(exp.document.where(m.pointer + "/path") + ": model folder not found: " +
                              (m.path.empty() ? m.path_text : m.path.string()));
@@ -253,19 +279,28 @@ void run_extract(const Experiment& exp, const PluginRegistry& registry, const Ru
     const std::string inputs_hash = hash_json({{"spec", spec}, {"models", identities}});
     if (!options.force && previous == inputs_hash) {
         log << "extract: up to date (inputs unchanged; --force re-runs it)\n";
-        return;
+        return true;
     }
 
-    // New activations invalidate everything downstream.
-    RunTransaction tx(options.output, {"stimuli", "activations", "results", "stages"});
+    // A job array's shards of this extraction, all there: assembled instead of extracting again.
+    if (!options.shard.active() && merge_found_shards(options.output, "extract", inputs_hash, options.command, log)) return true;
+
+    // New activations invalidate everything downstream; a shard writes its own file.
+    const fs::path written = options.shard.active() ? shard_path(options.output, options.shard) : options.output;
+    RunTransaction tx(written, {"stimuli", "activations", "results", "stages", "shard"});
     for (std::size_t i = 0; i < exp.models.size(); ++i) {
         const auto& m = exp.models[i];
-        extract_model(exp, registry, m, hash_json(identities[m.id]), tx.file(), i == 0, options.verbosity, log);
+        extract_model(exp, registry, m, hash_json(identities[m.id]), tx.file(), i == 0, options.shard, options.verbosity, log);
     }
     stamp_root(tx.file(), exp);
     record_stage(tx.file(), "extract", inputs_hash, options.command);
     h5::set_attr(tx.file(), "stages/extract", "spec_hash", spec_hash);
+    if (options.shard.active()) mark_shard(tx.file(), options.shard, "extract", inputs_hash);
     tx.commit();
+    if (!options.shard.active()) return true;
+    log << "extract: shard " << options.shard.text() << " written to " << written.string() << "; once all " << options.shard.count
+        << " are there, `laminar merge` or `laminar run` assembles them\n";
+    return false;
 }
 
 }  // namespace laminar

@@ -36,17 +36,21 @@ void run_experiment(const Experiment& exp, const PluginRegistry& registry, const
     const std::string& s = options.stage;
     if (!s.empty() && s != "extract" && s != "analyze" && s != "report")
         throw InputError("--stage must be extract, analyze or report (got '" + s + "')");
-    RunLock lock(options.output);
-    if (std::filesystem::exists(RunTransaction::partial_path(options.output))) {
-        std::filesystem::remove(RunTransaction::partial_path(options.output));
-        log << "note: discarded " << RunTransaction::partial_path(options.output).string() << ", left by an interrupted run; "
-            << (std::filesystem::exists(options.output)
-                    ? options.output.string() + " is as its last completed stage left it\n"
+    // Shards of a job array run side by side: each holds its own file, not the run file.
+    const std::filesystem::path written = options.shard.active() ? shard_path(options.output, options.shard) : options.output;
+    RunLock lock(written);
+    if (std::filesystem::exists(RunTransaction::partial_path(written))) {
+        std::filesystem::remove(RunTransaction::partial_path(written));
+        log << "note: discarded " << RunTransaction::partial_path(written).string() << ", left by an interrupted run; "
+            << (std::filesystem::exists(written)
+                    ? written.string() + " is as its last completed stage left it\n"
                     : "no stage had completed, so there is no run file yet\n");
     }
     require_writable(options.output);  // before any stage, even one that finds itself up to date
-    if (s.empty() || s == "extract") run_extract(exp, registry, options, log);
+    if (s.empty() || s == "extract")
+        if (!run_extract(exp, registry, options, log)) return;  // a shard of the extraction: nothing to analyse yet
     if (s.empty() || s == "analyze") run_analyze(exp, registry, options, log);
+    if (options.shard.active()) return;  // the report is the merged run's
     if (s.empty() || s == "report") {
         print_summary(options.output, log);
         write_report_page(options.output, report_folder(options.output), log);

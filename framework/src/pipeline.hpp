@@ -6,6 +6,7 @@
 #include <string>
 
 #include "experiment.hpp"
+#include "shards.hpp"
 #include "plugin_registry.hpp"
 #include "progress.hpp"
 
@@ -17,6 +18,7 @@ struct RunOptions {
     std::filesystem::path output; ///< the run file (from --out or the experiment's `output`)
     Verbosity verbosity = Verbosity::normal;
     std::string command;          ///< the command line that runs this, recorded with each stage it completes
+    Shard shard;                  ///< --shard K/N: one N-th of the first stage not up to date, into a shard file
 };
 
 /// Throws InputError for problems the user must fix (exit 2), anything else for failures (exit 1).

@@ -209,20 +209,26 @@ std::vector<std::string> read_category_names(hid_t file) {
                                                       : std::vector<std::string>{};
 }
 
-ActivationWriter::ActivationWriter(hid_t file, std::string model, std::string fingerprint, std::vector<int64_t> prompt_lengths)
-    : file_(file), model_(std::move(model)), fingerprint_(std::move(fingerprint)), stimuli_(prompt_lengths.size()),
+ActivationWriter::ActivationWriter(hid_t file, std::string model, std::string fingerprint, std::vector<int64_t> prompt_lengths,
+                                   std::size_t first)
+    : file_(file), model_(std::move(model)), fingerprint_(std::move(fingerprint)), stimuli_(prompt_lengths.size()), first_(first),
       lengths_(std::move(prompt_lengths)), first_row_(lengths_.size() + 1, 0) {
     for (std::size_t i = 0; i < lengths_.size(); ++i) first_row_[i + 1] = first_row_[i] + lengths_[i];
 }
 
-void ActivationWriter::write(const ActivationSet& set, const std::vector<std::size_t>& rows) {
+void ActivationWriter::write(const ActivationSet& set, const std::vector<std::size_t>& stimuli) {
     const bool per_token = !set.tokens.empty();
+    std::vector<std::size_t> rows;  // the stimuli's rows in this writer's block
+    for (std::size_t s : stimuli) {
+        if (s < first_ || s - first_ >= stimuli_) throw std::logic_error("activation " + set.hook + ": stimulus " + std::to_string(s) + " is not this writer's");
+        rows.push_back(s - first_);
+    }
     std::vector<std::size_t> targets = rows;  // the dataset's rows these values go to
     if (per_token) {
         targets.clear();
         for (std::size_t i = 0; i < rows.size(); ++i) {
             if (i >= set.tokens.size() || set.tokens[i] != lengths_.at(rows[i]))
-                throw std::logic_error("activation " + set.hook + ": stimulus " + std::to_string(rows[i]) + " has " +
+                throw std::logic_error("activation " + set.hook + ": stimulus " + std::to_string(stimuli[i]) + " has " +
                                        std::to_string(lengths_.at(rows[i])) + " tokens, not the rows given");
             for (int64_t t = 0; t < set.tokens[i]; ++t) targets.push_back(static_cast<std::size_t>(first_row_[rows[i]] + t));
         }
@@ -239,11 +245,7 @@ void ActivationWriter::write(const ActivationSet& set, const std::vector<std::si
         h5::set_attr(file_, path, "site", set.site);
         h5::set_attr(file_, path, "model_id", model_);
         h5::set_attr(file_, path, "model_fingerprint", fingerprint_);
-        if (per_token) {
-            h5::set_attr(file_, path, "rows", std::string("tokens"));
-            const std::string lengths = "stimuli/by_model/" + model_ + "/prompt_lengths";
-            if (!h5::exists(file_, lengths)) h5::write(file_, lengths, std::vector<int32_t>(lengths_.begin(), lengths_.end()));
-        }
+        if (per_token) h5::set_attr(file_, path, "rows", std::string("tokens"));
     } else if (it->second.first != set.cols) {
         throw std::logic_error("activation " + set.hook + " changed width between batches");
     }

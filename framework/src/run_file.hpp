@@ -82,12 +82,14 @@ std::vector<std::string> read_category_names(hid_t file);
 /// Writes one model's /activations/<model>/<hook> (float32 [stimuli x cols], attributes layer,
 /// site, model_id, model_fingerprint) batch by batch, as the forward pass hands them over: a
 /// set's dataset is created at its first batch and filled row by row, so memory holds one batch.
-/// A set with a row per token (ActivationSet::tokens) has [sum of the prompts' lengths x cols],
-/// attribute `rows` = "tokens", and the lengths in /stimuli/by_model/<model>/prompt_lengths.
+/// A set with a row per token (ActivationSet::tokens) has [sum of the prompts' lengths x cols]
+/// and attribute `rows` = "tokens" (the caller writes the lengths: /stimuli/by_model/<model>/prompt_lengths).
 class ActivationWriter {
 public:
-    /// `prompt_lengths`: each stimulus's token count (the rows it has in a per-token set).
-    ActivationWriter(hid_t file, std::string model, std::string fingerprint, std::vector<int64_t> prompt_lengths);
+    /// `prompt_lengths`: each stimulus's token count (the rows it has in a per-token set), for
+    /// the stimuli from `first` on (a shard's block: its datasets hold those rows only).
+    ActivationWriter(hid_t file, std::string model, std::string fingerprint, std::vector<int64_t> prompt_lengths,
+                     std::size_t first = 0);
     /// `set` holds the rows of stimuli `rows` (in that order).
     void write(const ActivationSet& set, const std::vector<std::size_t>& rows);
     /// Throws std::logic_error when a set did not receive every stimulus; returns the number of sets.
@@ -96,7 +98,7 @@ public:
 private:
     hid_t file_;
     std::string model_, fingerprint_;
-    std::size_t stimuli_;
+    std::size_t stimuli_, first_;
     std::vector<int64_t> lengths_, first_row_;  // per stimulus: tokens, and its first row in a per-token set
     std::map<std::string, std::pair<int64_t, std::size_t>> written_;  // hook -> cols, stimuli written
 };

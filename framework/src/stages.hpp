@@ -9,7 +9,8 @@
 
 namespace laminar {
 
-void run_extract(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options, std::ostream& log);
+/// Returns whether the run file's activations are then complete (a shard's are not).
+bool run_extract(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options, std::ostream& log);
 void run_analyze(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options, std::ostream& log);
 
 /// Hash of what the extraction depends on in the experiment file (models, stimuli, extractors,
