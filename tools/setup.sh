@@ -27,6 +27,8 @@ packages=(
   python3-pip python3-setuptools python3-wheel
   # the demo model's corpus: WordNet 3.0's glosses (tools/train_demo_model.py)
   wordnet-base
+  # MPI: `mpirun -n N laminar run` (an optional build feature; the tests run 1 to 3 ranks)
+  libopenmpi-dev openmpi-bin
   # fuzzing the readers of untrusted files (tools/fuzz.sh): clang with its libFuzzer and
   # sanitizer runtimes
   clang libclang-rt-14-dev

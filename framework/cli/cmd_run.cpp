@@ -7,6 +7,7 @@
 #include "errors.hpp"
 #include "experiment.hpp"
 #include "pipeline.hpp"
+#include "ranks.hpp"
 
 namespace po = boost::program_options;
 
@@ -107,6 +108,7 @@ int run(const Args& args) {
     run_options.force = vm.count("force") > 0;
     if (vm.count("quiet") && vm.count("verbose")) throw InputError("--quiet and --verbose exclude each other");
     run_options.verbosity = vm.count("quiet") ? Verbosity::quiet : vm.count("verbose") ? Verbosity::verbose : Verbosity::normal;
+    if (ranks::rank() > 0) run_options.verbosity = Verbosity::quiet;  // under mpirun, rank 0 tells the story
     run_options.command = command_line(args);
     if (vm.count("shard")) run_options.shard = parse_shard(vm["shard"].as<std::string>());
     if (vm.count("out") && vm["out"].as<std::string>().empty())

@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "errors.hpp"
+#include "ranks.hpp"
 
 #ifndef LAMINAR_VERSION
 #define LAMINAR_VERSION "0.0.0"
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
     const std::map<std::string, int (*)(const cli::Args&)> commands = {
         {"run", cli::run}, {"validate", cli::validate}, {"plugins", cli::plugins}, {"inspect", cli::inspect},
         {"tokenize", cli::tokenize}, {"hooks", cli::hooks}, {"report", cli::report}, {"merge", cli::merge}};
+    const ranks::Session mpi(argc, argv);  // under mpirun: MPI, for `run`
     if (argc < 2) {
         std::cerr << kUsage;
         return kExitUsage;
@@ -66,7 +68,7 @@ int main(int argc, char** argv) {
         return kExitOk;
     }
     if (name == "--version") {
-        std::cout << "laminar " << LAMINAR_VERSION << "\n";
+        std::cout << "laminar " << LAMINAR_VERSION << (ranks::built_with_mpi() ? " (with MPI)" : "") << "\n";
         return kExitOk;
     }
     const auto command = commands.find(name);

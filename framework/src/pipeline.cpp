@@ -1,10 +1,13 @@
 #include "pipeline.hpp"
 
+#include <optional>
+
 #include <boost/version.hpp>
 
 #include "content_hash.hpp"
 #include "errors.hpp"
 #include "h5.hpp"
+#include "ranks.hpp"
 #include "run_file.hpp"
 #include "stages.hpp"
 
@@ -31,30 +34,70 @@ void rethrow_in_file(const Experiment& exp, const std::string& pointer, const Sp
     throw InputError(exp.document.where(pointer_append_field(pointer, err.field())) + ": " + err.what());
 }
 
+namespace {
+
+/// Holds `file`'s lock for the run and discards the `.partial` an interrupted run left of it.
+class Holding {
+public:
+    Holding(const std::filesystem::path& file, std::ostream& log) : lock_(file) {
+        if (!std::filesystem::exists(RunTransaction::partial_path(file))) return;
+        std::filesystem::remove(RunTransaction::partial_path(file));
+        log << "note: discarded " << RunTransaction::partial_path(file).string() << ", left by an interrupted run; "
+            << (std::filesystem::exists(file) ? file.string() + " is as its last completed stage left it\n"
+                                              : "no stage had completed, so there is no run file yet\n");
+    }
+
+private:
+    RunLock lock_;
+};
+
+void report(const RunOptions& options, std::ostream& log) {
+    print_summary(options.output, log);
+    write_report_page(options.output, report_folder(options.output), log);
+}
+
+/// Under `mpirun -n N`: each rank does its shard of a stage, and rank 0 merges the shards into
+/// the run file (the stages' own merge of found shards) before the next stage starts.
+void run_ranked(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options, std::ostream& log) {
+    const bool first = ranks::rank() == 0;
+    RunOptions mine = options;
+    mine.shard = Shard{static_cast<std::size_t>(ranks::rank()), static_cast<std::size_t>(ranks::size())};
+    std::optional<Holding> run_file;
+    if (first) run_file.emplace(options.output, log);  // rank 0 alone writes the run file
+    Holding shard_file(shard_path(options.output, mine.shard), log);
+    const std::string& s = options.stage;
+    if (s.empty() || s == "extract") {
+        bool complete = false;
+        ranks::together([&] { complete = run_extract(exp, registry, mine, log); });  // the same on every rank
+        if (!complete) ranks::together([&] { if (first) run_extract(exp, registry, options, log); });  // merges
+    }
+    if (s.empty() || s == "analyze") {
+        ranks::together([&] { run_analyze(exp, registry, mine, log); });
+        ranks::together([&] { if (first) run_analyze(exp, registry, options, log); });  // merges; all up to date
+    }
+    if (first && (s.empty() || s == "report")) report(options, log);
+}
+
+}  // namespace
+
 void run_experiment(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options,
                     std::ostream& log) {
     const std::string& s = options.stage;
     if (!s.empty() && s != "extract" && s != "analyze" && s != "report")
         throw InputError("--stage must be extract, analyze or report (got '" + s + "')");
-    // Shards of a job array run side by side: each holds its own file, not the run file.
-    const std::filesystem::path written = options.shard.active() ? shard_path(options.output, options.shard) : options.output;
-    RunLock lock(written);
-    if (std::filesystem::exists(RunTransaction::partial_path(written))) {
-        std::filesystem::remove(RunTransaction::partial_path(written));
-        log << "note: discarded " << RunTransaction::partial_path(written).string() << ", left by an interrupted run; "
-            << (std::filesystem::exists(written)
-                    ? written.string() + " is as its last completed stage left it\n"
-                    : "no stage had completed, so there is no run file yet\n");
-    }
     require_writable(options.output);  // before any stage, even one that finds itself up to date
+    if (ranks::size() > 1) {
+        if (options.shard.active()) throw InputError("--shard is for job arrays without MPI: under mpirun, each rank takes its share");
+        run_ranked(exp, registry, options, log);
+        return;
+    }
+    // Shards of a job array run side by side: each holds its own file, not the run file.
+    Holding held(options.shard.active() ? shard_path(options.output, options.shard) : options.output, log);
     if (s.empty() || s == "extract")
         if (!run_extract(exp, registry, options, log)) return;  // a shard of the extraction: nothing to analyse yet
     if (s.empty() || s == "analyze") run_analyze(exp, registry, options, log);
     if (options.shard.active()) return;  // the report is the merged run's
-    if (s.empty() || s == "report") {
-        print_summary(options.output, log);
-        write_report_page(options.output, report_folder(options.output), log);
-    }
+    if (s.empty() || s == "report") report(options, log);
 }
 
 }  // namespace laminar

@@ -82,17 +82,24 @@ def laminar(*args, cwd):
     return subprocess.run([BIN, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
 
 
+def prepare(folder):
+    """The two models, kept.yaml and averaged.yaml in `folder`, each run by one process into
+    NAME-one.h5: the run files the others must equal."""
+    for name, args in [("model", ["--layers", "2", "--heads", "2", "--width", "32", "--seed", "3"]),
+                       ("deep", ["--layers", "3", "--heads", "2", "--width", "32", "--seed", "4"])]:
+        subprocess.run([PYTHON, MAKE_MODEL, os.path.join(folder, name), *args], check=True, capture_output=True)
+    for name, text in [("kept", KEPT.replace("SEED", "1")), ("averaged", AVERAGED)]:
+        with open(os.path.join(folder, f"{name}.yaml"), "w") as f:
+            f.write(text)
+        r = laminar("run", f"{name}.yaml", "--out", f"{name}-one.h5", "--quiet", cwd=folder)
+        assert r.returncode == 0, r.stderr
+
+
 class Shards(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="laminar-shards-")
-        for name, args in [("model", ["--layers", "2", "--heads", "2", "--width", "32", "--seed", "3"]),
-                           ("deep", ["--layers", "3", "--heads", "2", "--width", "32", "--seed", "4"])]:
-            subprocess.run([PYTHON, MAKE_MODEL, os.path.join(cls.dir, name), *args], check=True, capture_output=True)
-        cls.write("kept.yaml", KEPT.replace("SEED", "1"))  # the runs below derive from this one
-        cls.write("averaged.yaml", AVERAGED)
-        for experiment in ("kept", "averaged"):
-            cls.ok(laminar("run", f"{experiment}.yaml", "--out", f"{experiment}-one.h5", "--quiet", cwd=cls.dir))
+        prepare(cls.dir)
 
     @classmethod
     def tearDownClass(cls):

@@ -1,0 +1,83 @@
+#include "ranks.hpp"
+
+#include <cstdlib>
+#include <exception>
+#include <stdexcept>
+#include <string>
+
+#ifdef LAMINAR_WITH_MPI
+#include <mpi.h>
+#endif
+
+namespace laminar::ranks {
+
+#ifdef LAMINAR_WITH_MPI
+
+namespace {
+
+bool started = false;
+
+/// mpirun (Open MPI, MPICH) and srun announce the job in the environment.
+bool launched_by_mpi() {
+    for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "SLURM_STEP_NUM_TASKS"})
+        if (std::getenv(name)) return true;
+    return false;
+}
+
+}  // namespace
+
+Session::Session(int& argc, char**& argv) {
+    if (!launched_by_mpi()) return;
+    MPI_Init(&argc, &argv);
+    started = true;
+}
+
+Session::~Session() {
+    if (started) MPI_Finalize();
+}
+
+int rank() {
+    int r = 0;
+    if (started) MPI_Comm_rank(MPI_COMM_WORLD, &r);
+    return r;
+}
+
+int size() {
+    int n = 1;
+    if (started) MPI_Comm_size(MPI_COMM_WORLD, &n);
+    return n;
+}
+
+bool built_with_mpi() { return true; }
+
+void together(const std::function<void()>& step) {
+    std::exception_ptr error;
+    try {
+        step();
+    } catch (...) {
+        error = std::current_exception();
+    }
+    if (!started) {
+        if (error) std::rethrow_exception(error);
+        return;
+    }
+    // The lowest failing rank, or size() when none failed.
+    const int mine = error ? rank() : size();
+    int first = size();
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (error) std::rethrow_exception(error);
+    if (first < size()) throw std::runtime_error("rank " + std::to_string(first) + " failed (its error is above); this rank stops too");
+}
+
+#else
+
+Session::Session(int&, char**&) {}
+Session::~Session() = default;
+int rank() { return 0; }
+int size() { return 1; }
+bool built_with_mpi() { return false; }
+void together(const std::function<void()>& step) { step(); }
+
+#endif
+
+}  // namespace laminar::ranks
