@@ -1,9 +1,11 @@
 #include "ranks.hpp"
 
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #ifdef LAMINAR_WITH_MPI
 #include <mpi.h>
@@ -64,7 +66,16 @@ void together(const std::function<void()>& step) {
     // The lowest failing rank, or size() when none failed.
     const int mine = error ? rank() : size();
     int first = size();
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    // Waiting without spinning: a blocking collective polls at full speed on every rank that is
+    // done, taking cores from the ranks still working (with 2 ranks on 2 cores an analysis took
+    // 1.6 times as long). Polled every few milliseconds instead.
+    MPI_Request request;
+    MPI_Iallreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &request);
+    for (int done = 0;;) {
+        MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+        if (done) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     if (error) std::rethrow_exception(error);
     if (first < size()) throw std::runtime_error("rank " + std::to_string(first) + " failed (its error is above); this rank stops too");
 }
