@@ -2,7 +2,8 @@
 the run file one process writes — every dataset and attribute equal, bit for bit, apart from
 when and by which command stages ran (compare_runs.py) — for the extraction (split by stimuli,
 with contexts kept and averaged, a set per token, the logit lens) and for the analyses (split by
-analysis). A missing or stale shard is named; a shard killed mid-write leaves nothing half
+analysis; every metric kind: cosine, correlation, selectivity, rsa, cka, effective
+dimensionality, mutual information, logit lens). A missing or stale shard is named; a shard killed mid-write leaves nothing half
 written."""
 import os
 import shutil
@@ -36,6 +37,8 @@ analyze:
   - {metric: rsa, pairs: [[q, k]], permutations: 200, bootstrap: 100, seed: SEED}
   - {metric: effective_dimensionality, sites: [resid_post.tokens], shuffles: 5}
   - {metric: cka, pairs: [[q, k]], permutations: 50, bootstrap: 0}
+  - {metric: mutual_information, pairs: [[q, k]], sites: [q], permutations: 20, seed: 3}
+  - {metric: correlation}
 output: one.h5
 """
 # A word's contexts averaged: a shard takes whole words; two models, the second a deeper one.
@@ -168,7 +171,7 @@ class Shards(unittest.TestCase):
         self.assertIn("analyze cosine", r.stdout)
         r = laminar("run", "kept.yaml", "--out", out, cwd=self.dir)  # the report; every stage up to date
         self.ok(r)
-        self.assertEqual(r.stdout.count(": up to date"), 5, r.stdout)
+        self.assertEqual(r.stdout.count(": up to date"), 7, r.stdout)
         self.assert_same_run("kept-one.h5", out)
 
     def test_a_missing_or_stale_shard_is_named_and_nothing_is_written(self):
