@@ -19,9 +19,10 @@ namespace {
 
 bool started = false;
 
-/// mpirun (Open MPI, MPICH) and srun announce the job in the environment.
+/// mpirun (Open MPI, MPICH) and srun's PMI announce the job in the environment. Not Slurm's own
+/// variables: a job array's task (--shard K/N) has them too and must not start MPI.
 bool launched_by_mpi() {
-    for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "SLURM_STEP_NUM_TASKS"})
+    for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
         if (std::getenv(name)) return true;
     return false;
 }
