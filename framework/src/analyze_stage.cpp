@@ -1,10 +1,13 @@
 // Stage "analyze": run each metric on the activations stored by "extract". Never loads a
 // model. Each analysis is its own transaction, so finished ones survive a later failure. With
-// --shard K/N, the analyses numbered K mod N go to a shard file (shards.hpp).
+// --shard K/N, the analyses numbered K mod N go to a shard file (shards.hpp). Under mpirun,
+// every rank runs each analysis with the others (the metric shares its work out: Team) and
+// rank 0 writes it.
 #include <memory>
 #include <set>
 
 #include "content_hash.hpp"
+#include "ranks.hpp"
 #include "errors.hpp"
 #include "laminar/text_file.hpp"
 #include "run_file.hpp"
@@ -17,24 +20,37 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// Runs one analysis on the activations of `source_file`, writing its results and stage record
-/// into `sink_file` (the run file's transaction, or a shard file's).
-void run_one(const Experiment& exp, const PluginRegistry& registry, const StepSpec& step, const std::string& hash,
-             const RunOptions& options, hid_t source_file, hid_t sink_file, std::ostream& log) {
-    const auto started = std::chrono::steady_clock::now();
+/// What the ranks other than 0 write: nothing (rank 0 writes the analysis).
+class NoSink : public ResultSink {
+public:
+    void write(const std::string&, const std::vector<int64_t>&, const std::vector<double>&) override {}
+    void axes(const std::string&, const std::vector<Axis>&) override {}
+    void axis_values(const std::string&, std::size_t, const std::vector<int64_t>&) override {}
+    void attribute(const std::string&, const std::string&, double) override {}
+    void attribute(const std::string&, const std::string&, int64_t) override {}
+    void attribute(const std::string&, const std::string&, const std::string&) override {}
+    void warn(const std::string&) override {}
+};
+
+void run_metric(const Experiment& exp, const PluginRegistry& registry, const StepSpec& step, const ActivationSource& source,
+                ResultSink& sink, const Team& team) {
     auto metric = registry.create_metric(step.plugin);
     try {
         metric->configure(step.params);
+        metric->run(source, sink, team);
     } catch (const SpecError& e) {
         rethrow_in_file(exp, step.pointer, e);
     }
+}
+
+/// Runs one analysis on the activations of `source_file`, writing its results and stage record
+/// into `sink_file` (the run file's transaction, or a shard file's).
+void run_one(const Experiment& exp, const PluginRegistry& registry, const StepSpec& step, const std::string& hash,
+             const RunOptions& options, hid_t source_file, hid_t sink_file, const Team& team, std::ostream& log) {
+    const auto started = std::chrono::steady_clock::now();
     RunFileSource source(source_file);
     RunFileSink sink(sink_file, step.name, options.verbosity);
-    try {
-        metric->run(source, sink);
-    } catch (const SpecError& e) {
-        rethrow_in_file(exp, step.pointer, e);
-    }
+    run_metric(exp, registry, step, source, sink, team);
     sink.describe_spaces(source);
     const std::string group = "results/" + step.name;
     h5::set_attr(sink_file, group, "metric", step.plugin);
@@ -46,17 +62,28 @@ void run_one(const Experiment& exp, const PluginRegistry& registry, const StepSp
     log << "analyze: " << step.name << ": done (" << duration_text(elapsed(started)) << ")\n";
 }
 
-/// Each analysis is its own transaction of the run file, so finished ones survive a later failure.
+/// Each analysis is its own transaction of the run file, so finished ones survive a later
+/// failure. With several ranks, rank 0 commits only once every rank has finished without error.
 void run_in_place(const Experiment& exp, const PluginRegistry& registry, const StepSpec& step, const std::string& hash,
-                  const RunOptions& options, std::ostream& log) {
+                  const RunOptions& options, const Team& team, std::ostream& log) {
+    if (team.rank() != 0) {  // reads the run file as the last committed analysis left it
+        ranks::together([&] {
+            h5::Handle f = open_run_file(options.output);
+            RunFileSource source(f.get());
+            NoSink none;
+            run_metric(exp, registry, step, source, none, team);
+        });
+        return;
+    }
     RunTransaction tx(options.output, {"results/" + step.name, "stages/analyze/" + step.name});
-    run_one(exp, registry, step, hash, options, tx.file(), tx.file(), log);
+    ranks::together([&] { run_one(exp, registry, step, hash, options, tx.file(), tx.file(), team, log); });
     tx.commit();
 }
 
 }  // namespace
 
-void run_analyze(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options, std::ostream& log) {
+void run_analyze(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options, std::ostream& log,
+                 const Team& team) {
     std::optional<std::string> extract_hash, extracted_spec;
     std::set<std::string> recorded;
     if (fs::exists(options.output)) {
@@ -80,7 +107,8 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
 
     // A job array's analysis shards, all there and of these activations: merged first, so that
     // the analyses they hold are up to date below.
-    if (!options.shard.active()) merge_found_shards(options.output, "analyze", *extract_hash, options.command, log);
+    // (Not under mpirun: rank 0 would change the file the other ranks are reading.)
+    if (!options.shard.active() && team.size() == 1) merge_found_shards(options.output, "analyze", *extract_hash, options.command, log);
     // With --shard K/N: the analyses numbered K mod N, into the shard file, reading the run file.
     h5::Handle run_file;
     std::unique_ptr<RunTransaction> shard_file;
@@ -108,8 +136,8 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
             log << "analyze: " << step.name << ": up to date\n";
             continue;
         }
-        if (shard_file) run_one(exp, registry, step, hash, options, run_file.get(), shard_file->file(), log);
-        else run_in_place(exp, registry, step, hash, options, log);
+        if (shard_file) run_one(exp, registry, step, hash, options, run_file.get(), shard_file->file(), team, log);
+        else run_in_place(exp, registry, step, hash, options, team, log);
     }
     if (shard_file) {
         mark_shard(shard_file->file(), options.shard, "analyze", *extract_hash);
@@ -119,7 +147,7 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
         return;
     }
 
-    if (!recorded.empty() && !options.shard.active()) {  // analyses no longer in the experiment file
+    if (!recorded.empty() && !options.shard.active() && team.rank() == 0) {  // analyses no longer in the experiment file
         std::vector<std::string> replaced;
         for (const auto& name : recorded) {
             replaced.push_back("results/" + name);

@@ -56,8 +56,9 @@ void report(const RunOptions& options, std::ostream& log) {
     write_report_page(options.output, report_folder(options.output), log);
 }
 
-/// Under `mpirun -n N`: each rank does its shard of a stage, and rank 0 merges the shards into
-/// the run file (the stages' own merge of found shards) before the next stage starts.
+/// Under `mpirun -n N`: each rank extracts its shard of the stimuli, and rank 0 merges the shards
+/// into the run file (the stage's own merge of found shards); then every rank runs each analysis
+/// with the others, sharing out its sites, layers and permutation blocks, and rank 0 writes it.
 void run_ranked(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options, std::ostream& log) {
     const bool first = ranks::rank() == 0;
     RunOptions mine = options;
@@ -72,8 +73,8 @@ void run_ranked(const Experiment& exp, const PluginRegistry& registry, const Run
         if (!complete) ranks::together([&] { if (first) run_extract(exp, registry, options, log); });  // merges
     }
     if (s.empty() || s == "analyze") {
-        ranks::together([&] { run_analyze(exp, registry, mine, log); });
-        ranks::together([&] { if (first) run_analyze(exp, registry, options, log); });  // merges; all up to date
+        const auto team = ranks::world();
+        ranks::together([&] { run_analyze(exp, registry, options, log, *team); });
     }
     if (first && (s.empty() || s == "report")) report(options, log);
 }

@@ -4,6 +4,9 @@
 #pragma once
 
 #include <functional>
+#include <memory>
+
+#include "laminar/team.hpp"
 
 namespace laminar::ranks {
 
@@ -26,5 +29,8 @@ bool built_with_mpi();
 /// every rank — the failing rank its own error, the others one that names that rank — so that no
 /// rank waits forever for one that failed.
 void together(const std::function<void()>& step);
+
+/// Every rank of the job as one Team, for the analyses they run together (Alone without MPI).
+std::unique_ptr<Team> world();
 
 }  // namespace laminar::ranks

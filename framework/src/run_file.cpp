@@ -441,6 +441,8 @@ void RunFileSink::progress(std::size_t done, std::size_t total) {
 }
 
 void RunFileSink::warn(const std::string& message) {
+    // Said once: ranks that share an analysis may each meet the same space (and its warning).
+    if (std::find(warnings_.begin(), warnings_.end(), message) != warnings_.end()) return;
     warnings_.push_back(message);
     std::string all;
     for (const auto& w : warnings_) all += (all.empty() ? "" : "\n") + w;

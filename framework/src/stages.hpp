@@ -1,6 +1,8 @@
 // The three stages, each given the experiment and the run file path (internal to the host).
 #pragma once
 
+#include "laminar/team.hpp"
+
 #include <chrono>
 #include <ostream>
 
@@ -11,7 +13,10 @@ namespace laminar {
 
 /// Returns whether the run file's activations are then complete (a shard's are not).
 bool run_extract(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options, std::ostream& log);
-void run_analyze(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options, std::ostream& log);
+/// With a team of several ranks (mpirun), every rank runs each analysis with the others and rank
+/// 0 alone writes the run file.
+void run_analyze(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options, std::ostream& log,
+                 const Team& team = Alone());
 
 /// Hash of what the extraction depends on in the experiment file (models, stimuli, extractors,
 /// plugin versions), stored as /stages/extract's spec_hash: analyze compares it.

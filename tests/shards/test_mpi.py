@@ -52,48 +52,49 @@ class Ranks(unittest.TestCase):
                     self.assertEqual(r.returncode, 0, r.stderr)
                     if ranks > 1:
                         self.assertIn(f"merge: {ranks} shard(s) of extract", r.stdout)
-                        self.assertIn(f"merge: {ranks} shard(s) of analyze", r.stdout)
+                        # every rank runs each analysis with the others; rank 0 writes it
+                        self.assertNotIn("of analyze", r.stdout)
+                        done = [line for line in r.stdout.splitlines() if line.startswith("analyze: ") and ": done (" in line]
+                        self.assertEqual(len(done), len(set(done)), r.stdout)
                     self.assertEqual(r.stdout.count("report: "), 2)  # rank 0 alone reports (run file, page)
                     self.assertFalse([f for f in os.listdir(self.dir) if f.startswith(f"{experiment}-{ranks}ranks.shard-")])
                     self.assertEqual(differences(self.path(f"{experiment}-one.h5"), self.path(out)), [])
 
     def test_a_rank_killed_mid_run_leaves_the_run_file_as_the_last_stage_left_it(self):
+        """Rank 1 killed in the middle of the second analysis: the run file holds the extraction
+        and the first analysis, as one process writes them, and nothing of the second; the same
+        mpirun again discards the half-written transaction and finishes the job."""
         out = "killed.h5"
-        r = mpirun(2, "run", "kept.yaml", "--out", out, "--stage", "extract", cwd=self.dir)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        with open(self.path(out), "rb") as f:
-            before = f.read()
-        # Analysis 1 is rank 1's: its metric kills its process after its first dataset.
-        crash = KEPT.replace("SEED", "1").replace("  - {metric: rsa", "  - {metric: row_norms, crash_midway: true}\n  - {metric: rsa")
+        crash = KEPT.replace("SEED", "1").replace("  - {metric: rsa", "  - {metric: row_norms, crash_midway: true, crash_rank: 1}\n  - {metric: rsa")
         with open(self.path("crash.yaml"), "w") as f:
             f.write(crash)
         r = mpirun(2, "run", "crash.yaml", "--out", out, cwd=self.dir)
         self.assertNotEqual(r.returncode, 0)
-        with open(self.path(out), "rb") as f:
-            self.assertEqual(f.read(), before)
-        # Rank 0's shard is complete, rank 1's is not: a one-process run names the missing one ...
-        r = subprocess.run([BIN, "run", "kept.yaml", "--out", out], cwd=self.dir, env=ENV, capture_output=True, text=True)
-        self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn("shard 1/2 is missing", r.stderr)
-        # ... and the same mpirun again discards what was left half-written and finishes the job.
+        with h5py.File(self.path(out), "r") as f:
+            self.assertEqual(sorted(f["results"]), ["cosine"])
+            self.assertEqual(sorted(f["stages/analyze"]), ["cosine"])
+        self.assertTrue(os.path.exists(self.path(out + ".partial")))  # rank 0's open transaction
         r = mpirun(2, "run", "kept.yaml", "--out", out, cwd=self.dir)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("discarded", r.stdout + r.stderr)
+        self.assertIn("analyze: cosine: up to date", r.stdout)
         self.assertEqual(differences(self.path("kept-one.h5"), self.path(out)), [])
 
     def test_an_error_on_one_rank_stops_every_rank(self):
-        """A metric's error at analysis time on rank 1 (a set per token where stimuli are
-        compared): rank 1 reports it, rank 0 stops too instead of waiting, nothing is merged."""
-        bad = KEPT.replace("SEED", "1").replace("  - {metric: rsa", "  - {metric: rsa, name: wrong, pairs: [[resid_post.tokens, q]]}\n  - {metric: rsa")
+        """A metric's error in the items rank 1 has (a set per token where stimuli are compared,
+        the second of two pairs): rank 1 reports it, rank 0 stops too instead of waiting, and the
+        analysis is not written."""
+        bad = KEPT.replace("SEED", "1").replace(
+            "  - {metric: rsa", "  - {metric: rsa, name: wrong, pairs: [[q, k], [resid_post.tokens, q]], permutations: 10}\n  - {metric: rsa")
         with open(self.path("bad.yaml"), "w") as f:
             f.write(bad)
         r = mpirun(2, "run", "bad.yaml", "--out", "bad.h5", cwd=self.dir)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("has a row for every token of each prompt", r.stderr)
         self.assertIn("rank 1 failed", r.stderr)
-        with h5py.File(self.path("bad.h5"), "r") as f:  # the extraction, merged; no analysis
+        with h5py.File(self.path("bad.h5"), "r") as f:  # the extraction and the first analysis; not this one
             self.assertIn("activations", f)
-            self.assertNotIn("results", f)
+            self.assertEqual(sorted(f["results"]), ["cosine"])
 
     def test_shard_is_refused_under_mpirun(self):
         r = mpirun(2, "run", "kept.yaml", "--out", "x.h5", "--shard", "0/2", cwd=self.dir)

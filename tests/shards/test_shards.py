@@ -34,7 +34,7 @@ extract:
   - {extractor: residual, layers: all, positions: all}
 analyze:
   - {metric: cosine}
-  - {metric: rsa, pairs: [[q, k]], permutations: 200, bootstrap: 100, seed: SEED}
+  - {metric: rsa, pairs: [[q, k]], permutations: 200, bootstrap: 100, seed: SEED, grid: true}
   - {metric: effective_dimensionality, sites: [resid_post.tokens], shuffles: 5}
   - {metric: cka, pairs: [[q, k]], permutations: 50, bootstrap: 0}
   - {metric: mutual_information, pairs: [[q, k]], sites: [q], permutations: 20, seed: 3}
@@ -57,6 +57,8 @@ extract:
 analyze:
   - {metric: selectivity}
   - {metric: logit_lens}
+  - {metric: rsa, pairs: [["m:q", "deep:q"]], align: relative_depth, grid: true, method: spearman, permutations: 100, bootstrap: 50}
+  - {metric: cka, pairs: [["m:k", "deep:k"]], align: relative_depth, grid: true, permutations: 30, bootstrap: 20}
 output: one.h5
 """
 

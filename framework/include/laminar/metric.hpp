@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "laminar/plugin.hpp"
+#include "laminar/team.hpp"
 #include "laminar/types.hpp"
 
 namespace laminar {
@@ -79,7 +80,10 @@ public:
     /// The spaces run() will read (after configure()), so that the host can check them against
     /// what the extractors record before any model runs. None (the default): nothing to check.
     virtual std::vector<SpaceUse> spaces() const { return {}; }
-    virtual void run(const ActivationSource& in, ResultSink& out) = 0;
+    /// Runs on every member of `team` alike (one process outside mpirun). A metric shares out
+    /// its sites, layers and permutation blocks with laminar/analysis/team_work.hpp; work it does
+    /// not share, every member repeats, and only member 0's `out` is written.
+    virtual void run(const ActivationSource& in, ResultSink& out, const Team& team) = 0;
 };
 
 }  // namespace laminar

@@ -44,30 +44,35 @@ public:
         return out;
     }
 
-    void run(const ActivationSource& in, ResultSink& out) override {
+    void run(const ActivationSource& in, ResultSink& out, const Team& team) override {
         std::vector<std::string> left_out;
         const auto work = paired_spaces(in, pairs_, relative_depth_, left_out);
         for (const auto& message : left_out) out.warn(message);
         CorrectedPValues<ResultSink> family(correction_);
         GramCache grams;
-        for (std::size_t i = 0; i < work.size(); ++i) {
-            out.progress(i, work.size());
+        // The pairs are shared out among the ranks, and each pair's permutations and bootstrap
+        // samples among the ranks that have it.
+        for_each_item(team, work.size(), out, {&family}, [&](std::size_t i, ResultSink& item_out, const Team& group) {
             const Grams& a = space_grams(in, work[i].model_a, work[i].hook_a, grams);
             const Grams& b = space_grams(in, work[i].model_b, work[i].hook_b, grams);
-            compare(a, b, work[i].path(), out, family);
-        }
+            compare(a, b, work[i].path(), item_out, family, group);
+        });
         family.write(out);
         if (grid_)  // biased linear CKA only: the aligned pairs carry the tests
             for (const auto& g : layer_grids(in, pairs_, out)) {
-                arma::mat values(g.layers_a.size(), g.layers_b.size());
-                for (std::size_t r = 0; r < g.layers_a.size(); ++r) {
-                    const Grams& a = space_grams(in, g.model_a, g.layers_a[r].second, grams);
-                    for (std::size_t k = 0; k < g.layers_b.size(); ++k) {
-                        const Grams& b = space_grams(in, g.model_b, g.layers_b[k].second, grams);
-                        values(r, k) = cka(a.centred, b.centred, a.norm, b.norm);
+                const std::size_t n_rows = g.layers_a.size(), n_cols = g.layers_b.size();
+                const arma::vec rows = gather_blocks(team, n_rows, [&](std::size_t first, std::size_t last) {
+                    arma::vec v((last - first) * n_cols);
+                    for (std::size_t r = first; r < last; ++r) {
+                        const Grams& a = space_grams(in, g.model_a, g.layers_a[r].second, grams);
+                        for (std::size_t k = 0; k < n_cols; ++k) {
+                            const Grams& b = space_grams(in, g.model_b, g.layers_b[k].second, grams);
+                            v((r - first) * n_cols + k) = cka(a.centred, b.centred, a.norm, b.norm);
+                        }
                     }
-                }
-                write_grid(out, g, values);
+                    return v;
+                }, n_cols);
+                write_grid(out, g, arma::mat(arma::reshape(rows, n_cols, n_rows).t()));
                 out.attribute(g.path, "kernel", std::string("linear"));
             }
         out.progress(work.size(), work.size());
@@ -105,7 +110,7 @@ private:
     }
 
     void compare(const Grams& a, const Grams& b, const std::string& path, ResultSink& out,
-                 CorrectedPValues<ResultSink>& family) const {
+                 CorrectedPValues<ResultSink>& family, const Team& group) const {
         const arma::uword n = a.raw.n_rows;
         const double linear = cka(a.centred, b.centred, a.norm, b.norm);
         out.attribute(path, "cka", linear);
@@ -123,15 +128,18 @@ private:
             return;
         }
         if (permutations_ > 0) {  // one side's stimuli relabelled; centring commutes with relabelling
-            const arma::vec inner = permuted_inner_products(a.centred, b.centred, draw_permutations(n, permutations_, seed_));
+            const arma::vec inner = permuted_inner_products(a.centred, b.centred, draw_permutations(n, permutations_, seed_), group);
             write_permutation_test(out, path, linear, inner / (a.norm * b.norm), family);
         }
         if (bootstrap_ > 0) {
             const std::vector<arma::uvec> draws = draw_resamples(n, bootstrap_, seed_ + 1);
-            arma::vec boot(bootstrap_);
+            const arma::vec boot = gather_blocks(group, bootstrap_, [&](std::size_t first, std::size_t last) {
+                arma::vec v(last - first);
 #pragma omp parallel for schedule(dynamic)
-            for (std::size_t s = 0; s < bootstrap_; ++s)
-                boot(s) = cka(centre_gram(a.raw.submat(draws[s], draws[s]), false), centre_gram(b.raw.submat(draws[s], draws[s]), false));
+                for (std::size_t s = first; s < last; ++s)
+                    v(s - first) = cka(centre_gram(a.raw.submat(draws[s], draws[s]), false), centre_gram(b.raw.submat(draws[s], draws[s]), false));
+                return v;
+            });
             write_interval(out, path, boot, ci_);
         }
     }

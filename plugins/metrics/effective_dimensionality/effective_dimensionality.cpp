@@ -16,6 +16,7 @@
 
 #include "laminar/analysis/matrices.hpp"
 #include "laminar/analysis/rdm.hpp"
+#include "laminar/analysis/team_work.hpp"
 
 namespace {
 
@@ -55,10 +56,11 @@ public:
 
     std::vector<SpaceUse> spaces() const override { return site_uses(sites_); }
 
-    void run(const ActivationSource& in, ResultSink& out) override {
+    void run(const ActivationSource& in, ResultSink& all_out, const Team& team) override {
         const auto work = picked_spaces(in, sites_, true);
-        for (std::size_t i = 0; i < work.size(); ++i) {
-            out.progress(i, work.size());
+        // The sites are shared out; each one's shuffled control stays whole (its spectra use
+        // LAPACK, whose sums depend on how many threads it has).
+        for_each_item(team, work.size(), all_out, {}, [&](std::size_t i, ResultSink& out, const Team&) {
             const auto& [model, hook] = work[i];
             const std::string path = model + "/" + hook;
             const ActivationSet set = in.read(model, hook);
@@ -74,8 +76,8 @@ public:
             out.attribute(path, "n", static_cast<int64_t>(Xc.n_cols));
             out.attribute(path, "dims", static_cast<int64_t>(Xc.n_rows));
             if (shuffles_ > 0) shuffled_control(Xc, path, out);
-        }
-        out.progress(work.size(), work.size());
+        });
+        all_out.progress(work.size(), work.size());
     }
 
 private:

@@ -17,7 +17,8 @@ public:
 
     std::vector<SpaceUse> spaces() const override { return {}; }
 
-    void run(const ActivationSource& in, ResultSink& out) override {
+    // Gathering what the extractor kept is quick: every rank of a team repeats it.
+    void run(const ActivationSource& in, ResultSink& out, const Team&) override {
         std::size_t found = 0;
         const auto models = in.models();
         for (std::size_t m = 0; m < models.size(); ++m) {

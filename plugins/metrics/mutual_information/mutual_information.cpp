@@ -53,7 +53,7 @@ public:
         return out;
     }
 
-    void run(const ActivationSource& in, ResultSink& out) override {
+    void run(const ActivationSource& in, ResultSink& out, const Team& team) override {
         const Conditions conditions = conditions_of(in.stimuli());
         std::vector<std::string> left_out;
         const auto work = pairs_.empty() ? std::vector<SpacePair>{} : paired_spaces(in, pairs_, relative_depth_, left_out);
@@ -67,17 +67,18 @@ public:
             if (fresh) it->second = 1 - space_rdms(as_columns(in.read(model, hook)), conditions, "cosine", false).rdm;
             return it->second;
         };
-        for (std::size_t i = 0; i < work.size(); ++i) {
-            out.progress(i, total);
-            compare(similarity(work[i].model_a, work[i].hook_a), similarity(work[i].model_b, work[i].hook_b), work[i].path(), out, family);
-        }
+        // The pairs and the sites are shared out among the ranks, and each pair's permutations
+        // among the ranks that have it.
+        for_each_item(team, work.size(), out, {&family}, [&](std::size_t i, ResultSink& item_out, const Team& group) {
+            compare(similarity(work[i].model_a, work[i].hook_a), similarity(work[i].model_b, work[i].hook_b), work[i].path(),
+                    item_out, family, group);
+        });
         family.write(out);
         const arma::uvec labels = category_labels(in);
-        for (std::size_t i = 0; i < labelled.size(); ++i) {
-            out.progress(work.size() + i, total);
+        for_each_item(team, labelled.size(), out, {}, [&](std::size_t i, ResultSink& item_out, const Team&) {
             label_information(as_columns(in.read(labelled[i].first, labelled[i].second)), labels, in.categories().size(),
-                              labelled[i].first + "/" + labelled[i].second, out);
-        }
+                              labelled[i].first + "/" + labelled[i].second, item_out);
+        });
         out.progress(total, total);
     }
 
@@ -105,7 +106,7 @@ private:
     }
 
     void compare(const arma::mat& A, const arma::mat& B, const std::string& path, ResultSink& out,
-                 CorrectedPValues<ResultSink>& family) const {
+                 CorrectedPValues<ResultSink>& family, const Team& group) const {
         const arma::vec a = upper(A), b = upper(B);
         const arma::uvec keep = arma::intersect(within_z(a, trim_z_), within_z(b, trim_z_));
         for (const auto& e : estimators_) out.attribute(path, "mi_" + e, estimate(e, a.elem(keep), b.elem(keep)));
@@ -115,9 +116,12 @@ private:
         if (permutations_ == 0) return;
         const double observed = first(a, b);
         const auto perms = draw_permutations(A.n_rows, permutations_, seed_);
-        arma::vec null(permutations_);
+        const arma::vec null = gather_blocks(group, permutations_, [&](std::size_t from, std::size_t to) {
+            arma::vec v(to - from);
 #pragma omp parallel for schedule(dynamic)
-        for (std::size_t p = 0; p < permutations_; ++p) null(p) = first(a, upper(B.submat(perms[p], perms[p])));
+            for (std::size_t p = from; p < to; ++p) v(p - from) = first(a, upper(B.submat(perms[p], perms[p])));
+            return v;
+        });
         write_permutation_test(out, path, observed, null, family);  // as rsa and cka: p, null mean and sd
         out.attribute(path, "permutations", static_cast<int64_t>(permutations_));
         out.attribute(path, "seed", static_cast<int64_t>(seed_));

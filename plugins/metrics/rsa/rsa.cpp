@@ -72,7 +72,7 @@ public:
         return out;
     }
 
-    void run(const ActivationSource& in, ResultSink& out) override {
+    void run(const ActivationSource& in, ResultSink& out, const Team& team) override {
         const Conditions conditions = conditions_of(in.stimuli());
         if (rdm_ == "crossnobis" && (conditions.folds < 2 || !conditions.balanced()))
             throw SpecError("rdm", "crossnobis cross-validates across contexts: it needs stimuli.contexts: keep and "
@@ -94,30 +94,36 @@ public:
         // Two families: the comparisons of whole spaces, and those within categories.
         CorrectedPValues<ResultSink> overall(correction_), within(correction_);
         RdmCache rdms;
-        for (std::size_t i = 0; i < work.size(); ++i) {
-            out.progress(i, work.size());
+        // The pairs (sites, layers) are shared out among the ranks, and each pair's permutations
+        // and bootstrap samples among the ranks that have it.
+        for_each_item(team, work.size(), out, {&overall, &within}, [&](std::size_t i, ResultSink& item_out, const Team& group) {
             const auto& [model_a, hook_a, model_b, hook_b] = work[i];
             const bool hypothesis = work[i].hypothesis();
-            const arma::mat& A = space_rdm(in, model_a, hook_a, conditions, rdms, out);
+            const arma::mat& A = space_rdm(in, model_a, hook_a, conditions, rdms, item_out);
             const arma::mat& B = hypothesis ? hypotheses.at(parse_space(hook_b).what)
-                                            : space_rdm(in, model_b, hook_b, conditions, rdms, out);
+                                            : space_rdm(in, model_b, hook_b, conditions, rdms, item_out);
             const std::string path = work[i].path();
-            if (hypothesis) out.attribute(path, "hypothesis", parse_space(hook_b).what);  // the host describes the rest
+            if (hypothesis) item_out.attribute(path, "hypothesis", parse_space(hook_b).what);  // the host describes the rest
             // Within one category the category model is flat: nothing to compare there.
             const bool flat = hypothesis && hypotheses_.at(parse_space(hook_b).what) == "category";
-            compare_rdms(A, B, path, flat, labels, names, out, overall, within);
-        }
+            compare_rdms(A, B, path, flat, labels, names, item_out, overall, within, group);
+        });
         overall.write(out);
         within.write(out);
         if (grid_)  // r only: the aligned pairs carry the tests
             for (const auto& g : layer_grids(in, pairs_, out)) {
                 std::vector<arma::vec> columns;
                 for (const auto& [layer, hook] : g.layers_b) columns.push_back(upper(space_rdm(in, g.model_b, hook, conditions, rdms, out)));
-                arma::mat values(g.layers_a.size(), g.layers_b.size());
-                for (std::size_t r = 0; r < g.layers_a.size(); ++r) {
-                    const arma::vec row = upper(space_rdm(in, g.model_a, g.layers_a[r].second, conditions, rdms, out));
-                    for (std::size_t k = 0; k < columns.size(); ++k) values(r, k) = compare(row, columns[k], method_);
-                }
+                const std::size_t n_rows = g.layers_a.size(), n_cols = columns.size();
+                const arma::vec rows = gather_blocks(team, n_rows, [&](std::size_t first, std::size_t last) {
+                    arma::vec v((last - first) * n_cols);
+                    for (std::size_t r = first; r < last; ++r) {
+                        const arma::vec row = upper(space_rdm(in, g.model_a, g.layers_a[r].second, conditions, rdms, out));
+                        for (std::size_t k = 0; k < n_cols; ++k) v((r - first) * n_cols + k) = compare(row, columns[k], method_);
+                    }
+                    return v;
+                }, n_cols);
+                const arma::mat values = arma::reshape(rows, n_cols, n_rows).t();
                 write_grid(out, g, values);
                 out.attribute(g.path, "method", method_);
                 out.attribute(g.path, "rdm", rdm_);
@@ -187,7 +193,7 @@ private:
 
     void compare_rdms(const arma::mat& A, const arma::mat& B, const std::string& path, bool flat,
                       const arma::uvec& labels, const std::vector<std::string>& names, ResultSink& out,
-                      CorrectedPValues<ResultSink>& overall, CorrectedPValues<ResultSink>& within) const {
+                      CorrectedPValues<ResultSink>& overall, CorrectedPValues<ResultSink>& within, const Team& group) const {
         const arma::vec a = upper(A), b = upper(B);
         const double r = compare(a, b, method_);
         if (std::isnan(r)) out.warn(path + ": an RDM has no spread (or NaN entries): r is NaN");
@@ -210,16 +216,16 @@ private:
             // Its own test: the category's words relabelled among themselves, resampled among themselves.
             const arma::uvec words = arma::find(labels == c);
             if (!std::isnan(rc))
-                test_and_interval(A.submat(words, words), B.submat(words, words), rc, sub, seed_ + 2 + 2 * c, out, within);
+                test_and_interval(A.submat(words, words), B.submat(words, words), rc, sub, seed_ + 2 + 2 * c, out, within, group);
         }
-        if (!std::isnan(r)) test_and_interval(A, B, r, path, seed_, out, overall);
+        if (!std::isnan(r)) test_and_interval(A, B, r, path, seed_, out, overall, group);
     }
 
     /// The Mantel p-value (seed) and the bootstrap interval (seed + 1) of the comparison r of A and B.
     void test_and_interval(const arma::mat& A, const arma::mat& B, double r, const std::string& path, std::uint64_t seed,
-                           ResultSink& out, CorrectedPValues<ResultSink>& family) const {
-        if (permutations_ > 0) write_permutation_test(out, path, r, mantel_null(A, B, method_, permutations_, seed), family);
-        if (bootstrap_ > 0) write_interval(out, path, bootstrap(A, B, method_, bootstrap_, seed + 1), ci_);
+                           ResultSink& out, CorrectedPValues<ResultSink>& family, const Team& group) const {
+        if (permutations_ > 0) write_permutation_test(out, path, r, mantel_null(A, B, method_, permutations_, seed, group), family);
+        if (bootstrap_ > 0) write_interval(out, path, bootstrap(A, B, method_, bootstrap_, seed + 1, group), ci_);
     }
 };
 

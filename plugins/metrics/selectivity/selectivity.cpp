@@ -9,6 +9,7 @@
 #include "laminar/analysis/correction.hpp"
 #include "laminar/analysis/matrices.hpp"
 #include "laminar/analysis/selectivity.hpp"
+#include "laminar/analysis/team_work.hpp"
 
 namespace {
 
@@ -28,7 +29,7 @@ public:
 
     std::vector<SpaceUse> spaces() const override { return site_uses(sites_); }
 
-    void run(const ActivationSource& in, ResultSink& out) override {
+    void run(const ActivationSource& in, ResultSink& all_out, const Team& team) override {
         const arma::uvec labels = category_labels(in);
         const auto names = in.categories();
         const arma::uword k = names.size();
@@ -38,9 +39,10 @@ public:
                 throw SpecError("", "category '" + names[c] + "' has fewer than two words: no within-category pair");
         const auto work = picked_spaces(in, sites_);
         CorrectedPValues<ResultSink> p_values(correction_);
-        for (std::size_t i = 0; i < work.size(); ++i) {
+        // The sites are shared out; each one's null stays whole (its permutations are drawn in
+        // batches that one BLAS call multiplies).
+        for_each_item(team, work.size(), all_out, {&p_values}, [&](std::size_t i, ResultSink& out, const Team&) {
             const auto& [model, hook] = work[i];
-            out.progress(i, work.size());
             std::size_t degenerate = 0;
             const arma::mat S = recorded_similarity(in, model, hook, similarity_, out, &degenerate);
             const std::string path = model + "/" + hook;
@@ -57,7 +59,7 @@ public:
             out.axes(path + "/per_category", {Axis::categories});
             out.attribute(path, "permutations", static_cast<int64_t>(permutations_));
             out.attribute(path, "seed", static_cast<int64_t>(seed_));
-            if (permutations_ == 0 || degenerate) continue;
+            if (permutations_ == 0 || degenerate) return;
             const arma::mat null = permutation_null(S, labels, k, pooled_, permutations_, seed_);
             const arma::vec overall = null.col(0);
             const double p = p_greater(overall, index);
@@ -70,9 +72,9 @@ public:
             for (arma::uword c = 0; c < k; ++c) per_p[c] = p_greater(null.col(c + 1), per(c));
             out.write(path + "/per_category_p", {static_cast<int64_t>(k)}, per_p);
             out.axes(path + "/per_category_p", {Axis::categories});
-        }
-        p_values.write(out);
-        out.progress(work.size(), work.size());
+        });
+        p_values.write(all_out);
+        all_out.progress(work.size(), work.size());
     }
 
 private:

@@ -53,6 +53,9 @@ public:
         paths_.push_back(path);
         p_.push_back(p);
     }
+    std::size_t size() const { return p_.size(); }
+    const std::string& path(std::size_t i) const { return paths_[i]; }
+    double p(std::size_t i) const { return p_[i]; }
     void write(Sink& out) const {
         if (method_ == "none" || p_.empty()) return;
         const auto q = corrected(p_, method_);

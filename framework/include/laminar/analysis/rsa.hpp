@@ -12,6 +12,7 @@
 #include "laminar/analysis/compare.hpp"
 #include "laminar/analysis/correction.hpp"
 #include "laminar/analysis/matrices.hpp"
+#include "laminar/analysis/team_work.hpp"
 
 namespace laminar::analysis {
 
@@ -67,22 +68,26 @@ inline std::vector<arma::uvec> draw_permutations(arma::uword n, std::size_t coun
 }
 
 /// sum over all i, j of A(i, j) B(perm i, perm j) for each permutation: the Frobenius inner
-/// product of A with B's stimuli relabelled, without materialising the relabelled B.
-inline arma::vec permuted_inner_products(const arma::mat& A, const arma::mat& B, const std::vector<arma::uvec>& perms) {
+/// product of A with B's stimuli relabelled, without materialising the relabelled B. Each
+/// member of `team` computes a block of the permutations.
+inline arma::vec permuted_inner_products(const arma::mat& A, const arma::mat& B, const std::vector<arma::uvec>& perms,
+                                         const Team& team = Alone()) {
     const arma::uword n = A.n_rows;
-    arma::vec out(perms.size());
+    return gather_blocks(team, perms.size(), [&](std::size_t first, std::size_t last) {
+        arma::vec out(last - first);
 #pragma omp parallel for schedule(dynamic)
-    for (std::size_t p = 0; p < perms.size(); ++p) {
-        const arma::uvec& perm = perms[p];
-        double sum = 0;
-        for (arma::uword j = 0; j < n; ++j) {
-            const double* b = B.colptr(perm(j));
-            const double* a = A.colptr(j);
-            for (arma::uword i = 0; i < n; ++i) sum += a[i] * b[perm(i)];
+        for (std::size_t p = first; p < last; ++p) {
+            const arma::uvec& perm = perms[p];
+            double sum = 0;
+            for (arma::uword j = 0; j < n; ++j) {
+                const double* b = B.colptr(perm(j));
+                const double* a = A.colptr(j);
+                for (arma::uword i = 0; i < n; ++i) sum += a[i] * b[perm(i)];
+            }
+            out(p - first) = sum;
         }
-        out(p) = sum;
-    }
-    return out;
+        return out;
+    });
 }
 
 /// Resamples of 0..n-1 with replacement (bootstrap draws), drawn up front from one seeded
@@ -97,79 +102,88 @@ inline std::vector<arma::uvec> draw_resamples(arma::uword n, std::size_t count, 
 }
 
 /// Mantel test: the comparison of A with B under `permutations` random relabellings of B's
-/// stimuli (rows and columns together). Returns the null distribution.
+/// stimuli (rows and columns together). Returns the null distribution. The permutations are
+/// drawn first; each member of `team` computes a block of them.
 inline arma::vec mantel_null(const arma::mat& A, const arma::mat& B, const std::string& method,
-                             std::size_t permutations, std::uint64_t seed) {
+                             std::size_t permutations, std::uint64_t seed, const Team& team = Alone()) {
     const arma::uword n = A.n_rows;
     const std::vector<arma::uvec> perms = draw_permutations(n, permutations, seed);
-    arma::vec null(permutations);
     if (method == "tau-a") {  // no shortcut: recompute on the permuted triangle
         const arma::vec a = upper(A);
+        return gather_blocks(team, permutations, [&](std::size_t first, std::size_t last) {
+            arma::vec null(last - first);
 #pragma omp parallel for schedule(dynamic)
-        for (std::size_t p = 0; p < permutations; ++p) null(p) = kendall_tau_a(a, upper(B.submat(perms[p], perms[p])));
-        return null;
+            for (std::size_t p = first; p < last; ++p) null(p - first) = kendall_tau_a(a, upper(B.submat(perms[p], perms[p])));
+            return null;
+        });
     }
     if (whitened(method))  // the diagonal of the second moments counts too: sum over whole matrices
-        return permuted_inner_products(unit_second_moment(A, method), unit_second_moment(B, method), perms);
+        return permuted_inner_products(unit_second_moment(A, method), unit_second_moment(B, method), perms, team);
     const arma::mat ZA = from_upper(normalised(upper(A), method), n);
     const arma::mat ZB = from_upper(normalised(upper(B), method), n);
+    return gather_blocks(team, permutations, [&](std::size_t first, std::size_t last) {
+        arma::vec null(last - first);
 #pragma omp parallel for schedule(dynamic)
-    for (std::size_t p = 0; p < permutations; ++p) {
-        // sum over i < j of ZA(i, j) ZB(perm i, perm j), without materialising the permuted ZB
-        const arma::uvec& perm = perms[p];
-        double sum = 0;
-        for (arma::uword j = 1; j < n; ++j) {
-            const double* b = ZB.colptr(perm(j));
-            const double* a = ZA.colptr(j);
-            for (arma::uword i = 0; i < j; ++i) sum += a[i] * b[perm(i)];
+        for (std::size_t p = first; p < last; ++p) {
+            // sum over i < j of ZA(i, j) ZB(perm i, perm j), without materialising the permuted ZB
+            const arma::uvec& perm = perms[p];
+            double sum = 0;
+            for (arma::uword j = 1; j < n; ++j) {
+                const double* b = ZB.colptr(perm(j));
+                const double* a = ZA.colptr(j);
+                for (arma::uword i = 0; i < j; ++i) sum += a[i] * b[perm(i)];
+            }
+            null(p - first) = sum;
         }
-        null(p) = sum;
+        return null;
+    });
+}
+
+/// One bootstrap sample: the comparison of A and B on the pairs of distinct stimuli among `idx`
+/// (drawn with replacement); corr_cov and cosine_cov compare the whole RDMs of the distinct
+/// stimuli drawn.
+inline double bootstrap_sample(const arma::mat& A, const arma::mat& B, const std::string& method, const arma::uvec& idx) {
+    const arma::uword n = A.n_rows;
+    const bool moments = method == "pearson" || method == "corr" || method == "cosine";
+    if (moments) {  // pearson and cosine need only sums over the pairs: no copies
+        double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0, m = 0;
+        for (arma::uword j = 1; j < n; ++j)
+            for (arma::uword i = 0; i < j; ++i) {
+                if (idx(i) == idx(j)) continue;  // a stimulus drawn twice is not a pair
+                const double a = A(idx(i), idx(j)), b = B(idx(i), idx(j));
+                sa += a; sb += b; saa += a * a; sbb += b * b; sab += a * b; m += 1;
+            }
+        const double num = method == "cosine" ? sab : sab - sa * sb / m;
+        const double den = method == "cosine" ? std::sqrt(saa * sbb) : std::sqrt((saa - sa * sa / m) * (sbb - sb * sb / m));
+        return den > 0 ? num / den : arma::datum::nan;
     }
-    return null;
+    if (whitened(method)) {
+        const arma::uvec distinct = arma::unique(idx);
+        return compare(upper(A.submat(distinct, distinct)), upper(B.submat(distinct, distinct)), method);
+    }
+    std::vector<double> a, b;
+    for (arma::uword j = 1; j < n; ++j)
+        for (arma::uword i = 0; i < j; ++i)
+            if (idx(i) != idx(j)) {
+                a.push_back(A(idx(i), idx(j)));
+                b.push_back(B(idx(i), idx(j)));
+            }
+    return compare(arma::vec(a), arma::vec(b), method);
 }
 
 /// Bootstrap over stimuli: resample n stimuli with replacement and compare the two matrices
-/// on the pairs of distinct resampled stimuli. Returns the bootstrap distribution.
+/// on the pairs of distinct resampled stimuli. Returns the bootstrap distribution, its samples
+/// drawn first and shared out in blocks among the members of `team`.
 inline arma::vec bootstrap(const arma::mat& A, const arma::mat& B, const std::string& method, std::size_t samples,
-                           std::uint64_t seed) {
-    const arma::uword n = A.n_rows;
-    const std::vector<arma::uvec> draws = draw_resamples(n, samples, seed);
-    const bool moments = method == "pearson" || method == "corr" || method == "cosine";
-    // corr_cov and cosine_cov compare whole RDMs: those of the distinct stimuli drawn.
-    arma::vec out(samples);
+                           std::uint64_t seed, const Team& team = Alone()) {
+    const std::vector<arma::uvec> draws = draw_resamples(A.n_rows, samples, seed);
+    return gather_blocks(team, samples, [&](std::size_t first, std::size_t last) {
+        arma::vec out(last - first);
 #pragma omp parallel for schedule(dynamic)
-    for (std::size_t s = 0; s < samples; ++s) {
-        const arma::uvec& idx = draws[s];
-        if (moments) {  // pearson and cosine need only sums over the pairs: no copies
-            double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0, m = 0;
-            for (arma::uword j = 1; j < n; ++j)
-                for (arma::uword i = 0; i < j; ++i) {
-                    if (idx(i) == idx(j)) continue;  // a stimulus drawn twice is not a pair
-                    const double a = A(idx(i), idx(j)), b = B(idx(i), idx(j));
-                    sa += a; sb += b; saa += a * a; sbb += b * b; sab += a * b; m += 1;
-                }
-            const double num = method == "cosine" ? sab : sab - sa * sb / m;
-            const double den = method == "cosine" ? std::sqrt(saa * sbb) : std::sqrt((saa - sa * sa / m) * (sbb - sb * sb / m));
-            out(s) = den > 0 ? num / den : arma::datum::nan;
-            continue;
-        }
-        if (whitened(method)) {
-            const arma::uvec distinct = arma::unique(idx);
-            out(s) = compare(upper(A.submat(distinct, distinct)), upper(B.submat(distinct, distinct)), method);
-            continue;
-        }
-        std::vector<double> a, b;
-        for (arma::uword j = 1; j < n; ++j)
-            for (arma::uword i = 0; i < j; ++i)
-                if (idx(i) != idx(j)) {
-                    a.push_back(A(idx(i), idx(j)));
-                    b.push_back(B(idx(i), idx(j)));
-                }
-        out(s) = compare(arma::vec(a), arma::vec(b), method);
-    }
-    return out;
+        for (std::size_t s = first; s < last; ++s) out(s - first) = bootstrap_sample(A, B, method, draws[s]);
+        return out;
+    });
 }
-
 /// The entries of the strict upper triangle whose two stimuli share category `c`.
 /// Quantile `p` of `values` as Armadillo's quantile() defines it (Hazen: the k-th smallest of N
 /// at (k - 0.5) / N, linear in between, the extremes outside), without its read one past the end

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "laminar/analysis/matrices.hpp"
+#include "laminar/analysis/team_work.hpp"
 
 namespace laminar::analysis {
 
@@ -40,12 +41,11 @@ public:
 
     std::vector<SpaceUse> spaces() const override { return site_uses(sites_); }
 
-    void run(const ActivationSource& in, ResultSink& out) override {
+    void run(const ActivationSource& in, ResultSink& all_out, const Team& team) override {
         const arma::uvec labels = category_labels(in);
         const auto work = picked_spaces(in, sites_);
-        for (std::size_t i = 0; i < work.size(); ++i) {
+        for_each_item(team, work.size(), all_out, {}, [&](std::size_t i, ResultSink& out, const Team&) {
             const auto& [model, hook] = work[i];
-            out.progress(i, work.size());
             const arma::mat S = recorded_similarity(in, model, hook, Measure, out);
             const std::string path = model + "/" + hook;
             const arma::mat St = S.t();  // row-major data for HDF5
@@ -55,8 +55,8 @@ public:
             out.attribute(path, "measure", std::string(Measure));
             out.attribute(path, "n", static_cast<int64_t>(S.n_rows));
             if (bins_ > 0) write_histograms(S, labels, path, out);
-        }
-        out.progress(work.size(), work.size());
+        });
+        all_out.progress(work.size(), work.size());
     }
 
 private:
