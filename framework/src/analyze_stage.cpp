@@ -7,9 +7,9 @@
 #include <set>
 
 #include "content_hash.hpp"
-#include "ranks.hpp"
 #include "errors.hpp"
 #include "laminar/text_file.hpp"
+#include "ranks.hpp"
 #include "run_file.hpp"
 #include "shards.hpp"
 #include "stages.hpp"

@@ -1,22 +1,28 @@
 #!/usr/bin/env python3
-"""Benchmark of `mpirun -n N laminar run` (issue 12) on this machine: one process, then 1, 2 and 4
-ranks (mpirun --oversubscribe --bind-to none), each stage timed on its own (extract, then
-analyze), with the bytes each stage moves through shard files. The ranks share this machine's
-cores, so what it shows is the overhead of splitting (and, up to the core count, the speed-up),
-not a cluster's speed-up. It then checks the model of the README ("Past one machine") against
-those measurements, its terms measured on their own in the same invocation:
+"""Benchmark of `mpirun -n N laminar run` (issue 12) on this machine, each stage timed on its
+own (extract, then analyze), the least of --repeats runs:
 
-    this machine:  T(N) = L(N) + S max(1, N / C) + W + M(N)
-    a cluster:     T(N) = L(N) + S + W / N + M(N)      (analyze: the busiest rank's analyses for W / N)
+  * as a user runs it: one process, then 1, 2 and 4 ranks (mpirun --oversubscribe --bind-to
+    none), each with every core's threads. Ranks add no cores here: what this shows is their
+    overhead, and what they gain where a process's own threads leave cores idle;
+  * one thread per process (OMP_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1): one process, then 2 and
+    4 ranks. Here 2 ranks have a core each, so this shows how much of each stage the ranks divide
+    (extraction by blocks of stimuli; each analysis by its sites, layers and permutation blocks).
 
-L(N): mpirun's start of N ranks (0 for one process);
-S: the serial part (process start, plugins, loading the model on every rank, the run file's
-transaction), measured as the stage on one word (extract) or beside the analyses' own times
-(analyze); W: the one-process time beyond S; C: cores (one process already keeps them busy, so N
-ranks on one machine divide no work); M(N): rank 0's merge of N shards, measured with `laminar
-merge` on shard files (0 for one process).
+It then checks the model of the README ("Past one machine") against those measurements, its
+terms measured on their own in the same invocation:
 
-    tools/bench/bench_ranks.py [--words 300] [--contexts 6] [--layers 8] [--width 256] [--repeats 2]
+    T(N) = L(N) + S max(1, N / C) + W_1 / min(N s_t, C) + M(N)
+
+L(N): mpirun's start of N ranks (0 for one process); S: the serial part (process start, plugins,
+loading the model on every rank, the run file's transaction), measured as the stage on one word
+(extract) or beside the analyses' own times (analyze); W_t: the one-process time beyond S with t
+threads, W_1 with one; s_t = W_1 / W_t, what a process gains from its t threads; C: cores;
+M(N): rank 0's merge of N extraction shards, measured with `laminar merge` on shard files (0 for one process; an
+analysis's gathering is part of its time). N ranks of t threads get min(N s_t, C) cores' worth
+of work done at a time. On a cluster, a node per rank: T = L + S + W_t / N + M.
+
+    tools/bench/bench_ranks.py [--words 200] [--contexts 6] [--layers 8] [--width 256] [--repeats 2]
 """
 import argparse
 import os
@@ -52,31 +58,31 @@ CONTEXTS = ["The next word is {word}", "I thought about the {word}", "She wrote 
             "Nobody mentioned the {word} again", "A {word} was all they found", "We talked about {word} for hours"]
 
 
-def timed(cmd, cwd):
+def timed(cmd, cwd, env=ENV):
     t = time.perf_counter()
-    r = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True)
+    r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if r.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stderr}")
     return time.perf_counter() - t
 
 
-def run(ranks, folder, out, repeats):
+def run(ranks, folder, out, repeats, env=ENV):
     """Seconds of each stage, the least of `repeats` runs (this machine is noisy): one process
     (ranks 0) or mpirun -n ranks."""
     best = None
     for _ in range(repeats):
-        seconds = run_once(ranks, folder, out)
+        seconds = run_once(ranks, folder, out, env)
         best = seconds if best is None else {stage: min(best[stage], seconds[stage]) for stage in best}
     return best
 
 
-def run_once(ranks, folder, out):
+def run_once(ranks, folder, out, env):
     launch = [BIN] if ranks == 0 else ["mpirun", "--oversubscribe", "--bind-to", "none", "-n", str(ranks), BIN]
     for f in os.listdir(folder):
         if f.startswith(out.replace(".h5", "")):
             path = os.path.join(folder, f)
             shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
-    return {stage: timed(launch + ["run", "exp.yaml", "--out", out, "--stage", stage, "--quiet"], folder)
+    return {stage: timed(launch + ["run", "exp.yaml", "--out", out, "--stage", stage, "--quiet"], folder, env)
             for stage in ("extract", "analyze")}
 
 
@@ -95,7 +101,7 @@ def stage_bytes(path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--words", type=int, default=300)
+    ap.add_argument("--words", type=int, default=200)
     ap.add_argument("--contexts", type=int, default=6)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--layers", type=int, default=8)
@@ -119,16 +125,20 @@ def main():
     cores = os.cpu_count()
     print(f"{args.words} words x {args.contexts} contexts, gpt2 {args.layers} layers x {args.width}; {cores} cores")
 
-    times = {0: run(0, folder, "one.h5", args.repeats)}
+    one_thread = dict(ENV, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    modes = {cores: {0: run(0, folder, "one.h5", args.repeats)}, 1: {0: run(0, folder, "one-t1.h5", args.repeats, one_thread)}}
     for n in args.ranks:
-        times[n] = run(n, folder, f"ranks{n}.h5", args.repeats)
+        modes[cores][n] = run(n, folder, f"ranks{n}.h5", args.repeats)
+    for n in [n for n in args.ranks if n > 1]:
+        modes[1][n] = run(n, folder, f"ranks{n}-t1.h5", args.repeats, one_thread)
     moved = stage_bytes(os.path.join(folder, "one.h5"))
-
-    print(f"\n{'':12}" + "".join(f"{('1 process' if n == 0 else f'{n} ranks'):>12}" for n in times))
-    for stage in ("extract", "analyze"):
-        print(f"{stage:12}" + "".join(f"{times[n][stage]:11.2f}s" for n in times))
-        print(f"{'  ratio':12}" + "".join(f"{times[0][stage] / times[n][stage]:11.2f}x" for n in times))
-    print(f"bytes merged by rank 0: extract {moved['extract'] / 1e6:.1f} MB, analyze {moved['analyze'] / 1e6:.2f} MB")
+    for threads, times in modes.items():
+        print(f"\n{threads} thread(s) per process" + f"{'':2}" + "".join(f"{('1 process' if n == 0 else f'{n} ranks'):>12}" for n in times))
+        for stage in ("extract", "analyze"):
+            print(f"{stage:23}" + "".join(f"{times[n][stage]:11.2f}s" for n in times))
+            print(f"{'  ratio to 1 process':23}" + "".join(f"{times[0][stage] / times[n][stage]:11.2f}x" for n in times))
+    print(f"bytes rank 0 receives: extract {moved['extract'] / 1e6:.1f} MB (activations, in shard files), "
+          f"analyze up to {moved['analyze'] / 1e6:.2f} MB (results, replayed) and each permutation block's null (8 bytes a value)")
 
     # The model's terms, measured on their own.
     with open(os.path.join(folder, "one-word.csv"), "w") as f:
@@ -137,55 +147,61 @@ def main():
         text = f.read()
     with open(os.path.join(folder, "fixed.yaml"), "w") as f:  # the same model and analyses on one word
         f.write(text.replace("stimuli.csv", "one-word.csv").replace("bootstrap: 200", "bootstrap: 0"))
-    serial = {"extract": timed([BIN, "run", "fixed.yaml", "--out", "fixed.h5", "--stage", "extract", "--quiet"], folder)}
-    # The analyses' own times and the stage's, from one run: the rest is the stage's serial part.
+    alone = timed([BIN, "--version"], folder)
+    launch = {0: 0.0, **{n: timed(["mpirun", "--oversubscribe", "--bind-to", "none", "-n", str(n), BIN, "--version"], folder) - alone
+                         for n in args.ranks}}
+    merge = {n: timed_merge(n, folder) if n > 1 else 0.0 for n in [0] + args.ranks}
+    for n in args.ranks:
+        print(f"  mpirun's start of {n} rank(s): {launch[n]:.2f} s" + (f"; merge of {n} extraction shards: {merge[n]:.2f} s" if n > 1 else ""))
+    serial, work = {}, {}
+    for threads, times in modes.items():
+        serial[threads], work[threads] = measure_terms(folder, ENV if threads == cores else one_thread, times[0],
+                                                       "one.h5" if threads == cores else "one-t1.h5")
+        print(f"model terms, {threads} thread(s) per process: extract S = {serial[threads]['extract']:.2f} s, "
+              f"W = {work[threads]['extract']:.2f} s; analyze S = {serial[threads]['analyze']:.2f} s, W = {work[threads]['analyze']:.2f} s")
+    for threads, times in modes.items():
+        print(f"model against measurement, {threads} thread(s) per process:")
+        for n in times:
+            ranks = max(n, 1)
+            predicted = {}
+            for stage in serial[threads]:
+                speedup = work[1][stage] / work[threads][stage]  # what one process gets from its threads
+                predicted[stage] = (launch[n] + serial[threads][stage] * max(1.0, ranks / cores)
+                                    + work[1][stage] / min(ranks * speedup, cores) + (merge[n] if stage == "extract" else 0.0))
+            label = "1 process" if n == 0 else f"{n} ranks"
+            print(f"  {label:>10}: " + ", ".join(f"{stage} measured {times[n][stage]:.2f} s, model {predicted[stage]:.2f} s "
+                                                  f"({100 * (predicted[stage] - times[n][stage]) / times[n][stage]:+.0f} %)"
+                                                  for stage in ("extract", "analyze")))
+    print("the same terms on a cluster, a node per rank (T = L(N) + S + W_t / N + M(N)):")
+    for n in [n for n in args.ranks if n > 1]:
+        predicted = {stage: launch[n] + serial[cores][stage] + work[cores][stage] / n + (merge[n] if stage == "extract" else 0.0)
+                     for stage in serial[cores]}
+        print(f"  {n} nodes: " + ", ".join(f"{stage} {predicted[stage]:.2f} s ({modes[cores][0][stage] / predicted[stage]:.2f}x)"
+                                           for stage in predicted))
+
+
+def measure_terms(folder, env, one_process, run_file):
+    """S and W of each stage for one process with `env`'s threads: S as the extraction of one
+    word, and as the analysis stage's time beyond its analyses' own (from its log); W the rest of
+    the one-process time."""
+    serial = {"extract": timed([BIN, "run", "fixed.yaml", "--out", "fixed.h5", "--stage", "extract", "--quiet"], folder, env)}
     t = time.perf_counter()
-    log = subprocess.run([BIN, "run", "exp.yaml", "--out", "one.h5", "--stage", "analyze", "--force"], cwd=folder, env=ENV,
+    log = subprocess.run([BIN, "run", "exp.yaml", "--out", run_file, "--stage", "analyze", "--force"], cwd=folder, env=env,
                          capture_output=True, text=True, check=True).stdout
     logged = time.perf_counter() - t
     entries = [float(line.rsplit("(", 1)[1].split(" s)")[0]) for line in log.splitlines() if line.startswith("analyze: ") and "done (" in line]
     serial["analyze"] = logged - sum(entries)
-    merge = {0: {"extract": 0.0, "analyze": 0.0}, 1: {"extract": 0.0, "analyze": 0.0}}
-    for n in [n for n in args.ranks if n > 1]:
-        merge[n] = {}
-        for stage in ("extract", "analyze"):
-            out = f"merged{n}.h5"
-            if stage == "analyze":  # the analyses' shards need the extraction merged first
-                shutil.copy(os.path.join(folder, "one.h5"), os.path.join(folder, out))
-            for k in range(n):
-                timed([BIN, "run", "exp.yaml", "--out", out, "--shard", f"{k}/{n}", "--quiet"], folder)
-            merge[n][stage] = timed([BIN, "merge", out], folder)
-            if stage == "extract":
-                os.remove(os.path.join(folder, out))
-    work = {stage: times[0][stage] - serial[stage] for stage in serial}
-    # Starting N ranks: mpirun's own cost beyond starting laminar once.
-    alone = timed([BIN, "--version"], folder)
-    launch = {0: 0.0, **{n: timed(["mpirun", "--oversubscribe", "--bind-to", "none", "-n", str(n), BIN, "--version"], folder) - alone
-                         for n in args.ranks}}
-    print(f"\nmodel terms: extract S = {serial['extract']:.2f} s, W = {work['extract']:.2f} s; "
-          f"analyze S = {serial['analyze']:.2f} s, analyses " + ", ".join(f"{e:.2f}" for e in entries) + " s")
-    for n in args.ranks:
-        print(f"  mpirun's start of {n} rank(s): {launch[n]:.2f} s")
-    for n in [n for n in args.ranks if n > 1]:
-        print(f"  merge of {n} shards: extract {merge[n]['extract']:.2f} s, analyze {merge[n]['analyze']:.2f} s")
-    # On this machine one process already keeps every core busy (libtorch's and the metrics'
-    # threads): N ranks add no cores, only their serial parts, which share the cores too. On a
-    # cluster each rank has a node: the work divides, by blocks of stimuli or whole analyses.
-    print("model against measurement (this machine: T = L(N) + S max(1, N/C) + W + M(N)):")
-    for n in times:
-        ranks = max(n, 1)
-        shared = max(1.0, ranks / cores)
-        predicted = {stage: launch[n] + serial[stage] * shared + work[stage] + merge[n][stage] for stage in serial}
-        label = "1 process" if n == 0 else f"{n} ranks"
-        print(f"  {label:>10}: " + ", ".join(f"{stage} measured {times[n][stage]:.2f} s, model {predicted[stage]:.2f} s "
-                                              f"({100 * (predicted[stage] - times[n][stage]) / times[n][stage]:+.0f} %)"
-                                              for stage in ("extract", "analyze")))
-    print("the same terms on a cluster, a node per rank (T = L(N) + S + W / N or the busiest rank's analyses + M(N)):")
-    for n in [n for n in args.ranks if n > 1]:
-        extract = launch[n] + serial["extract"] + work["extract"] / n + merge[n]["extract"]
-        analyze = launch[n] + serial["analyze"] + max(sum(entries[i::n]) for i in range(n)) + merge[n]["analyze"]
-        print(f"  {n} nodes: extract {extract:.2f} s ({times[0]['extract'] / extract:.2f}x), "
-              f"analyze {analyze:.2f} s ({times[0]['analyze'] / analyze:.2f}x)")
+    return serial, {stage: one_process[stage] - serial[stage] for stage in serial}
+
+
+def timed_merge(n, folder):
+    """rank 0's merge of n extraction shards, timed with `laminar merge` on shard files."""
+    out = f"merged{n}.h5"
+    for k in range(n):
+        timed([BIN, "run", "exp.yaml", "--out", out, "--shard", f"{k}/{n}", "--quiet"], folder)
+    seconds = timed([BIN, "merge", out], folder)
+    os.remove(os.path.join(folder, out))
+    return seconds
 
 
 if __name__ == "__main__":
