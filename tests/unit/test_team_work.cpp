@@ -1,14 +1,18 @@
 // The helpers that share a metric's work among a team's members (laminar/analysis/team_work.hpp),
 // run on a team of threads: for 1 to 5 members and 0 to 7 items, member 0 ends with the writes
-// and p-values one process makes, byte for byte and in the same order; an error in one
-// member's share stops every member.
+// and p-values one process makes, byte for byte and in the same order; the permutation nulls
+// and bootstrap samples the members share are one process's; an error in one member's share
+// stops every member.
 #include <doctest/doctest.h>
 
 #include <condition_variable>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <thread>
 
+#include "laminar/analysis/rsa.hpp"
+#include "laminar/analysis/selectivity.hpp"
 #include "laminar/analysis/team_work.hpp"
 
 using namespace laminar;
@@ -187,4 +191,35 @@ TEST_CASE("an error in one member's items stops every member: its own error ther
     CHECK(shared[3].error == "item 1 fails");
     CHECK(shared[0].error.rfind("rank 1 failed", 0) == 0);
     CHECK(shared[2].error.rfind("rank 1 failed", 0) == 0);
+}
+
+TEST_CASE("permutation nulls and bootstrap samples shared by 1 to 4 threads are one process's, bit for bit") {
+    arma::arma_rng::set_seed(5);
+    const arma::uword n = 23;
+    arma::mat X(n, 6, arma::fill::randn), Y(n, 6, arma::fill::randn);
+    const arma::mat A = X * X.t(), B = Y * Y.t() + A;
+    arma::uvec labels(n);
+    for (arma::uword i = 0; i < n; ++i) labels(i) = i % 3;
+    auto all = [&](const Team& team) {
+        std::vector<arma::vec> out;
+        for (const char* method : {"corr", "spearman", "tau-a", "cosine_cov"}) out.push_back(mantel_null(A, B, method, 37, 1, team));
+        out.push_back(bootstrap(A, B, "corr", 29, 2, team));
+        out.push_back(bootstrap(A, B, "spearman", 29, 2, team));
+        out.push_back(arma::vectorise(permutation_null(A, labels, 3, false, 600, 3, team)));  // 600: 3 batches of 256
+        return out;
+    };
+    const auto alone = all(Alone());
+    for (int members = 1; members <= 4; ++members) {
+        CAPTURE(members);
+        auto board = std::make_shared<Board>(members);
+        std::vector<std::vector<arma::vec>> results(members);
+        std::vector<std::thread> threads;
+        for (int m = 0; m < members; ++m) threads.emplace_back([&, m] { results[m] = all(ThreadTeam(board, m, m)); });
+        for (auto& t : threads) t.join();
+        for (int m = 0; m < members; ++m)
+            for (std::size_t k = 0; k < alone.size(); ++k) {
+                REQUIRE(results[m][k].n_elem == alone[k].n_elem);
+                CHECK(std::memcmp(results[m][k].memptr(), alone[k].memptr(), alone[k].n_elem * sizeof(double)) == 0);
+            }
+    }
 }

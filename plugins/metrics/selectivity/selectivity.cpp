@@ -39,9 +39,9 @@ public:
                 throw SpecError("", "category '" + names[c] + "' has fewer than two words: no within-category pair");
         const auto work = picked_spaces(in, sites_);
         CorrectedPValues<ResultSink> p_values(correction_);
-        // The sites are shared out; each one's null stays whole (its permutations are drawn in
-        // batches that one BLAS call multiplies).
-        for_each_item(team, work.size(), all_out, {&p_values}, [&](std::size_t i, ResultSink& out, const Team&) {
+        // The sites are shared out among the ranks, and each site's batches of permutations among
+        // the ranks that have it.
+        for_each_item(team, work.size(), all_out, {&p_values}, [&](std::size_t i, ResultSink& out, const Team& group) {
             const auto& [model, hook] = work[i];
             std::size_t degenerate = 0;
             const arma::mat S = recorded_similarity(in, model, hook, similarity_, out, &degenerate);
@@ -60,7 +60,7 @@ public:
             out.attribute(path, "permutations", static_cast<int64_t>(permutations_));
             out.attribute(path, "seed", static_cast<int64_t>(seed_));
             if (permutations_ == 0 || degenerate) return;
-            const arma::mat null = permutation_null(S, labels, k, pooled_, permutations_, seed_);
+            const arma::mat null = permutation_null(S, labels, k, pooled_, permutations_, seed_, group);
             const arma::vec overall = null.col(0);
             const double p = p_greater(overall, index);
             out.attribute(path, "p_value", p);

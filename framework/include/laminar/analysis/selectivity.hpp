@@ -7,6 +7,7 @@
 #include <random>
 #include <string>
 
+#include "laminar/analysis/team_work.hpp"
 #include "laminar/types.hpp"
 
 namespace laminar::analysis {
@@ -75,33 +76,44 @@ inline double selectivity(const Blocks& b, bool pooled, arma::vec* per_category 
 
 /// Selectivity under `permutations` shuffles of the labels (group sizes kept). Labels are
 /// shuffled with a seeded std::mt19937_64, and S L is computed for a batch of shuffles at a
-/// time as one matrix product. Row p of the result: overall index, then per category.
+/// time as one matrix product. Row p of the result: overall index, then per category. The
+/// members of `team` share the batches: each draws every shuffle in order (cheap beside the
+/// products) and multiplies its own block of batches, the same products one process makes.
 inline arma::mat permutation_null(const arma::mat& S, const arma::uvec& labels, arma::uword k, bool pooled,
-                                  std::size_t permutations, std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
+                                  std::size_t permutations, std::uint64_t seed, const Team& team = Alone()) {
     const arma::uword n = labels.n_elem;
     const arma::vec diag = S.diag();
-    arma::mat out(permutations, k + 1);
     const std::size_t batch = std::max<std::size_t>(1, std::min<std::size_t>(256, (1u << 26) / (n * k + 1)));
-    std::vector<arma::uword> shuffled(labels.begin(), labels.end());
-    for (std::size_t start = 0; start < permutations; start += batch) {
-        const std::size_t count = std::min(batch, permutations - start);
-        arma::mat L(n, k * count, arma::fill::zeros);
-        std::vector<arma::uvec> drawn(count);
-        for (std::size_t p = 0; p < count; ++p) {
-            std::shuffle(shuffled.begin(), shuffled.end(), rng);
-            drawn[p] = arma::uvec(shuffled);
-            for (arma::uword i = 0; i < n; ++i) L(i, p * k + drawn[p](i)) = 1;
+    const std::size_t batches = (permutations + batch - 1) / batch, width = batch * (k + 1);
+    // Each batch's rows, row-major, the last batch padded to a whole one.
+    const arma::vec rows = gather_blocks(team, batches, [&](std::size_t first, std::size_t last) {
+        std::mt19937_64 rng(seed);
+        std::vector<arma::uword> shuffled(labels.begin(), labels.end());
+        arma::vec out((last - first) * width, arma::fill::value(arma::datum::nan));
+        for (std::size_t b = 0; b < last; ++b) {
+            const std::size_t count = std::min(batch, permutations - b * batch);
+            std::vector<arma::uvec> drawn(count);
+            for (auto& d : drawn) {
+                std::shuffle(shuffled.begin(), shuffled.end(), rng);
+                d = arma::uvec(shuffled);
+            }
+            if (b < first) continue;
+            arma::mat L(n, k * count, arma::fill::zeros);
+            for (std::size_t p = 0; p < count; ++p)
+                for (arma::uword i = 0; i < n; ++i) L(i, p * k + drawn[p](i)) = 1;
+            const arma::mat SL = S * L;  // [n x k*count], one BLAS call for the whole batch
+            for (std::size_t p = 0; p < count; ++p) {
+                arma::vec per;
+                const double index = selectivity(blocks_from(SL.cols(p * k, p * k + k - 1), diag, drawn[p], k), pooled, &per);
+                double* row = out.memptr() + (b - first) * width + p * (k + 1);
+                row[0] = index;
+                for (arma::uword c = 0; c < k; ++c) row[c + 1] = per(c);
+            }
         }
-        const arma::mat SL = S * L;  // [n x k*count], one BLAS call for the whole batch
-        for (std::size_t p = 0; p < count; ++p) {
-            arma::vec per;
-            const double index = selectivity(blocks_from(SL.cols(p * k, p * k + k - 1), diag, drawn[p], k), pooled, &per);
-            out(start + p, 0) = index;
-            out.row(start + p).tail(k) = per.t();
-        }
-    }
-    return out;
+        return out;
+    }, width);
+    // [permutations x (k + 1)]: the padded rows dropped.
+    return arma::mat(arma::reshape(rows.head(permutations * (k + 1)), k + 1, permutations).t());
 }
 
 /// One-sided permutation p-value (H1: observed is larger), never 0: (1 + #{null >= observed}) / (1 + N).
