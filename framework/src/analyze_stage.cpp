@@ -65,11 +65,10 @@ void run_one(const Experiment& exp, const PluginRegistry& registry, const StepSp
 /// Each analysis is its own transaction of the run file, so finished ones survive a later
 /// failure. With several ranks, rank 0 commits only once every rank has finished without error.
 void run_in_place(const Experiment& exp, const PluginRegistry& registry, const StepSpec& step, const std::string& hash,
-                  const RunOptions& options, const Team& team, std::ostream& log) {
-    if (team.rank() != 0) {  // reads the run file as the last committed analysis left it
+                  const RunOptions& options, const Team& team, hid_t kept, std::ostream& log) {
+    if (team.rank() != 0) {
         ranks::together([&] {
-            h5::Handle f = open_run_file(options.output);
-            RunFileSource source(f.get());
+            RunFileSource source(kept);
             NoSink none;
             run_metric(exp, registry, step, source, none, team);
         });
@@ -109,6 +108,11 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
     // the analyses they hold are up to date below.
     // (Not under mpirun: rank 0 would change the file the other ranks are reading.)
     if (!options.shard.active() && team.size() == 1) merge_found_shards(options.output, "analyze", *extract_hash, options.command, log);
+    // Under mpirun, the ranks other than 0 read the run file as the stage found it, opened once:
+    // rank 0 replaces it analysis by analysis, which changes neither the activations nor the
+    // records of the analyses still to run (and each new file would be checked against its seal).
+    h5::Handle kept;
+    if (team.rank() != 0) kept = open_run_file(options.output);
     // With --shard K/N: the analyses numbered K mod N, into the shard file, reading the run file.
     h5::Handle run_file;
     std::unique_ptr<RunTransaction> shard_file;
@@ -128,7 +132,9 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
                                             {"plugin_version", registry.require(PluginKind::metric, step.plugin).version},
                                             {"extract", *extract_hash}});
         std::optional<std::string> previous;
-        {
+        if (team.rank() != 0) {
+            previous = stage_hash(kept, "analyze/" + step.name);
+        } else {
             h5::Handle f = open_run_file(options.output);
             previous = stage_hash(f, "analyze/" + step.name);
         }
@@ -137,7 +143,7 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
             continue;
         }
         if (shard_file) run_one(exp, registry, step, hash, options, run_file.get(), shard_file->file(), team, log);
-        else run_in_place(exp, registry, step, hash, options, team, log);
+        else run_in_place(exp, registry, step, hash, options, team, kept.get(), log);
     }
     if (shard_file) {
         mark_shard(shard_file->file(), options.shard, "analyze", *extract_hash);
