@@ -91,37 +91,50 @@ private:
     }
 };
 
-/// A sink that keeps what is written, in order, to be replayed into another (or dropped).
+/// A sink that keeps what is written, in order, to be replayed into another; with keep false,
+/// one that drops it all (a group member that is not its leader).
 class RecordingSink : public ResultSink {
 public:
+    explicit RecordingSink(bool keep = true) : keep_(keep) {}
     void write(const std::string& path, const std::vector<int64_t>& shape, const std::vector<double>& data) override {
+        if (!keep_) return;
         bytes_.put('W'); bytes_.put(path); bytes_.put(shape); bytes_.put(data);
     }
     void axes(const std::string& path, const std::vector<Axis>& axes) override {
+        if (!keep_) return;
         std::vector<std::int32_t> codes;
         for (Axis a : axes) codes.push_back(static_cast<std::int32_t>(a));
         bytes_.put('X'); bytes_.put(path); bytes_.put(codes);
     }
     void axis_values(const std::string& path, std::size_t axis, const std::vector<int64_t>& values) override {
+        if (!keep_) return;
         bytes_.put('V'); bytes_.put(path); bytes_.put<std::uint64_t>(axis); bytes_.put(values);
     }
     void attribute(const std::string& path, const std::string& name, double value) override {
+        if (!keep_) return;
         bytes_.put('d'); bytes_.put(path); bytes_.put(name); bytes_.put(value);
     }
     void attribute(const std::string& path, const std::string& name, int64_t value) override {
+        if (!keep_) return;
         bytes_.put('i'); bytes_.put(path); bytes_.put(name); bytes_.put(value);
     }
     void attribute(const std::string& path, const std::string& name, const std::string& value) override {
+        if (!keep_) return;
         bytes_.put('s'); bytes_.put(path); bytes_.put(name); bytes_.put(value);
     }
-    void warn(const std::string& message) override { bytes_.put('w'); bytes_.put(message); }
+    void warn(const std::string& message) override {
+        if (!keep_) return;
+        bytes_.put('w'); bytes_.put(message);
+    }
     /// A p-value added to correction family `family` (by for_each_item, after the items).
     void p_value(std::size_t family, const std::string& path, double p) {
+        if (!keep_) return;
         bytes_.put('F'); bytes_.put(path); bytes_.put<std::uint64_t>(family); bytes_.put(p);
     }
     const std::string& bytes() const { return bytes_.data(); }
 
 private:
+    bool keep_;
     Bytes bytes_;
 };
 
@@ -241,7 +254,7 @@ void for_each_item(const Team& team, std::size_t count, ResultSink& out,
     // Member 0 writes its items straight into `out` (they come first); other group leaders
     // record theirs; the rest of each group computes alongside, writing nothing.
     const bool leader = group->rank() == 0;
-    RecordingSink recorded;
+    RecordingSink recorded(leader);
     ResultSink& sink = team.rank() == 0 ? out : recorded;
     std::vector<std::size_t> before;
     for (auto* f : families) before.push_back(f->size());
