@@ -87,14 +87,14 @@ TEST_CASE("unchanged stages are skipped, --force re-runs them, and a new metric 
     CHECK(contains(log, "removed results of 'again'"));
 }
 
-TEST_CASE("changing the stimuli or the model invalidates the extraction; analyze works without the model") {
+TEST_CASE("changing the stimuli or the model invalidates the extraction, and analyze works without the model") {
     test::ScratchDir dir;
     const auto yaml = test::toy_experiment(dir);
     run(yaml);
     // Touch the model folder's contents: a different model.
     std::ofstream(dir.path / "toy_model/config.json") << R"({"n_layer": 3, "d_model": 5})";
     std::string log = run(yaml);
-    CHECK(contains(log, "extract: toy: 9 stimuli"));
+    CHECK(contains(log, "extract: toy: 9 prompts"));
     CHECK(contains(log, "analyze: row_norms: done"));  // new activations: results recomputed
     {
         h5::Handle f = open_run_file(dir.path / "runs/toy.h5");

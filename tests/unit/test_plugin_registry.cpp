@@ -52,7 +52,7 @@ TEST_CASE("a plugin built against another API version is refused, naming the fil
     }
 }
 
-TEST_CASE("the first plugin on the search path wins; later ones with the same name are shadowed") {
+TEST_CASE("the first plugin on the search path wins, and later ones with the same name are shadowed") {
     const PluginRegistry registry({FIXTURE_PLUGIN_DIR, FIXTURE_PLUGIN_DIR});
     CHECK(registry.plugins().size() == 3);
     CHECK(registry.problems().size() == 3);

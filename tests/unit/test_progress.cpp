@@ -40,7 +40,7 @@ TEST_CASE("a bar shows done/total, rate and time left, and is cleared at the end
     CHECK(out.substr(out.size() - 4) == "\r\033[K");  // the stage's summary line takes its place
 }
 
-TEST_CASE("a log gets lines, not bars; --verbose every update, --quiet nothing") {
+TEST_CASE("a log gets lines, not bars, --verbose every update and --quiet nothing") {
     const std::string normal = captured("lines", [] {
         Progress p("analyze: rsa", "spaces", 3, Verbosity::normal);
         for (std::size_t i = 1; i <= 3; ++i) p.update(i);
