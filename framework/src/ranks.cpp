@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <exception>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -19,6 +20,10 @@ namespace laminar::ranks {
 namespace {
 
 bool started = false;
+/// Where a failing rank tells the others at once (tag kAlarm), so that a rank waiting in an
+/// analysis's collective for it stops instead of waiting forever.
+MPI_Comm alarms = MPI_COMM_NULL;
+constexpr int kAlarm = 1;
 
 /// mpirun (Open MPI, MPICH) and srun's PMI announce the job in the environment. Not Slurm's own
 /// variables: a job array's task (--shard K/N) has them too and must not start MPI.
@@ -34,6 +39,7 @@ Session::Session(int& argc, char**& argv) {
     if (!launched_by_mpi()) return;
     MPI_Init(&argc, &argv);
     started = true;
+    MPI_Comm_dup(MPI_COMM_WORLD, &alarms);
 }
 
 Session::~Session() {
@@ -56,13 +62,38 @@ bool built_with_mpi() { return true; }
 
 namespace {
 
+/// Tells every other rank that this one failed.
+void raise_alarm() {
+    const int me = rank();
+    for (int r = 0; r < size(); ++r) {
+        if (r == me) continue;
+        MPI_Request request;
+        MPI_Isend(&me, 1, MPI_INT, r, kAlarm, alarms, &request);
+        MPI_Request_free(&request);
+    }
+}
+
+/// The rank that raised an alarm, if one did (the message stays, so every later wait sees it).
+std::optional<int> alarm_raised() {
+    int flag = 0;
+    MPI_Status status;
+    MPI_Iprobe(MPI_ANY_SOURCE, kAlarm, alarms, &flag, &status);
+    if (!flag) return std::nullopt;
+    return status.MPI_SOURCE;
+}
+
 /// Waits for a non-blocking operation without spinning: a blocking collective polls at full
 /// speed on every rank that is done, taking cores from the ranks still working (with 2 ranks on
-/// 2 cores an analysis took 1.6 times as long). Polled every few milliseconds instead.
-void wait(MPI_Request& request) {
+/// 2 cores an analysis took 1.6 times as long). Polled every few milliseconds instead. With
+/// `alarms`, a rank that failed where the others could not see it (outside the shares that
+/// carry errors) stops the wait.
+void wait(MPI_Request& request, bool heed_alarms = false) {
     for (int done = 0;;) {
         MPI_Test(&request, &done, MPI_STATUS_IGNORE);
         if (done) return;
+        if (heed_alarms)
+            if (const auto from = alarm_raised())
+                throw std::runtime_error("rank " + std::to_string(*from) + " failed (its error is above); this rank stops too");
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
 }
@@ -90,6 +121,7 @@ public:
     std::vector<std::string> gather(const std::string& mine) const override { return exchange(mine, false); }
 
     std::unique_ptr<Team> split(int groups) const override {
+        exchange("", true);  // MPI_Comm_split blocks: first make sure no rank failed before it
         MPI_Comm part;
         MPI_Comm_split(comm_, rank_ % groups, rank_, &part);
         return std::make_unique<MpiTeam>(part);
@@ -106,7 +138,7 @@ private:
         MPI_Request request;
         if (all) MPI_Iallgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, comm_, &request);
         else MPI_Igather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, comm_, &request);
-        wait(request);
+        wait(request, true);
         std::size_t total = 0;
         for (int m = 0; m < size_; ++m) {
             offsets[m] = checked_count(total);
@@ -117,7 +149,7 @@ private:
         if (receives) checked_count(total);
         if (all) MPI_Iallgatherv(mine.data(), count, MPI_BYTE, buffer.data(), counts.data(), offsets.data(), MPI_BYTE, comm_, &request);
         else MPI_Igatherv(mine.data(), count, MPI_BYTE, buffer.data(), counts.data(), offsets.data(), MPI_BYTE, 0, comm_, &request);
-        wait(request);
+        wait(request, true);
         std::vector<std::string> out;
         if (!receives) return out;
         for (int m = 0; m < size_; ++m) out.push_back(buffer.substr(static_cast<std::size_t>(offsets[m]), static_cast<std::size_t>(counts[m])));
@@ -145,6 +177,7 @@ void together(const std::function<void()>& step) {
         if (error) std::rethrow_exception(error);
         return;
     }
+    if (error && size() > 1) raise_alarm();
     // The lowest failing rank, or size() when none failed.
     const int mine = error ? rank() : size();
     int first = size();

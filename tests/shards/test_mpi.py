@@ -1,7 +1,8 @@
 """`mpirun -n N laminar run` (issue 12, items 1 and 3): 1, 2 and 3 ranks give the run file one
 process writes (compare_runs.py: every dataset and attribute, bit for bit, apart from when and
 by which command stages ran), for the experiments of test_shards; a rank killed mid-run leaves
-the run file as its last completed stage left it; an error on one rank stops every rank.
+the run file as its last completed stage or analysis left it; an error on one rank stops every
+rank, also one outside the shares of work that carry errors.
 
 Ranks share this machine's 2 cores: mpirun runs with --oversubscribe and --bind-to none, so
 that each rank's BLAS has the threads a one-process run has (OpenBLAS sums in an order that
@@ -94,6 +95,20 @@ class Ranks(unittest.TestCase):
         self.assertIn("rank 1 failed", r.stderr)
         with h5py.File(self.path("bad.h5"), "r") as f:  # the extraction and the first analysis; not this one
             self.assertIn("activations", f)
+            self.assertEqual(sorted(f["results"]), ["cosine"])
+
+    def test_a_rank_failing_outside_a_share_stops_the_ranks_waiting_for_it(self):
+        """Rank 1 fails before its share (as a rank that cannot read a file would) while rank 0
+        waits for it in the analysis's first collective: rank 0 hears of it and stops too, within
+        the time limit, and the analysis is not written."""
+        fail = KEPT.replace("SEED", "1").replace("  - {metric: rsa", "  - {metric: row_norms, fail_rank: 1}\n  - {metric: rsa")
+        with open(self.path("fail.yaml"), "w") as f:
+            f.write(fail)
+        r = mpirun(2, "run", "fail.yaml", "--out", "fail.h5", cwd=self.dir)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("row_norms: rank 1 fails, as asked", r.stderr)
+        self.assertIn("rank 1 failed", r.stderr)
+        with h5py.File(self.path("fail.h5"), "r") as f:
             self.assertEqual(sorted(f["results"]), ["cosine"])
 
     def test_shard_is_refused_under_mpirun(self):
