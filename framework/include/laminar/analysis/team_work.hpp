@@ -14,7 +14,9 @@
 //
 // Code outside those shares runs on every member alike (it must be deterministic: the same
 // inputs give the same result everywhere). An exception inside a share reaches every member:
-// its own member rethrows it, the others throw "rank R failed".
+// its own member rethrows it, the others throw "rank R failed". A member that fails outside
+// them anyway (a file it cannot read) alarms the others through the host, whose collectives
+// then stop waiting for it.
 #pragma once
 
 #include <algorithm>
