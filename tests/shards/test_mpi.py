@@ -44,6 +44,17 @@ class Ranks(unittest.TestCase):
     def path(self, name):
         return os.path.join(self.dir, name)
 
+    def with_analysis_before_rsa(self, name, entry):
+        """kept.yaml with `entry` as its second analysis (after cosine), saved as NAME.yaml, run by
+        2 ranks into NAME.h5; expected to fail. Returns the run and the analyses in the run file."""
+        with open(self.path(f"{name}.yaml"), "w") as f:
+            f.write(KEPT.replace("SEED", "1").replace("  - {metric: rsa", f"  - {entry}\n  - {{metric: rsa", 1))
+        r = mpirun(2, "run", f"{name}.yaml", "--out", f"{name}.h5", cwd=self.dir)
+        self.assertNotEqual(r.returncode, 0)
+        with h5py.File(self.path(f"{name}.h5"), "r") as f:
+            self.assertIn("activations", f)
+            return r, sorted(f["results"]), sorted(f["stages/analyze"])
+
     def test_one_two_and_three_ranks_write_the_one_process_run_file(self):
         for experiment in ("kept", "averaged"):
             for ranks in (1, 2, 3):
@@ -66,14 +77,8 @@ class Ranks(unittest.TestCase):
         and the first analysis, as one process writes them, and nothing of the second; the same
         mpirun again discards the half-written transaction and finishes the job."""
         out = "killed.h5"
-        crash = KEPT.replace("SEED", "1").replace("  - {metric: rsa", "  - {metric: row_norms, crash_midway: true, crash_rank: 1}\n  - {metric: rsa")
-        with open(self.path("crash.yaml"), "w") as f:
-            f.write(crash)
-        r = mpirun(2, "run", "crash.yaml", "--out", out, cwd=self.dir)
-        self.assertNotEqual(r.returncode, 0)
-        with h5py.File(self.path(out), "r") as f:
-            self.assertEqual(sorted(f["results"]), ["cosine"])
-            self.assertEqual(sorted(f["stages/analyze"]), ["cosine"])
+        _, results, stages = self.with_analysis_before_rsa("killed", "{metric: row_norms, crash_midway: true, crash_rank: 1}")
+        self.assertEqual((results, stages), (["cosine"], ["cosine"]))
         self.assertTrue(os.path.exists(self.path(out + ".partial")))  # rank 0's open transaction
         r = mpirun(2, "run", "kept.yaml", "--out", out, cwd=self.dir)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -85,31 +90,20 @@ class Ranks(unittest.TestCase):
         """A metric's error in the items rank 1 has (a set per token where stimuli are compared,
         the second of two pairs): rank 1 reports it, rank 0 stops too instead of waiting, and the
         analysis is not written."""
-        bad = KEPT.replace("SEED", "1").replace(
-            "  - {metric: rsa", "  - {metric: rsa, name: wrong, pairs: [[q, k], [resid_post.tokens, q]], permutations: 10}\n  - {metric: rsa")
-        with open(self.path("bad.yaml"), "w") as f:
-            f.write(bad)
-        r = mpirun(2, "run", "bad.yaml", "--out", "bad.h5", cwd=self.dir)
-        self.assertNotEqual(r.returncode, 0)
+        r, results, _ = self.with_analysis_before_rsa(
+            "bad", "{metric: rsa, name: wrong, pairs: [[q, k], [resid_post.tokens, q]], permutations: 10}")
         self.assertIn("has a row for every token of each prompt", r.stderr)
         self.assertIn("rank 1 failed", r.stderr)
-        with h5py.File(self.path("bad.h5"), "r") as f:  # the extraction and the first analysis; not this one
-            self.assertIn("activations", f)
-            self.assertEqual(sorted(f["results"]), ["cosine"])
+        self.assertEqual(results, ["cosine"])  # the first analysis; not this one
 
     def test_a_rank_failing_outside_a_share_stops_the_ranks_waiting_for_it(self):
         """Rank 1 fails before its share (as a rank that cannot read a file would) while rank 0
         waits for it in the analysis's first collective: rank 0 hears of it and stops too, within
         the time limit, and the analysis is not written."""
-        fail = KEPT.replace("SEED", "1").replace("  - {metric: rsa", "  - {metric: row_norms, fail_rank: 1}\n  - {metric: rsa")
-        with open(self.path("fail.yaml"), "w") as f:
-            f.write(fail)
-        r = mpirun(2, "run", "fail.yaml", "--out", "fail.h5", cwd=self.dir)
-        self.assertNotEqual(r.returncode, 0)
+        r, results, _ = self.with_analysis_before_rsa("fail", "{metric: row_norms, fail_rank: 1}")
         self.assertIn("row_norms: rank 1 fails, as asked", r.stderr)
         self.assertIn("rank 1 failed", r.stderr)
-        with h5py.File(self.path("fail.h5"), "r") as f:
-            self.assertEqual(sorted(f["results"]), ["cosine"])
+        self.assertEqual(results, ["cosine"])
 
     def test_shard_is_refused_under_mpirun(self):
         r = mpirun(2, "run", "kept.yaml", "--out", "x.h5", "--shard", "0/2", cwd=self.dir)
