@@ -90,7 +90,7 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
     if (plan.wants("hook_embed")) capture("hook_embed", word);
     if (plan.wants("hook_pos_embed")) capture("hook_pos_embed", pos.expand({B, T, d}));
     if (plan.wants("hook_token_type_embed")) capture("hook_token_type_embed", type.expand({B, T, d}));
-    torch::Tensor x = torch::layer_norm((word + pos + type).view({B * T, d}), {d}, emb_ln_w_, emb_ln_b_, eps);
+    torch::Tensor x = models::layer_norm((word + pos + type).view({B * T, d}), emb_ln_w_, emb_ln_b_, eps);
 
     for (int l = 0; l <= plan.last_layer(); ++l) {
         const BlockWeights& w = blocks_[l];
@@ -116,7 +116,7 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
         // Post-LayerNorm: each sublayer's sum is normalised before the next reads it.
         const torch::Tensor mid = x + attn_out;
         if (want("hook_resid_mid")) capture(name + "hook_resid_mid", mid.view({B, T, d}));
-        const torch::Tensor mid_normalized = torch::layer_norm(mid, {d}, w.attn_ln_w, w.attn_ln_b, eps);
+        const torch::Tensor mid_normalized = models::layer_norm(mid, w.attn_ln_w, w.attn_ln_b, eps);
         if (want("hook_normalized_resid_mid")) capture(name + "hook_normalized_resid_mid", mid_normalized.view({B, T, d}));
         if (plan.done(l, {"hook_mlp_out", "hook_resid_post", "hook_normalized_resid_post"})) return;
         const torch::Tensor mlp_out =
@@ -124,7 +124,7 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
         if (want("hook_mlp_out")) capture(name + "hook_mlp_out", mlp_out.view({B, T, d}));
         const torch::Tensor post = mid_normalized + mlp_out;
         if (want("hook_resid_post")) capture(name + "hook_resid_post", post.view({B, T, d}));
-        x = torch::layer_norm(post, {d}, w.out_ln_w, w.out_ln_b, eps);
+        x = models::layer_norm(post, w.out_ln_w, w.out_ln_b, eps);
         if (want("hook_normalized_resid_post")) capture(name + "hook_normalized_resid_post", x.view({B, T, d}));
     }
 
@@ -135,8 +135,8 @@ torch::Tensor Model::unembed(const torch::Tensor& residual) const {
     // The MLM head: dense, activation, LayerNorm, tied decoder + bias, on the stream as each
     // block passes it on (after its output LayerNorm).
     const Config& c = config_;
-    const torch::Tensor t = torch::layer_norm(models::activation(models::linear(residual, head_w_, head_b_), c.hidden_act),
-                                              {c.d_model}, head_ln_w_, head_ln_b_, c.layer_norm_eps);
+    const torch::Tensor t = models::layer_norm(models::activation(models::linear(residual, head_w_, head_b_), c.hidden_act),
+                                               head_ln_w_, head_ln_b_, c.layer_norm_eps);
     return models::linear(t, decoder_, decoder_b_);
 }
 

@@ -1,6 +1,6 @@
 // Weights from .safetensors files, memory-mapped. Matrices stay views of the mapping in their
-// file's dtype (a BF16 model takes its file's size in memory, not twice that); linear() widens
-// F16 and BF16 ones into a reused buffer at each use, since the forward pass runs in float32.
+// file's dtype; linear() lays each out once for its kernel, still in that dtype (a BF16 model
+// takes its file's size, not twice that), and the kernel widens them as it reads them.
 // Vectors (norms, biases) and position tables are small and widened once.
 #pragma once
 

@@ -2,20 +2,12 @@
 
 #include <algorithm>
 #include <map>
-#include <unordered_map>
 
 #include <malloc.h>
 
 namespace laminar::models {
 
 namespace {
-
-/// Float32 copies of F16/BF16 matrices that products of many rows used, by the address of the
-/// mapped original; cleared when a model is unloaded (~TransformerBackend).
-std::unordered_map<const void*, torch::Tensor>& kept_widened() {
-    static std::unordered_map<const void*, torch::Tensor> kept;
-    return kept;
-}
 
 constexpr int64_t kMaxTokensPerBatch = 8192;           // bounds one batch's activations; prompts are short
 constexpr std::size_t kCaptureBytesPerBatch = 256 << 20;  // bounds one batch's captures (all hooks, all positions)
@@ -51,7 +43,7 @@ const Tokenizer& TransformerBackend::tokenizer() const {
     return *tokenizer_;
 }
 
-TransformerBackend::~TransformerBackend() { kept_widened().clear(); }  // their originals are unmapped next
+TransformerBackend::~TransformerBackend() { forget_packed_weights(); }  // their originals are unmapped next
 
 void TransformerBackend::load(const std::filesystem::path& dir, const Params&) {
     // A forward pass frees and reallocates activations of tens of megabytes block after block.
@@ -138,69 +130,6 @@ void TransformerBackend::forward(const std::vector<std::vector<int32_t>>& prompt
     }
 }
 
-torch::Tensor activation(const torch::Tensor& x, const std::string& name) {
-    if (name == "gelu") return torch::gelu(x);  // exact (erf)
-    if (name == "relu") return torch::relu(x);
-    if (name == "silu" || name == "swish") return torch::silu(x);
-    return torch::gelu(x, "tanh");  // gelu_new, gelu_fast, gelu_pytorch_tanh: the tanh approximation
-}
-
-void check_activation(const std::string& name, const std::filesystem::path& config) {
-    for (const char* known : {"gelu", "relu", "silu", "swish", "gelu_new", "gelu_fast", "gelu_pytorch_tanh"})
-        if (name == known) return;
-    throw std::runtime_error(config.string() + ": activation \"" + name +
-                             "\" is not supported (gelu, gelu_new, gelu_fast, gelu_pytorch_tanh, relu, silu)");
-}
-
-torch::Tensor embed(const torch::Tensor& table, const torch::Tensor& ids) {
-    return torch::embedding(table, ids).to(torch::kFloat32);
-}
-
-namespace {
-
-constexpr int64_t kMinRows = 64;
-constexpr int64_t kLargeWeight = int64_t{1} << 22;  // elements (16 MB in float32)
-
-constexpr int64_t kKeepWidenedRows = 256;
-
-/// `w` as float32 for a product of `rows` rows: itself (F32), or widened. A small pass (the
-/// seed's study: tens of rows) widens into this thread's reused buffer: a fresh float32 copy
-/// would cost about ten times the copy itself in page faults, and the model stays at its file's
-/// size. A pass of many rows is compute-bound and comes in a study of many batches: its widened
-/// matrix is kept, so later passes skip the copy (memory for speed, as PyTorch holds a model).
-torch::Tensor widened(const torch::Tensor& w, int64_t rows) {
-    if (w.scalar_type() == torch::kFloat32) return w;
-    if (rows >= kKeepWidenedRows) {
-        auto& kept = kept_widened()[w.data_ptr()];
-        if (!kept.defined()) kept = w.to(torch::kFloat32);
-        return kept;
-    }
-    thread_local torch::Tensor buffer;
-    if (!buffer.defined() || buffer.numel() < w.numel()) buffer = torch::empty({w.numel()}, torch::kFloat32);
-    return buffer.narrow(0, 0, w.numel()).view(w.sizes()).copy_(w);
-}
-
-/// x B, with at least kMinRows rows given to BLAS when B is small (see linear()); B may be a
-/// transposed view.
-torch::Tensor batch_invariant_mm(const torch::Tensor& x, const torch::Tensor& b) {
-    const int64_t rows = x.size(0);
-    if (rows >= kMinRows || b.numel() >= kLargeWeight) return torch::mm(x, b);
-    return torch::mm(torch::cat({x, x.new_zeros({kMinRows - rows, x.size(1)})}), b).narrow(0, 0, rows);
-}
-
-}  // namespace
-
-// mm then an in-place add: libtorch 1.13's addmm with a broadcast bias takes a path about half
-// as fast as plain mm on CPU (tools/bench/bench_extract.py measures it).
-torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
-    torch::Tensor y = batch_invariant_mm(x, widened(w, x.size(0)).t());
-    return b.defined() ? y.add_(b) : y;
-}
-
-torch::Tensor conv1d(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
-    return batch_invariant_mm(x, widened(w, x.size(0))).add_(b);
-}
-
 std::pair<torch::Tensor, torch::Tensor> PassContext::keys_values(int layer, const torch::Tensor& k, const torch::Tensor& v) const {
     if (record) {
         record->k.push_back(k);
@@ -213,45 +142,6 @@ std::pair<torch::Tensor, torch::Tensor> PassContext::keys_values(int layer, cons
         return torch::cat({cached.expand({B, cached.size(1), cached.size(2), cached.size(3)}), own}, 1);
     };
     return {before(past->k.at(layer), k), before(past->v.at(layer), v)};
-}
-
-std::pair<torch::Tensor, torch::Tensor> attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                                  double scale, bool causal, int window) {
-    const int64_t B = q.size(0), T = q.size(1), H = q.size(2), dh = q.size(3), group = H / k.size(2);
-    const int64_t Tk = k.size(1), past = Tk - T;
-    const torch::Tensor qh = q.transpose(1, 2);                                      // [B, H, T, dh]
-    torch::Tensor kh = k.transpose(1, 2), vh = v.transpose(1, 2);
-    if (group > 1) {
-        kh = kh.repeat_interleave(group, 1);
-        vh = vh.repeat_interleave(group, 1);
-    }
-    torch::Tensor scores = torch::matmul(qh, kh.transpose(-1, -2)).mul_(scale);     // [B, H, T, T]
-    if (causal) {  // query i stands at position past + i
-        torch::Tensor masked = torch::ones({T, Tk}, torch::kBool).triu(1 + past);
-        if (window > 0) masked = masked | torch::ones({T, Tk}, torch::kBool).tril(past - window);
-        scores.masked_fill_(masked, -std::numeric_limits<float>::infinity());
-    }
-    torch::Tensor pattern = torch::softmax(scores, -1);
-    torch::Tensor z = torch::matmul(pattern, vh).transpose(1, 2).reshape({B * T, H * dh});
-    return {std::move(z), std::move(pattern)};
-}
-
-Rotary::Rotary(int64_t T, int64_t dims, double theta, int64_t offset) : dims_(dims) {
-    // As Hugging Face computes them: inv_freq in float32, angles for positions 0..T-1.
-    const torch::Tensor inv_freq =
-        1.0 / torch::pow(theta, torch::arange(0, dims, 2, torch::kInt64).to(torch::kFloat32) / static_cast<double>(dims));
-    const torch::Tensor angles = torch::outer(torch::arange(offset, offset + T, torch::kFloat32), inv_freq);  // [T, dims/2]
-    const torch::Tensor both = torch::cat({angles, angles}, -1).view({1, T, 1, dims});
-    cos_ = both.cos();
-    sin_ = both.sin();
-}
-
-torch::Tensor Rotary::apply(const torch::Tensor& x) const {
-    const bool partial = dims_ < x.size(-1);
-    const torch::Tensor r = partial ? x.narrow(-1, 0, dims_) : x;
-    const auto halves = r.chunk(2, -1);
-    const torch::Tensor rotated = r * cos_ + torch::cat({-halves[1], halves[0]}, -1) * sin_;
-    return partial ? torch::cat({rotated, x.narrow(-1, dims_, x.size(-1) - dims_)}, -1) : rotated;
 }
 
 }  // namespace laminar::models

@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "hook_plan.hpp"
+#include "layers.hpp"
 #include "laminar/model_backend.hpp"
 #include "tokenizer/tokenizer.hpp"
 
@@ -86,46 +87,6 @@ private:
     std::unique_ptr<Transformer> model_;
     const Transformer& model() const;
     const Tokenizer& tokenizer() const;
-};
-
-/// The activation functions config.json files name (hidden_act, activation_function).
-torch::Tensor activation(const torch::Tensor& x, const std::string& name);
-/// Throws std::runtime_error naming the file when `name` is not one activation() knows.
-void check_activation(const std::string& name, const std::filesystem::path& config);
-
-/// nn.Linear: x W^T + b for W [out, in] as stored, in any float dtype (b may be undefined;
-/// float32). A prompt must give the
-/// same numbers alone as in a batch, and OpenBLAS computes small products (rows x out x in
-/// below about a million) with other kernels whose results differ in the last bits: so fewer
-/// than 64 rows are padded to 64 with zeros where W has under 4M elements. Larger weights take
-/// the blocked kernel for any row count (tests/reference checks a model that has them).
-torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b);
-/// GPT-2's Conv1D: x W + b for W [in, out], padded likewise.
-torch::Tensor conv1d(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b);
-
-/// Rows `ids` [B, T] of an embedding table in its file's dtype, as float32 [B, T, d].
-torch::Tensor embed(const torch::Tensor& table, const torch::Tensor& ids);
-
-/// Softmax attention of q [B, Tq, H, dh] over k, v [B, Tk, KV, dh] (Tk - Tq cached positions come
-/// first); KV divides H and query head h reads key/value head h / (H / KV) (grouped-query
-/// attention). `causal` masks later keys, `window` > 0 also keys `window` or more positions back
-/// (Mistral). Returns the heads' outputs side by side [B*Tq, H*dh] and the pattern [B, H, Tq, Tk].
-std::pair<torch::Tensor, torch::Tensor> attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                                  double scale, bool causal, int window = 0);
-
-/// Rotary position embeddings as Hugging Face applies them (the rotate-half convention: the
-/// first and second halves of the rotated dimensions pair up), for positions 0..T-1, on the
-/// first `dims` dimensions of each head (all of them, or GPT-NeoX's rotary_pct share).
-class Rotary {
-public:
-    /// For positions offset .. offset + T - 1.
-    Rotary(int64_t T, int64_t dims, double theta, int64_t offset = 0);
-    /// x [B, T, heads, d_head] -> the same shape, rotated.
-    torch::Tensor apply(const torch::Tensor& x) const;
-
-private:
-    int64_t dims_;
-    torch::Tensor cos_, sin_;  // [1, T, 1, dims]
 };
 
 }  // namespace laminar::models

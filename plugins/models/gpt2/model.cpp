@@ -67,7 +67,7 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
         if (want("hook_resid_pre")) capture(name + "hook_resid_pre", x.view({B, T, d}));
 
         // Attention. c_attn's output (bias included) split in three: q, k, v.
-        const torch::Tensor h1 = torch::layer_norm(x, {d}, w.ln_1_w, w.ln_1_b, eps);   // [B*T, d]
+        const torch::Tensor h1 = models::layer_norm(x, w.ln_1_w, w.ln_1_b, eps);   // [B*T, d]
         const torch::Tensor qkv = conv1d(h1, w.c_attn_w, w.c_attn_b);            // [B*T, 3d]
         const auto parts = qkv.view({B, T, 3, H, dh}).unbind(2);                       // 3 x [B, T, H, dh]
         if (want("attn.hook_q")) capture(name + "attn.hook_q", parts[0]);
@@ -87,7 +87,7 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
         if (plan.done(l, {"hook_mlp_out", "hook_resid_post"})) return;
 
         // MLP.
-        const torch::Tensor h2 = torch::layer_norm(x, {d}, w.ln_2_w, w.ln_2_b, eps);
+        const torch::Tensor h2 = models::layer_norm(x, w.ln_2_w, w.ln_2_b, eps);
         const torch::Tensor mlp_out = conv1d(models::activation(conv1d(h2, w.fc_w, w.fc_b), config_.activation_function), w.proj_w, w.proj_b);
         if (want("hook_mlp_out")) capture(name + "hook_mlp_out", mlp_out.view({B, T, d}));
         x = x + mlp_out;
@@ -104,7 +104,7 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
 }
 
 torch::Tensor Model::final_norm(const torch::Tensor& x) const {
-    return torch::layer_norm(x, {config_.n_embd}, ln_f_w_, ln_f_b_, config_.layer_norm_epsilon);
+    return models::layer_norm(x, ln_f_w_, ln_f_b_, config_.layer_norm_epsilon);
 }
 
 torch::Tensor Model::unembed(const torch::Tensor& residual) const {  // tied: the token embedding

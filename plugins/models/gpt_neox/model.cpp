@@ -91,7 +91,7 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
         if (want("hook_resid_pre")) capture(name + "hook_resid_pre", x.view({B, T, d}));
 
         // Attention. The fused projection is laid out per head: [q_h | k_h | v_h] for each head h.
-        const torch::Tensor h1 = torch::layer_norm(x, {d}, w.ln1_w, w.ln1_b, eps);
+        const torch::Tensor h1 = models::layer_norm(x, w.ln1_w, w.ln1_b, eps);
         const auto parts = models::linear(h1, w.qkv_w, w.qkv_b).view({B, T, H, 3 * dh}).split(dh, -1);
         const torch::Tensor &q = parts[0], &k = parts[1], &v = parts[2];         // [B, T, H, dh]
         if (want("attn.hook_q")) capture(name + "attn.hook_q", q);
@@ -111,7 +111,7 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
         const torch::Tensor mid = x + attn_out;
         if (!c.parallel_residual && want("hook_resid_mid")) capture(name + "hook_resid_mid", mid.view({B, T, d}));
         if (plan.done(l, {"hook_mlp_out", "hook_resid_post"})) return;
-        const torch::Tensor h2 = torch::layer_norm(c.parallel_residual ? x : mid, {d}, w.ln2_w, w.ln2_b, eps);
+        const torch::Tensor h2 = models::layer_norm(c.parallel_residual ? x : mid, w.ln2_w, w.ln2_b, eps);
         const torch::Tensor mlp_out =
             models::linear(models::activation(models::linear(h2, w.up_w, w.up_b), c.hidden_act), w.down_w, w.down_b);
         if (want("hook_mlp_out")) capture(name + "hook_mlp_out", mlp_out.view({B, T, d}));
@@ -129,7 +129,7 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
 }
 
 torch::Tensor Model::final_norm(const torch::Tensor& x) const {
-    return torch::layer_norm(x, {config_.d_model}, final_w_, final_b_, config_.layer_norm_eps);
+    return models::layer_norm(x, final_w_, final_b_, config_.layer_norm_eps);
 }
 
 torch::Tensor Model::unembed(const torch::Tensor& residual) const {

@@ -35,14 +35,6 @@ Config Config::load(const std::filesystem::path& dir) {
     j.fail("model_type is \"" + c.model_type + "\"; the llama backend reads llama, mistral and qwen2");
 }
 
-namespace {
-
-torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, double eps) {
-    return x * torch::rsqrt(x.pow(2).mean(-1, true).add_(eps)) * w;
-}
-
-}  // namespace
-
 Model::Model(const std::filesystem::path& dir)
     : config_(Config::load(dir)), weights_(dir, {"model."}),
       attention_(weights_, config_.n_layer, [this](const models::WeightReader& r, int l) { return load_attention(r, l); }),
@@ -109,7 +101,7 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
         if (want("hook_resid_pre")) capture(name + "hook_resid_pre", x.view({B, T, d}));
 
         // Attention: q, k, v per head; rotary on q and k; k and v have the key/value heads.
-        const torch::Tensor h = rms_norm(x, w.input_norm, eps);                     // [B*T, d]
+        const torch::Tensor h = models::rms_norm(x, w.input_norm, eps);                     // [B*T, d]
         const torch::Tensor q = models::linear(h, w.wq, w.bq).view({B, T, H, dh});
         const torch::Tensor k = models::linear(h, w.wk, w.bk).view({B, T, KV, dh});
         const torch::Tensor v = models::linear(h, w.wv, w.bv).view({B, T, KV, dh});
@@ -132,7 +124,7 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
 
         // SwiGLU MLP: down(act(gate(h)) * up(h)).
         const MlpWeights& mlp = mlp_[l];
-        const torch::Tensor h2 = rms_norm(x, mlp.post_norm, eps);
+        const torch::Tensor h2 = models::rms_norm(x, mlp.post_norm, eps);
         const torch::Tensor gated = models::activation(models::linear(h2, mlp.gate, {}), c.hidden_act).mul_(models::linear(h2, mlp.up, {}));
         const torch::Tensor mlp_out = models::linear(gated, mlp.down, {});
         if (want("hook_mlp_out")) capture(name + "hook_mlp_out", mlp_out.view({B, T, d}));
@@ -147,7 +139,7 @@ void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, cons
     }
 }
 
-torch::Tensor Model::final_norm(const torch::Tensor& x) const { return rms_norm(x, norm_, config_.rms_norm_eps); }
+torch::Tensor Model::final_norm(const torch::Tensor& x) const { return models::rms_norm(x, norm_, config_.rms_norm_eps); }
 
 torch::Tensor Model::unembed(const torch::Tensor& residual) const {
     return models::linear(final_norm(residual), lm_head_, {});

@@ -1,0 +1,261 @@
+#include "gemm.hpp"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include <ATen/Parallel.h>
+
+namespace laminar::models::gemm {
+
+namespace {
+
+// Blocks of the product: kDepth values of k at a time (a tile's x rows stay in L1) and
+// kColumns output columns (their panels, kDepth deep, stay in L2 while every row passes).
+// A block boundary stores the running sums and loads them again, which changes no bit.
+constexpr int64_t kDepth = 256;
+constexpr int64_t kColumns = 512;
+
+// Weights as the file stores them; widening F16 and BF16 to float32 is exact.
+inline float widen(float w) { return w; }
+inline float widen(c10::Half w) { return static_cast<float>(w); }
+inline float widen(c10::BFloat16 w) { return static_cast<float>(w); }
+
+// A tile: rows x the kernel's width of y, from k0 to k0 + depth (x and panel start at k0).
+// `first`: the sums start from 0 (the first block of k), else from what y holds.
+template <typename W>
+using TileFn = void (*)(const float* x, int64_t ldx, const W* panel, int64_t depth, float* y, int64_t ldy, bool first);
+
+// ---- AVX-512: 12 rows x 32 columns (24 accumulators in zmm registers).
+// GCC 12 warns that the pass-through operand (_mm512_undefined_*) of unmasked AVX-512
+// intrinsics is uninitialized (GCC bug 105593): their mask takes every lane, it is never read.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+__attribute__((target("avx512f"))) inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+__attribute__((target("avx512f"))) inline __m512 load16(const c10::Half* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+__attribute__((target("avx512f"))) inline __m512 load16(const c10::BFloat16* p) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
+}
+
+struct Avx512 {
+    static constexpr int rows = 12, width = 32;
+    template <int R, typename W>
+    __attribute__((target("avx512f"))) static void tile(const float* x, int64_t ldx, const W* panel, int64_t depth, float* y,
+                                                          int64_t ldy, bool first) {
+        __m512 lo[R], hi[R];
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+            lo[r] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(y + r * ldy);
+            hi[r] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(y + r * ldy + 16);
+        }
+        for (int64_t k = 0; k < depth; ++k) {
+            const __m512 w_lo = load16(panel + k * width), w_hi = load16(panel + k * width + 16);
+#pragma GCC unroll 16
+            for (int r = 0; r < R; ++r) {
+                const __m512 a = _mm512_set1_ps(x[r * ldx + k]);
+                lo[r] = _mm512_fmadd_ps(a, w_lo, lo[r]);
+                hi[r] = _mm512_fmadd_ps(a, w_hi, hi[r]);
+            }
+        }
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+            _mm512_storeu_ps(y + r * ldy, lo[r]);
+            _mm512_storeu_ps(y + r * ldy + 16, hi[r]);
+        }
+    }
+};
+
+#pragma GCC diagnostic pop
+
+// ---- AVX2 + FMA (+ F16C): 6 rows x 16 columns (12 accumulators in ymm registers).
+__attribute__((target("avx2,fma,f16c"))) inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+__attribute__((target("avx2,fma,f16c"))) inline __m256 load8(const c10::Half* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+__attribute__((target("avx2,fma,f16c"))) inline __m256 load8(const c10::BFloat16* p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
+}
+
+struct Avx2 {
+    static constexpr int rows = 6, width = 16;
+    template <int R, typename W>
+    __attribute__((target("avx2,fma,f16c"))) static void tile(const float* x, int64_t ldx, const W* panel, int64_t depth,
+                                                               float* y, int64_t ldy, bool first) {
+        __m256 lo[R], hi[R];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+            lo[r] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(y + r * ldy);
+            hi[r] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(y + r * ldy + 8);
+        }
+        for (int64_t k = 0; k < depth; ++k) {
+            const __m256 w_lo = load8(panel + k * width), w_hi = load8(panel + k * width + 8);
+#pragma GCC unroll 8
+            for (int r = 0; r < R; ++r) {
+                const __m256 a = _mm256_broadcast_ss(x + r * ldx + k);
+                lo[r] = _mm256_fmadd_ps(a, w_lo, lo[r]);
+                hi[r] = _mm256_fmadd_ps(a, w_hi, hi[r]);
+            }
+        }
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+            _mm256_storeu_ps(y + r * ldy, lo[r]);
+            _mm256_storeu_ps(y + r * ldy + 8, hi[r]);
+        }
+    }
+};
+
+// ---- Any x86-64: std::fma rounds once, as the vector instructions do (slowly where the CPU
+// has no FMA: the reference the others are tested against, and the fallback).
+struct Portable {
+    static constexpr int rows = 4, width = 16;
+    template <int R, typename W>
+    static void tile(const float* x, int64_t ldx, const W* panel, int64_t depth, float* y, int64_t ldy, bool first) {
+        float acc[R][width];
+        for (int r = 0; r < R; ++r)
+            for (int j = 0; j < width; ++j) acc[r][j] = first ? 0.0f : y[r * ldy + j];
+        for (int64_t k = 0; k < depth; ++k)
+            for (int r = 0; r < R; ++r) {
+                const float a = x[r * ldx + k];
+                for (int j = 0; j < width; ++j) acc[r][j] = std::fma(a, widen(panel[k * width + j]), acc[r][j]);
+            }
+        for (int r = 0; r < R; ++r)
+            for (int j = 0; j < width; ++j) y[r * ldy + j] = acc[r][j];
+    }
+};
+
+// tiles[R]: the tile of R rows (1 .. K::rows), for the last rows of a product.
+template <class K, typename W, int... R>
+std::array<TileFn<W>, sizeof...(R) + 1> tile_table(std::integer_sequence<int, R...>) {
+    return {nullptr, &K::template tile<R + 1, W>...};
+}
+
+template <class K, typename W>
+void product(const float* x, int64_t rows, int64_t ldx, const Packed& w, float* y, int64_t ldy) {
+    static const auto tiles = tile_table<K, W>(std::make_integer_sequence<int, K::rows>{});
+    constexpr int64_t R = K::rows, N = K::width;
+    const int64_t in = w.in(), out = w.out(), row_blocks = (rows + R - 1) / R;
+    for (int64_t jc = 0; jc < out; jc += kColumns) {
+        const int64_t first_panel = jc / N, panels = (std::min(out, jc + kColumns) - jc + N - 1) / N;
+        for (int64_t k0 = 0; k0 < in; k0 += kDepth) {
+            const int64_t depth = std::min(kDepth, in - k0);
+            // Row block after row block, each across the block's panels: a tile's x rows are
+            // read from L1 while the panels stream from L2.
+            at::parallel_for(0, row_blocks * panels, 1, [&](int64_t begin, int64_t end) {
+                for (int64_t t = begin; t < end; ++t) {
+                    const int64_t r0 = t / panels * R, p = first_panel + t % panels;
+                    const int rows_here = static_cast<int>(std::min(R, rows - r0));
+                    const int64_t cols = std::min(N, out - p * N);
+                    const W* panel = static_cast<const W*>(w.panel(p)) + k0 * N;
+                    const float* xs = x + r0 * ldx + k0;
+                    float* ys = y + r0 * ldy + p * N;
+                    if (cols == N) {
+                        tiles[rows_here](xs, ldx, panel, depth, ys, ldy, k0 == 0);
+                        continue;
+                    }
+                    // The last panel is padded with zero weights: its tile goes through a
+                    // buffer, and only the real columns come back.
+                    alignas(64) float buffer[R * N];
+                    for (int r = 0; r < rows_here; ++r) std::copy(ys + r * ldy, ys + r * ldy + cols, buffer + r * N);
+                    tiles[rows_here](xs, ldx, panel, depth, buffer, N, k0 == 0);
+                    for (int r = 0; r < rows_here; ++r) std::copy(buffer + r * N, buffer + r * N + cols, ys + r * ldy);
+                }
+            });
+        }
+    }
+    if (in == 0)
+        for (int64_t r = 0; r < rows; ++r) std::fill(y + r * ldy, y + r * ldy + out, 0.0f);
+}
+
+template <class K>
+void product_of(const float* x, int64_t rows, int64_t ldx, const Packed& w, float* y, int64_t ldy) {
+    switch (w.dtype()) {
+        case torch::kFloat32: return product<K, float>(x, rows, ldx, w, y, ldy);
+        case torch::kFloat16: return product<K, c10::Half>(x, rows, ldx, w, y, ldy);
+        case torch::kBFloat16: return product<K, c10::BFloat16>(x, rows, ldx, w, y, ldy);
+        default: throw std::logic_error("gemm: weights of an unexpected dtype");
+    }
+}
+
+int64_t width_of(Kernel kernel) {
+    switch (kernel) {
+        case Kernel::avx512: return Avx512::width;
+        case Kernel::avx2: return Avx2::width;
+        case Kernel::portable: return Portable::width;
+    }
+    return Portable::width;
+}
+
+bool supported(Kernel kernel) {
+    switch (kernel) {
+        case Kernel::avx512: return __builtin_cpu_supports("avx512f");
+        case Kernel::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+        case Kernel::portable: return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+Kernel best_kernel() {
+    static const Kernel chosen = [] {
+        if (const char* asked = std::getenv("LAMINAR_GEMM_KERNEL"); asked && *asked) {
+            const std::string name = asked;
+            const Kernel k = name == "avx512" ? Kernel::avx512 : name == "avx2" ? Kernel::avx2 : Kernel::portable;
+            if (name != "avx512" && name != "avx2" && name != "portable")
+                throw std::runtime_error("LAMINAR_GEMM_KERNEL is \"" + name + "\"; expected avx512, avx2 or portable");
+            if (!supported(k)) throw std::runtime_error("LAMINAR_GEMM_KERNEL is " + name + ", which this CPU does not have");
+            return k;
+        }
+        return supported(Kernel::avx512) ? Kernel::avx512 : supported(Kernel::avx2) ? Kernel::avx2 : Kernel::portable;
+    }();
+    return chosen;
+}
+
+Packed::Packed(const torch::Tensor& w, bool in_by_out, Kernel kernel)
+    : Packed(w.data_ptr(), w.scalar_type(), w.size(in_by_out ? 0 : 1), w.size(in_by_out ? 1 : 0), w.stride(in_by_out ? 0 : 1),
+             w.stride(in_by_out ? 1 : 0), kernel) {}
+
+Packed::Packed(const void* data, torch::ScalarType dtype, int64_t in, int64_t out, int64_t k_stride, int64_t c_stride,
+               Kernel kernel)
+    : in_(in), out_(out), width_(width_of(kernel)), kernel_(kernel), dtype_(dtype) {
+    element_ = static_cast<int64_t>(c10::elementSize(dtype));
+    data_.assign(static_cast<std::size_t>(panels() * in_ * width_ * element_), 0);  // the last panel's padding: zeros
+    switch (dtype_) {
+        case torch::kFloat32: pack(static_cast<const float*>(data), k_stride, c_stride); break;
+        case torch::kFloat16: pack(static_cast<const c10::Half*>(data), k_stride, c_stride); break;
+        case torch::kBFloat16: pack(static_cast<const c10::BFloat16*>(data), k_stride, c_stride); break;
+        default: throw std::logic_error("gemm: weights must be F32, F16 or BF16");
+    }
+}
+
+template <typename T>
+void Packed::pack(const T* source, int64_t k_stride, int64_t c_stride) {
+    T* packed = reinterpret_cast<T*>(data_.data());
+    at::parallel_for(0, panels(), 1, [&](int64_t begin, int64_t end) {
+        for (int64_t p = begin; p < end; ++p)
+            for (int64_t j = 0; j < width_ && p * width_ + j < out_; ++j) {
+                const T* column = source + (p * width_ + j) * c_stride;
+                T* to = packed + p * in_ * width_ + j;
+                for (int64_t k = 0; k < in_; ++k) to[k * width_] = column[k * k_stride];
+            }
+    });
+}
+
+void multiply(const float* x, int64_t rows, int64_t ldx, const Packed& w, float* y, int64_t ldy) {
+    switch (w.kernel()) {
+        case Kernel::avx512: return product_of<Avx512>(x, rows, ldx, w, y, ldy);
+        case Kernel::avx2: return product_of<Avx2>(x, rows, ldx, w, y, ldy);
+        case Kernel::portable: return product_of<Portable>(x, rows, ldx, w, y, ldy);
+    }
+}
+
+}  // namespace laminar::models::gemm

@@ -1,0 +1,59 @@
+// The matrix products of a forward pass, computed so that a row's numbers never depend on the
+// rows beside it. BLAS libraries pick kernels, blockings and thread splits by the shape of the
+// whole product, and OpenBLAS's Haswell kernels give a row at some offsets of a batch other
+// last bits than the same row alone: a prompt's activations would then depend on its batch,
+// shard or rank. Here every output element is one chain of fused multiply-adds,
+//     y[r][c] = fma(x[r][in-1], w[in-1][c], ... fma(x[r][1], w[1][c], fma(x[r][0], w[0][c], 0)))
+// in increasing k, whichever rows share the call, whichever thread computes it and whichever
+// kernel runs it (AVX-512, AVX2 + FMA, or std::fma on any x86-64): identical inputs meet
+// identical arithmetic, by construction.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace laminar::models::gemm {
+
+/// The instruction sets a product can run on; all give the same bits.
+enum class Kernel { avx512, avx2, portable };
+/// The fastest this CPU has, unless LAMINAR_GEMM_KERNEL names another (avx512, avx2, portable).
+Kernel best_kernel();
+
+/// A weight matrix laid out for the product: its output columns in panels of the kernel's
+/// width, each panel k-major (the `width` weights of one k side by side), in the file's dtype
+/// (F32, F16 or BF16: widened exactly as the kernel reads them, so a half-precision model
+/// keeps its file's size in memory).
+class Packed {
+public:
+    /// `w` as nn.Linear stores it, [out, in], or (`in_by_out`) as GPT-2's Conv1D, [in, out].
+    Packed(const torch::Tensor& w, bool in_by_out, Kernel kernel = best_kernel());
+    /// Weights (k, c) at data + k * k_stride + c * c_stride (in elements of `dtype`).
+    Packed(const void* data, torch::ScalarType dtype, int64_t in, int64_t out, int64_t k_stride, int64_t c_stride,
+           Kernel kernel = best_kernel());
+    int64_t in() const { return in_; }
+    int64_t out() const { return out_; }
+    Kernel kernel() const { return kernel_; }
+    torch::ScalarType dtype() const { return dtype_; }
+    /// Panel p's weights for k = 0 .. in - 1, `width()` per k.
+    const void* panel(int64_t p) const { return data_.data() + p * in_ * width_ * element_; }
+    int64_t width() const { return width_; }
+    int64_t panels() const { return (out_ + width_ - 1) / width_; }
+
+private:
+    template <typename T>
+    void pack(const T* source, int64_t k_stride, int64_t c_stride);
+    int64_t in_ = 0, out_ = 0, width_ = 0, element_ = 0;
+    Kernel kernel_;
+    torch::ScalarType dtype_;
+    std::vector<unsigned char> data_;
+};
+
+/// y[r, c] = sum over k of x[r, k] w[k, c] (the chain above), for `rows` rows of x (float32,
+/// row r at x + r * ldx, `w.in()` wide) into y (row r at y + r * ldy, `w.out()` wide).
+/// Parallel over tiles of rows and columns with libtorch's threads (serial when called from
+/// one of them): the split changes which thread computes an element, never how.
+void multiply(const float* x, int64_t rows, int64_t ldx, const Packed& w, float* y, int64_t ldy);
+
+}  // namespace laminar::models::gemm

@@ -1,0 +1,164 @@
+#include "layers.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include <ATen/Parallel.h>
+
+#include "gemm.hpp"
+
+namespace laminar::models {
+
+namespace {
+
+/// Weights packed for gemm::multiply, by the address of the mapped original and layout.
+struct PackedWeights {
+    std::mutex lock;
+    std::unordered_map<const void*, std::unique_ptr<gemm::Packed>> by_address[2];  // [in_by_out]
+};
+
+PackedWeights& packed_weights() {
+    static PackedWeights kept;
+    return kept;
+}
+
+const gemm::Packed& packed(const torch::Tensor& w, bool in_by_out) {
+    PackedWeights& kept = packed_weights();
+    std::lock_guard<std::mutex> guard(kept.lock);
+    auto& slot = kept.by_address[in_by_out][w.data_ptr()];
+    if (!slot) slot = std::make_unique<gemm::Packed>(w, in_by_out);
+    return *slot;
+}
+
+/// x [..., in] times packed weights, plus b.
+torch::Tensor times(const torch::Tensor& x, const gemm::Packed& w, const torch::Tensor& b) {
+    const torch::Tensor rows = x.reshape({-1, w.in()}).to(torch::kFloat32).contiguous();
+    torch::Tensor y = torch::empty({rows.size(0), w.out()}, torch::kFloat32);
+    gemm::multiply(rows.data_ptr<float>(), rows.size(0), w.in(), w, y.data_ptr<float>(), w.out());
+    if (b.defined()) y.add_(b);  // exact, elementwise
+    std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+    shape.back() = w.out();
+    return y.view(shape);
+}
+
+/// `f` applied to each row (last dimension) of x by a call of its own, rows shared among
+/// libtorch's threads; inside them libtorch runs `f`'s operations on one thread.
+template <typename F>
+torch::Tensor per_row(const torch::Tensor& x, F f) {
+    const torch::Tensor rows = x.reshape({-1, x.size(-1)}).contiguous();
+    torch::Tensor out = torch::empty_like(rows);
+    const bool inference = c10::InferenceMode::is_enabled();
+    at::parallel_for(0, rows.size(0), 1, [&](int64_t begin, int64_t end) {
+        c10::InferenceMode guard(inference);  // a worker thread starts without the caller's mode
+        for (int64_t r = begin; r < end; ++r) out[r].copy_(f(rows[r]));
+    });
+    return out.view(x.sizes());
+}
+
+}  // namespace
+
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) { return times(x, packed(w, false), b); }
+
+torch::Tensor conv1d(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) { return times(x, packed(w, true), b); }
+
+void forget_packed_weights() {
+    PackedWeights& kept = packed_weights();
+    std::lock_guard<std::mutex> guard(kept.lock);
+    for (auto& layout : kept.by_address) layout.clear();
+}
+
+torch::Tensor layer_norm(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b, double eps) {
+    return per_row(x, [&](const torch::Tensor& row) { return torch::layer_norm(row, {row.size(0)}, w, b, eps); });
+}
+
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, double eps) {
+    return per_row(x, [&](const torch::Tensor& row) { return row * torch::rsqrt(row.pow(2).mean().add_(eps)) * w; });
+}
+
+torch::Tensor activation(const torch::Tensor& x, const std::string& name) {
+    return per_row(x, [&](const torch::Tensor& row) {
+        if (name == "gelu") return torch::gelu(row);  // exact (erf)
+        if (name == "relu") return torch::relu(row);
+        if (name == "silu" || name == "swish") return torch::silu(row);
+        return torch::gelu(row, "tanh");  // gelu_new, gelu_fast, gelu_pytorch_tanh: the tanh approximation
+    });
+}
+
+void check_activation(const std::string& name, const std::filesystem::path& config) {
+    for (const char* known : {"gelu", "relu", "silu", "swish", "gelu_new", "gelu_fast", "gelu_pytorch_tanh"})
+        if (name == known) return;
+    throw std::runtime_error(config.string() + ": activation \"" + name +
+                             "\" is not supported (gelu, gelu_new, gelu_fast, gelu_pytorch_tanh, relu, silu)");
+}
+
+torch::Tensor embed(const torch::Tensor& table, const torch::Tensor& ids) {
+    return torch::embedding(table, ids).to(torch::kFloat32);
+}
+
+std::pair<torch::Tensor, torch::Tensor> attention(const torch::Tensor& q_in, const torch::Tensor& k_in, const torch::Tensor& v_in,
+                                                  double scale, bool causal, int window) {
+    const torch::Tensor q = q_in.to(torch::kFloat32).contiguous(), k = k_in.to(torch::kFloat32).contiguous(),
+                        v = v_in.to(torch::kFloat32).contiguous();
+    const int64_t B = q.size(0), T = q.size(1), H = q.size(2), dh = q.size(3), KV = k.size(2), group = H / KV;
+    const int64_t Tk = k.size(1), past = Tk - T;  // query t stands at position past + t
+    torch::Tensor z = torch::empty({B, T, H, dh}, torch::kFloat32);
+    torch::Tensor pattern = torch::empty({B, H, T, Tk}, torch::kFloat32);  // every entry is written below
+    const float* qs = q.data_ptr<float>();
+    const float* ks = k.data_ptr<float>();
+    const float* vs = v.data_ptr<float>();
+    float* zs = z.data_ptr<float>();
+    float* ps = pattern.data_ptr<float>();
+    const float factor = static_cast<float>(scale);
+    // One prompt's head at a time: its products and its softmax depend on it alone.
+    at::parallel_for(0, B * H, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+            const int64_t b = i / H, h = i % H, g = h / group;
+            const float* keys = ks + (b * Tk * KV + g) * dh;  // key j at keys + j * KV * dh
+            const float* values = vs + (b * Tk * KV + g) * dh;
+            float* p = ps + i * T * Tk;                            // [T, Tk]
+            // scores = q kᵀ: the keys as the weights of a [Tk, dh] nn.Linear.
+            gemm::multiply(qs + (b * T * H + h) * dh, T, H * dh, gemm::Packed(keys, torch::kFloat32, dh, Tk, 1, KV * dh), p, Tk);
+            for (int64_t t = 0; t < T; ++t) {
+                float* row = p + t * Tk;
+                const int64_t last = causal ? past + t : Tk - 1;
+                const int64_t first = causal && window > 0 ? std::max<int64_t>(0, past + t - window + 1) : 0;
+                float top = -std::numeric_limits<float>::infinity();
+                for (int64_t j = first; j <= last; ++j) top = std::max(top, row[j] *= factor);
+                double sum = 0;
+                for (int64_t j = first; j <= last; ++j) sum += (row[j] = std::exp(row[j] - top));
+                const float total = static_cast<float>(sum);
+                std::fill(row, row + first, 0.0f);
+                for (int64_t j = first; j <= last; ++j) row[j] /= total;
+                std::fill(row + last + 1, row + Tk, 0.0f);
+            }
+            // z = pattern v: the values as the weights of a [Tk, dh] Conv1D.
+            gemm::multiply(p, T, Tk, gemm::Packed(values, torch::kFloat32, Tk, dh, KV * dh, 1), zs + (b * T * H + h) * dh, H * dh);
+        }
+    });
+    return {z.view({B * T, H * dh}), std::move(pattern)};
+}
+
+Rotary::Rotary(int64_t T, int64_t dims, double theta, int64_t offset) : dims_(dims) {
+    // As Hugging Face computes them: inv_freq in float32, angles for positions 0..T-1.
+    const torch::Tensor inv_freq =
+        1.0 / torch::pow(theta, torch::arange(0, dims, 2, torch::kInt64).to(torch::kFloat32) / static_cast<double>(dims));
+    const torch::Tensor angles = torch::outer(torch::arange(offset, offset + T, torch::kFloat32), inv_freq);  // [T, dims/2]
+    const torch::Tensor both = torch::cat({angles, angles}, -1).view({1, T, 1, dims});
+    cos_ = both.cos();
+    sin_ = both.sin();
+}
+
+torch::Tensor Rotary::apply(const torch::Tensor& x) const {
+    const bool partial = dims_ < x.size(-1);
+    const torch::Tensor r = partial ? x.narrow(-1, 0, dims_) : x;
+    const auto halves = r.chunk(2, -1);
+    const torch::Tensor rotated = r * cos_ + torch::cat({-halves[1], halves[0]}, -1) * sin_;
+    return partial ? torch::cat({rotated, x.narrow(-1, dims_, x.size(-1) - dims_)}, -1) : rotated;
+}
+
+}  // namespace laminar::models

@@ -1,0 +1,64 @@
+// The layers every family's forward pass is made of, each computed so that a prompt's numbers
+// are the same alone and in any batch, shard or rank, on any x86-64 CPU and thread count:
+//   * products with weights and attention's two products run gemm.hpp's kernel, whose every
+//     element is one fixed chain of fused multiply-adds;
+//   * norms and activations run on each row by a call of its own (libtorch picks vector widths,
+//     scalar tails and thread splits by a tensor's size: for one row, by the row alone);
+//   * attention runs prompt by prompt and head by head;
+//   * what remains (embedding lookups, additions, products by a scalar or by cos/sin, copies) is
+//     exact elementwise arithmetic, the same in any lane.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <utility>
+
+#include <torch/torch.h>
+
+namespace laminar::models {
+
+/// nn.Linear: x W^T + b for x [..., in] float32 and W [out, in] as stored (F32, F16 or BF16);
+/// b float32 or undefined.
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b);
+/// GPT-2's Conv1D: x W + b for W [in, out].
+torch::Tensor conv1d(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b);
+/// The weights linear() and conv1d() laid out for their kernel once, on first use, are kept
+/// until a model is unloaded (they are views of its mapped files).
+void forget_packed_weights();
+
+/// LayerNorm over the last dimension (w and b float32 [d]).
+torch::Tensor layer_norm(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b, double eps);
+/// RMSNorm as Llama's: x / sqrt(mean(x^2) + eps) * w.
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, double eps);
+
+/// The activation functions config.json files name (hidden_act, activation_function).
+torch::Tensor activation(const torch::Tensor& x, const std::string& name);
+/// Throws std::runtime_error naming the file when `name` is not one activation() knows.
+void check_activation(const std::string& name, const std::filesystem::path& config);
+
+/// Rows `ids` [B, T] of an embedding table in its file's dtype, as float32 [B, T, d].
+torch::Tensor embed(const torch::Tensor& table, const torch::Tensor& ids);
+
+/// Softmax attention of q [B, Tq, H, dh] over k, v [B, Tk, KV, dh] (Tk - Tq cached positions come
+/// first); KV divides H and query head h reads key/value head h / (H / KV) (grouped-query
+/// attention). `causal` masks later keys, `window` > 0 also keys `window` or more positions back
+/// (Mistral). Returns the heads' outputs side by side [B*Tq, H*dh] and the pattern [B, H, Tq, Tk].
+std::pair<torch::Tensor, torch::Tensor> attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                                  double scale, bool causal, int window = 0);
+
+/// Rotary position embeddings as Hugging Face applies them (the rotate-half convention: the
+/// first and second halves of the rotated dimensions pair up), for positions 0..T-1, on the
+/// first `dims` dimensions of each head (all of them, or GPT-NeoX's rotary_pct share).
+class Rotary {
+public:
+    /// For positions offset .. offset + T - 1.
+    Rotary(int64_t T, int64_t dims, double theta, int64_t offset = 0);
+    /// x [B, T, heads, d_head] -> the same shape, rotated.
+    torch::Tensor apply(const torch::Tensor& x) const;
+
+private:
+    int64_t dims_;
+    torch::Tensor cos_, sin_;  // [1, T, 1, dims]
+};
+
+}  // namespace laminar::models

@@ -1,0 +1,124 @@
+// The forward passes' product (plugins/models/common/gemm.hpp): every element is the documented
+// chain of fused multiply-adds, so a row's numbers are the same alone, in any batch, at any
+// offset, on any thread count and with every kernel this CPU can run. The reference is the
+// chain written out here with std::fma, and a float64 product for the accuracy bound.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include "gemm.hpp"
+
+// libtorch brings glog, whose CHECK aborts instead of counting: doctest's is DOCTEST_CHECK here.
+
+using laminar::models::gemm::Kernel;
+using laminar::models::gemm::multiply;
+using laminar::models::gemm::Packed;
+
+namespace {
+
+std::vector<Kernel> kernels_here() {
+    std::vector<Kernel> out{Kernel::portable};
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) out.push_back(Kernel::avx2);
+    if (__builtin_cpu_supports("avx512f")) out.push_back(Kernel::avx512);
+    return out;
+}
+
+struct Case {
+    torch::Tensor x;  // [rows, in] float32
+    torch::Tensor w;  // [out, in] or [in, out], in `dtype`
+    bool in_by_out;
+};
+
+Case random_case(int64_t rows, int64_t in, int64_t out, torch::ScalarType dtype, bool in_by_out, uint64_t seed) {
+    torch::manual_seed(seed);
+    return {torch::randn({rows, in}), (in_by_out ? torch::randn({in, out}) : torch::randn({out, in})).to(dtype), in_by_out};
+}
+
+/// The documented chain, element by element.
+std::vector<float> chain(const Case& c) {
+    const torch::Tensor w = (c.in_by_out ? c.w : c.w.t()).to(torch::kFloat32).contiguous();  // [in, out], widened exactly
+    const int64_t rows = c.x.size(0), in = c.x.size(1), out = w.size(1);
+    const float* x = c.x.data_ptr<float>();
+    const float* wf = w.data_ptr<float>();
+    std::vector<float> y(rows * out);
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < out; ++j) {
+            float acc = 0.0f;
+            for (int64_t k = 0; k < in; ++k) acc = std::fma(x[r * in + k], wf[k * out + j], acc);
+            y[r * out + j] = acc;
+        }
+    return y;
+}
+
+std::vector<float> product(const Case& c, Kernel kernel, int64_t first_row = 0, int64_t rows = -1) {
+    const Packed w(c.w, c.in_by_out, kernel);
+    if (rows < 0) rows = c.x.size(0) - first_row;
+    std::vector<float> y(rows * w.out());
+    multiply(c.x.data_ptr<float>() + first_row * w.in(), rows, w.in(), w, y.data(), w.out());
+    return y;
+}
+
+bool same_bits(const std::vector<float>& a, const float* b, std::size_t n) { return std::memcmp(a.data(), b, n * sizeof(float)) == 0; }
+
+}  // namespace
+
+TEST_CASE("every kernel computes the documented chain of fused multiply-adds, bit for bit") {
+    // Shapes across the kernels' tiles (4, 6, 12 rows; 16, 32 columns) and blocks (256 of k,
+    // 512 columns), in every weight dtype and both layouts.
+    const int64_t shapes[][3] = {{1, 1, 1}, {5, 64, 192}, {13, 300, 40}, {25, 257, 513}, {7, 520, 1030}};
+    uint64_t seed = 1;
+    for (const auto& s : shapes)
+        for (auto dtype : {torch::kFloat32, torch::kFloat16, torch::kBFloat16})
+            for (bool in_by_out : {false, true}) {
+                const Case c = random_case(s[0], s[1], s[2], dtype, in_by_out, seed++);
+                const std::vector<float> expected = chain(c);
+                for (Kernel k : kernels_here()) {
+                    CAPTURE(static_cast<int>(k));
+                    CAPTURE(s[0]);
+                    CAPTURE(s[1]);
+                    CAPTURE(s[2]);
+                    DOCTEST_CHECK(same_bits(product(c, k), expected.data(), expected.size()));
+                }
+            }
+}
+
+TEST_CASE("a row's numbers are the same alone, in any batch, at any offset and on 1 to 4 threads") {
+    const Case c = random_case(70, 600, 700, torch::kFloat32, false, 7);
+    const int threads_before = at::get_num_threads();
+    for (Kernel k : kernels_here()) {
+        at::set_num_threads(1);
+        const std::vector<float> all = product(c, k);  // 70 rows, one thread
+        const int64_t out = 700;
+        for (int threads : {1, 2, 3, 4}) {
+            at::set_num_threads(threads);
+            for (int64_t first : {0, 1, 5, 11, 12, 13, 37, 69})
+                for (int64_t rows : {1, 2, 7, 12, 33})
+                    if (first + rows <= 70) {
+                        CAPTURE(threads);
+                        CAPTURE(first);
+                        CAPTURE(rows);
+                        DOCTEST_CHECK(same_bits(product(c, k, first, rows), all.data() + first * out, rows * out));
+                    }
+        }
+    }
+    at::set_num_threads(threads_before);
+}
+
+TEST_CASE("the product is within float32's error bound of the float64 product") {
+    // |fl(sum) - sum| <= gamma_n sum |x_k w_k| with gamma_n = n u / (1 - n u), u = 2^-24
+    // (Higham, Accuracy and Stability of Numerical Algorithms, 3.1), n = in.
+    const Case c = random_case(9, 1000, 50, torch::kBFloat16, false, 11);
+    const torch::Tensor x = c.x.to(torch::kFloat64), w = c.w.to(torch::kFloat64);
+    const torch::Tensor exact = x.matmul(w.t()), bound_terms = x.abs().matmul(w.abs().t());
+    const double u = std::ldexp(1.0, -24), gamma = 1000 * u / (1 - 1000 * u);
+    const std::vector<float> y = product(c, laminar::models::gemm::best_kernel());
+    for (int64_t r = 0; r < 9; ++r)
+        for (int64_t j = 0; j < 50; ++j)
+            DOCTEST_CHECK(std::abs(y[r * 50 + j] - exact[r][j].item<double>()) <= gamma * bound_terms[r][j].item<double>());
+}
