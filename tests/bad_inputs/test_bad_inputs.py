@@ -247,6 +247,76 @@ class Tokenizer(Case):
             json.dump(vocab, f)
         self.assertFails(run("tokenize", "--model", folder, "hello"), 1, "share id")
 
+    def tokenizer_json(self, name, model=None, config=None, without_merges=False, **sections):
+        """A folder with the model's config.json and a tokenizer.json: GPT-2's vocabulary and
+        merges with `model` (the options of its model section) or `sections` set, and
+        `config` as its tokenizer_config.json."""
+        folder = os.path.join(self.dir, name)
+        os.makedirs(folder)
+        shutil.copy(os.path.join(self.model, "config.json"), folder)
+        with open(os.path.join(self.model, "vocab.json")) as f:
+            vocab = json.load(f)
+        with open(os.path.join(self.model, "merges.txt")) as f:
+            merges = [l for l in f.read().split("\n")[1:] if l]
+        tokenizer = {"pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False},
+                     "model": {"vocab": vocab, **({} if without_merges else {"merges": merges}), **(model or {})},
+                     **sections}
+        with open(os.path.join(folder, "tokenizer.json"), "w") as f:
+            json.dump(tokenizer, f)
+        if config is not None:
+            with open(os.path.join(folder, "tokenizer_config.json"), "w") as f:
+                json.dump(config, f)
+        return folder
+
+    def test_options_at_their_defaults_are_read_as_such(self):
+        """Older files (the Hub's gpt2 and roberta) have no type and write "" and null for options unset."""
+        expected = json.loads(run("tokenize", "--json", "--model", self.model, "Hello world").stdout)
+        self.assertEqual(expected, [15496, 995])
+        for name, options in {"hub-style": {"dropout": None, "unk_token": None, "continuing_subword_prefix": "",
+                                            "end_of_word_suffix": "", "fuse_unk": False},
+                              "typed-zero-dropout": {"type": "BPE", "dropout": 0.0, "continuing_subword_prefix": None,
+                                                     "byte_fallback": None}}.items():
+            with self.subTest(name):
+                r = run("tokenize", "--json", "--model", self.tokenizer_json(name, options), "Hello world")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(json.loads(r.stdout), expected)
+
+    def test_options_that_would_change_the_ids_are_refused_by_name_and_value(self):
+        cases = {"prefix": ({"continuing_subword_prefix": "##"}, 'BPE option continuing_subword_prefix is "##"'),
+                 "suffix": ({"type": "BPE", "end_of_word_suffix": "</w>"}, 'BPE option end_of_word_suffix is "</w>"'),
+                 "dropout": ({"dropout": 0.1}, "BPE option dropout is 0.1; dropout draws other ids"),
+                 "flag": ({"fuse_unk": "yes"}, 'BPE option fuse_unk is "yes"; expected true, false or null')}
+        for name, (options, message) in cases.items():
+            with self.subTest(name):
+                folder = self.tokenizer_json("refused-" + name, options)
+                self.assertFails(run("tokenize", "--model", folder, "x"), 1, os.path.join(folder, "tokenizer.json"), message)
+
+    def test_a_model_without_type_is_recognised_or_named_with_its_keys(self):
+        folder = self.tokenizer_json("word-level", {"unk_token": "<|endoftext|>"}, without_merges=True)  # WordLevel's keys
+        self.assertFails(run("tokenize", "--model", folder, "x"), 1, "tokenizer.json: model has no type, and its keys "
+                         "(unk_token, vocab) are neither a BPE's (vocab and merges) nor a WordPiece's")
+
+    def test_template_ids_that_contradict_the_vocabulary_are_refused(self):
+        template = {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
+                                                             {"Sequence": {"id": "A", "type_id": 0}}],
+                    "special_tokens": {"<|endoftext|>": {"id": "<|endoftext|>", "ids": [50256], "tokens": ["<|endoftext|>"]}}}
+        r = run("tokenize", "--json", "--model", self.tokenizer_json("template", post_processor=template), "Hello world")
+        self.assertEqual((r.returncode, json.loads(r.stdout or "null")), (0, [50256, 15496, 995]), r.stderr)
+        template["special_tokens"]["<|endoftext|>"]["ids"] = [0]
+        self.assertFails(run("tokenize", "--model", self.tokenizer_json("template-0", post_processor=template), "x"), 1,
+                         "tokenizer.json: post_processor: special_tokens gives <|endoftext|> the ids [0], "
+                         "but the vocabulary gives it id 50256")
+
+    def test_tokenizer_config_that_contradicts_the_bert_normalizer_is_refused(self):
+        normalizer = {"type": "BertNormalizer", "lowercase": True, "strip_accents": None}
+        agreeing = self.tokenizer_json("bert-agree", config={"do_lower_case": True, "strip_accents": None},
+                                       normalizer=normalizer)
+        self.assertEqual(json.loads(run("tokenize", "--json", "--model", agreeing, "HELLO").stdout),
+                         json.loads(run("tokenize", "--json", "--model", self.model, "hello").stdout))
+        folder = self.tokenizer_json("bert-disagree", config={"do_lower_case": False}, normalizer=normalizer)
+        self.assertFails(run("tokenize", "--model", folder, "x"), 1, os.path.join(folder, "tokenizer_config.json"),
+                         "do_lower_case is false, but tokenizer.json's BertNormalizer has lowercase true")
+
 
 class OutputPath(Case):
     def test_a_symbolic_link_is_followed_and_stays_a_link(self):

@@ -1,15 +1,23 @@
 """laminar's gpt_neox, llama and bert backends against independent numpy forward passes
 (neox_numpy.py, llama_numpy.py, bert_numpy.py), on random models made by tools/make_model.py in
-save_pretrained's layout with the real tokenizers of ../shared/tokenizers.
+save_pretrained's layout with the real tokenizers of ../shared/tokenizers; and gpt2 and
+bert-base-uncased folders as the Hugging Face Hub publishes them (gpt2_numpy.py, bert_numpy.py).
 
 The models cover: Pythia with parallel and with sequential residuals and two rotary shares;
 Llama with grouped-query attention; Mistral with one key/value head and a sliding window
 shorter than the prompts; Qwen2 with q/k/v biases, tied embeddings and a large rope_theta;
 BERT with its MLM head and old LayerNorm.gamma/beta names, and a bare BertModel from vocab.txt.
+The Hub folders hold their published config.json (gpt2's, as the Hub writes it, is
+tests/data/gpt2_config.json; bert-base-uncased's is read from ../shared), the published
+tokenizer files of ../shared/tokenizers/published (model sections without a type) and random
+F32 weights of the true shapes under the Hub's keys: gpt2's without the transformer. prefix,
+with the attn.bias buffers and no lm_head; bert's with LayerNorm.gamma/beta and both
+pre-training heads (make_model.py --config; weights scaled to their width, see fan_in_scale).
 F32, F16 and BF16 files, single and sharded. Every hook point at the analysed token within 1e-4
 absolute, at the last token and averaged over the word; batches equal to prompts run alone.
 Run by ctest (families_vs_reference).
 """
+import json
 import os
 import shutil
 import subprocess
@@ -20,6 +28,7 @@ import h5py
 import numpy as np
 
 import bert_numpy
+import gpt2_numpy
 import llama_numpy
 import neox_numpy
 
@@ -27,6 +36,7 @@ BIN = os.environ["LAMINAR_BIN"]
 MAKE_MODEL = os.environ["LAMINAR_MAKE_MODEL"]
 PYTHON = os.environ.get("LAMINAR_PYTHON", "/usr/bin/python3")
 SHARED = os.path.join(os.environ["LAMINAR_SOURCE"], "..", "shared", "tokenizers")
+PUBLISHED = os.path.join(SHARED, "published")
 TOLERANCE = 1e-4
 # The wide model's residual stream reaches ~200 and its MLP sums 4,096 products, which float32
 # gets right to a few 1e-6 of the largest value: held to 1e-5 of the hook's largest value.
@@ -68,7 +78,18 @@ MODELS = {  # name: (backend, reference module, make_model options, attention si
                                 ["--family", "bert", "--layers", "2", "--heads", "2", "--width", "32", "--no-head",
                                  "--tokenizer", "files", "--dtype", "f16", "--seed", "5"],
                                 ["q", "k", "v"], ["resid_post", "normalized_resid_post"], ["blocks.0.hook_mlp_out"]),
+    "gpt2-hub": ("gpt2", gpt2_numpy,
+                 ["--config", os.path.join(os.environ["LAMINAR_SOURCE"], "tests", "data", "gpt2_config.json"),
+                  "--layout", "bare", "--tokenizer", "none", "--seed", "7"],
+                 ["q", "k", "v"], ["resid_pre", "resid_mid", "resid_post"], ["ln_final.hook_normalized", "logits"]),
+    "bert-base-uncased-hub": ("bert", bert_numpy,
+                              ["--family", "bert", "--config", os.path.join(PUBLISHED, "bert-base-uncased", "config.json"),
+                               "--old-names", "--tokenizer", "none", "--seed", "8"],
+                              ["q", "k", "v"], ["resid_pre", "resid_post", "normalized_resid_post"], ["logits"]),
 }
+# The Hub folders' tokenizer files, linked from ../shared/tokenizers/published.
+PUBLISHED_TOKENIZERS = {"gpt2-hub": ("gpt2", ["tokenizer.json", "vocab.json", "merges.txt"]),
+                        "bert-base-uncased-hub": ("bert-base-uncased", ["tokenizer.json", "tokenizer_config.json", "vocab.txt"])}
 
 
 def experiment(name, model_dir, out, position="last", heads="concat", words=None):
@@ -107,6 +128,9 @@ class FamiliesAgainstReference(unittest.TestCase):
         for name, (_, _, options, *_) in MODELS.items():
             subprocess.run([PYTHON, MAKE_MODEL, os.path.join(cls.dir, name), *options], check=True)
         os.remove(os.path.join(cls.dir, "bert-bare-f16-vocab-txt", "tokenizer.json"))  # vocab.txt alone
+        for name, (published, files) in PUBLISHED_TOKENIZERS.items():
+            for file in files:
+                os.symlink(os.path.join(PUBLISHED, published, file), os.path.join(cls.dir, name, file))
 
     @classmethod
     def tearDownClass(cls):
@@ -123,7 +147,7 @@ class FamiliesAgainstReference(unittest.TestCase):
     def compare(self, name, position):
         _, reference, _, attention, residual, hooks = MODELS[name]
         config, weights = reference.load(os.path.join(self.dir, name))
-        layers = config["num_hidden_layers"]
+        layers = config.get("num_hidden_layers", config.get("n_layer"))
         worst = 0.0
         with h5py.File(self.extract(name, position, position=position), "r") as f:
             ids, pos = f["stimuli/token_ids"][:], f["stimuli/position"][:]
@@ -157,6 +181,20 @@ class FamiliesAgainstReference(unittest.TestCase):
                     self.assertEqual(p, len(prompt) - (2 if last else 1))
                     self.assertEqual(b, 2 if first else 1)  # "The" first, then the word
 
+    def test_hub_folders_give_the_published_ids(self):
+        """The first prompt, "The galaxy is next to me", numbered as the published vocabularies number its words."""
+        with open(os.path.join(PUBLISHED, "gpt2", "vocab.json")) as f:
+            gpt2 = json.load(f)
+        with open(os.path.join(PUBLISHED, "bert-base-uncased", "vocab.txt")) as f:
+            bert = {token: i for i, token in enumerate(f.read().split("\n"))}
+        words = "The galaxy is next to me".split()
+        expected = {"gpt2-hub": [gpt2[words[0]]] + [gpt2["\u0120" + w] for w in words[1:]],  # \u0120: a space before
+                    "bert-base-uncased-hub": [bert["[CLS]"]] + [bert[w.lower()] for w in words] + [bert["[SEP]"]]}
+        self.assertEqual(expected["gpt2-hub"][:3], [464, 16161, 318])
+        for name, ids in expected.items():
+            with self.subTest(model=name), h5py.File(self.extract(name, "ids"), "r") as f:
+                self.assertEqual(list(f["stimuli/token_ids"][0]), ids)
+
     def test_separate_heads_follow_grouped_query_attention(self):
         config, weights = llama_numpy.load(os.path.join(self.dir, "llama-gqa-f32"))
         with h5py.File(self.extract("llama-gqa-f32", "heads", heads="separate"), "r") as f:
@@ -185,7 +223,7 @@ class FamiliesAgainstReference(unittest.TestCase):
                         row += 1
 
     def test_backend_is_chosen_by_model_type(self):
-        for name in ["pythia-parallel-f32", "qwen2-f16-tied", "bert-bare-f16-vocab-txt"]:
+        for name in ["pythia-parallel-f32", "qwen2-f16-tied", "bert-bare-f16-vocab-txt", "gpt2-hub", "bert-base-uncased-hub"]:
             with self.subTest(model=name):
                 text = experiment(name, os.path.join(self.dir, name), os.path.join(self.dir, f"{name}-auto.h5"))
                 yaml = os.path.join(self.dir, f"{name}-auto.yaml")

@@ -4,7 +4,8 @@ The tokenizer files are the real ones in ../shared/tokenizers (read there, never
 the project): GPT-NeoX-20B (Pythia: byte-level BPE, NFC, added whitespace tokens), Mistral-7B
 (Metaspace, byte_fallback, <s>), the Llama-2 / TinyLlama layout of the same vocabulary
 (Prepend + Replace normalizers), bert-base-uncased (BertNormalizer, WordPiece, [CLS] ... [SEP])
-and Qwen2's pre-tokenizer (Split regex, then byte-level). For each, `laminar tokenize --json`
+and Qwen2's pre-tokenizer (Split regex, then byte-level), and gpt2's and bert-base-uncased's files as
+the Hub publishes them (published/: older layouts, no model type). For each, `laminar tokenize --json`
 must give exactly the ids of tokenizers.js's `encode(text)` on every string of corpus.py; BERT
 also from its vocab.txt alone. Llama-2's and Llama-3's real vocabularies come from the npm
 packages llama-tokenizer-js and llama3-tokenizer-js: llama_js.mjs lays each out as the
@@ -76,6 +77,20 @@ class FamiliesAgainstJs(unittest.TestCase):
                 folder = self.folder(family, files)
                 reference = js_ids(folder, self.jsonl)
                 self.assert_same(laminar_ids(folder, self.jsonl), reference, family)
+                self.assertGreater(sum(len(json.loads(r)) for r in reference), 50000)
+
+    def test_published_files_match_tokenizers_js(self):
+        """gpt2's and bert-base-uncased's files exactly as the Hub publishes them (../shared/tokenizers/published):
+        model sections without a type, gpt2's "" prefix and suffix and null dropout, bert's strip_accents
+        null and tokenizer_config.json {"do_lower_case": true}."""
+        for name in ["gpt2", "bert-base-uncased"]:
+            with self.subTest(folder=name):
+                with open(os.path.join(SHARED, "published", name, "tokenizer.json")) as f:
+                    self.assertNotIn("type", json.load(f)["model"])
+                files = [f for f in os.listdir(os.path.join(SHARED, "published", name)) if f.startswith("tokenizer")]
+                folder = self.folder(os.path.join("published", name), files)
+                reference = js_ids(folder, self.jsonl)
+                self.assert_same(laminar_ids(folder, self.jsonl), reference, name)
                 self.assertGreater(sum(len(json.loads(r)) for r in reference), 50000)
 
     def test_bert_from_vocab_txt_alone(self):

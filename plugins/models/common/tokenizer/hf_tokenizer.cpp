@@ -68,6 +68,8 @@ std::vector<std::string> cut(const std::string& text, const std::vector<std::str
     return out;
 }
 
+/// truncation and padding are never applied: transformers turns the file's off unless a call
+/// asks for them, and tokenizers.js's encode() ignores them.
 class HfTokenizer : public Tokenizer {
 public:
     HfTokenizer(const nlohmann::json& j, const std::string& where) {
@@ -184,12 +186,25 @@ private:
             return;
         }
         if (type != "TemplateProcessing") throw unsupported("post_processor", p);
+        // laminar encodes one text at a time, so `pair` is never used.
         bool seen_a = false;
         for (const auto& item : p.at("single")) {
             if (item.contains("Sequence")) { seen_a = true; continue; }
-            const int32_t id = id_of(item.at("SpecialToken").at("id").get<std::string>());
+            const std::string token = item.at("SpecialToken").at("id").get<std::string>();
+            const int32_t id = id_of(token);
+            check_special_tokens(p, token, id);
             (seen_a ? after_ : before_).push_back(id);
         }
+    }
+
+    /// The Rust crate takes a template token's ids from `special_tokens`, tokenizers.js (and
+    /// laminar) from the vocabulary: a file where they differ would give other ids in each.
+    static void check_special_tokens(const nlohmann::json& p, const std::string& token, int32_t id) {
+        if (!p.contains("special_tokens") || !p["special_tokens"].contains(token)) return;
+        const nlohmann::json listed = p["special_tokens"][token].value("ids", nlohmann::json());
+        if (listed != nlohmann::json::array({id}))
+            throw std::runtime_error("post_processor: special_tokens gives " + token + " the ids " + listed.dump() +
+                                     ", but the vocabulary gives it id " + std::to_string(id));
     }
 
     /// lstrip / rstrip of added tokens: whitespace beside them belongs to them.
@@ -257,9 +272,31 @@ nlohmann::json from_vocab_txt(const fs::path& dir, const nlohmann::json& config)
             {"added_tokens", added}};
 }
 
+/// transformers' BertTokenizerFast rebuilds tokenizer.json's BertNormalizer from
+/// tokenizer_config.json's do_lower_case, strip_accents and tokenize_chinese_chars where they
+/// differ; tokenizers.js keeps the normalizer. Files that disagree would give other ids in each.
+void check_bert_options(const nlohmann::json& tokenizer, const nlohmann::json& config, const fs::path& dir) {
+    const nlohmann::json normalizer = tokenizer.value("normalizer", nlohmann::json());
+    if (!normalizer.is_object() || normalizer.value("type", nlohmann::json()) != "BertNormalizer") return;
+    struct Pair { const char *config, *normalizer; nlohmann::json fallback; };
+    for (const Pair& o : {Pair{"do_lower_case", "lowercase", true}, Pair{"strip_accents", "strip_accents", nullptr},
+                          Pair{"tokenize_chinese_chars", "handle_chinese_chars", true}}) {
+        if (!config.contains(o.config)) continue;
+        const nlohmann::json ours = normalizer.contains(o.normalizer) ? normalizer[o.normalizer] : o.fallback;
+        if (config[o.config] != ours)
+            throw std::runtime_error((dir / "tokenizer_config.json").string() + ": " + o.config + " is " + config[o.config].dump() +
+                                     ", but tokenizer.json's BertNormalizer has " + o.normalizer + " " + ours.dump() +
+                                     " (transformers would follow tokenizer_config.json, tokenizers.js tokenizer.json): "
+                                     "make the two files agree");
+    }
+}
+
 std::unique_ptr<Tokenizer> load_files(const fs::path& dir, const nlohmann::json& config) {
-    if (fs::exists(dir / "tokenizer.json"))
-        return std::make_unique<HfTokenizer>(read_json(dir / "tokenizer.json"), (dir / "tokenizer.json").string());
+    if (fs::exists(dir / "tokenizer.json")) {
+        const nlohmann::json tokenizer = read_json(dir / "tokenizer.json");
+        check_bert_options(tokenizer, config, dir);
+        return std::make_unique<HfTokenizer>(tokenizer, (dir / "tokenizer.json").string());
+    }
     if (fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt"))
         return std::make_unique<HfTokenizer>(from_vocab_and_merges(dir), (dir / "merges.txt").string());
     if (fs::exists(dir / "vocab.txt")) return std::make_unique<HfTokenizer>(from_vocab_txt(dir, config), (dir / "vocab.txt").string());

@@ -193,17 +193,67 @@ void WordPiece::encode(const std::vector<std::string>& pieces, std::vector<int32
     }
 }
 
+namespace {
+
+/// Option `key` of the model section; missing and null read alike, as the Rust crate reads them.
+nlohmann::json option(const nlohmann::json& c, const char* key) { return c.contains(key) ? c[key] : nlohmann::json(); }
+
+[[noreturn]] void bad_option(const std::string& where, const std::string& model, const char* key, const nlohmann::json& value,
+                             const std::string& expected) {
+    throw std::runtime_error(where + ": " + model + " option " + key + " is " + value.dump() + "; " + expected);
+}
+
+bool flag(const nlohmann::json& c, const char* key, const std::string& where, const std::string& model) {
+    const nlohmann::json v = option(c, key);
+    if (!v.is_null() && !v.is_boolean()) bad_option(where, model, key, v, "expected true, false or null");
+    return v.is_boolean() && v.get<bool>();
+}
+
+std::string text(const nlohmann::json& c, const char* key, const std::string& fallback, const std::string& where,
+                 const std::string& model) {
+    const nlohmann::json v = option(c, key);
+    if (v.is_null()) return fallback;
+    if (!v.is_string()) bad_option(where, model, key, v, "expected a string");
+    return v.get<std::string>();
+}
+
+/// The model's `type`, or what an older file without one stands for. The Rust crate tries each
+/// model in turn (BPE needs vocab and merges; WordPiece, tried next, vocab, unk_token,
+/// continuing_subword_prefix and max_input_chars_per_word); tokenizers.js looks for merges.
+std::string model_type(const nlohmann::json& c, const std::string& where) {
+    if (!c.is_object()) throw std::runtime_error(where + ": model is " + c.dump().substr(0, 80) + "; expected an object");
+    if (c.contains("type")) {
+        if (!c["type"].is_string()) throw std::runtime_error(where + ": model type is " + c["type"].dump() + "; expected a string");
+        return c["type"].get<std::string>();
+    }
+    if (c.contains("vocab") && c.contains("merges")) return "BPE";
+    if (c.contains("vocab") && (c.contains("continuing_subword_prefix") || c.contains("max_input_chars_per_word"))) return "WordPiece";
+    std::string keys;
+    for (auto it = c.begin(); it != c.end(); ++it) keys += (keys.empty() ? "" : ", ") + it.key();
+    throw std::runtime_error(where + ": model has no type, and its keys (" + keys +
+                             ") are neither a BPE's (vocab and merges) nor a WordPiece's (vocab and continuing_subword_prefix "
+                             "or max_input_chars_per_word), the models laminar reads");
+}
+
+}  // namespace
+
 std::unique_ptr<SubwordModel> SubwordModel::create(const nlohmann::json& c, const std::string& where) {
-    const std::string type = c.value("type", c.contains("merges") ? "BPE" : "");
-    if (type == "WordPiece")
-        return std::make_unique<WordPiece>(read_vocab(c.at("vocab"), where), c.value("unk_token", "[UNK]"),
-                                           c.value("continuing_subword_prefix", "##"),
-                                           checked_id(c.value("max_input_chars_per_word", nlohmann::json(100)),
-                                                      where + ": max_input_chars_per_word"), where);
+    const std::string type = model_type(c, where);
+    if (type == "WordPiece") {
+        const nlohmann::json max_chars = option(c, "max_input_chars_per_word");
+        return std::make_unique<WordPiece>(read_vocab(c.at("vocab"), where), text(c, "unk_token", "[UNK]", where, type),
+                                           text(c, "continuing_subword_prefix", "##", where, type),
+                                           checked_id(max_chars.is_null() ? nlohmann::json(100) : max_chars,
+                                                      where + ": WordPiece option max_input_chars_per_word"), where);
+    }
     if (type != "BPE") throw unsupported("model", c);
-    for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix", "dropout"})
-        if (c.contains(key) && !c[key].is_null())
-            throw std::runtime_error(where + ": BPE option " + key + " is not supported by laminar");
+    // Options at their defaults are read as such (the Hub's gpt2 and roberta files carry "" for
+    // the prefix and suffix); only values that would change the ids are refused.
+    for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
+        if (!text(c, key, "", where, type).empty())
+            bad_option(where, type, key, c[key], "laminar reads BPE models without one (null or \"\")");
+    if (const nlohmann::json d = option(c, "dropout"); !d.is_null() && !(d.is_number() && d.get<double>() == 0.0))
+        bad_option(where, type, "dropout", d, "dropout draws other ids on every call, and laminar reads BPE models without it (null or 0)");
     std::vector<std::pair<std::string, std::string>> merges;
     std::size_t n = 0;
     for (const auto& m : c.at("merges")) {  // "left right", or ["left", "right"] in newer files
@@ -219,10 +269,10 @@ std::unique_ptr<SubwordModel> SubwordModel::create(const nlohmann::json& c, cons
         merges.emplace_back(s.substr(0, space), s.substr(space + 1, s.find(' ', space + 1) - space - 1));
     }
     Bpe::Options o;
-    if (c.contains("unk_token") && c["unk_token"].is_string()) o.unk_token = c["unk_token"].get<std::string>();
-    o.byte_fallback = c.value("byte_fallback", false);
-    o.fuse_unk = c.value("fuse_unk", false);
-    o.ignore_merges = c.value("ignore_merges", false);
+    o.unk_token = text(c, "unk_token", "", where, type);
+    o.byte_fallback = flag(c, "byte_fallback", where, type);
+    o.fuse_unk = flag(c, "fuse_unk", where, type);
+    o.ignore_merges = flag(c, "ignore_merges", where, type);
     return std::make_unique<Bpe>(read_vocab(c.at("vocab"), where), merges, o, where);
 }
 
