@@ -2,6 +2,7 @@
 // force, and the statistical behaviour of their permutation tests.
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <random>
 
 #include "laminar/analysis/rsa.hpp"
@@ -161,6 +162,54 @@ TEST_CASE("batched permutation selectivity equals recomputing it label shuffle b
         std::shuffle(shuffled.begin(), shuffled.end(), rng);
         CHECK(null(p, 0) == doctest::Approx(selectivity(blocks(S, arma::uvec(shuffled), 3), true)).epsilon(1e-12));
     }
+}
+
+TEST_CASE("with contexts kept, selectivity leaves out each word's pairs with itself and relabels whole words") {
+    // 5 words with 2, 1, 3, 2 and 2 contexts (10 rows); words 0-1 in category 0, 2-4 in category 1.
+    arma::arma_rng::set_seed(12);
+    std::size_t degenerate = 0;
+    const arma::mat S = similarity(arma::randn(10, 4), "cosine", degenerate);
+    const arma::uvec word_of_row = {0, 0, 1, 2, 2, 2, 3, 3, 4, 4};
+    const arma::uvec labels = {0, 0, 1, 1, 1};
+    const UnitSimilarity words = word_sums(S, word_of_row, 5);
+    CHECK(arma::approx_equal(words.row_counts, arma::vec{2, 1, 3, 2, 2}, "absdiff", 0));
+    // By brute force: the mean of S over the pairs of rows of different words, block by block.
+    auto brute_force = [&](const arma::uvec& word_labels, bool pooled) {
+        arma::mat sums(2, 2, arma::fill::zeros), counts(2, 2, arma::fill::zeros);
+        for (arma::uword i = 0; i < 10; ++i)
+            for (arma::uword j = i + 1; j < 10; ++j) {
+                if (word_of_row(i) == word_of_row(j)) continue;
+                const arma::uword a = word_labels(word_of_row(i)), b = word_labels(word_of_row(j));
+                sums(std::min(a, b), std::max(a, b)) += S(i, j);
+                counts(std::min(a, b), std::max(a, b)) += 1;
+            }
+        const arma::mat means = sums / counts;
+        return pooled ? (sums(0, 0) + sums(1, 1)) / (counts(0, 0) + counts(1, 1)) / means(0, 1)
+                      : (means(0, 0) + means(1, 1)) / 2 / means(0, 1);
+    };
+    const Blocks b = blocks(words.sums, labels, 2, words.row_counts);
+    CHECK(b.counts(0, 0) == 2 * 1);          // word 0's 2 rows with word 1's 1
+    CHECK(b.counts(1, 1) == 3 * 2 + 3 * 2 + 2 * 2);
+    CHECK(b.counts(0, 1) == 3 * 7);
+    for (bool pooled : {false, true}) {
+        CAPTURE(pooled);
+        CHECK(selectivity(b, pooled) == doctest::Approx(brute_force(labels, pooled)).epsilon(1e-12));
+        const arma::mat null = permutation_null(words.sums, labels, 2, pooled, 40, 9, laminar::Alone(), words.row_counts);
+        std::mt19937_64 rng(9);  // the same shuffles of the words' labels, by hand
+        std::vector<arma::uword> shuffled(labels.begin(), labels.end());
+        for (int p = 0; p < 40; ++p) {
+            std::shuffle(shuffled.begin(), shuffled.end(), rng);
+            CHECK(null(p, 0) == doctest::Approx(brute_force(arma::uvec(shuffled), pooled)).epsilon(1e-12));
+        }
+    }
+    // One row per word (contexts averaged): S itself, each word one row, the same numbers bit for bit.
+    const UnitSimilarity single = word_sums(S, arma::regspace<arma::uvec>(0, 9), 10);
+    const arma::uvec row_labels = {0, 0, 0, 1, 1, 1, 1, 1, 1, 1};
+    CHECK(arma::approx_equal(single.sums, S, "absdiff", 0));
+    CHECK(selectivity(blocks(single.sums, row_labels, 2, single.row_counts), false) == selectivity(blocks(S, row_labels, 2), false));
+    const arma::mat with_rows = permutation_null(single.sums, row_labels, 2, false, 30, 4, laminar::Alone(), single.row_counts);
+    const arma::mat without = permutation_null(S, row_labels, 2, false, 30, 4);
+    CHECK(std::memcmp(with_rows.memptr(), without.memptr(), without.n_elem * sizeof(double)) == 0);
 }
 
 TEST_CASE("the bootstrap's running sums equal comparing the resampled pairs directly") {

@@ -199,13 +199,18 @@ TEST_CASE("permutation nulls and bootstrap samples shared by 1 to 4 threads are 
     arma::mat X(n, 6, arma::fill::randn), Y(n, 6, arma::fill::randn);
     const arma::mat A = X * X.t(), B = Y * Y.t() + A;
     arma::uvec labels(n);
-    for (arma::uword i = 0; i < n; ++i) labels(i) = i % 3;
+    arma::vec row_counts(n);  // each unit's rows, for a null over words of several contexts
+    for (arma::uword i = 0; i < n; ++i) {
+        labels(i) = i % 3;
+        row_counts(i) = 1 + i % 4;
+    }
     auto all = [&](const Team& team) {
         std::vector<arma::vec> out;
         for (const char* method : {"corr", "spearman", "tau-a", "cosine_cov"}) out.push_back(mantel_null(A, B, method, 37, 1, team));
         out.push_back(bootstrap(A, B, "corr", 29, 2, team));
         out.push_back(bootstrap(A, B, "spearman", 29, 2, team));
         out.push_back(arma::vectorise(permutation_null(A, labels, 3, false, 600, 3, team)));  // 600: 3 batches of 256
+        out.push_back(arma::vectorise(permutation_null(A, labels, 3, true, 300, 4, team, row_counts)));  // words of several rows
         return out;
     };
     const auto alone = all(Alone());

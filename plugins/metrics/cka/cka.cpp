@@ -2,7 +2,13 @@
 // al. 2019), paired as the rsa metric pairs them (`pairs:`, `model:site` across models, `align`,
 // `grid`). Per pair: linear CKA, biased (`cka`) and unbiased (`cka_unbiased`), and with `rbf:`
 // (a fraction of the median distance) the RBF kernel's (`cka_rbf`); the biased linear CKA gets a
-// permutation p-value (one side's stimuli relabelled) and a bootstrap interval over stimuli.
+// permutation p-value (one side's words relabelled) and a bootstrap interval over words.
+//
+// The word is the unit: with contexts kept, each word's pattern is the mean of its contexts (as
+// the rsa metric's RDMs take it), and the permutations and the bootstrap move words. Over rows,
+// two spaces share the contexts' own structure (a sentence's rows are alike in both), which is
+// not the words', and relabelling whole words of rows needs words of equal numbers of contexts;
+// the means measure the words alone, with any number of contexts per word.
 #include <map>
 
 #include "laminar/analysis/cka.hpp"
@@ -45,6 +51,7 @@ public:
     }
 
     void run(const ActivationSource& in, ResultSink& out, const Team& team) override {
+        const Conditions words = conditions_of(in.stimuli());
         std::vector<std::string> left_out;
         const auto work = paired_spaces(in, pairs_, relative_depth_, left_out);
         for (const auto& message : left_out) out.warn(message);
@@ -53,8 +60,8 @@ public:
         // The pairs are shared out among the ranks, and each pair's permutations and bootstrap
         // samples among the ranks that have it.
         for_each_item(team, work.size(), out, {&family}, [&](std::size_t i, ResultSink& item_out, const Team& group) {
-            const Grams& a = space_grams(in, work[i].model_a, work[i].hook_a, grams);
-            const Grams& b = space_grams(in, work[i].model_b, work[i].hook_b, grams);
+            const Grams& a = space_grams(in, words, work[i].model_a, work[i].hook_a, grams);
+            const Grams& b = space_grams(in, words, work[i].model_b, work[i].hook_b, grams);
             compare(a, b, work[i].path(), item_out, family, group);
         });
         family.write(out);
@@ -64,9 +71,9 @@ public:
                 const arma::vec rows = gather_blocks(team, n_rows, [&](std::size_t first, std::size_t last) {
                     arma::vec v((last - first) * n_cols);
                     for (std::size_t r = first; r < last; ++r) {
-                        const Grams& a = space_grams(in, g.model_a, g.layers_a[r].second, grams);
+                        const Grams& a = space_grams(in, words, g.model_a, g.layers_a[r].second, grams);
                         for (std::size_t k = 0; k < n_cols; ++k) {
-                            const Grams& b = space_grams(in, g.model_b, g.layers_b[k].second, grams);
+                            const Grams& b = space_grams(in, words, g.model_b, g.layers_b[k].second, grams);
                             v((r - first) * n_cols + k) = cka(a.centred, b.centred, a.norm, b.norm);
                         }
                     }
@@ -96,11 +103,11 @@ private:
     };
     using GramCache = std::map<std::pair<std::string, std::string>, Grams>;
 
-    const Grams& space_grams(const ActivationSource& in, const std::string& model, const std::string& hook,
-                             GramCache& cache) const {
+    const Grams& space_grams(const ActivationSource& in, const Conditions& words, const std::string& model,
+                             const std::string& hook, GramCache& cache) const {
         auto [it, fresh] = cache.emplace(std::make_pair(model, hook), Grams());
         if (!fresh) return it->second;
-        const arma::mat Xt = as_columns(in.read(model, hook));
+        const arma::mat Xt = word_means(as_columns(in.read(model, hook)), words);
         Grams& g = it->second;
         g.raw = linear_gram(Xt);
         g.centred = centre_gram(g.raw, false);
@@ -119,7 +126,7 @@ private:
             out.attribute(path, "cka_rbf", cka(a.rbf, b.rbf));
             out.attribute(path, "rbf_fraction", rbf_);
         }
-        out.attribute(path, "n", static_cast<int64_t>(n));
+        out.attribute(path, "n", static_cast<int64_t>(n));  // words
         out.attribute(path, "permutations", static_cast<int64_t>(permutations_));
         out.attribute(path, "bootstrap", static_cast<int64_t>(bootstrap_));
         out.attribute(path, "seed", static_cast<int64_t>(seed_));
@@ -127,7 +134,7 @@ private:
             out.warn(path + ": a space has no variance across stimuli: CKA is NaN");
             return;
         }
-        if (permutations_ > 0) {  // one side's stimuli relabelled; centring commutes with relabelling
+        if (permutations_ > 0) {  // one side's words relabelled; centring commutes with relabelling
             const arma::vec inner = permuted_inner_products(a.centred, b.centred, draw_permutations(n, permutations_, seed_), group);
             write_permutation_test(out, path, linear, inner / (a.norm * b.norm), family);
         }
@@ -151,8 +158,8 @@ const std::string kSchema = R"json({
     "pairs": )json" + std::string(kPairsSchema) + R"json(,
     "rbf": {"type": "number", "exclusiveMinimum": 0,
             "description": "also CKA with an RBF kernel, its bandwidth this fraction of the median distance between stimuli"},
-    "permutations": {"type": "integer", "minimum": 0, "description": "relabellings of one side's stimuli (0: no p-value; default 1000)"},
-    "bootstrap": {"type": "integer", "minimum": 0, "description": "bootstrap samples over stimuli (0: no interval)"},
+    "permutations": {"type": "integer", "minimum": 0, "description": "relabellings of one side's words (0: no p-value; default 1000)"},
+    "bootstrap": {"type": "integer", "minimum": 0, "description": "bootstrap samples over words (0: no interval)"},
     "ci": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
     "seed": {"type": "integer", "minimum": 0},
     "align": )json" + std::string(kAlignSchema) + R"json(,
@@ -163,4 +170,4 @@ const std::string kSchema = R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", CkaMetric, "cka", "1.0.0", kSchema.c_str())
+LAMINAR_PLUGIN(laminar::Metric, "metric", CkaMetric, "cka", "1.1.0", kSchema.c_str())

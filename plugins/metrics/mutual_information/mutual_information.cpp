@@ -5,6 +5,10 @@
 // between each dimension and the category label (dataset `mi_label`, the first estimator's, and
 // `mi_label_<estimator>` for each). Estimators (bits): `binned` (equal widths, 15 bins),
 // `equal_frequency`, `ksg` (k = 3); values beyond |z| > `trim_z` can be left out first.
+// The word is the unit: with contexts kept, the similarities of the pairs and the dimensions
+// scored against the category are both over each word's mean pattern (as in rsa); over rows, a
+// word's own contexts would be one another's nearest neighbours, all of one category, and the
+// permutations would move rows, not words.
 #include <map>
 
 #include "laminar/analysis/correction.hpp"
@@ -74,10 +78,10 @@ public:
                     item_out, family, group);
         });
         family.write(out);
-        const arma::uvec labels = category_labels(in);
+        const arma::uvec labels = condition_labels(conditions, in.categories());  // each word's category
         for_each_item(team, labelled.size(), out, {}, [&](std::size_t i, ResultSink& item_out, const Team&) {
-            label_information(as_columns(in.read(labelled[i].first, labelled[i].second)), labels, in.categories().size(),
-                              labelled[i].first + "/" + labelled[i].second, item_out);
+            label_information(word_means(as_columns(in.read(labelled[i].first, labelled[i].second)), conditions), labels,
+                              in.categories().size(), labelled[i].first + "/" + labelled[i].second, item_out);
         });
         out.progress(total, total);
     }
@@ -112,6 +116,7 @@ private:
         for (const auto& e : estimators_) out.attribute(path, "mi_" + e, estimate(e, a.elem(keep), b.elem(keep)));
         out.attribute(path, "n_pairs", static_cast<int64_t>(keep.n_elem));
         out.attribute(path, "n_trimmed", static_cast<int64_t>(a.n_elem - keep.n_elem));
+        out.attribute(path, "n_words", static_cast<int64_t>(A.n_rows));
         out.attribute(path, "estimator", estimators_.front());  // the one the p-value tests
         if (permutations_ == 0) return;
         const double observed = first(a, b);
@@ -148,6 +153,7 @@ private:
         }
         out.attribute(path, "estimator", estimators_.front());
         out.attribute(path, "dims", static_cast<int64_t>(Xt.n_rows));
+        out.attribute(path, "n_words", static_cast<int64_t>(Xt.n_cols));
     }
 };
 
@@ -170,4 +176,4 @@ const std::string kSchema = R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", MutualInformation, "mutual_information", "1.0.1", kSchema.c_str())
+LAMINAR_PLUGIN(laminar::Metric, "metric", MutualInformation, "mutual_information", "1.1.0", kSchema.c_str())

@@ -144,14 +144,6 @@ private:
 
     using RdmCache = std::map<std::pair<std::string, std::string>, arma::mat>;  ///< (model, hook) -> RDM
 
-    /// Category index of each condition, in the experiment's category order.
-    static arma::uvec condition_labels(const Conditions& c, const std::vector<std::string>& names) {
-        arma::uvec labels(c.n);
-        for (arma::uword i = 0; i < c.n; ++i)
-            labels(i) = static_cast<arma::uword>(std::find(names.begin(), names.end(), c.categories[i]) - names.begin());
-        return labels;
-    }
-
     /// The activations of a space as columns [dims x rows], with a warning for rows that are not finite.
     static arma::mat activations(const ActivationSource& in, const std::string& model, const std::string& hook, ResultSink& out) {
         const arma::mat Xt = as_columns(in.read(model, hook));
@@ -201,6 +193,7 @@ private:
         out.attribute(path, "method", method_);
         out.attribute(path, "rdm", rdm_);
         out.attribute(path, "n_pairs", static_cast<int64_t>(a.n_elem));
+        out.attribute(path, "n_words", static_cast<int64_t>(A.n_rows));  // the unit of the tests (contexts averaged)
         out.attribute(path, "permutations", static_cast<int64_t>(permutations_));
         out.attribute(path, "bootstrap", static_cast<int64_t>(bootstrap_));
         out.attribute(path, "seed", static_cast<int64_t>(seed_));
@@ -254,4 +247,4 @@ const std::string kSchema = R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", RsaMetric, "rsa", "2.0.0", kSchema.c_str())
+LAMINAR_PLUGIN(laminar::Metric, "metric", RsaMetric, "rsa", "2.1.0", kSchema.c_str())

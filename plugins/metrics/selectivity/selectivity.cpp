@@ -3,11 +3,14 @@
 //   index = mean over categories of the within-block mean similarity
 //         / mean over category pairs of the between-block mean similarity
 // (strict upper triangle, diagonal excluded; the founding study's definition), or the pooled
-// variant (mean of all within pairs / mean of all between pairs).
+// variant (mean of all within pairs / mean of all between pairs). With contexts kept the word
+// is the unit: pairs of one word's contexts are left out (they would all count as within-
+// category pairs), and the null relabels words with all their contexts (selectivity.hpp).
 #include <cmath>
 
 #include "laminar/analysis/correction.hpp"
 #include "laminar/analysis/matrices.hpp"
+#include "laminar/analysis/rdm.hpp"
 #include "laminar/analysis/selectivity.hpp"
 #include "laminar/analysis/team_work.hpp"
 
@@ -30,8 +33,9 @@ public:
     std::vector<SpaceUse> spaces() const override { return site_uses(sites_); }
 
     void run(const ActivationSource& in, ResultSink& all_out, const Team& team) override {
-        const arma::uvec labels = category_labels(in);
         const auto names = in.categories();
+        const Conditions words = conditions_of(in.stimuli());
+        const arma::uvec labels = condition_labels(words, names);  // each word's category
         const arma::uword k = names.size();
         if (k < 2) throw SpecError("", "selectivity needs at least two categories");
         for (arma::uword c = 0; c < k; ++c)
@@ -44,9 +48,9 @@ public:
         for_each_item(team, work.size(), all_out, {&p_values}, [&](std::size_t i, ResultSink& out, const Team& group) {
             const auto& [model, hook] = work[i];
             std::size_t degenerate = 0;
-            const arma::mat S = recorded_similarity(in, model, hook, similarity_, out, &degenerate);
+            const UnitSimilarity S = word_sums(recorded_similarity(in, model, hook, similarity_, out, &degenerate), words.of_row, words.n);
             const std::string path = model + "/" + hook;
-            const Blocks b = blocks(S, labels, k);
+            const Blocks b = blocks(S.sums, labels, k, S.row_counts);
             arma::vec per;
             const double index = selectivity(b, pooled_, &per);
             out.attribute(path, "index", index);
@@ -59,8 +63,9 @@ public:
             out.axes(path + "/per_category", {Axis::categories});
             out.attribute(path, "permutations", static_cast<int64_t>(permutations_));
             out.attribute(path, "seed", static_cast<int64_t>(seed_));
+            out.attribute(path, "n_words", static_cast<int64_t>(words.n));  // the unit the null relabels
             if (permutations_ == 0 || degenerate) return;
-            const arma::mat null = permutation_null(S, labels, k, pooled_, permutations_, seed_, group);
+            const arma::mat null = permutation_null(S.sums, labels, k, pooled_, permutations_, seed_, group, S.row_counts);
             const arma::vec overall = null.col(0);
             const double p = p_greater(overall, index);
             out.attribute(path, "p_value", p);
@@ -100,4 +105,4 @@ const std::string kSchema = R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", SelectivityMetric, "selectivity", "1.2.0", kSchema.c_str())
+LAMINAR_PLUGIN(laminar::Metric, "metric", SelectivityMetric, "selectivity", "1.3.0", kSchema.c_str())

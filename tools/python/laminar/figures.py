@@ -24,9 +24,12 @@ def _upper(matrix):
     return matrix[np.triu_indices(matrix.shape[0], 1)]
 
 
-def _within_mask(stimuli):
-    cats = np.asarray(stimuli["category"])
-    return _upper(cats[:, None] == cats[None, :])
+def _pair_masks(stimuli):
+    """Upper-triangle masks of the pairs of different words of one category, and of the pairs of
+    different categories; the pairs of one word's contexts are neither (as the metrics count them)."""
+    cats, words = np.asarray(stimuli["category"]), np.asarray(stimuli["word"])
+    same_category = _upper(cats[:, None] == cats[None, :])
+    return same_category & ~_upper(words[:, None] == words[None, :]), ~same_category
 
 
 def _short(hook):
@@ -87,14 +90,14 @@ def plot_histograms(run, analysis="cosine", model=None, hooks=None, bins=20):
     hooks = hooks or _default_hooks(run, analysis, model)
     if not hooks:
         return None
-    within = _within_mask(run.stimuli())
+    within, between = _pair_masks(run.stimuli())
     fig, axes = plt.subplots(1, len(hooks), figsize=(5 * len(hooks), 3.6), squeeze=False)
     for ax, hook in zip(axes[0], hooks):
         values = _upper(run.matrix(analysis, model, hook).to_numpy())
         keep = np.isfinite(values)
         edges = np.histogram_bin_edges(values[keep], bins=bins)
         ax.hist(values[keep & within], bins=edges, alpha=0.6, density=True, label=f"within ({(keep & within).sum()})")
-        ax.hist(values[keep & ~within], bins=edges, alpha=0.6, density=True, label=f"between ({(keep & ~within).sum()})")
+        ax.hist(values[keep & between], bins=edges, alpha=0.6, density=True, label=f"between ({(keep & between).sum()})")
         ax.set_xlabel("similarity")
         ax.set_ylabel("density")
         ax.set_title(f"{model}  {_short(hook)}")

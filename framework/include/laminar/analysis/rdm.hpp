@@ -3,7 +3,9 @@
 // conditions' patterns are the means of their rows. Header-only (Armadillo).
 #pragma once
 
+#include <algorithm>
 #include <armadillo>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -74,6 +76,20 @@ inline arma::mat condition_means(const arma::mat& Xt, const Conditions& c, const
     return sum.each_row() / count;
 }
 
+/// Each word's pattern as columns [dims x words]: the mean of its rows where contexts were kept,
+/// else its one row as it is (so that averaged contexts give the numbers they always gave).
+inline arma::mat word_means(const arma::mat& Xt, const Conditions& c) {
+    return c.repeated() ? condition_means(Xt, c, arma::regspace<arma::uvec>(0, Xt.n_cols - 1)) : Xt;
+}
+
+/// Category index of each condition (word), in the experiment's category order `names`.
+inline arma::uvec condition_labels(const Conditions& c, const std::vector<std::string>& names) {
+    arma::uvec labels(c.n);
+    for (arma::uword i = 0; i < c.n; ++i)
+        labels(i) = static_cast<arma::uword>(std::find(names.begin(), names.end(), c.categories[i]) - names.begin());
+    return labels;
+}
+
 /// The dissimilarities a kernel K = <a_i, b_j> gives: (K_ii + K_jj - K_ij - K_ji) / dims.
 inline arma::mat rdm_from_kernel(const arma::mat& K, double dims) {
     const arma::uword n = K.n_rows;
@@ -120,7 +136,7 @@ inline SpaceRdms space_rdms(const arma::mat& Xt, const Conditions& c, const std:
     SpaceRdms out;
     const double dims = double(Xt.n_rows);
     if (measure != "crossnobis" && !per_context) {
-        out.rdm = pattern_rdm(c.repeated() ? condition_means(Xt, c, arma::regspace<arma::uvec>(0, Xt.n_cols - 1)) : Xt, measure);
+        out.rdm = pattern_rdm(word_means(Xt, c), measure);
         return out;
     }
     // Balanced: context f's patterns in condition order.

@@ -1,37 +1,71 @@
 // Category selectivity of a similarity matrix, as the founding study defines it, and its
 // label-permutation null distribution computed in batches with one GEMM each.
+//
+// The word is the unit. With contexts kept a word has several rows; the pairs of one word with
+// itself (two of its contexts) say how stable the word is across contexts, not whether words
+// of a category are alike, and every one of them would count as a within-category pair. So the
+// statistics here run over units (words) with `row_counts` rows each: a block's sum is over the
+// pairs of rows of different units, and a relabelling moves a unit with all its rows.
+// word_sums() folds a row-level similarity matrix into one over words.
 #pragma once
 
 #include <armadillo>
 #include <cstdint>
 #include <random>
 #include <string>
+#include <utility>
 
 #include "laminar/analysis/team_work.hpp"
 #include "laminar/types.hpp"
 
 namespace laminar::analysis {
 
-/// Block statistics of S for given labels (0..k-1), over the strict upper triangle.
+/// A similarity matrix over units (words): `sums(u, v)` the sum of the row-level similarities
+/// over the rows of unit u against those of unit v (u == v: its rows against one another,
+/// the diagonal included), `row_counts(u)` its number of rows.
+struct UnitSimilarity {
+    arma::mat sums;
+    arma::vec row_counts;
+};
+
+/// S [rows x rows] folded into words: `word_of_row` says whose each row is (0..words-1 in order
+/// of first appearance, as conditions_of numbers them). With one row per word (contexts
+/// averaged) S is taken as it is, every word with one row.
+inline UnitSimilarity word_sums(arma::mat S, const arma::uvec& word_of_row, arma::uword words) {
+    if (word_of_row.n_elem == words) return {std::move(S), arma::vec(words, arma::fill::ones)};
+    UnitSimilarity w{arma::mat(words, words, arma::fill::zeros), arma::vec(words, arma::fill::zeros)};
+    for (arma::uword j = 0; j < S.n_cols; ++j) {
+        w.row_counts(word_of_row(j)) += 1;
+        for (arma::uword i = 0; i < S.n_rows; ++i) w.sums(word_of_row(i), word_of_row(j)) += S(i, j);
+    }
+    return w;
+}
+
+/// Block statistics for given unit labels (0..k-1): the pairs of rows of different units.
 struct Blocks {
     arma::mat sums;    ///< [k x k]: within (c, c) on the diagonal, between (c, c') off it (symmetric)
-    arma::mat counts;  ///< number of stimulus pairs in each block
+    arma::mat counts;  ///< number of pairs of rows in each block
     arma::mat means() const { return sums / counts; }
 };
 
-/// Block sums from M = S L (L the one-hot label matrix) and the diagonal of S.
-inline Blocks blocks_from(const arma::mat& SL, const arma::vec& diag, const arma::uvec& labels, arma::uword k) {
+/// Block sums from M = T L (T the units' similarity sums, L the one-hot label matrix), the
+/// diagonal of T and each unit's number of rows (empty: one each).
+inline Blocks blocks_from(const arma::mat& TL, const arma::vec& diag, const arma::uvec& labels, arma::uword k,
+                          const arma::vec& row_counts = {}) {
     Blocks b{arma::mat(k, k, arma::fill::zeros), arma::mat(k, k, arma::fill::zeros)};
-    arma::vec sizes(k, arma::fill::zeros), diag_sums(k, arma::fill::zeros);
+    arma::vec sizes(k, arma::fill::zeros), squares(k, arma::fill::zeros), diag_sums(k, arma::fill::zeros);
     for (arma::uword i = 0; i < labels.n_elem; ++i) {
-        b.sums.row(labels(i)) += SL.row(i);
-        sizes(labels(i)) += 1;
+        const double m = row_counts.is_empty() ? 1.0 : row_counts(i);
+        b.sums.row(labels(i)) += TL.row(i);
+        sizes(labels(i)) += m;
+        squares(labels(i)) += m * m;
         diag_sums(labels(i)) += diag(i);
     }
     b.counts = sizes * sizes.t();
     for (arma::uword c = 0; c < k; ++c) {
-        b.sums(c, c) = (b.sums(c, c) - diag_sums(c)) / 2;  // each within pair once, diagonal excluded
-        b.counts(c, c) = sizes(c) * (sizes(c) - 1) / 2;
+        // Each pair of different units' rows once; a unit's rows against its own left out.
+        b.sums(c, c) = (b.sums(c, c) - diag_sums(c)) / 2;
+        b.counts(c, c) = (sizes(c) * sizes(c) - squares(c)) / 2;  // whole numbers: exact
     }
     return b;
 }
@@ -42,8 +76,9 @@ inline arma::mat one_hot(const arma::uvec& labels, arma::uword k) {
     return L;
 }
 
-inline Blocks blocks(const arma::mat& S, const arma::uvec& labels, arma::uword k) {
-    return blocks_from(S * one_hot(labels, k), S.diag(), labels, k);
+/// Block statistics of T (units' similarity sums, or a similarity matrix with one row per unit).
+inline Blocks blocks(const arma::mat& T, const arma::uvec& labels, arma::uword k, const arma::vec& row_counts = {}) {
+    return blocks_from(T * one_hot(labels, k), T.diag(), labels, k, row_counts);
 }
 
 /// Selectivity from block statistics. `pooled` false (the seed's): mean of the per-category
@@ -74,15 +109,17 @@ inline double selectivity(const Blocks& b, bool pooled, arma::vec* per_category 
     return (within / within_n) / (between / between_n);
 }
 
-/// Selectivity under `permutations` shuffles of the labels (group sizes kept). Labels are
-/// shuffled with a seeded std::mt19937_64, and S L is computed for a batch of shuffles at a
-/// time as one matrix product. Row p of the result: overall index, then per category. The
-/// members of `team` share the batches: each draws every shuffle in order (cheap beside the
-/// products) and multiplies its own block of batches, the same products one process makes.
-inline arma::mat permutation_null(const arma::mat& S, const arma::uvec& labels, arma::uword k, bool pooled,
-                                  std::size_t permutations, std::uint64_t seed, const Team& team = Alone()) {
+/// Selectivity under `permutations` shuffles of the units' labels (the number of units of each
+/// category kept; a unit takes all its rows, `row_counts`, with it). Labels are shuffled with a
+/// seeded std::mt19937_64, and T L is computed for a batch of shuffles at a time as one matrix
+/// product. Row p of the result: overall index, then per category. The members of `team`
+/// share the batches: each draws every shuffle in order (cheap beside the products) and
+/// multiplies its own block of batches, the same products one process makes.
+inline arma::mat permutation_null(const arma::mat& T, const arma::uvec& labels, arma::uword k, bool pooled,
+                                  std::size_t permutations, std::uint64_t seed, const Team& team = Alone(),
+                                  const arma::vec& row_counts = {}) {
     const arma::uword n = labels.n_elem;
-    const arma::vec diag = S.diag();
+    const arma::vec diag = T.diag();
     const std::size_t batch = std::max<std::size_t>(1, std::min<std::size_t>(256, (1u << 26) / (n * k + 1)));
     const std::size_t batches = (permutations + batch - 1) / batch, width = batch * (k + 1);
     // Each batch's rows, row-major, the last batch padded to a whole one.
@@ -101,10 +138,10 @@ inline arma::mat permutation_null(const arma::mat& S, const arma::uvec& labels, 
             arma::mat L(n, k * count, arma::fill::zeros);
             for (std::size_t p = 0; p < count; ++p)
                 for (arma::uword i = 0; i < n; ++i) L(i, p * k + drawn[p](i)) = 1;
-            const arma::mat SL = S * L;  // [n x k*count], one BLAS call for the whole batch
+            const arma::mat TL = T * L;  // [n x k*count], one BLAS call for the whole batch
             for (std::size_t p = 0; p < count; ++p) {
                 arma::vec per;
-                const double index = selectivity(blocks_from(SL.cols(p * k, p * k + k - 1), diag, drawn[p], k), pooled, &per);
+                const double index = selectivity(blocks_from(TL.cols(p * k, p * k + k - 1), diag, drawn[p], k, row_counts), pooled, &per);
                 double* row = out.memptr() + (b - first) * width + p * (k + 1);
                 row[0] = index;
                 for (arma::uword c = 0; c < k; ++c) row[c + 1] = per(c);

@@ -1,5 +1,7 @@
 // The `cosine` and `correlation` metrics: one similarity matrix per model and hook, with
-// histograms of its strict upper triangle (all pairs, within-category, between-category).
+// histograms of its strict upper triangle (all pairs, within-category, between-category). With
+// contexts kept, `within` holds the pairs of different words of a category, as selectivity
+// counts them; the pairs of one word's contexts have their own histogram, `same_word`.
 #pragma once
 
 #include <cmath>
@@ -7,6 +9,7 @@
 #include <vector>
 
 #include "laminar/analysis/matrices.hpp"
+#include "laminar/analysis/rdm.hpp"
 #include "laminar/analysis/team_work.hpp"
 
 namespace laminar::analysis {
@@ -43,6 +46,7 @@ public:
 
     void run(const ActivationSource& in, ResultSink& all_out, const Team& team) override {
         const arma::uvec labels = category_labels(in);
+        const arma::uvec word_of_row = conditions_of(in.stimuli()).of_row;
         const auto work = picked_spaces(in, sites_);
         for_each_item(team, work.size(), all_out, {}, [&](std::size_t i, ResultSink& out, const Team&) {
             const auto& [model, hook] = work[i];
@@ -54,7 +58,7 @@ public:
             out.axes(path + "/matrix", {Axis::stimuli, Axis::stimuli});
             out.attribute(path, "measure", std::string(Measure));
             out.attribute(path, "n", static_cast<int64_t>(S.n_rows));
-            if (bins_ > 0) write_histograms(S, labels, path, out);
+            if (bins_ > 0) write_histograms(S, labels, word_of_row, path, out);
         });
         all_out.progress(work.size(), work.size());
     }
@@ -64,20 +68,22 @@ private:
     std::size_t bins_ = 0;
     std::vector<double> range_;
 
-    void write_histograms(const arma::mat& S, const arma::uvec& labels, const std::string& path, ResultSink& out) const {
-        std::vector<double> all, within, between;
+    void write_histograms(const arma::mat& S, const arma::uvec& labels, const arma::uvec& word_of_row, const std::string& path,
+                          ResultSink& out) const {
+        std::vector<double> all, within, between, same_word;
         for (arma::uword i = 0; i < S.n_rows; ++i)
             for (arma::uword j = i + 1; j < S.n_cols; ++j) {
                 all.push_back(S(i, j));
-                (labels(i) == labels(j) ? within : between).push_back(S(i, j));
+                (word_of_row(i) == word_of_row(j) ? same_word : labels(i) == labels(j) ? within : between).push_back(S(i, j));
             }
         const arma::vec a(all);
         const arma::vec finite = a.elem(arma::find_finite(a));
         const double lo = range_.size() == 2 ? range_[0] : (finite.is_empty() ? 0.0 : finite.min());
         const double hi = range_.size() == 2 ? range_[1] : (finite.is_empty() ? 1.0 : finite.max());
         arma::vec edges;
-        const std::vector<std::pair<const char*, arma::vec>> groups = {
+        std::vector<std::pair<const char*, arma::vec>> groups = {
             {"all", a}, {"within", arma::vec(within)}, {"between", arma::vec(between)}};
+        if (!same_word.empty()) groups.emplace_back("same_word", arma::vec(same_word));
         for (const auto& [name, values] : groups) {
             const arma::vec counts = histogram(values, bins_, lo, hi, edges);
             out.write(path + "/histogram/" + name, {static_cast<int64_t>(bins_)}, std::vector<double>(counts.begin(), counts.end()));
