@@ -2,8 +2,12 @@
 // force, and the statistical behaviour of their permutation tests.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+#include <map>
+#include <numeric>
 #include <random>
 
+#include "laminar/analysis/parallel.hpp"
 #include "laminar/analysis/rsa.hpp"
 #include "laminar/analysis/selectivity.hpp"
 #include "laminar/analysis/similarity_metric.hpp"
@@ -200,4 +204,21 @@ TEST_CASE("bootstrap quantiles: Hazen's definition by hand, Armadillo's values, 
     const arma::vec r = arma::randn(37);
     for (double p : {0.05, 0.3, 0.5, 0.77, 0.95})
         CHECK(laminar::analysis::quantile(r, p) == doctest::Approx(arma::as_scalar(arma::quantile(r, arma::vec{p}))).epsilon(1e-12));
+}
+
+TEST_CASE("parallel_for: an exception inside the loop is rethrown after it (the lowest iteration's), never an abort") {
+    std::vector<int> done(1000, 0);
+    parallel_for(0, 1000, [&](std::size_t i) { done[i] += 1; });
+    CHECK(std::accumulate(done.begin(), done.end(), 0) == 1000);
+    for (int repeat = 0; repeat < 20; ++repeat)  // whichever thread meets its failure first
+        CHECK_THROWS_WITH_AS(parallel_for(0, 1000, [&](std::size_t i) {
+                                 if (i % 97 == 13) throw std::runtime_error("failed at " + std::to_string(i));
+                             }),
+                             "failed at 13", std::runtime_error);
+    // The tests' fault injection: every iteration throws while the variable is set.
+    ::setenv("LAMINAR_TEST_FAIL_IN_PARALLEL", "1", 1);
+    CHECK_THROWS_WITH_AS(parallel_for(5, 10, [](std::size_t) {}),
+                         "a fault injected in a parallel loop (iteration 5, LAMINAR_TEST_FAIL_IN_PARALLEL is set)", std::runtime_error);
+    ::unsetenv("LAMINAR_TEST_FAIL_IN_PARALLEL");
+    parallel_for(5, 10, [](std::size_t) {});
 }

@@ -12,6 +12,7 @@
 #include "laminar/analysis/compare.hpp"
 #include "laminar/analysis/correction.hpp"
 #include "laminar/analysis/matrices.hpp"
+#include "laminar/analysis/parallel.hpp"
 #include "laminar/analysis/team_work.hpp"
 
 namespace laminar::analysis {
@@ -75,8 +76,7 @@ inline arma::vec permuted_inner_products(const arma::mat& A, const arma::mat& B,
     const arma::uword n = A.n_rows;
     return gather_blocks(team, perms.size(), [&](std::size_t first, std::size_t last) {
         arma::vec out(last - first);
-#pragma omp parallel for schedule(dynamic)
-        for (std::size_t p = first; p < last; ++p) {
+        parallel_for(first, last, [&](std::size_t p) {
             const arma::uvec& perm = perms[p];
             double sum = 0;
             for (arma::uword j = 0; j < n; ++j) {
@@ -85,7 +85,7 @@ inline arma::vec permuted_inner_products(const arma::mat& A, const arma::mat& B,
                 for (arma::uword i = 0; i < n; ++i) sum += a[i] * b[perm(i)];
             }
             out(p - first) = sum;
-        }
+        });
         return out;
     });
 }
@@ -112,8 +112,7 @@ inline arma::vec mantel_null(const arma::mat& A, const arma::mat& B, const std::
         const arma::vec a = upper(A);
         return gather_blocks(team, permutations, [&](std::size_t first, std::size_t last) {
             arma::vec null(last - first);
-#pragma omp parallel for schedule(dynamic)
-            for (std::size_t p = first; p < last; ++p) null(p - first) = kendall_tau_a(a, upper(B.submat(perms[p], perms[p])));
+            parallel_for(first, last, [&](std::size_t p) { null(p - first) = kendall_tau_a(a, upper(B.submat(perms[p], perms[p]))); });
             return null;
         });
     }
@@ -123,8 +122,7 @@ inline arma::vec mantel_null(const arma::mat& A, const arma::mat& B, const std::
     const arma::mat ZB = from_upper(normalised(upper(B), method), n);
     return gather_blocks(team, permutations, [&](std::size_t first, std::size_t last) {
         arma::vec null(last - first);
-#pragma omp parallel for schedule(dynamic)
-        for (std::size_t p = first; p < last; ++p) {
+        parallel_for(first, last, [&](std::size_t p) {
             // sum over i < j of ZA(i, j) ZB(perm i, perm j), without materialising the permuted ZB
             const arma::uvec& perm = perms[p];
             double sum = 0;
@@ -134,7 +132,7 @@ inline arma::vec mantel_null(const arma::mat& A, const arma::mat& B, const std::
                 for (arma::uword i = 0; i < j; ++i) sum += a[i] * b[perm(i)];
             }
             null(p - first) = sum;
-        }
+        });
         return null;
     });
 }
@@ -179,8 +177,7 @@ inline arma::vec bootstrap(const arma::mat& A, const arma::mat& B, const std::st
     const std::vector<arma::uvec> draws = draw_resamples(A.n_rows, samples, seed);
     return gather_blocks(team, samples, [&](std::size_t first, std::size_t last) {
         arma::vec out(last - first);
-#pragma omp parallel for schedule(dynamic)
-        for (std::size_t s = first; s < last; ++s) out(s - first) = bootstrap_sample(A, B, method, draws[s]);
+        parallel_for(first, last, [&](std::size_t s) { out(s - first) = bootstrap_sample(A, B, method, draws[s]); });
         return out;
     });
 }
