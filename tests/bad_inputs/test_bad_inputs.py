@@ -220,6 +220,24 @@ class Aborts(Case):
                 self.assertEqual(sorted(f for f in os.listdir(os.path.dirname(out)) if f.startswith(analysis + ".")),
                                  [analysis + ".h5"])  # no .lock, no .partial
 
+    def test_rsa_with_spearman_and_bootstrap_on_categories_of_three_and_four_words(self):
+        # The issue's report: a resample of a category drew one word, and spearman of no pairs threw
+        # "mean(): object has no elements" inside the OpenMP loop (SIGABRT, .lock and .partial left).
+        exp = self.analyses("spearman.yaml", "  - metric: rsa\n    pairs: [[q, k]]\n    method: spearman\n"
+                                             "    permutations: 50\n    bootstrap: 200\n")
+        out = os.path.join(self.dir, "spearman", "run.h5")
+        r = run("run", exp, "--out", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(os.listdir(os.path.dirname(out))), ["run", "run.h5"])  # the report's folder; no .lock
+        with h5py.File(out, "r") as f:
+            for category in ("space", "fruit", "interior"):  # 4, 4 and 3 words
+                g = f[f"results/rsa/m/blocks.1.attn.hook_q~blocks.1.attn.hook_k/categories/{category}"]
+                used = g.attrs["n_bootstrap_used"]
+                self.assertLess(used, 200)  # draws of fewer than 3 distinct words were skipped ...
+                self.assertIn(f"categories/{category}: {200 - used} of 200 bootstrap samples drew fewer than 3 distinct",
+                              r.stdout)  # ... and said so
+                self.assertLessEqual(g.attrs["ci_low"], g.attrs["ci_high"])
+
 
 def write_safetensors(path, tensors, header_extra=None, raw_header=None):
     """tensors: name -> (dtype, shape, begin, end); data is zeros up to the largest end."""

@@ -305,7 +305,8 @@ class Results(unittest.TestCase):
         r = laminar_cli("run", self.yaml, "--quiet", "--out", os.path.join(self.dir, "quiet.h5"),
                         env=dict(os.environ, LAMINAR_PROGRESS="lines"))
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual((r.stdout, r.stderr), ("", ""))
+        self.assertEqual(r.stderr, "")  # only warnings (here: bootstrap samples of a category of 3 or 4 words skipped)
+        self.assertEqual([line for line in r.stdout.splitlines() if not line.startswith("warning: ")], [])
         r = laminar_cli("run", self.yaml, "--quiet", "--verbose")
         self.assertEqual(r.returncode, 2)
         self.assertIn("--quiet and --verbose exclude each other", r.stderr)

@@ -35,6 +35,19 @@ double ks_uniform(arma::vec p) {
     return d;
 }
 
+/// Keeps the attributes and warnings a helper writes.
+struct KeptSink : laminar::ResultSink {
+    std::map<std::string, double> numbers;
+    std::vector<std::string> warnings;
+    void write(const std::string&, const std::vector<int64_t>&, const std::vector<double>&) override {}
+    void axes(const std::string&, const std::vector<laminar::Axis>&) override {}
+    void axis_values(const std::string&, std::size_t, const std::vector<int64_t>&) override {}
+    void attribute(const std::string& path, const std::string& name, double v) override { numbers[path + "@" + name] = v; }
+    void attribute(const std::string& path, const std::string& name, int64_t v) override { numbers[path + "@" + name] = double(v); }
+    void attribute(const std::string&, const std::string&, const std::string&) override {}
+    void warn(const std::string& message) override { warnings.push_back(message); }
+};
+
 }  // namespace
 
 TEST_CASE("average ranks, spearman with ties and pearson, by hand") {
@@ -68,6 +81,13 @@ TEST_CASE("constant or zero vectors give NaN, never a crash") {
     CHECK(std::isnan(compare({2, 2, 2}, {1, 2, 3}, "spearman")));
     CHECK(std::isnan(compare({0, 0, 0}, {1, 2, 3}, "cosine")));
     CHECK(std::isnan(kendall_tau_a({1}, {2})));
+    for (const std::string method : {"pearson", "spearman", "tau-a", "rho-a", "cosine", "corr_cov", "cosine_cov"}) {
+        CAPTURE(method);  // no pairs at all (a resample of one word): NaN, not Armadillo's "object has no elements"
+        CHECK(std::isnan(compare(arma::vec(), arma::vec(), method)));
+        const bool correlation = method != "cosine" && method != "corr_cov" && method != "cosine_cov";
+        if (correlation) CHECK(std::isnan(compare(arma::vec{0.3}, arma::vec{0.7}, method)));  // one pair: no correlation
+        else CHECK_NOTHROW(compare(arma::vec{0.3}, arma::vec{0.7}, method));
+    }
     arma::mat X = {{1, 0}, {0, 0}, {1, 1}};
     std::size_t degenerate = 0;
     const arma::mat S = similarity(X, "cosine", degenerate);
@@ -204,6 +224,30 @@ TEST_CASE("bootstrap quantiles: Hazen's definition by hand, Armadillo's values, 
     const arma::vec r = arma::randn(37);
     for (double p : {0.05, 0.3, 0.5, 0.77, 0.95})
         CHECK(laminar::analysis::quantile(r, p) == doctest::Approx(arma::as_scalar(arma::quantile(r, arma::vec{p}))).epsilon(1e-12));
+}
+
+TEST_CASE("a bootstrap of four stimuli skips the samples that draw fewer than 3 of them, and counts the others") {
+    arma::arma_rng::set_seed(12);
+    std::size_t degenerate = 0;
+    const arma::mat A = 1 - similarity(arma::randn(4, 5), "cosine", degenerate);
+    const arma::mat B = 1 - similarity(arma::randn(4, 5), "cosine", degenerate);
+    const std::vector<arma::uvec> draws = draw_resamples(4, 300, 21);
+    std::size_t too_few = 0;
+    for (const auto& idx : draws) too_few += arma::uvec(arma::unique(idx)).n_elem < 3;
+    CHECK(too_few > 10);  // 4 draws of 4 stimuli: 1 or 2 distinct ones with probability 88 / 256
+    for (const std::string method : {"pearson", "spearman", "tau-a", "rho-a", "cosine", "corr_cov", "cosine_cov"}) {
+        CAPTURE(method);  // spearman used to throw inside the OpenMP loop: std::terminate, SIGABRT
+        const arma::vec boot = bootstrap(A, B, method, 300, 21);
+        for (std::size_t s = 0; s < draws.size(); ++s)
+            if (arma::uvec(arma::unique(draws[s])).n_elem < 3) CHECK(std::isnan(boot(s)));
+        KeptSink out;
+        write_interval(out, "m/q~k", boot, 0.95);
+        const arma::uword finite = arma::uvec(arma::find_finite(boot)).n_elem;
+        CHECK(out.numbers.at("m/q~k@n_bootstrap_used") == double(finite));
+        CHECK(finite == 300 - too_few);  // three distinct stimuli or more: defined (random spaces have spread)
+        REQUIRE(out.warnings.size() == 1);
+        CHECK(out.warnings[0].rfind("m/q~k: " + std::to_string(300 - finite) + " of 300 bootstrap samples", 0) == 0);
+    }
 }
 
 TEST_CASE("parallel_for: an exception inside the loop is rethrown after it (the lowest iteration's), never an abort") {

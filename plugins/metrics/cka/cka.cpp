@@ -137,7 +137,9 @@ private:
             const arma::vec boot = gather_blocks(group, bootstrap_, [&](std::size_t first, std::size_t last) {
                 arma::vec v(last - first);
                 parallel_for(first, last, [&](std::size_t s) {
-                    v(s - first) = cka(centre_gram(a.raw.submat(draws[s], draws[s]), false), centre_gram(b.raw.submat(draws[s], draws[s]), false));
+                    v(s - first) = degenerate_resample(draws[s])
+                                       ? arma::datum::nan
+                                       : cka(centre_gram(a.raw.submat(draws[s], draws[s]), false), centre_gram(b.raw.submat(draws[s], draws[s]), false));
                 });
                 return v;
             });
@@ -164,4 +166,4 @@ const std::string kSchema = R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", CkaMetric, "cka", "1.0.0", kSchema.c_str())
+LAMINAR_PLUGIN(laminar::Metric, "metric", CkaMetric, "cka", "1.1.0", kSchema.c_str())

@@ -70,6 +70,8 @@ public:
             out.attribute(path, "centred_over", std::string(set.tokens.empty() ? "stimuli" : "tokens of each prompt"));
             if (Xc.n_cols < 2) throw SpecError("", path + ": " + std::to_string(Xc.n_cols) + " rows: no variance to take apart");
             const arma::vec explained = explained_variance(Xc);
+            if (explained.has_nan())
+                out.warn(path + ": its rows do not vary (or are not finite): explained_variance and the participation ratio are NaN");
             out.write(path + "/explained_variance", {static_cast<int64_t>(explained.n_elem)},
                       std::vector<double>(explained.begin(), explained.end()));
             for (double t : thresholds_) out.attribute(path, name(t), components_for(explained, t));

@@ -101,6 +101,13 @@ inline std::vector<arma::uvec> draw_resamples(arma::uword n, std::size_t count, 
     return draws;
 }
 
+/// Whether a resample drew fewer than 3 distinct stimuli: at most one distinct pair, over which
+/// two spaces cannot be compared (a correlation is undefined, tau-a is 0, CKA is 1 whatever the
+/// spaces). Such samples give NaN, and write_interval() skips and counts them.
+inline bool degenerate_resample(const arma::uvec& idx) {
+    return arma::uvec(arma::unique(idx)).n_elem < 3;
+}
+
 /// Mantel test: the comparison of A with B under `permutations` random relabellings of B's
 /// stimuli (rows and columns together). Returns the null distribution. The permutations are
 /// drawn first; each member of `team` computes a block of them.
@@ -177,7 +184,9 @@ inline arma::vec bootstrap(const arma::mat& A, const arma::mat& B, const std::st
     const std::vector<arma::uvec> draws = draw_resamples(A.n_rows, samples, seed);
     return gather_blocks(team, samples, [&](std::size_t first, std::size_t last) {
         arma::vec out(last - first);
-        parallel_for(first, last, [&](std::size_t s) { out(s - first) = bootstrap_sample(A, B, method, draws[s]); });
+        parallel_for(first, last, [&](std::size_t s) {
+            out(s - first) = degenerate_resample(draws[s]) ? arma::datum::nan : bootstrap_sample(A, B, method, draws[s]);
+        });
         return out;
     });
 }
@@ -209,9 +218,16 @@ inline void write_permutation_test(ResultSink& out, const std::string& path, dou
 }
 
 /// The percentile interval (`level`, e.g. 0.95) of the finite bootstrap values: ci_low, ci_high,
-/// ci_level; nothing when no resample gave one (too few stimuli to have spread).
+/// ci_level, and n_bootstrap_used, how many samples gave a value. The others (fewer than 3
+/// distinct stimuli drawn, or no spread among them) are skipped, with a warning: the interval
+/// is then that of the samples that could be compared. No interval when none could.
 inline void write_interval(ResultSink& out, const std::string& path, const arma::vec& boot, double level) {
     const arma::vec finite = boot.elem(arma::find_finite(boot));
+    out.attribute(path, "n_bootstrap_used", static_cast<int64_t>(finite.n_elem));
+    if (finite.n_elem < boot.n_elem)
+        out.warn(path + ": " + std::to_string(boot.n_elem - finite.n_elem) + " of " + std::to_string(boot.n_elem) +
+                 " bootstrap samples drew fewer than 3 distinct stimuli or had no spread, and were skipped" +
+                 (finite.is_empty() ? ": no interval" : "; the interval is that of the other " + std::to_string(finite.n_elem)));
     if (finite.is_empty()) return;
     out.attribute(path, "ci_low", quantile(finite, (1 - level) / 2));
     out.attribute(path, "ci_high", quantile(finite, 1 - (1 - level) / 2));
