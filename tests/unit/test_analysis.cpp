@@ -110,10 +110,20 @@ TEST_CASE("selectivity: the founding study's mean of block means, and the pooled
     const Blocks b = blocks(S, labels, 2);
     arma::vec per;
     const double between = (.5 + 5 * .2) / 6;
-    CHECK(selectivity(b, false, &per) == doctest::Approx(((.9 + .8 + .7) / 3 + .5) / 2 / between));
+    CHECK(selectivity(b, Variant::mean_of_blocks, &per) == doctest::Approx(((.9 + .8 + .7) / 3 + .5) / 2 / between));
     CHECK(per(0) == doctest::Approx(.8 / between));
     CHECK(per(1) == doctest::Approx(.5 / between));
-    CHECK(selectivity(b, true) == doctest::Approx((.9 + .8 + .7 + .5) / 4 / between));
+    CHECK(selectivity(b, Variant::pooled) == doctest::Approx((.9 + .8 + .7 + .5) / 4 / between));
+    // The difference: the same two means subtracted; per category, its within mean minus its between mean.
+    CHECK(selectivity(b, Variant::difference, &per) == doctest::Approx(((.9 + .8 + .7) / 3 + .5) / 2 - between));
+    CHECK(per(0) == doctest::Approx(.8 - between));
+    CHECK(per(1) == doctest::Approx(.5 - between));
+    const Contrast m = contrast(b, Variant::mean_of_blocks);
+    CHECK(m.within == doctest::Approx(((.9 + .8 + .7) / 3 + .5) / 2));
+    CHECK(m.between == doctest::Approx(between));
+    // The bound under which a ratio is ill-conditioned: a quarter of the similarities' SD.
+    const arma::vec u = {.9, .8, .5, .2, .7, .2, .2, .2, .2, .5};  // S's strict upper triangle, row by row
+    CHECK(between_bound(S) == doctest::Approx(0.25 * arma::stddev(u)).epsilon(1e-14));
     // Histograms follow numpy: 4 equal bins over [0, 1], the last bin closed.
     arma::vec edges;
     const arma::vec counts = histogram({0, .1, .25, .5, .99, 1, 1.5, arma::datum::nan}, 4, 0, 1, edges);
@@ -135,8 +145,8 @@ TEST_CASE("permutation p-values are roughly uniform under the null and small on 
     arma::vec p_selectivity(300), p_mantel(300);
     for (int t = 0; t < 300; ++t) {
         const arma::mat S = similarity(random_set(0), "cosine", degenerate);
-        const double index = selectivity(blocks(S, labels, 3), false);
-        p_selectivity(t) = p_greater(permutation_null(S, labels, 3, false, 199, t).col(0), index);
+        const double index = selectivity(blocks(S, labels, 3), Variant::mean_of_blocks);
+        p_selectivity(t) = p_greater(permutation_null(S, labels, 3, Variant::mean_of_blocks, 199, t).col(0), index);
         const arma::mat T = similarity(random_set(0), "cosine", degenerate);
         p_mantel(t) = p_greater(mantel_null(S, T, "pearson", 199, t), compare(upper(S), upper(T), "pearson"));
     }
@@ -146,9 +156,9 @@ TEST_CASE("permutation p-values are roughly uniform under the null and small on 
     CHECK(arma::mean(p_selectivity) == doctest::Approx(0.5).epsilon(0.1));
 
     const arma::mat planted = similarity(random_set(4.0), "cosine", degenerate);
-    const double index = selectivity(blocks(planted, labels, 3), false);
+    const double index = selectivity(blocks(planted, labels, 3), Variant::mean_of_blocks);
     CHECK(index > 1.5);
-    CHECK(p_greater(permutation_null(planted, labels, 3, false, 999, 3).col(0), index) < 0.005);
+    CHECK(p_greater(permutation_null(planted, labels, 3, Variant::mean_of_blocks, 999, 3).col(0), index) < 0.005);
     arma::mat noisy = planted + 0.05 * arma::randn(12, 12);
     noisy = (noisy + noisy.t()) / 2;
     CHECK(p_greater(mantel_null(planted, noisy, "spearman", 999, 4), compare(upper(planted), upper(noisy), "spearman")) < 0.005);
@@ -178,12 +188,18 @@ TEST_CASE("batched permutation selectivity equals recomputing it label shuffle b
     std::size_t degenerate = 0;
     const arma::mat S = similarity(arma::randn(10, 5), "cosine", degenerate);
     const arma::uvec labels = {0, 0, 0, 1, 1, 1, 1, 2, 2, 2};
-    const arma::mat null = permutation_null(S, labels, 3, true, 600, 42);  // spans several batches
-    std::mt19937_64 rng(42);
-    std::vector<arma::uword> shuffled(labels.begin(), labels.end());
-    for (int p = 0; p < 600; ++p) {
-        std::shuffle(shuffled.begin(), shuffled.end(), rng);
-        CHECK(null(p, 0) == doctest::Approx(selectivity(blocks(S, arma::uvec(shuffled), 3), true)).epsilon(1e-12));
+    // Every variant's null from the same relabellings, those of the seed (the difference's test
+    // is computed from the nulls the ratios' are).
+    for (const Variant variant : {Variant::mean_of_blocks, Variant::pooled, Variant::difference}) {
+        const arma::mat null = permutation_null(S, labels, 3, variant, 600, 42);  // spans several batches
+        std::mt19937_64 rng(42);
+        std::vector<arma::uword> shuffled(labels.begin(), labels.end());
+        for (int p = 0; p < 600; ++p) {
+            std::shuffle(shuffled.begin(), shuffled.end(), rng);
+            arma::vec per;
+            CHECK(null(p, 0) == doctest::Approx(selectivity(blocks(S, arma::uvec(shuffled), 3), variant, &per)).epsilon(1e-12));
+            CHECK(null(p, 3) == doctest::Approx(per(2)).epsilon(1e-12));
+        }
     }
 }
 
