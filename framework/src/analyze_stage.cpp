@@ -40,6 +40,10 @@ void run_metric(const Experiment& exp, const PluginRegistry& registry, const Ste
         metric->run(source, sink, team);
     } catch (const SpecError& e) {
         rethrow_in_file(exp, step.pointer, e);
+    } catch (const InputError&) {
+        throw;  // complete as it is (exit 2)
+    } catch (const std::exception& e) {  // a failure inside the metric: say which analysis
+        throw std::runtime_error("analyze " + step.name + " (metric " + step.plugin + "): " + e.what());
     }
 }
 

@@ -172,6 +172,73 @@ class Crashes(Case):
                 subprocess.run(["umount", os.path.dirname(out)], check=True)
 
 
+# Each metric that runs loops on all cores, as the second analysis of an experiment (after cosine).
+PARALLEL_METRICS = {
+    "rsa": "  - metric: rsa\n    pairs: [[q, k]]\n    permutations: 20\n    bootstrap: 20\n",
+    "rsa_tau": "  - metric: rsa\n    pairs: [[q, k]]\n    method: tau-a\n    permutations: 20\n    bootstrap: 0\n",
+    "cka": "  - metric: cka\n    pairs: [[q, k]]\n    permutations: 0\n    bootstrap: 20\n",
+    "cka_permutations": "  - metric: cka\n    pairs: [[q, k]]\n    permutations: 20\n    bootstrap: 0\n",
+    "mutual_information": "  - metric: mutual_information\n    pairs: [[q, k]]\n    permutations: 20\n",
+    "mi_label": "  - metric: mutual_information\n    sites: [q]\n    estimators: [binned]\n",
+    "mi_ksg": "  - metric: mutual_information\n    pairs: [[q, k]]\n    estimators: [ksg]\n    permutations: 0\n",
+    "effective_dimensionality": "  - metric: effective_dimensionality\n    shuffles: 5\n",
+}
+
+
+class Aborts(Case):
+    """No analysis can abort the process (issue 21): an error inside a metric's loops on all cores
+    used to leave OpenMP's region, which calls std::terminate (SIGABRT, .lock and .partial left)."""
+
+    def analyses(self, name, entries):
+        path = self.experiment(name)
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(text[:text.index("analyze:")] + "analyze:\n" + entries + "output: run.h5\n")
+        return path
+
+    def test_a_failure_inside_every_metrics_parallel_loops_is_exit_1_and_keeps_the_run_file(self):
+        fail = dict(os.environ, LAMINAR_TEST_FAIL_IN_PARALLEL="1")  # parallel.hpp's fault injection
+        extracted = os.path.join(self.dir, "parallel", "extracted.h5")  # one extraction for all of them
+        self.assertEqual(run("run", self.experiment(), "--out", extracted, "--stage", "extract").returncode, 0)
+        for analysis, entry in PARALLEL_METRICS.items():
+            with self.subTest(analysis):
+                metric = entry.split("metric: ")[1].split()[0]
+                first, rest = entry.split("\n", 1)
+                exp = self.analyses(f"{analysis}.yaml", f"  - metric: cosine\n{first}\n    name: {analysis}\n{rest}")
+                out = os.path.join(self.dir, "parallel", f"{analysis}.h5")
+                shutil.copy(extracted, out)
+                self.assertEqual(run("run", exp, "--out", out, "--stage", "analyze").returncode, 0)
+                before = run("inspect", out, "--table", analysis, "--format", "csv").stdout
+                r = run("run", exp, "--out", out, "--stage", "analyze", "--force", env=fail)
+                self.assertFails(r, 1, f"error: analyze {analysis} (metric {metric}): a fault injected in a parallel loop "
+                                       "(iteration 0, LAMINAR_TEST_FAIL_IN_PARALLEL is set)")
+                self.assertIn("analyze: cosine: done", r.stdout)  # the analysis before it was committed
+                after = run("inspect", out, "--table", analysis, "--format", "csv")
+                self.assertEqual(after.returncode, 0, after.stderr)  # sealed and readable
+                self.assertEqual(after.stdout, before)  # the failed analysis's earlier results, intact
+                self.assertEqual(sorted(f for f in os.listdir(os.path.dirname(out)) if f.startswith(analysis + ".")),
+                                 [analysis + ".h5"])  # no .lock, no .partial
+
+    def test_rsa_with_spearman_and_bootstrap_on_categories_of_three_and_four_words(self):
+        # The issue's report: a resample of a category drew one word, and spearman of no pairs threw
+        # "mean(): object has no elements" inside the OpenMP loop (SIGABRT, .lock and .partial left).
+        exp = self.analyses("spearman.yaml", "  - metric: rsa\n    pairs: [[q, k]]\n    method: spearman\n"
+                                             "    permutations: 50\n    bootstrap: 200\n")
+        out = os.path.join(self.dir, "spearman", "run.h5")
+        r = run("run", exp, "--out", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(os.listdir(os.path.dirname(out))), ["run", "run.h5"])  # the report's folder; no .lock
+        with h5py.File(out, "r") as f:
+            for category in ("space", "fruit", "interior"):  # 4, 4 and 3 words
+                g = f[f"results/rsa/m/blocks.1.attn.hook_q~blocks.1.attn.hook_k/categories/{category}"]
+                used = g.attrs["n_bootstrap_used"]
+                self.assertLess(used, 200)  # draws of fewer than 3 distinct words were skipped ...
+                self.assertIn(f"categories/{category}: {200 - used} of 200 bootstrap samples drew fewer than 3 distinct",
+                              r.stdout)  # ... and said so
+                self.assertLessEqual(g.attrs["ci_low"], g.attrs["ci_high"])
+
+
 def write_safetensors(path, tensors, header_extra=None, raw_header=None):
     """tensors: name -> (dtype, shape, begin, end); data is zeros up to the largest end."""
     header = {name: {"dtype": d, "shape": s, "data_offsets": [b, e]} for name, (d, s, b, e) in tensors.items()}

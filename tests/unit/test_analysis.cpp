@@ -3,8 +3,12 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <cstdlib>
+#include <map>
+#include <numeric>
 #include <random>
 
+#include "laminar/analysis/parallel.hpp"
 #include "laminar/analysis/rsa.hpp"
 #include "laminar/analysis/selectivity.hpp"
 #include "laminar/analysis/similarity_metric.hpp"
@@ -31,6 +35,19 @@ double ks_uniform(arma::vec p) {
         d = std::max({d, (i + 1.0) / p.n_elem - p(i), p(i) - static_cast<double>(i) / p.n_elem});
     return d;
 }
+
+/// Keeps the attributes and warnings a helper writes.
+struct KeptSink : laminar::ResultSink {
+    std::map<std::string, double> numbers;
+    std::vector<std::string> warnings;
+    void write(const std::string&, const std::vector<int64_t>&, const std::vector<double>&) override {}
+    void axes(const std::string&, const std::vector<laminar::Axis>&) override {}
+    void axis_values(const std::string&, std::size_t, const std::vector<int64_t>&) override {}
+    void attribute(const std::string& path, const std::string& name, double v) override { numbers[path + "@" + name] = v; }
+    void attribute(const std::string& path, const std::string& name, int64_t v) override { numbers[path + "@" + name] = double(v); }
+    void attribute(const std::string&, const std::string&, const std::string&) override {}
+    void warn(const std::string& message) override { warnings.push_back(message); }
+};
 
 }  // namespace
 
@@ -65,6 +82,13 @@ TEST_CASE("constant or zero vectors give NaN, never a crash") {
     CHECK(std::isnan(compare({2, 2, 2}, {1, 2, 3}, "spearman")));
     CHECK(std::isnan(compare({0, 0, 0}, {1, 2, 3}, "cosine")));
     CHECK(std::isnan(kendall_tau_a({1}, {2})));
+    for (const std::string method : {"pearson", "spearman", "tau-a", "rho-a", "cosine", "corr_cov", "cosine_cov"}) {
+        CAPTURE(method);  // no pairs at all (a resample of one word): NaN, not Armadillo's "object has no elements"
+        CHECK(std::isnan(compare(arma::vec(), arma::vec(), method)));
+        const bool correlation = method != "cosine" && method != "corr_cov" && method != "cosine_cov";
+        if (correlation) CHECK(std::isnan(compare(arma::vec{0.3}, arma::vec{0.7}, method)));  // one pair: no correlation
+        else CHECK_NOTHROW(compare(arma::vec{0.3}, arma::vec{0.7}, method));
+    }
     arma::mat X = {{1, 0}, {0, 0}, {1, 1}};
     std::size_t degenerate = 0;
     const arma::mat S = similarity(X, "cosine", degenerate);
@@ -87,10 +111,20 @@ TEST_CASE("selectivity: the founding study's mean of block means, and the pooled
     const Blocks b = blocks(S, labels, 2);
     arma::vec per;
     const double between = (.5 + 5 * .2) / 6;
-    CHECK(selectivity(b, false, &per) == doctest::Approx(((.9 + .8 + .7) / 3 + .5) / 2 / between));
+    CHECK(selectivity(b, Variant::mean_of_blocks, &per) == doctest::Approx(((.9 + .8 + .7) / 3 + .5) / 2 / between));
     CHECK(per(0) == doctest::Approx(.8 / between));
     CHECK(per(1) == doctest::Approx(.5 / between));
-    CHECK(selectivity(b, true) == doctest::Approx((.9 + .8 + .7 + .5) / 4 / between));
+    CHECK(selectivity(b, Variant::pooled) == doctest::Approx((.9 + .8 + .7 + .5) / 4 / between));
+    // The difference: the same two means subtracted; per category, its within mean minus its between mean.
+    CHECK(selectivity(b, Variant::difference, &per) == doctest::Approx(((.9 + .8 + .7) / 3 + .5) / 2 - between));
+    CHECK(per(0) == doctest::Approx(.8 - between));
+    CHECK(per(1) == doctest::Approx(.5 - between));
+    const Contrast m = contrast(b, Variant::mean_of_blocks);
+    CHECK(m.within == doctest::Approx(((.9 + .8 + .7) / 3 + .5) / 2));
+    CHECK(m.between == doctest::Approx(between));
+    // The bound under which a ratio is ill-conditioned: a quarter of the similarities' SD.
+    const arma::vec u = {.9, .8, .5, .2, .7, .2, .2, .2, .2, .5};  // S's strict upper triangle, row by row
+    CHECK(between_bound(S) == doctest::Approx(0.25 * arma::stddev(u)).epsilon(1e-14));
     // Histograms follow numpy: 4 equal bins over [0, 1], the last bin closed.
     arma::vec edges;
     const arma::vec counts = histogram({0, .1, .25, .5, .99, 1, 1.5, arma::datum::nan}, 4, 0, 1, edges);
@@ -112,8 +146,8 @@ TEST_CASE("permutation p-values are roughly uniform under the null and small on 
     arma::vec p_selectivity(300), p_mantel(300);
     for (int t = 0; t < 300; ++t) {
         const arma::mat S = similarity(random_set(0), "cosine", degenerate);
-        const double index = selectivity(blocks(S, labels, 3), false);
-        p_selectivity(t) = p_greater(permutation_null(S, labels, 3, false, 199, t).col(0), index);
+        const double index = selectivity(blocks(S, labels, 3), Variant::mean_of_blocks);
+        p_selectivity(t) = p_greater(permutation_null(S, labels, 3, Variant::mean_of_blocks, 199, t).col(0), index);
         const arma::mat T = similarity(random_set(0), "cosine", degenerate);
         p_mantel(t) = p_greater(mantel_null(S, T, "pearson", 199, t), compare(upper(S), upper(T), "pearson"));
     }
@@ -123,9 +157,9 @@ TEST_CASE("permutation p-values are roughly uniform under the null and small on 
     CHECK(arma::mean(p_selectivity) == doctest::Approx(0.5).epsilon(0.1));
 
     const arma::mat planted = similarity(random_set(4.0), "cosine", degenerate);
-    const double index = selectivity(blocks(planted, labels, 3), false);
+    const double index = selectivity(blocks(planted, labels, 3), Variant::mean_of_blocks);
     CHECK(index > 1.5);
-    CHECK(p_greater(permutation_null(planted, labels, 3, false, 999, 3).col(0), index) < 0.005);
+    CHECK(p_greater(permutation_null(planted, labels, 3, Variant::mean_of_blocks, 999, 3).col(0), index) < 0.005);
     arma::mat noisy = planted + 0.05 * arma::randn(12, 12);
     noisy = (noisy + noisy.t()) / 2;
     CHECK(p_greater(mantel_null(planted, noisy, "spearman", 999, 4), compare(upper(planted), upper(noisy), "spearman")) < 0.005);
@@ -155,12 +189,18 @@ TEST_CASE("batched permutation selectivity equals recomputing it label shuffle b
     std::size_t degenerate = 0;
     const arma::mat S = similarity(arma::randn(10, 5), "cosine", degenerate);
     const arma::uvec labels = {0, 0, 0, 1, 1, 1, 1, 2, 2, 2};
-    const arma::mat null = permutation_null(S, labels, 3, true, 600, 42);  // spans several batches
-    std::mt19937_64 rng(42);
-    std::vector<arma::uword> shuffled(labels.begin(), labels.end());
-    for (int p = 0; p < 600; ++p) {
-        std::shuffle(shuffled.begin(), shuffled.end(), rng);
-        CHECK(null(p, 0) == doctest::Approx(selectivity(blocks(S, arma::uvec(shuffled), 3), true)).epsilon(1e-12));
+    // Every variant's null from the same relabellings, those of the seed (the difference's test
+    // is computed from the nulls the ratios' are).
+    for (const Variant variant : {Variant::mean_of_blocks, Variant::pooled, Variant::difference}) {
+        const arma::mat null = permutation_null(S, labels, 3, variant, 600, 42);  // spans several batches
+        std::mt19937_64 rng(42);
+        std::vector<arma::uword> shuffled(labels.begin(), labels.end());
+        for (int p = 0; p < 600; ++p) {
+            std::shuffle(shuffled.begin(), shuffled.end(), rng);
+            arma::vec per;
+            CHECK(null(p, 0) == doctest::Approx(selectivity(blocks(S, arma::uvec(shuffled), 3), variant, &per)).epsilon(1e-12));
+            CHECK(null(p, 3) == doctest::Approx(per(2)).epsilon(1e-12));
+        }
     }
 }
 
@@ -193,8 +233,9 @@ TEST_CASE("with contexts kept, selectivity leaves out each word's pairs with its
     CHECK(b.counts(0, 1) == 3 * 7);
     for (bool pooled : {false, true}) {
         CAPTURE(pooled);
-        CHECK(selectivity(b, pooled) == doctest::Approx(brute_force(labels, pooled)).epsilon(1e-12));
-        const arma::mat null = permutation_null(words.sums, labels, 2, pooled, 40, 9, laminar::Alone(), words.row_counts);
+        const Variant variant = pooled ? Variant::pooled : Variant::mean_of_blocks;
+        CHECK(selectivity(b, variant) == doctest::Approx(brute_force(labels, pooled)).epsilon(1e-12));
+        const arma::mat null = permutation_null(words.sums, labels, 2, variant, 40, 9, laminar::Alone(), words.row_counts);
         std::mt19937_64 rng(9);  // the same shuffles of the words' labels, by hand
         std::vector<arma::uword> shuffled(labels.begin(), labels.end());
         for (int p = 0; p < 40; ++p) {
@@ -206,9 +247,9 @@ TEST_CASE("with contexts kept, selectivity leaves out each word's pairs with its
     const UnitSimilarity single = word_sums(S, arma::regspace<arma::uvec>(0, 9), 10);
     const arma::uvec row_labels = {0, 0, 0, 1, 1, 1, 1, 1, 1, 1};
     CHECK(arma::approx_equal(single.sums, S, "absdiff", 0));
-    CHECK(selectivity(blocks(single.sums, row_labels, 2, single.row_counts), false) == selectivity(blocks(S, row_labels, 2), false));
-    const arma::mat with_rows = permutation_null(single.sums, row_labels, 2, false, 30, 4, laminar::Alone(), single.row_counts);
-    const arma::mat without = permutation_null(S, row_labels, 2, false, 30, 4);
+    CHECK(selectivity(blocks(single.sums, row_labels, 2, single.row_counts), Variant::mean_of_blocks) == selectivity(blocks(S, row_labels, 2), Variant::mean_of_blocks));
+    const arma::mat with_rows = permutation_null(single.sums, row_labels, 2, Variant::mean_of_blocks, 30, 4, laminar::Alone(), single.row_counts);
+    const arma::mat without = permutation_null(S, row_labels, 2, Variant::mean_of_blocks, 30, 4);
     CHECK(std::memcmp(with_rows.memptr(), without.memptr(), without.n_elem * sizeof(double)) == 0);
 }
 
@@ -249,4 +290,45 @@ TEST_CASE("bootstrap quantiles: Hazen's definition by hand, Armadillo's values, 
     const arma::vec r = arma::randn(37);
     for (double p : {0.05, 0.3, 0.5, 0.77, 0.95})
         CHECK(laminar::analysis::quantile(r, p) == doctest::Approx(arma::as_scalar(arma::quantile(r, arma::vec{p}))).epsilon(1e-12));
+}
+
+TEST_CASE("a bootstrap of four stimuli skips the samples that draw fewer than 3 of them, and counts the others") {
+    arma::arma_rng::set_seed(12);
+    std::size_t degenerate = 0;
+    const arma::mat A = 1 - similarity(arma::randn(4, 5), "cosine", degenerate);
+    const arma::mat B = 1 - similarity(arma::randn(4, 5), "cosine", degenerate);
+    const std::vector<arma::uvec> draws = draw_resamples(4, 300, 21);
+    std::size_t too_few = 0;
+    for (const auto& idx : draws) too_few += arma::uvec(arma::unique(idx)).n_elem < 3;
+    CHECK(too_few > 10);  // 4 draws of 4 stimuli: 1 or 2 distinct ones with probability 88 / 256
+    for (const std::string method : {"pearson", "spearman", "tau-a", "rho-a", "cosine", "corr_cov", "cosine_cov"}) {
+        CAPTURE(method);  // spearman used to throw inside the OpenMP loop: std::terminate, SIGABRT
+        const arma::vec boot = bootstrap(A, B, method, 300, 21);
+        for (std::size_t s = 0; s < draws.size(); ++s)
+            if (arma::uvec(arma::unique(draws[s])).n_elem < 3) CHECK(std::isnan(boot(s)));
+        KeptSink out;
+        write_interval(out, "m/q~k", boot, 0.95);
+        const arma::uword finite = arma::uvec(arma::find_finite(boot)).n_elem;
+        CHECK(out.numbers.at("m/q~k@n_bootstrap_used") == double(finite));
+        CHECK(finite == 300 - too_few);  // three distinct stimuli or more: defined (random spaces have spread)
+        REQUIRE(out.warnings.size() == 1);
+        CHECK(out.warnings[0].rfind("m/q~k: " + std::to_string(300 - finite) + " of 300 bootstrap samples", 0) == 0);
+    }
+}
+
+TEST_CASE("parallel_for: an exception inside the loop is rethrown after it (the lowest iteration's), never an abort") {
+    std::vector<int> done(1000, 0);
+    parallel_for(0, 1000, [&](std::size_t i) { done[i] += 1; });
+    CHECK(std::accumulate(done.begin(), done.end(), 0) == 1000);
+    for (int repeat = 0; repeat < 20; ++repeat)  // whichever thread meets its failure first
+        CHECK_THROWS_WITH_AS(parallel_for(0, 1000, [&](std::size_t i) {
+                                 if (i % 97 == 13) throw std::runtime_error("failed at " + std::to_string(i));
+                             }),
+                             "failed at 13", std::runtime_error);
+    // The tests' fault injection: every iteration throws while the variable is set.
+    ::setenv("LAMINAR_TEST_FAIL_IN_PARALLEL", "1", 1);
+    CHECK_THROWS_WITH_AS(parallel_for(5, 10, [](std::size_t) {}),
+                         "a fault injected in a parallel loop (iteration 5, LAMINAR_TEST_FAIL_IN_PARALLEL is set)", std::runtime_error);
+    ::unsetenv("LAMINAR_TEST_FAIL_IN_PARALLEL");
+    parallel_for(5, 10, [](std::size_t) {});
 }

@@ -209,8 +209,8 @@ TEST_CASE("permutation nulls and bootstrap samples shared by 1 to 4 threads are 
         for (const char* method : {"corr", "spearman", "tau-a", "cosine_cov"}) out.push_back(mantel_null(A, B, method, 37, 1, team));
         out.push_back(bootstrap(A, B, "corr", 29, 2, team));
         out.push_back(bootstrap(A, B, "spearman", 29, 2, team));
-        out.push_back(arma::vectorise(permutation_null(A, labels, 3, false, 600, 3, team)));  // 600: 3 batches of 256
-        out.push_back(arma::vectorise(permutation_null(A, labels, 3, true, 300, 4, team, row_counts)));  // words of several rows
+        out.push_back(arma::vectorise(permutation_null(A, labels, 3, Variant::mean_of_blocks, 600, 3, team)));  // 600: 3 batches of 256
+        out.push_back(arma::vectorise(permutation_null(A, labels, 3, Variant::pooled, 300, 4, team, row_counts)));  // words of several rows
         return out;
     };
     const auto alone = all(Alone());

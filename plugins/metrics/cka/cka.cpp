@@ -14,6 +14,7 @@
 #include "laminar/analysis/cka.hpp"
 #include "laminar/analysis/correction.hpp"
 #include "laminar/analysis/pairing.hpp"
+#include "laminar/analysis/parallel.hpp"
 #include "laminar/analysis/rdm.hpp"
 #include "laminar/analysis/rsa.hpp"
 
@@ -142,9 +143,11 @@ private:
             const std::vector<arma::uvec> draws = draw_resamples(n, bootstrap_, seed_ + 1);
             const arma::vec boot = gather_blocks(group, bootstrap_, [&](std::size_t first, std::size_t last) {
                 arma::vec v(last - first);
-#pragma omp parallel for schedule(dynamic)
-                for (std::size_t s = first; s < last; ++s)
-                    v(s - first) = cka(centre_gram(a.raw.submat(draws[s], draws[s]), false), centre_gram(b.raw.submat(draws[s], draws[s]), false));
+                parallel_for(first, last, [&](std::size_t s) {
+                    v(s - first) = degenerate_resample(draws[s])
+                                       ? arma::datum::nan
+                                       : cka(centre_gram(a.raw.submat(draws[s], draws[s]), false), centre_gram(b.raw.submat(draws[s], draws[s]), false));
+                });
                 return v;
             });
             write_interval(out, path, boot, ci_);

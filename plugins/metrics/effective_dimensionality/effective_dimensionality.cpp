@@ -15,6 +15,7 @@
 #include <random>
 
 #include "laminar/analysis/matrices.hpp"
+#include "laminar/analysis/parallel.hpp"
 #include "laminar/analysis/rdm.hpp"
 #include "laminar/analysis/team_work.hpp"
 
@@ -69,6 +70,8 @@ public:
             out.attribute(path, "centred_over", std::string(set.tokens.empty() ? "stimuli" : "tokens of each prompt"));
             if (Xc.n_cols < 2) throw SpecError("", path + ": " + std::to_string(Xc.n_cols) + " rows: no variance to take apart");
             const arma::vec explained = explained_variance(Xc);
+            if (explained.has_nan())
+                out.warn(path + ": its rows do not vary (or are not finite): explained_variance and the participation ratio are NaN");
             out.write(path + "/explained_variance", {static_cast<int64_t>(explained.n_elem)},
                       std::vector<double>(explained.begin(), explained.end()));
             for (double t : thresholds_) out.attribute(path, name(t), components_for(explained, t));
@@ -123,8 +126,7 @@ private:
             }
         arma::mat counts(shuffles_, thresholds_.size());
         arma::vec ratios(shuffles_);
-#pragma omp parallel for schedule(dynamic)
-        for (std::size_t s = 0; s < shuffles_; ++s) {
+        parallel_for(0, shuffles_, [&](std::size_t s) {
             arma::mat shuffled(Xc.n_rows, Xc.n_cols);
             for (arma::uword d = 0; d < Xc.n_rows; ++d) {
                 const arma::rowvec row = Xc.row(d);
@@ -133,7 +135,7 @@ private:
             const arma::vec explained = explained_variance(shuffled);  // still centred: a permutation keeps the mean
             for (std::size_t t = 0; t < thresholds_.size(); ++t) counts(s, t) = double(components_for(explained, thresholds_[t]));
             ratios(s) = 1.0 / arma::accu(arma::square(explained));
-        }
+        });
         for (std::size_t t = 0; t < thresholds_.size(); ++t) {
             out.attribute(path, "shuffled_" + name(thresholds_[t]) + "_mean", arma::mean(counts.col(t)));
             out.attribute(path, "shuffled_" + name(thresholds_[t]) + "_sd", shuffles_ > 1 ? arma::stddev(counts.col(t)) : 0.0);

@@ -14,6 +14,7 @@
 #include "laminar/analysis/correction.hpp"
 #include "laminar/analysis/mutual_information.hpp"
 #include "laminar/analysis/pairing.hpp"
+#include "laminar/analysis/parallel.hpp"
 #include "laminar/analysis/rdm.hpp"
 #include "laminar/analysis/rsa.hpp"
 
@@ -123,8 +124,7 @@ private:
         const auto perms = draw_permutations(A.n_rows, permutations_, seed_);
         const arma::vec null = gather_blocks(group, permutations_, [&](std::size_t from, std::size_t to) {
             arma::vec v(to - from);
-#pragma omp parallel for schedule(dynamic)
-            for (std::size_t p = from; p < to; ++p) v(p - from) = first(a, upper(B.submat(perms[p], perms[p])));
+            parallel_for(from, to, [&](std::size_t p) { v(p - from) = first(a, upper(B.submat(perms[p], perms[p]))); });
             return v;
         });
         write_permutation_test(out, path, observed, null, family);  // as rsa and cka: p, null mean and sd
@@ -137,8 +137,7 @@ private:
                            ResultSink& out) const {
         for (std::size_t e = 0; e < estimators_.size(); ++e) {
             std::vector<double> values(Xt.n_rows);
-#pragma omp parallel for schedule(dynamic)
-            for (arma::uword d = 0; d < Xt.n_rows; ++d) {
+            parallel_for(0, Xt.n_rows, [&](std::size_t d) {
                 const arma::vec x = Xt.row(d).t();
                 const arma::uvec keep = within_z(x, trim_z_);
                 const arma::vec kept = x.elem(keep);
@@ -146,7 +145,7 @@ private:
                 values[d] = estimators_[e] == "ksg" ? mi_label_ksg(kept, label, k_)
                           : mi_label_bins(estimators_[e] == "binned" ? equal_width_bins(kept, bins_) : equal_frequency_bins(kept, bins_),
                                           bins_, label, categories);
-            }
+            });
             for (const auto& name : e == 0 ? std::vector<std::string>{"mi_label", "mi_label_" + estimators_[e]}
                                            : std::vector<std::string>{"mi_label_" + estimators_[e]})
                 out.write(path + "/" + name, {static_cast<int64_t>(values.size())}, values);

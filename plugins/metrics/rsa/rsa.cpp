@@ -204,6 +204,7 @@ private:
                 out.warn(sub + ": " + std::to_string(wa.n_elem) + " within-category pair(s) (" + names[c] +
                          " needs at least 3 words for a correlation): r is NaN");
             const double rc = wa.n_elem >= 2 ? compare(wa, wb, method_) : arma::datum::nan;
+            if (wa.n_elem >= 2 && std::isnan(rc)) out.warn(sub + ": the dissimilarities within " + names[c] + " have no spread (or NaN entries): r is NaN");
             out.attribute(sub, "r", rc);
             out.attribute(sub, "n_pairs", static_cast<int64_t>(wa.n_elem));
             // Its own test: the category's words relabelled among themselves, resampled among themselves.

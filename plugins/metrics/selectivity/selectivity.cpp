@@ -2,11 +2,14 @@
 // than to other categories, with a label-permutation test.
 //   index = mean over categories of the within-block mean similarity
 //         / mean over category pairs of the between-block mean similarity
-// (strict upper triangle, diagonal excluded; the founding study's definition), or the pooled
-// variant (mean of all within pairs / mean of all between pairs). With contexts kept the word
-// is the unit: pairs of one word's contexts are left out (they would all count as within-
-// category pairs), and the null relabels words with all their contexts (selectivity.hpp).
+// (strict upper triangle, diagonal excluded; the founding study's definition), the pooled
+// variant (mean of all within pairs / mean of all between pairs), or the difference variant
+// (the founding study's two means subtracted). A ratio whose between mean is near 0 or below
+// is ill-conditioned: a warning names the set (selectivity.hpp's between_bound()). With
+// contexts kept the word is the unit: pairs of one word's contexts are left out (they would all
+// count as within-category pairs), and the null relabels words with all their contexts.
 #include <cmath>
+#include <sstream>
 
 #include "laminar/analysis/correction.hpp"
 #include "laminar/analysis/matrices.hpp"
@@ -24,7 +27,9 @@ public:
     void configure(const Params& params) override {
         sites_ = params.value("sites", std::vector<std::string>{});
         similarity_ = params.value("similarity", std::string("cosine"));
-        pooled_ = params.value("variant", std::string("mean_of_blocks")) == "pooled";
+        variant_name_ = params.value("variant", std::string("mean_of_blocks"));
+        variant_ = variant_name_ == "pooled" ? Variant::pooled
+                 : variant_name_ == "difference" ? Variant::difference : Variant::mean_of_blocks;
         permutations_ = params.value("permutations", std::size_t{10000});
         seed_ = params.value("seed", std::uint64_t{0});
         correction_ = params.value("correction", std::string("holm"));
@@ -48,14 +53,19 @@ public:
         for_each_item(team, work.size(), all_out, {&p_values}, [&](std::size_t i, ResultSink& out, const Team& group) {
             const auto& [model, hook] = work[i];
             std::size_t degenerate = 0;
-            const UnitSimilarity S = word_sums(recorded_similarity(in, model, hook, similarity_, out, &degenerate), words.of_row, words.n);
+            const arma::mat similarity = recorded_similarity(in, model, hook, similarity_, out, &degenerate);  // rows
+            const UnitSimilarity S = word_sums(similarity, words.of_row, words.n);
             const std::string path = model + "/" + hook;
             const Blocks b = blocks(S.sums, labels, k, S.row_counts);
             arma::vec per;
-            const double index = selectivity(b, pooled_, &per);
+            const double index = selectivity(b, variant_, &per);
             out.attribute(path, "index", index);
             out.attribute(path, "similarity", similarity_);
-            out.attribute(path, "variant", std::string(pooled_ ? "pooled" : "mean_of_blocks"));
+            out.attribute(path, "variant", variant_name_);
+            const Contrast means_compared = contrast(b, variant_);
+            out.attribute(path, "mean_within", means_compared.within);
+            out.attribute(path, "mean_between", means_compared.between);
+            if (variant_ != Variant::difference) check_conditioning(similarity, means_compared, index, names, path, out);
             const arma::mat means = b.means(), mt = means.t();
             out.write(path + "/block_means", {static_cast<int64_t>(k), static_cast<int64_t>(k)}, {mt.begin(), mt.end()});
             out.write(path + "/per_category", {static_cast<int64_t>(k)}, {per.begin(), per.end()});
@@ -65,7 +75,7 @@ public:
             out.attribute(path, "seed", static_cast<int64_t>(seed_));
             out.attribute(path, "n_words", static_cast<int64_t>(words.n));  // the unit the null relabels
             if (permutations_ == 0 || degenerate) return;
-            const arma::mat null = permutation_null(S.sums, labels, k, pooled_, permutations_, seed_, group, S.row_counts);
+            const arma::mat null = permutation_null(S.sums, labels, k, variant_, permutations_, seed_, group, S.row_counts);
             const arma::vec overall = null.col(0);
             const double p = p_greater(overall, index);
             out.attribute(path, "p_value", p);
@@ -84,11 +94,34 @@ public:
 
 private:
     std::vector<std::string> sites_;
-    std::string similarity_;
-    bool pooled_ = false;
+    std::string similarity_, variant_name_;
+    Variant variant_ = Variant::mean_of_blocks;
     std::size_t permutations_ = 10000;
     std::uint64_t seed_ = 0;
     std::string correction_;
+
+    /// A warning, and `ill_conditioned` 1, where the ratio's between mean is at most
+    /// between_bound(S): the index then says more about that near-0 denominator than about the
+    /// categories. The categories whose own index is so are named too.
+    static void check_conditioning(const arma::mat& S, const Contrast& m, double index, const std::vector<std::string>& names,
+                                   const std::string& path, ResultSink& out) {
+        const double bound = between_bound(S);
+        std::string categories;
+        for (arma::uword c = 0; c < names.size(); ++c)
+            if (m.between_c(c) <= bound) categories += (categories.empty() ? "" : ", ") + names[c];
+        const bool ill = m.between <= bound;
+        out.attribute(path, "ill_conditioned", static_cast<int64_t>(ill));
+        if (!ill && categories.empty()) return;
+        std::ostringstream message;
+        message.precision(3);
+        message << path << ": ";
+        if (ill) message << "the selectivity index (" << m.within << " / " << m.between << " = " << index << ")";
+        if (!categories.empty()) message << (ill ? " and " : "") << "the per-category index of " << categories;
+        message << " cannot be trusted: the mean between-category similarity is at most " << bound << " ("
+                << kBetweenBoundFraction << " x the standard deviation of the similarities), where a ratio explodes or "
+                << "changes sign; variant: difference (within - between) stays defined";
+        out.warn(message.str());
+    }
 };
 
 const std::string kSchema = R"json({
@@ -96,7 +129,8 @@ const std::string kSchema = R"json({
   "properties": {
     "sites": {"type": "array", "items": {"type": "string"}, "description": "sites or hook names; all when absent"},
     "similarity": {"enum": ["cosine", "correlation"]},
-    "variant": {"enum": ["mean_of_blocks", "pooled"], "description": "mean_of_blocks is the founding study's"},
+    "variant": {"enum": ["mean_of_blocks", "pooled", "difference"],
+                "description": "mean_of_blocks (within / between, the founding study's), pooled (all within pairs / all between pairs) or difference (within - between of mean_of_blocks)"},
     "permutations": {"type": "integer", "minimum": 0, "description": "label shuffles for the p-value (0: none)"},
     "seed": {"type": "integer", "minimum": 0},
     "correction": )json" + std::string(kCorrectionSchema) + R"json(

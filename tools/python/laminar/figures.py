@@ -150,9 +150,35 @@ def _profile_rows(run):
         value = "index" if metric == "selectivity" else "r"
         if value not in table:
             continue
+        # within - between has another scale than the ratios (0, not 1, is no selectivity): its own panel
+        panel = "selectivity_difference" if "difference" in set(table.get("variant", [])) else metric
         for (model, site), rows in table[table[value].notna()].groupby(["model", "site"], sort=False):
-            lines.append((metric, f"{model} {site}" + ("" if name == metric else f" ({name})"), model, rows, value))
+            lines.append((panel, f"{model} {site}" + ("" if name == metric else f" ({name})"), model, rows, value))
     return lines
+
+
+PANELS = {"selectivity": ("selectivity index (within / between)", 1.0),
+          "selectivity_difference": ("selectivity: within − between", 0.0),
+          "rsa": ("RSA r", None)}  # panel: y label, reference line
+
+
+def _ill_conditioned(rows):
+    """Which rows' selectivity ratio the metric marked ill-conditioned (a between-category mean
+    near 0 or below: the ratio explodes or changes sign)."""
+    flags = rows["ill_conditioned"] if "ill_conditioned" in rows else pd.Series(0, index=rows.index)
+    return flags.fillna(0).to_numpy(dtype=float) > 0
+
+
+def _mark_off_scale(ax, points, colour):
+    """Ill-conditioned values, left out of the axis's limits (one such value would squash every
+    other line): red-edged, with their value; beyond the limits, an arrow at that edge."""
+    low, high = ax.get_ylim()
+    pad = 0.04 * (high - low)
+    for x, y in points:
+        at, marker = (y, "o") if low <= y <= high else ((high - pad, "^") if y > high else (low + pad, "v"))
+        ax.plot([x], [at], marker, color=colour, markersize=8, markeredgecolor="red", markeredgewidth=1.5)
+        ax.annotate(f"{y:.3g}", (x, at), textcoords="offset points", xytext=(6, -3), fontsize=7, color="red")
+    ax.set_ylim(low, high)
 
 
 def _noise_ceilings(run):
@@ -178,13 +204,15 @@ def plot_profile(run, x="auto"):
     models = run.models().set_index("model")
     depths = {int(d) for d in models["n_layer"].dropna()}
     relative = x == "depth" or (x == "auto" and len(depths) > 1)
-    panels = [p for p in ("selectivity", "rsa") if any(line[0] == p for line in lines)]
+    panels = [p for p in PANELS if any(line[0] == p for line in lines)]
     # A colour per model, a line style and a marker per site: twelve lines stay told apart, and
     # so do sites recorded at a single layer (points without a line).
     colours = {m: plt.cm.tab10(i % 10) for i, m in enumerate(dict.fromkeys(line[2] for line in lines))}
     styles, markers = ["-", "--", ":", "-."], ["o", "s", "^", "D"]
     fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3.6 * len(panels)), squeeze=False, sharex=True)
     for ax, panel in zip(axes[:, 0], panels):
+        off_scale = []  # (colour, [(x, y), ...]) of ill-conditioned values
+        trusted = np.concatenate([~_ill_conditioned(line[3]) for line in lines if line[0] == panel])
         sites = list(dict.fromkeys(line[1].split(" ")[1] for line in lines if line[0] == panel))
         for metric, label, model, rows, value in (line for line in lines if line[0] == panel):
             rows = rows.sort_values("layer")
@@ -192,6 +220,10 @@ def plot_profile(run, x="auto"):
             n_layer = models["n_layer"].get(model.split("~")[0], np.nan)  # a pair of models: the first one's depth
             xs = layers / max(n_layer - 1, 1) if relative and np.isfinite(n_layer) else layers
             ys = rows[value].to_numpy(dtype=float)
+            ill = _ill_conditioned(rows) & trusted.any()  # (all of them ill-conditioned: drawn as they are)
+            if ill.any():  # drawn apart (below), the line broken there
+                off_scale.append((colours[model], list(zip(xs[ill], ys[ill]))))
+                ys = np.where(ill, np.nan, ys)
             site_index = sites.index(label.split(" ")[1])
             style, marker = styles[site_index % len(styles)], markers[site_index % len(markers)]
             (line,) = ax.plot(xs, ys, style, marker=marker, markerfacecolor="white", color=colours[model], label=label)
@@ -217,13 +249,19 @@ def plot_profile(run, x="auto"):
                 ax.fill_between(xs, low, high, color=colour, alpha=0.25, linewidth=0, label=label)
                 for bound in (low, high):  # edges in the site's line style: several ceilings stay told apart
                     ax.plot(xs, bound, styles[index % len(styles)], color=colour, linewidth=0.7, label="_")
-        if panel == "selectivity":
-            ax.axhline(1.0, color="gray", linewidth=0.8, linestyle=":")
-        ax.set_ylabel("selectivity index" if panel == "selectivity" else "RSA r")
+        ylabel, reference = PANELS[panel]
+        if reference is not None:
+            ax.axhline(reference, color="gray", linewidth=0.8, linestyle=":")
+        ax.set_ylabel(ylabel)
+        for colour, points in off_scale:
+            _mark_off_scale(ax, points, colour)
         handles, labels = ax.get_legend_handles_labels()
         handles += [Line2D([], [], marker="o", color="gray", linestyle=""),
                     Line2D([], [], marker="o", color="gray", markerfacecolor="white", linestyle="")]
         labels += [f"p < {SIGNIFICANT}", f"p \u2265 {SIGNIFICANT} (or not computed)"]
+        if off_scale:
+            handles.append(Line2D([], [], marker="^", color="gray", markeredgecolor="red", linestyle=""))
+            labels.append("ill-conditioned ratio, off scale (value written; see the warnings)")
         ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     axes[-1, 0].set_xlabel("relative depth (layer / (layers - 1))" if relative else "layer")
     fig.tight_layout()

@@ -30,6 +30,7 @@ inline arma::vec average_ranks(const arma::vec& x) {
 }
 
 inline double pearson(const arma::vec& x, const arma::vec& y) {
+    if (x.n_elem < 2) return arma::datum::nan;  // (arma::mean of nothing throws)
     const arma::vec a = x - arma::mean(x), b = y - arma::mean(y);
     const double denominator = std::sqrt(arma::dot(a, a) * arma::dot(b, b));
     return denominator > 0 ? arma::dot(a, b) / denominator : arma::datum::nan;

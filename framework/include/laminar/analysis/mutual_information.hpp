@@ -14,6 +14,8 @@
 #include <queue>
 #include <vector>
 
+#include "laminar/analysis/parallel.hpp"
+
 namespace laminar::analysis {
 
 /// Plug-in MI (bits) of two discretisations into `bx` and `by` bins.
@@ -101,9 +103,9 @@ inline double mi_ksg(arma::vec x, arma::vec y, unsigned k = 3) {
     std::vector<double> xs(x.begin(), x.end()), ys(y.begin(), y.end());
     std::sort(xs.begin(), xs.end());
     std::sort(ys.begin(), ys.end());
-    double sum = 0;
-#pragma omp parallel for schedule(dynamic, 1024) reduction(+ : sum)
-    for (arma::uword i = 0; i < n; ++i) {
+    // Each point's term, summed in order after the loop: the same sum whatever the threads.
+    std::vector<double> terms(n);
+    parallel_for(0, n, [&](std::size_t i) {
         const auto [cx, cy] = cell_of(i);
         std::priority_queue<double> nearest;  // the k smallest distances so far (largest on top)
         for (arma::uword ring = 0;; ++ring) {
@@ -127,8 +129,9 @@ inline double mi_ksg(arma::vec x, arma::vec y, unsigned k = 3) {
             if (ring > gx + gy) break;
         }
         const double radius = std::nextafter(nearest.top(), 0.0);
-        sum += digamma(count_within(xs, x(i), radius)) + digamma(count_within(ys, y(i), radius));  // (n_x - 1) + 1
-    }
+        terms[i] = digamma(count_within(xs, x(i), radius)) + digamma(count_within(ys, y(i), radius));  // (n_x - 1) + 1
+    }, 1024);
+    const double sum = std::accumulate(terms.begin(), terms.end(), 0.0);
     const double mi = digamma(double(n)) + digamma(double(k)) - sum / double(n);
     return std::max(0.0, mi) / std::log(2.0);
 }

@@ -12,6 +12,7 @@
 #include "laminar/analysis/compare.hpp"
 #include "laminar/analysis/correction.hpp"
 #include "laminar/analysis/matrices.hpp"
+#include "laminar/analysis/parallel.hpp"
 #include "laminar/analysis/team_work.hpp"
 
 namespace laminar::analysis {
@@ -75,8 +76,7 @@ inline arma::vec permuted_inner_products(const arma::mat& A, const arma::mat& B,
     const arma::uword n = A.n_rows;
     return gather_blocks(team, perms.size(), [&](std::size_t first, std::size_t last) {
         arma::vec out(last - first);
-#pragma omp parallel for schedule(dynamic)
-        for (std::size_t p = first; p < last; ++p) {
+        parallel_for(first, last, [&](std::size_t p) {
             const arma::uvec& perm = perms[p];
             double sum = 0;
             for (arma::uword j = 0; j < n; ++j) {
@@ -85,7 +85,7 @@ inline arma::vec permuted_inner_products(const arma::mat& A, const arma::mat& B,
                 for (arma::uword i = 0; i < n; ++i) sum += a[i] * b[perm(i)];
             }
             out(p - first) = sum;
-        }
+        });
         return out;
     });
 }
@@ -101,6 +101,13 @@ inline std::vector<arma::uvec> draw_resamples(arma::uword n, std::size_t count, 
     return draws;
 }
 
+/// Whether a resample drew fewer than 3 distinct stimuli: at most one distinct pair, over which
+/// two spaces cannot be compared (a correlation is undefined, tau-a is 0, CKA is 1 whatever the
+/// spaces). Such samples give NaN, and write_interval() skips and counts them.
+inline bool degenerate_resample(const arma::uvec& idx) {
+    return arma::uvec(arma::unique(idx)).n_elem < 3;
+}
+
 /// Mantel test: the comparison of A with B under `permutations` random relabellings of B's
 /// stimuli (rows and columns together). Returns the null distribution. The permutations are
 /// drawn first; each member of `team` computes a block of them.
@@ -112,8 +119,7 @@ inline arma::vec mantel_null(const arma::mat& A, const arma::mat& B, const std::
         const arma::vec a = upper(A);
         return gather_blocks(team, permutations, [&](std::size_t first, std::size_t last) {
             arma::vec null(last - first);
-#pragma omp parallel for schedule(dynamic)
-            for (std::size_t p = first; p < last; ++p) null(p - first) = kendall_tau_a(a, upper(B.submat(perms[p], perms[p])));
+            parallel_for(first, last, [&](std::size_t p) { null(p - first) = kendall_tau_a(a, upper(B.submat(perms[p], perms[p]))); });
             return null;
         });
     }
@@ -123,8 +129,7 @@ inline arma::vec mantel_null(const arma::mat& A, const arma::mat& B, const std::
     const arma::mat ZB = from_upper(normalised(upper(B), method), n);
     return gather_blocks(team, permutations, [&](std::size_t first, std::size_t last) {
         arma::vec null(last - first);
-#pragma omp parallel for schedule(dynamic)
-        for (std::size_t p = first; p < last; ++p) {
+        parallel_for(first, last, [&](std::size_t p) {
             // sum over i < j of ZA(i, j) ZB(perm i, perm j), without materialising the permuted ZB
             const arma::uvec& perm = perms[p];
             double sum = 0;
@@ -134,7 +139,7 @@ inline arma::vec mantel_null(const arma::mat& A, const arma::mat& B, const std::
                 for (arma::uword i = 0; i < j; ++i) sum += a[i] * b[perm(i)];
             }
             null(p - first) = sum;
-        }
+        });
         return null;
     });
 }
@@ -179,8 +184,9 @@ inline arma::vec bootstrap(const arma::mat& A, const arma::mat& B, const std::st
     const std::vector<arma::uvec> draws = draw_resamples(A.n_rows, samples, seed);
     return gather_blocks(team, samples, [&](std::size_t first, std::size_t last) {
         arma::vec out(last - first);
-#pragma omp parallel for schedule(dynamic)
-        for (std::size_t s = first; s < last; ++s) out(s - first) = bootstrap_sample(A, B, method, draws[s]);
+        parallel_for(first, last, [&](std::size_t s) {
+            out(s - first) = degenerate_resample(draws[s]) ? arma::datum::nan : bootstrap_sample(A, B, method, draws[s]);
+        });
         return out;
     });
 }
@@ -212,9 +218,16 @@ inline void write_permutation_test(ResultSink& out, const std::string& path, dou
 }
 
 /// The percentile interval (`level`, e.g. 0.95) of the finite bootstrap values: ci_low, ci_high,
-/// ci_level; nothing when no resample gave one (too few stimuli to have spread).
+/// ci_level, and n_bootstrap_used, how many samples gave a value. The others (fewer than 3
+/// distinct stimuli drawn, or no spread among them) are skipped, with a warning: the interval
+/// is then that of the samples that could be compared. No interval when none could.
 inline void write_interval(ResultSink& out, const std::string& path, const arma::vec& boot, double level) {
     const arma::vec finite = boot.elem(arma::find_finite(boot));
+    out.attribute(path, "n_bootstrap_used", static_cast<int64_t>(finite.n_elem));
+    if (finite.n_elem < boot.n_elem)
+        out.warn(path + ": " + std::to_string(boot.n_elem - finite.n_elem) + " of " + std::to_string(boot.n_elem) +
+                 " bootstrap samples drew fewer than 3 distinct stimuli or had no spread, and were skipped" +
+                 (finite.is_empty() ? ": no interval" : "; the interval is that of the other " + std::to_string(finite.n_elem)));
     if (finite.is_empty()) return;
     out.attribute(path, "ci_low", quantile(finite, (1 - level) / 2));
     out.attribute(path, "ci_high", quantile(finite, 1 - (1 - level) / 2));

@@ -15,6 +15,7 @@
 #include <string>
 #include <utility>
 
+#include "laminar/analysis/matrices.hpp"
 #include "laminar/analysis/team_work.hpp"
 #include "laminar/types.hpp"
 
@@ -81,15 +82,29 @@ inline Blocks blocks(const arma::mat& T, const arma::uvec& labels, arma::uword k
     return blocks_from(T * one_hot(labels, k), T.diag(), labels, k, row_counts);
 }
 
-/// Selectivity from block statistics. `pooled` false (the seed's): mean of the per-category
-/// within-block means / mean of the per-pair between-block means. `pooled` true: mean of all
-/// within pairs / mean of all between pairs. Entry c of `per_category` is category c's
-/// within mean over the mean of its between blocks (pooled: over all its between pairs).
-inline double selectivity(const Blocks& b, bool pooled, arma::vec* per_category = nullptr) {
+/// How the index compares within- with between-category similarity. mean_of_blocks (the
+/// seed's): mean of the per-category within-block means / mean of the per-pair between-block
+/// means. pooled: mean of all within pairs / mean of all between pairs. difference: the
+/// seed's two means subtracted, within - between, which stays defined where the between mean
+/// is near 0 (there the ratios explode or change sign).
+enum class Variant { mean_of_blocks, pooled, difference };
+
+/// The two means an index compares, overall and per category: entry c of `within_c` is
+/// category c's within mean, of `between_c` the mean of its between blocks (pooled: of all its
+/// between pairs).
+struct Contrast {
+    double within = 0, between = 0;
+    arma::vec within_c, between_c;
+};
+
+inline Contrast contrast(const Blocks& b, Variant variant) {
+    const bool pooled = variant == Variant::pooled;
     const arma::uword k = b.sums.n_rows;
     const arma::mat means = b.means();
+    Contrast out;
+    out.within_c.set_size(k);
+    out.between_c.set_size(k);
     double within = 0, between = 0, within_n = 0, between_n = 0;
-    if (per_category) per_category->set_size(k);
     for (arma::uword c = 0; c < k; ++c) {
         double row_sum = 0, row_n = 0, row_means = 0;
         for (arma::uword d = 0; d < k; ++d) {
@@ -104,9 +119,33 @@ inline double selectivity(const Blocks& b, bool pooled, arma::vec* per_category 
         }
         within += pooled ? b.sums(c, c) : means(c, c);
         within_n += pooled ? b.counts(c, c) : 1;
-        if (per_category) (*per_category)(c) = means(c, c) / (pooled ? row_sum / row_n : row_means / (k - 1));
+        out.within_c(c) = means(c, c);
+        out.between_c(c) = pooled ? row_sum / row_n : row_means / (k - 1);
     }
-    return (within / within_n) / (between / between_n);
+    out.within = within / within_n;
+    out.between = between / between_n;
+    return out;
+}
+
+/// Where a ratio's between-category mean makes it ill-conditioned: at most this fraction of the
+/// standard deviation of the similarities (their strict upper triangle), 0 and below included.
+/// There a shift of the between mean by a quarter of the similarities' spread would take the
+/// denominator through 0: the ratio explodes or turns negative.
+inline constexpr double kBetweenBoundFraction = 0.25;
+
+inline double between_bound(const arma::mat& S) {
+    const arma::vec u = upper(S);
+    const arma::vec finite = u.elem(arma::find_finite(u));
+    return finite.n_elem > 1 ? kBetweenBoundFraction * arma::stddev(finite) : arma::datum::nan;
+}
+
+/// Selectivity from block statistics (Variant); entry c of `per_category` is category c's own
+/// index (its within mean against the mean of its between blocks, or all its between pairs).
+inline double selectivity(const Blocks& b, Variant variant, arma::vec* per_category = nullptr) {
+    const Contrast m = contrast(b, variant);
+    const bool difference = variant == Variant::difference;
+    if (per_category) *per_category = difference ? arma::vec(m.within_c - m.between_c) : arma::vec(m.within_c / m.between_c);
+    return difference ? m.within - m.between : m.within / m.between;
 }
 
 /// Selectivity under `permutations` shuffles of the units' labels (the number of units of each
@@ -115,7 +154,7 @@ inline double selectivity(const Blocks& b, bool pooled, arma::vec* per_category 
 /// product. Row p of the result: overall index, then per category. The members of `team`
 /// share the batches: each draws every shuffle in order (cheap beside the products) and
 /// multiplies its own block of batches, the same products one process makes.
-inline arma::mat permutation_null(const arma::mat& T, const arma::uvec& labels, arma::uword k, bool pooled,
+inline arma::mat permutation_null(const arma::mat& T, const arma::uvec& labels, arma::uword k, Variant variant,
                                   std::size_t permutations, std::uint64_t seed, const Team& team = Alone(),
                                   const arma::vec& row_counts = {}) {
     const arma::uword n = labels.n_elem;
@@ -141,7 +180,7 @@ inline arma::mat permutation_null(const arma::mat& T, const arma::uvec& labels, 
             const arma::mat TL = T * L;  // [n x k*count], one BLAS call for the whole batch
             for (std::size_t p = 0; p < count; ++p) {
                 arma::vec per;
-                const double index = selectivity(blocks_from(TL.cols(p * k, p * k + k - 1), diag, drawn[p], k, row_counts), pooled, &per);
+                const double index = selectivity(blocks_from(TL.cols(p * k, p * k + k - 1), diag, drawn[p], k, row_counts), variant, &per);
                 double* row = out.memptr() + (b - first) * width + p * (k + 1);
                 row[0] = index;
                 for (arma::uword c = 0; c < k; ++c) row[c + 1] = per(c);

@@ -1,0 +1,51 @@
+// The one way metrics run a loop on all cores: parallel_for(first, last, body) runs body(i) for
+// each i in [first, last) through OpenMP.
+//
+// An exception must never leave an OpenMP region: the runtime then calls std::terminate, the
+// process dies by SIGABRT and leaves the run file's .lock and .partial behind. parallel_for
+// catches it inside the region, lets the iterations after it go, and rethrows after the region
+// the exception of the lowest iteration that failed: the one a serial loop would have thrown,
+// whatever the number of threads. The metric's run() then fails like any other error, and the
+// host reports it (exit 1, the run file as the last completed analysis left it).
+//
+// Fault injection for the tests: with LAMINAR_TEST_FAIL_IN_PARALLEL set in the environment,
+// every iteration throws before its body (tests/bad_inputs makes each metric fail so). Off
+// unless that variable is set.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdlib>
+#include <exception>
+#include <stdexcept>
+#include <string>
+
+namespace laminar::analysis {
+
+/// body(i) for i in [first, last), on all cores (OpenMP, dynamic schedule, `chunk` iterations a
+/// time); an exception thrown by body is rethrown after the loop (the lowest iteration's).
+template <class Body>
+void parallel_for(std::size_t first, std::size_t last, Body body, std::size_t chunk = 1) {
+    const bool inject = std::getenv("LAMINAR_TEST_FAIL_IN_PARALLEL") != nullptr;
+    std::atomic<std::size_t> failed_at{last};  // the lowest iteration that threw so far
+    std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic, chunk)
+    for (std::size_t i = first; i < last; ++i) {
+        if (i > failed_at.load(std::memory_order_relaxed)) continue;  // only an earlier failure matters now
+        try {
+            if (inject)
+                throw std::runtime_error("a fault injected in a parallel loop (iteration " + std::to_string(i) +
+                                         ", LAMINAR_TEST_FAIL_IN_PARALLEL is set)");
+            body(i);
+        } catch (...) {
+#pragma omp critical(laminar_parallel_for)
+            if (i < failed_at.load()) {
+                failed_at = i;
+                error = std::current_exception();
+            }
+        }
+    }
+    if (error) std::rethrow_exception(error);
+}
+
+}  // namespace laminar::analysis
