@@ -18,8 +18,8 @@ packages=(
   libcsv-dev
   # tests and tools read run files the way users do: Python with h5py and numpy; PyTorch is the
   # independent reference and the benchmark baseline for the forward pass; statsmodels the
-  # reference for corrected p-values
-  python3 python3-h5py python3-numpy python3-scipy python3-torch python3-statsmodels
+  # reference for corrected p-values; scikit-learn for mutual information
+  python3 python3-h5py python3-numpy python3-scipy python3-torch python3-statsmodels python3-sklearn
   # results people see: the Python reader (tools/python: pandas), its figures (matplotlib), and
   # the report page opened as a person sees it in the tests (headless Chromium)
   python3-pandas python3-matplotlib python3-yaml chromium
@@ -30,8 +30,8 @@ packages=(
   # MPI: `mpirun -n N laminar run` (an optional build feature; the tests run 1 to 3 ranks)
   libopenmpi-dev openmpi-bin
   # fuzzing the readers of untrusted files (tools/fuzz.sh): clang with its libFuzzer and
-  # sanitizer runtimes
-  clang libclang-rt-14-dev
+  # sanitizer runtimes, and its OpenMP (the metrics and the forward pass share work with it)
+  clang libclang-rt-14-dev libomp-dev
 )
 tools="$(cd "$(dirname "$0")" && pwd)"
 

@@ -6,7 +6,6 @@
 #include <array>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -141,38 +140,41 @@ std::array<TileFn<W>, sizeof...(R) + 1> tile_table(std::integer_sequence<int, R.
 template <class K, typename W>
 void product(const float* x, int64_t rows, int64_t ldx, const Packed& w, float* y, int64_t ldy) {
     static const auto tiles = tile_table<K, W>(std::make_integer_sequence<int, K::rows>{});
-    constexpr int64_t R = K::rows, N = K::width;
-    const int64_t in = w.in(), out = w.out(), row_blocks = (rows + R - 1) / R;
-    for (int64_t jc = 0; jc < out; jc += kColumns) {
-        const int64_t first_panel = jc / N, panels = (std::min(out, jc + kColumns) - jc + N - 1) / N;
-        for (int64_t k0 = 0; k0 < in; k0 += kDepth) {
-            const int64_t depth = std::min(kDepth, in - k0);
-            // Row block after row block, each across the block's panels: a tile's x rows are
-            // read from L1 while the panels stream from L2.
-            at::parallel_for(0, row_blocks * panels, 1, [&](int64_t begin, int64_t end) {
-                for (int64_t t = begin; t < end; ++t) {
-                    const int64_t r0 = t / panels * R, p = first_panel + t % panels;
-                    const int rows_here = static_cast<int>(std::min(R, rows - r0));
-                    const int64_t cols = std::min(N, out - p * N);
-                    const W* panel = static_cast<const W*>(w.panel(p)) + k0 * N;
-                    const float* xs = x + r0 * ldx + k0;
-                    float* ys = y + r0 * ldy + p * N;
-                    if (cols == N) {
-                        tiles[rows_here](xs, ldx, panel, depth, ys, ldy, k0 == 0);
-                        continue;
-                    }
-                    // The last panel is padded with zero weights: its tile goes through a
-                    // buffer, and only the real columns come back.
-                    alignas(64) float buffer[R * N];
-                    for (int r = 0; r < rows_here; ++r) std::copy(ys + r * ldy, ys + r * ldy + cols, buffer + r * N);
-                    tiles[rows_here](xs, ldx, panel, depth, buffer, N, k0 == 0);
-                    for (int r = 0; r < rows_here; ++r) std::copy(buffer + r * N, buffer + r * N + cols, ys + r * ldy);
-                }
-            });
-        }
-    }
-    if (in == 0)
+    constexpr int64_t R = K::rows, N = K::width, P = kColumns / N;  // P: panels in a block of columns
+    const int64_t in = w.in(), out = w.out(), row_blocks = (rows + R - 1) / R, panels = w.panels();
+    if (in == 0) {
         for (int64_t r = 0; r < rows; ++r) std::fill(y + r * ldy, y + r * ldy + out, 0.0f);
+        return;
+    }
+    // Tiles in the order: column block, row block, panel. Each thread takes a contiguous run of
+    // them (one parallel region per product) and goes through it block of columns by block of
+    // columns, all of k for one block of depth at a time: a tile's x rows are read from L1 while
+    // the block's panels stream from L2.
+    auto tile = [&](int64_t t, int64_t k0, int64_t depth) {
+        const int64_t block = t / (row_blocks * P), local = t - block * row_blocks * P;
+        const int64_t here = std::min(P, panels - block * P);  // panels in this block
+        const int64_t r0 = local / here * R, p = block * P + local % here;
+        const int rows_here = static_cast<int>(std::min(R, rows - r0));
+        const int64_t cols = std::min(N, out - p * N);
+        const W* panel = static_cast<const W*>(w.panel(p)) + k0 * N;
+        const float* xs = x + r0 * ldx + k0;
+        float* ys = y + r0 * ldy + p * N;
+        if (cols == N) return tiles[rows_here](xs, ldx, panel, depth, ys, ldy, k0 == 0);
+        // The last panel is padded with zero weights: its tile goes through a buffer, and only
+        // the real columns come back.
+        alignas(64) float buffer[R * N] = {};
+        for (int r = 0; r < rows_here; ++r) std::copy(ys + r * ldy, ys + r * ldy + cols, buffer + r * N);
+        tiles[rows_here](xs, ldx, panel, depth, buffer, N, k0 == 0);
+        for (int r = 0; r < rows_here; ++r) std::copy(buffer + r * N, buffer + r * N + cols, ys + r * ldy);
+    };
+    at::parallel_for(0, row_blocks * panels, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t start = begin; start < end;) {
+            const int64_t stop = std::min(end, (start / (row_blocks * P) + 1) * row_blocks * P);  // this block's tiles
+            for (int64_t k0 = 0; k0 < in; k0 += kDepth)
+                for (int64_t t = start; t < stop; ++t) tile(t, k0, std::min(kDepth, in - k0));
+            start = stop;
+        }
+    });
 }
 
 template <class K>
@@ -194,6 +196,8 @@ int64_t width_of(Kernel kernel) {
     return Portable::width;
 }
 
+}  // namespace
+
 bool supported(Kernel kernel) {
     switch (kernel) {
         case Kernel::avx512: return __builtin_cpu_supports("avx512f");
@@ -202,8 +206,6 @@ bool supported(Kernel kernel) {
     }
     return false;
 }
-
-}  // namespace
 
 Kernel best_kernel() {
     static const Kernel chosen = [] {

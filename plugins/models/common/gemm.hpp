@@ -18,6 +18,8 @@ namespace laminar::models::gemm {
 
 /// The instruction sets a product can run on; all give the same bits.
 enum class Kernel { avx512, avx2, portable };
+/// Whether this CPU can run `kernel` (avx512: AVX-512F; avx2: AVX2, FMA and F16C).
+bool supported(Kernel kernel);
 /// The fastest this CPU has, unless LAMINAR_GEMM_KERNEL names another (avx512, avx2, portable).
 Kernel best_kernel();
 
@@ -53,7 +55,8 @@ private:
 /// y[r, c] = sum over k of x[r, k] w[k, c] (the chain above), for `rows` rows of x (float32,
 /// row r at x + r * ldx, `w.in()` wide) into y (row r at y + r * ldy, `w.out()` wide).
 /// Parallel over tiles of rows and columns with libtorch's threads (serial when called from
-/// one of them): the split changes which thread computes an element, never how.
+/// one of them; the library is built with OpenMP, as libtorch is, or libtorch's parallel_for
+/// would run inline): the split changes which thread computes an element, never how.
 void multiply(const float* x, int64_t rows, int64_t ldx, const Packed& w, float* y, int64_t ldy);
 
 }  // namespace laminar::models::gemm

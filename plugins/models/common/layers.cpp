@@ -5,10 +5,14 @@
 #include <limits>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include <ATen/Parallel.h>
+#include <ATen/ThreadLocalState.h>
 
 #include "gemm.hpp"
 
@@ -16,10 +20,13 @@ namespace laminar::models {
 
 namespace {
 
-/// Weights packed for gemm::multiply, by the address of the mapped original and layout.
+/// Weights packed for gemm::multiply, by what identifies a view of the mapped files: address,
+/// shape, strides, dtype and layout. Cleared when a model is loaded or unloaded (its mappings,
+/// and so these addresses, come and go with it).
 struct PackedWeights {
+    using Key = std::tuple<const void*, std::vector<int64_t>, std::vector<int64_t>, torch::ScalarType, bool>;
     std::mutex lock;
-    std::unordered_map<const void*, std::unique_ptr<gemm::Packed>> by_address[2];  // [in_by_out]
+    std::map<Key, std::shared_ptr<const gemm::Packed>> by_view;
 };
 
 PackedWeights& packed_weights() {
@@ -27,12 +34,13 @@ PackedWeights& packed_weights() {
     return kept;
 }
 
-const gemm::Packed& packed(const torch::Tensor& w, bool in_by_out) {
+std::shared_ptr<const gemm::Packed> packed(const torch::Tensor& w, bool in_by_out) {
     PackedWeights& kept = packed_weights();
+    const PackedWeights::Key key{w.data_ptr(), w.sizes().vec(), w.strides().vec(), w.scalar_type(), in_by_out};
     std::lock_guard<std::mutex> guard(kept.lock);
-    auto& slot = kept.by_address[in_by_out][w.data_ptr()];
-    if (!slot) slot = std::make_unique<gemm::Packed>(w, in_by_out);
-    return *slot;
+    auto& slot = kept.by_view[key];
+    if (!slot) slot = std::make_shared<const gemm::Packed>(w, in_by_out);
+    return slot;
 }
 
 /// x [..., in] times packed weights, plus b.
@@ -46,15 +54,30 @@ torch::Tensor times(const torch::Tensor& x, const gemm::Packed& w, const torch::
     return y.view(shape);
 }
 
-/// `f` applied to each row (last dimension) of x by a call of its own, rows shared among
-/// libtorch's threads; inside them libtorch runs `f`'s operations on one thread.
+/// `f(in, out, d)` on each row of x (last dimension d, float32), rows shared among libtorch's
+/// threads: a row's numbers come from that row alone.
+template <typename F>
+torch::Tensor each_row(const torch::Tensor& x, F f) {
+    const torch::Tensor rows = x.to(torch::kFloat32).contiguous();
+    torch::Tensor out = torch::empty_like(rows);
+    const int64_t d = rows.size(-1), n = d ? rows.numel() / d : 0;
+    const float* in = rows.data_ptr<float>();
+    float* to = out.data_ptr<float>();
+    at::parallel_for(0, n, 16, [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r) f(in + r * d, to + r * d, d);
+    });
+    return out;
+}
+
+/// `f` (libtorch operations) applied to each row of x by a call of its own: libtorch picks vector
+/// widths, scalar tails and thread splits by a tensor's size, here the row's alone.
 template <typename F>
 torch::Tensor per_row(const torch::Tensor& x, F f) {
     const torch::Tensor rows = x.reshape({-1, x.size(-1)}).contiguous();
     torch::Tensor out = torch::empty_like(rows);
-    const bool inference = c10::InferenceMode::is_enabled();
+    const at::ThreadLocalState caller;  // inference mode, grad mode: a worker thread starts without them
     at::parallel_for(0, rows.size(0), 1, [&](int64_t begin, int64_t end) {
-        c10::InferenceMode guard(inference);  // a worker thread starts without the caller's mode
+        at::ThreadLocalStateGuard guard(caller);
         for (int64_t r = begin; r < end; ++r) out[r].copy_(f(rows[r]));
     });
     return out.view(x.sizes());
@@ -62,31 +85,49 @@ torch::Tensor per_row(const torch::Tensor& x, F f) {
 
 }  // namespace
 
-torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) { return times(x, packed(w, false), b); }
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) { return times(x, *packed(w, false), b); }
 
-torch::Tensor conv1d(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) { return times(x, packed(w, true), b); }
+torch::Tensor conv1d(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) { return times(x, *packed(w, true), b); }
 
 void forget_packed_weights() {
     PackedWeights& kept = packed_weights();
     std::lock_guard<std::mutex> guard(kept.lock);
-    for (auto& layout : kept.by_address) layout.clear();
+    kept.by_view.clear();
 }
 
+// The norms as Hugging Face's modules compute them, written out row by row (mean and variance
+// summed in double, in order): the same arithmetic on every CPU, and no libtorch call per row.
 torch::Tensor layer_norm(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b, double eps) {
-    return per_row(x, [&](const torch::Tensor& row) { return torch::layer_norm(row, {row.size(0)}, w, b, eps); });
+    const float* weight = w.data_ptr<float>();
+    const float* bias = b.defined() ? b.data_ptr<float>() : nullptr;
+    return each_row(x, [&](const float* in, float* out, int64_t d) {
+        double sum = 0, squares = 0;
+        for (int64_t i = 0; i < d; ++i) sum += in[i];
+        const double mean = sum / d;
+        for (int64_t i = 0; i < d; ++i) squares += (in[i] - mean) * (in[i] - mean);
+        const double scale = 1.0 / std::sqrt(squares / d + eps);  // biased variance, as torch's
+        for (int64_t i = 0; i < d; ++i) out[i] = static_cast<float>((in[i] - mean) * scale) * weight[i] + (bias ? bias[i] : 0.0f);
+    });
 }
 
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, double eps) {
-    return per_row(x, [&](const torch::Tensor& row) { return row * torch::rsqrt(row.pow(2).mean().add_(eps)) * w; });
+    const float* weight = w.data_ptr<float>();
+    return each_row(x, [&](const float* in, float* out, int64_t d) {
+        double squares = 0;
+        for (int64_t i = 0; i < d; ++i) squares += static_cast<double>(in[i]) * in[i];
+        const float scale = static_cast<float>(1.0 / std::sqrt(squares / d + eps));
+        for (int64_t i = 0; i < d; ++i) out[i] = in[i] * scale * weight[i];  // as Llama: (x * rsqrt) * w, in float32
+    });
 }
 
 torch::Tensor activation(const torch::Tensor& x, const std::string& name) {
-    return per_row(x, [&](const torch::Tensor& row) {
-        if (name == "gelu") return torch::gelu(row);  // exact (erf)
-        if (name == "relu") return torch::relu(row);
-        if (name == "silu" || name == "swish") return torch::silu(row);
-        return torch::gelu(row, "tanh");  // gelu_new, gelu_fast, gelu_pytorch_tanh: the tanh approximation
-    });
+    using Fn = torch::Tensor (*)(const torch::Tensor&);
+    const Fn f = name == "gelu" ? Fn([](const torch::Tensor& r) { return torch::gelu(r); })  // exact (erf)
+                 : name == "relu" ? Fn([](const torch::Tensor& r) { return torch::relu(r); })
+                 : name == "silu" || name == "swish" ? Fn([](const torch::Tensor& r) { return torch::silu(r); })
+                 // gelu_new, gelu_fast, gelu_pytorch_tanh: the tanh approximation
+                 : Fn([](const torch::Tensor& r) { return torch::gelu(r, "tanh"); });
+    return per_row(x, f);
 }
 
 void check_activation(const std::string& name, const std::filesystem::path& config) {

@@ -2,8 +2,9 @@
 // are the same alone and in any batch, shard or rank, on any x86-64 CPU and thread count:
 //   * products with weights and attention's two products run gemm.hpp's kernel, whose every
 //     element is one fixed chain of fused multiply-adds;
-//   * norms and activations run on each row by a call of its own (libtorch picks vector widths,
-//     scalar tails and thread splits by a tensor's size: for one row, by the row alone);
+//   * norms are written out row by row; activations run on each row by a libtorch call of its
+//     own (libtorch picks vector widths, scalar tails and thread splits by a tensor's size: for
+//     one row, by the row alone);
 //   * attention runs prompt by prompt and head by head;
 //   * what remains (embedding lookups, additions, products by a scalar or by cos/sin, copies) is
 //     exact elementwise arithmetic, the same in any lane.
@@ -23,10 +24,11 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch
 /// GPT-2's Conv1D: x W + b for W [in, out].
 torch::Tensor conv1d(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b);
 /// The weights linear() and conv1d() laid out for their kernel once, on first use, are kept
-/// until a model is unloaded (they are views of its mapped files).
+/// until a model is loaded or unloaded (they are views of its mapped files). For an F32 model
+/// that is a second copy of its matrices in memory (the mapped file's pages can be dropped).
 void forget_packed_weights();
 
-/// LayerNorm over the last dimension (w and b float32 [d]).
+/// LayerNorm over the last dimension (w and b float32 [d]; b may be undefined).
 torch::Tensor layer_norm(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b, double eps);
 /// RMSNorm as Llama's: x / sqrt(mean(x^2) + eps) * w.
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, double eps);

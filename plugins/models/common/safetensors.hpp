@@ -61,7 +61,8 @@ public:
     /// get() when the tensor is there, an undefined tensor when it is not (optional biases).
     torch::Tensor get_if(const std::string& name, const std::vector<int64_t>& shape) const;
     /// The tensor in its file's dtype, a view of the mapping (embedding tables, whose rows are
-    /// looked up there and widened, and weight matrices, which linear() widens at each use).
+    /// looked up there and widened, and weight matrices, which linear() packs for its kernel
+    /// once, in that dtype).
     torch::Tensor get_raw(const std::string& name, const std::vector<int64_t>& shape) const;
     /// Throws as get() would, without reading the data.
     void check(const std::string& name, const std::vector<int64_t>& shape) const;
@@ -76,7 +77,8 @@ private:
 
 /// What a family's block loader reads through: the store itself, or (check_only) the check
 /// that every tensor is there with its shape. A folder is so refused at load, while the
-/// weights of a block are read (BF16 and F16 widened) only when a forward pass first reaches it.
+/// weights of a block are read (vectors widened, matrices packed by linear()) only when a
+/// forward pass first reaches it.
 struct WeightReader {
     const WeightStore& store;
     bool check_only = false;

@@ -52,6 +52,8 @@ void TransformerBackend::load(const std::filesystem::path& dir, const Params&) {
     ::mallopt(M_MMAP_THRESHOLD, 1 << 30);
     ::mallopt(M_TRIM_THRESHOLD, 1 << 30);
     load_tokenizer(dir);
+    model_.reset();
+    forget_packed_weights();  // the mappings they came from are gone
     model_ = make_(dir);
     const auto largest = tokenizer_->max_id();
     if (largest >= model_->vocab_size())
