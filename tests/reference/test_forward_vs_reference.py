@@ -69,12 +69,12 @@ class ForwardAgainstReference(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.dir)
 
-    def run_laminar(self, name, text, *args):
+    def run_laminar(self, name, text, *args, env=None):
         """Writes the experiment `text` to NAME.yaml beside the models and runs laminar on it."""
         yaml = os.path.join(self.dir, f"{name}.yaml")
         with open(yaml, "w") as f:
             f.write(text)
-        return subprocess.run([BIN, "run", yaml, *args], capture_output=True, text=True)
+        return subprocess.run([BIN, "run", yaml, *args], capture_output=True, text=True, env=env)
 
     def extract_text(self, name, text):
         r = self.run_laminar(name, text, "--stage", "extract")
@@ -157,19 +157,43 @@ class ForwardAgainstReference(unittest.TestCase):
             self.assertEqual(f["activations/m/blocks.1.attn.hook_q"].attrs["site"], "q")
 
     def test_batches_give_the_numbers_of_one_prompt_at_a_time(self):
-        together = self.extract("bare-f32")
-        with h5py.File(together, "r") as f:
-            batched = {k: v[:] for k, v in f["activations/m"].items()}
-        row = 0
-        for category, words in WORDS.items():
-            for word in words:
-                head, tail = experiment(os.path.join(self.dir, "bare-f32"), f"alone-{word}.h5").split("  categories:\n")
-                self.extract_text(f"alone-{word}",
-                                  head + f"  categories:\n    {category}: [{word}]\n" + tail[tail.index("extract:"):])
-                with h5py.File(os.path.join(self.dir, f"alone-{word}.h5"), "r") as f:
+        # Tokens after the word too: a prompt's own tokens (after the shared template) then
+        # number two or more, and prompts of several lengths share the run.
+        for template in ["The next word is {word}", "They brought the {word} home"]:
+            with self.subTest(template=template):
+                with h5py.File(self.extract("bare-f32", template=template), "r") as f:
+                    batched = {k: v[:] for k, v in f["activations/m"].items()}
+                row = 0
+                for category, words in WORDS.items():
+                    for word in words:
+                        head, tail = experiment(os.path.join(self.dir, "bare-f32"), f"alone-{word}.h5",
+                                                template=template).split("  categories:\n")
+                        self.extract_text(f"alone-{word}",
+                                          head + f"  categories:\n    {category}: [{word}]\n" + tail[tail.index("extract:"):])
+                        with h5py.File(os.path.join(self.dir, f"alone-{word}.h5"), "r") as f:
+                            for hook, data in f["activations/m"].items():
+                                np.testing.assert_array_equal(data[0], batched[hook][row], err_msg=f"{word} {hook}")
+                        row += 1
+
+    def test_thread_counts_and_kernels_give_the_same_bits(self):
+        """The products' kernels (gemm.hpp: AVX-512, AVX2, portable std::fma) and any number of
+        threads give the activations of the default run, bit for bit."""
+        template = "They brought the {word} home"
+        with h5py.File(self.extract("bare-bf16-gelu", template=template), "r") as f:
+            default = {k: v[:] for k, v in f["activations/m"].items()}
+        flags = open("/proc/cpuinfo").read().split()
+        kernels = ["portable"] + (["avx2"] if {"avx2", "fma", "f16c"} <= set(flags) else []) + \
+                  (["avx512"] if "avx512f" in flags else [])
+        runs = [{"OMP_NUM_THREADS": str(n)} for n in (1, 3)] + [{"LAMINAR_GEMM_KERNEL": k} for k in kernels]
+        for env in runs:
+            with self.subTest(**env):
+                out = os.path.join(self.dir, "variant.h5")
+                r = self.run_laminar("variant", experiment(os.path.join(self.dir, "bare-bf16-gelu"), out, template=template),
+                                     "--stage", "extract", env=dict(os.environ, **env))
+                self.assertEqual(r.returncode, 0, r.stderr)
+                with h5py.File(out, "r") as f:
                     for hook, data in f["activations/m"].items():
-                        np.testing.assert_array_equal(data[0], batched[hook][row], err_msg=f"{word} {hook}")
-                row += 1
+                        np.testing.assert_array_equal(data[:], default[hook], err_msg=f"{env} {hook}")
 
     def test_pickle_only_folders_are_refused_with_advice(self):
         folder = os.path.join(self.dir, "pickled")

@@ -24,7 +24,7 @@ KEPT = """experiment: shards
 models:
   - {id: m, backend: gpt2, path: model}
 stimuli:
-  templates: ["The next word is {word}", "I saw the {word} today"]
+  templates: ["The next word is {word}", "I saw the {word} today", "They brought the {word} home"]
   contexts: keep
   categories:
     space: [galaxy, comet, moon, star]
@@ -35,6 +35,7 @@ extract:
 analyze:
   - {metric: cosine}
   - {metric: rsa, pairs: [[q, k]], permutations: 200, bootstrap: 100, seed: SEED, grid: true}
+  - {metric: rsa, name: rsa_spearman, pairs: [[q, k]], method: spearman, permutations: 50, bootstrap: 100}
   - {metric: effective_dimensionality, sites: [resid_post.tokens], shuffles: 5}
   - {metric: cka, pairs: [[q, k]], permutations: 50, bootstrap: 0}
   - {metric: mutual_information, pairs: [[q, k]], sites: [q], permutations: 20, seed: 3}
@@ -167,13 +168,13 @@ class Shards(unittest.TestCase):
             self.ok(r)
             self.assertIn("extract: up to date", r.stdout)
         with h5py.File(self.path("array.shard-0-of-3.h5"), "r") as f:
-            self.assertEqual(sorted(f["results"]), ["cka", "cosine"])
+            self.assertEqual(sorted(f["results"]), ["correlation", "cosine", "effective_dimensionality"])
         r = laminar("merge", out, cwd=self.dir)
         self.ok(r)
         self.assertIn("analyze cosine", r.stdout)
         r = laminar("run", "kept.yaml", "--out", out, cwd=self.dir)  # the report; every stage up to date
         self.ok(r)
-        self.assertEqual(r.stdout.count(": up to date"), 7, r.stdout)
+        self.assertEqual(r.stdout.count(": up to date"), 8, r.stdout)  # extract and the 7 analyses
         self.assert_same_run("kept-one.h5", out)
 
     def test_a_missing_or_stale_shard_is_named_and_nothing_is_written(self):

@@ -23,9 +23,9 @@ using laminar::models::gemm::Packed;
 namespace {
 
 std::vector<Kernel> kernels_here() {
-    std::vector<Kernel> out{Kernel::portable};
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) out.push_back(Kernel::avx2);
-    if (__builtin_cpu_supports("avx512f")) out.push_back(Kernel::avx512);
+    std::vector<Kernel> out;
+    for (Kernel k : {Kernel::portable, Kernel::avx2, Kernel::avx512})
+        if (laminar::models::gemm::supported(k)) out.push_back(k);
     return out;
 }
 
@@ -108,6 +108,25 @@ TEST_CASE("a row's numbers are the same alone, in any batch, at any offset and o
         }
     }
     at::set_num_threads(threads_before);
+}
+
+TEST_CASE("rows and weights with strides, as attention reads them, give the same chain") {
+    // Attention's q kᵀ: query rows H * dh apart, keys [Tk, dh] KV * dh apart; its output rows
+    // wider than the product (ldy > out) keep what lies beyond.
+    const int64_t T = 5, Tk = 9, dh = 24, H = 3, KV = 2;
+    torch::manual_seed(3);
+    const torch::Tensor q = torch::randn({T, H, dh}), k = torch::randn({Tk, KV, dh});
+    const Case c{q.select(1, 2).contiguous(), k.select(1, 1), false};  // head 2 against key/value head 1
+    const std::vector<float> expected = chain(c);
+    for (Kernel kernel : kernels_here()) {
+        const Packed keys(k.data_ptr<float>() + dh, torch::kFloat32, dh, Tk, 1, KV * dh, kernel);
+        std::vector<float> y(T * (Tk + 3), -7.0f);
+        multiply(q.data_ptr<float>() + 2 * dh, T, H * dh, keys, y.data(), Tk + 3);
+        for (int64_t t = 0; t < T; ++t) {
+            DOCTEST_CHECK(same_bits(std::vector<float>(expected.begin() + t * Tk, expected.begin() + (t + 1) * Tk), y.data() + t * (Tk + 3), Tk));
+            for (int64_t j = Tk; j < Tk + 3; ++j) DOCTEST_CHECK(y[t * (Tk + 3) + j] == -7.0f);
+        }
+    }
 }
 
 TEST_CASE("the product is within float32's error bound of the float64 product") {

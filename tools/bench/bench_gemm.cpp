@@ -1,0 +1,60 @@
+// The forward passes' product (plugins/models/common/gemm.hpp) against OpenBLAS's sgemm (through
+// torch::mm, as the forward pass called it before), both measured in this run on the shapes of
+// gpt2-medium's layers and of a seed-sized batch. Prints one line per shape and kernel: the
+// median seconds of each and the ratio (OpenBLAS time / laminar time: above 1, laminar is faster).
+//   build/tools/laminar_bench_gemm [REPEATS]      (OMP_NUM_THREADS sets both libraries' threads)
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "gemm.hpp"
+
+namespace gemm = laminar::models::gemm;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+template <class F>
+double median_seconds(int repeats, F&& f) {
+    f();  // warm: caches, packed weights, thread pools
+    std::vector<double> times;
+    for (int i = 0; i < repeats; ++i) {
+        const auto t = Clock::now();
+        f();
+        times.push_back(std::chrono::duration<double>(Clock::now() - t).count());
+    }
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const int repeats = argc > 1 ? std::stoi(argv[1]) : 7;
+    torch::InferenceMode guard;
+    // rows x in x out: a seed-sized pass (34 prompts, ~2 own tokens), a batch of 64 and of 512
+    // prompts, through gpt2-medium's four products (qkv, attention out, MLP up, MLP down).
+    const int64_t shapes[][3] = {{68, 1024, 3072}, {68, 4096, 1024}, {128, 1024, 4096}, {1024, 1024, 3072},
+                                 {1024, 1024, 4096}, {1024, 4096, 1024}};
+    std::printf("threads %d\n%-20s %-9s %12s %12s %8s\n", at::get_num_threads(), "rows x in x out", "kernel", "openblas s",
+                "laminar s", "ratio");
+    for (const auto& s : shapes) {
+        const torch::Tensor x = torch::randn({s[0], s[1]}), w = torch::randn({s[2], s[1]});  // nn.Linear layout
+        torch::Tensor y = torch::empty({s[0], s[2]});
+        const double blas = median_seconds(repeats, [&] { torch::mm_out(y, x, w.t()); });
+        for (gemm::Kernel k : {gemm::Kernel::avx512, gemm::Kernel::avx2}) {
+            if (!gemm::supported(k)) continue;
+            const gemm::Packed packed(w, false, k);
+            const double ours = median_seconds(repeats, [&] {
+                gemm::multiply(x.data_ptr<float>(), s[0], s[1], packed, y.data_ptr<float>(), s[2]);
+            });
+            const std::string shape = std::to_string(s[0]) + "x" + std::to_string(s[1]) + "x" + std::to_string(s[2]);
+            std::printf("%-20s %-9s %12.5f %12.5f %8.2f\n", shape.c_str(), k == gemm::Kernel::avx512 ? "avx512" : "avx2", blas,
+                        ours, blas / ours);
+        }
+    }
+}
