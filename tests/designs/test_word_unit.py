@@ -452,7 +452,11 @@ output: run.h5
             edges = g["histogram/edges"][()]
             for name, mask in (("within", same_category & ~same_word), ("between", ~same_category),
                                ("same_word", same_word), ("all", np.ones_like(same_word))):
-                np.testing.assert_array_equal(g[f"histogram/{name}"][()], np.histogram(values[mask], bins=edges)[0])
+                # A value within float32 rounding (1e-6) of an edge may fall in either bin, or
+                # just outside the range (whose ends are laminar's own extreme values).
+                counts, expected = g[f"histogram/{name}"][()], np.histogram(values[mask], bins=edges)[0]
+                on_edge = np.sum(np.min(np.abs(values[mask][:, None] - edges[None, :]), axis=1) <= 1e-6)
+                self.assertLessEqual(np.abs(counts - expected).sum(), 2 * on_edge, name)
                 np.testing.assert_allclose(g.attrs[f"mean_{name}"], values[mask].mean(), rtol=RTOL)
             np.testing.assert_allclose(g.attrs["mean_within"] / g.attrs["mean_between"],
                                        selectivity(s, self.word_of_row, self.labels, 3, pooled=True)[0], rtol=RTOL)

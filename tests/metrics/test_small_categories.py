@@ -72,9 +72,11 @@ def similarity(x, kind):
     return u @ u.T
 
 
-def contrast(s, labels, names, variant):
-    """numpy: the within and between means an index compares, overall and per category."""
+def contrast(s, labels, names, variant, words):
+    """numpy: the within and between means an index compares, overall and per category; pairs
+    of one word's contexts left out (with contexts kept the word is the unit)."""
     i, j = np.triu_indices(len(s), 1)
+    i, j = i[words[i] != words[j]], j[words[i] != words[j]]
     a, b, v = labels[i], labels[j], s[i, j]
     block = {(c, d): v[((a == c) & (b == d)) | ((a == d) & (b == c))] for c in names for d in names}
     if variant == "pooled":
@@ -183,7 +185,8 @@ class SmallCategories(unittest.TestCase):
             for kind, variant in itertools.product(["cosine", "correlation"], VARIANTS):
                 for hook, g in f[f"results/sel_{kind}_{variant}/m"].items():
                     s = similarity(f[f"activations/m/{hook}"][()].astype(np.float64), kind)
-                    within, between, within_c, between_c = contrast(s, labels, list(CATEGORIES), variant)
+                    words = np.array([w.decode() for w in f["stimuli/word"][()]])
+                    within, between, within_c, between_c = contrast(s, labels, list(CATEGORIES), variant, words)
                     a = g.attrs
                     self.assertEqual(a["variant"], variant)
                     self.assertAlmostEqual(a["mean_within"], within, delta=1e-12)
