@@ -9,7 +9,9 @@ line per synset: its first lemma, its gloss and its examples ("galaxy: (astronom
 of star systems; ..."), tokenized with the real GPT-2 vocabulary by `laminar tokenize` (the
 tokenizer laminar reads the model with). The model is GPT-2 exactly as Hugging Face defines it
 (4 blocks, width 128, 4 heads, context 64, tied unembedding), trained with PyTorch on one thread
-(faster than two here, and the only way to the same bytes from the same seed) for a fixed number
+(faster than two here, and the only way to the same bytes from the same seed), with OpenBLAS's
+Haswell kernels and libtorch's AVX2 code on any CPU that has them (the same bytes on every
+machine of our kind, not only on one), for a fixed number
 of steps: AdamW (lr 3e-3 after 50 warm-up steps, cosine decay to a tenth; betas 0.9/0.95; weight
 decay 0.01 on matrices; gradients clipped at 1.0), batches of 32 windows of 64 tokens. The loss
 is a sampled softmax over the batch's target tokens and 1,024 random others instead of all
@@ -37,6 +39,25 @@ import time
 # start its own threads besides torch's one (slower here, and the sums' order would vary).
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = os.environ.get("LAMINAR_TRAIN_THREADS", "1")
+
+
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return []
+
+
+# The same kernels on every machine with AVX2 and FMA (all machines of our kind), so that each
+# trains the same bytes: OpenBLAS picks its kernels by CPU (Haswell's on AMD EPYC, SkylakeX's on
+# an AVX-512 Intel), and a model trained with one set differs from one trained with another
+# (founding-study numbers 1.018 against 1.030 for q). Pinned here to the set every such CPU can
+# run, and libtorch's vector code to AVX2 (libtorch 1.13 takes AVX-512 only when asked). A CPU
+# without AVX2 trains with its own kernels, and the recipe says so.
+KERNELS = ({"OPENBLAS_CORETYPE": "Haswell", "ATEN_CPU_CAPABILITY": "avx2"}
+           if {"avx2", "fma"} <= set(_cpu_flags()) else {"OPENBLAS_CORETYPE": "(the CPU's own)"})
+os.environ.update({k: v for k, v in KERNELS.items() if not v.startswith("(")})
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -179,7 +200,7 @@ def recipe(steps, seed):
     with open(os.path.abspath(__file__), "rb") as f:
         h.update(f.read())
     h.update(corpus_digest().encode())
-    h.update(json.dumps([steps, seed, SHAPE, TRAINING, torch.__version__], sort_keys=True).encode())
+    h.update(json.dumps([steps, seed, SHAPE, TRAINING, torch.__version__, KERNELS], sort_keys=True).encode())
     return h.hexdigest()[:32]
 
 
@@ -258,7 +279,7 @@ def main():
         "corpus_sha256": corpus_digest(), "synsets": len(lines), "tokens": int(len(data)),
         "steps": args.steps, "seed": args.seed, "shape": SHAPE, "training": TRAINING,
         "loss_first_50": round(float(np.mean(losses[:50])), 4), "loss_last_50": round(float(np.mean(losses[-50:])), 4),
-        "torch": torch.__version__, "threads": 1, "seconds": round(time.monotonic() - started, 1),
+        "torch": torch.__version__, "threads": 1, "kernels": KERNELS, "seconds": round(time.monotonic() - started, 1),
         "recipe": recipe(args.steps, args.seed)}
     with open(os.path.join(partial, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
