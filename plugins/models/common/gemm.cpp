@@ -230,7 +230,7 @@ Packed::Packed(const void* data, torch::ScalarType dtype, int64_t in, int64_t ou
                Kernel kernel)
     : in_(in), out_(out), width_(width_of(kernel)), kernel_(kernel), dtype_(dtype) {
     element_ = static_cast<int64_t>(c10::elementSize(dtype));
-    data_.assign(static_cast<std::size_t>(panels() * in_ * width_ * element_), 0);  // the last panel's padding: zeros
+    data_.reset(new unsigned char[static_cast<std::size_t>(panels() * in_ * width_ * element_)]);  // written whole below
     switch (dtype_) {
         case torch::kFloat32: pack(static_cast<const float*>(data), k_stride, c_stride); break;
         case torch::kFloat16: pack(static_cast<const c10::Half*>(data), k_stride, c_stride); break;
@@ -241,14 +241,19 @@ Packed::Packed(const void* data, torch::ScalarType dtype, int64_t in, int64_t ou
 
 template <typename T>
 void Packed::pack(const T* source, int64_t k_stride, int64_t c_stride) {
-    T* packed = reinterpret_cast<T*>(data_.data());
+    T* packed = reinterpret_cast<T*>(data_.get());
     at::parallel_for(0, panels(), 1, [&](int64_t begin, int64_t end) {
-        for (int64_t p = begin; p < end; ++p)
-            for (int64_t j = 0; j < width_ && p * width_ + j < out_; ++j) {
-                const T* column = source + (p * width_ + j) * c_stride;
-                T* to = packed + p * in_ * width_ + j;
-                for (int64_t k = 0; k < in_; ++k) to[k * width_] = column[k * k_stride];
-            }
+        for (int64_t p = begin; p < end; ++p) {
+            T* to = packed + p * in_ * width_;
+            const int64_t cols = std::min(width_, out_ - p * width_);  // the last panel's others are 0
+            const T* from = source + p * width_ * c_stride;
+            if (k_stride == 1)  // nn.Linear: a column's weights side by side, read column by column
+                for (int64_t j = 0; j < width_; ++j)
+                    for (int64_t k = 0; k < in_; ++k) to[k * width_ + j] = j < cols ? from[j * c_stride + k] : T(0);
+            else  // Conv1D: a k's weights side by side, read k by k
+                for (int64_t k = 0; k < in_; ++k)
+                    for (int64_t j = 0; j < width_; ++j) to[k * width_ + j] = j < cols ? from[k * k_stride + j * c_stride] : T(0);
+        }
     });
 }
 

@@ -10,7 +10,7 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
+#include <memory>
 
 #include <torch/torch.h>
 
@@ -39,7 +39,7 @@ public:
     Kernel kernel() const { return kernel_; }
     torch::ScalarType dtype() const { return dtype_; }
     /// Panel p's weights for k = 0 .. in - 1, `width()` per k.
-    const void* panel(int64_t p) const { return data_.data() + p * in_ * width_ * element_; }
+    const void* panel(int64_t p) const { return data_.get() + p * in_ * width_ * element_; }
     int64_t width() const { return width_; }
     int64_t panels() const { return (out_ + width_ - 1) / width_; }
 
@@ -49,7 +49,7 @@ private:
     int64_t in_ = 0, out_ = 0, width_ = 0, element_ = 0;
     Kernel kernel_;
     torch::ScalarType dtype_;
-    std::vector<unsigned char> data_;
+    std::unique_ptr<unsigned char[]> data_;
 };
 
 /// y[r, c] = sum over k of x[r, k] w[k, c] (the chain above), for `rows` rows of x (float32,

@@ -1,9 +1,13 @@
 #include "transformer.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 
 #include <malloc.h>
+#include <sched.h>
+
+#include <ATen/Parallel.h>
 
 namespace laminar::models {
 
@@ -51,6 +55,14 @@ void TransformerBackend::load(const std::filesystem::path& dir, const Params&) {
     // faulted in and zeroed again (5-8% of a full forward): keep them in the heap for reuse.
     ::mallopt(M_MMAP_THRESHOLD, 1 << 30);
     ::mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    // libtorch's threads (the products', norms' and attention's) default to the physical cores
+    // its cpuinfo finds, which on some virtual machines is 1 of 2. Unless OMP_NUM_THREADS says
+    // otherwise, take every core this process may run on (an mpirun rank bound to one core: 1).
+    // The numbers do not depend on it (layers.hpp).
+    if (!std::getenv("OMP_NUM_THREADS")) {
+        cpu_set_t allowed;
+        if (::sched_getaffinity(0, sizeof allowed, &allowed) == 0) at::set_num_threads(std::max(1, CPU_COUNT(&allowed)));
+    }
     load_tokenizer(dir);
     model_.reset();
     forget_packed_weights();  // the mappings they came from are gone
