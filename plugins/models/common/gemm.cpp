@@ -1,5 +1,6 @@
 #include "gemm.hpp"
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -36,7 +37,9 @@ using TileFn = void (*)(const float* x, int64_t ldx, const W* panel, int64_t dep
 // GCC 12 warns that the pass-through operand (_mm512_undefined_*) of unmasked AVX-512
 // intrinsics is uninitialized (GCC bug 105593): their mask takes every lane, it is never read.
 #pragma GCC diagnostic push
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 __attribute__((target("avx512f"))) inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
 __attribute__((target("avx512f"))) inline __m512 load16(const c10::Half* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
@@ -201,7 +204,11 @@ int64_t width_of(Kernel kernel) {
 bool supported(Kernel kernel) {
     switch (kernel) {
         case Kernel::avx512: return __builtin_cpu_supports("avx512f");
-        case Kernel::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+        case Kernel::avx2: {  // F16C through cpuid: clang 14's __builtin_cpu_supports does not know it
+            unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+            const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
+            return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+        }
         case Kernel::portable: return true;
     }
     return false;
