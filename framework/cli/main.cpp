@@ -1,8 +1,14 @@
 // laminar: representational analysis of transformer language models.
 // Exit codes: 0 ok, 1 runtime failure, 2 usage or experiment-file error.
+#include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <map>
+#include <streambuf>
+
+#include <unistd.h>
 
 #include "commands.hpp"
 #include "errors.hpp"
@@ -47,9 +53,63 @@ const char* kUsage =
     "`laminar <command> --help` describes each command. Exit codes: 0 ok, 1 runtime failure,\n"
     "2 usage or experiment-file error.\n";
 
+/// std::cout's buffer, written to file descriptor 1 with write(2) so that the first failure's
+/// errno is kept until exit (stdio drops it, and the buffered bytes, at the failed write).
+class StandardOutput : public std::streambuf {
+public:
+    StandardOutput() { setp(buffer_, buffer_ + sizeof buffer_); }
+    int error() const { return error_; }
+
+    /// Flushes and closes descriptor 1, as coreutils' close_stdout does: output that did not
+    /// reach its file (a full disk, /dev/full) is an error, not a silent exit 0. A reader that
+    /// went away (`| head`) is not: its SIGPIPE ends the process quietly, and EPIPE, where
+    /// SIGPIPE is ignored, is not reported.
+    bool close() {
+        sync();
+        if (::close(1) != 0 && error_ == 0 && errno != EINTR) error_ = errno;
+        return error_ == 0 || error_ == EPIPE;
+    }
+
+protected:
+    int overflow(int c) override {
+        if (sync() != 0) return traits_type::eof();
+        if (c != traits_type::eof()) {
+            *pptr() = static_cast<char>(c);
+            pbump(1);
+        }
+        return traits_type::not_eof(c);
+    }
+    int sync() override {
+        const char* at = pbase();
+        while (at < pptr() && error_ == 0) {
+            const ssize_t n = ::write(1, at, static_cast<std::size_t>(pptr() - at));
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) error_ = errno;
+            else at += n;
+        }
+        setp(buffer_, buffer_ + sizeof buffer_);  // after a failure the rest is dropped: it has nowhere to go
+        return error_ == 0 ? 0 : -1;
+    }
+
+private:
+    char buffer_[1 << 16];
+    int error_ = 0;
+};
+
+/// Every command's end: standard output flushed and closed, a failed write turned into exit 1.
+int close_stdout(StandardOutput& out, int code) {
+    std::cout.flush();
+    const bool ok = out.close();
+    std::cout.rdbuf(nullptr);  // nothing is written to descriptor 1 after this (it may be reused)
+    if (ok) return code;
+    std::cerr << "error: could not write standard output: " << std::strerror(out.error()) << "\n";
+    return code == laminar::kExitOk ? laminar::kExitRuntime : code;
+}
+
 }  // namespace
 
-int main(int argc, char** argv) {
+/// The command named by argv[1], its exit code; errors printed.
+int dispatch(int argc, char** argv) {
     using namespace laminar;
     const std::map<std::string, int (*)(const cli::Args&)> commands = {
         {"run", cli::run}, {"validate", cli::validate}, {"plugins", cli::plugins}, {"inspect", cli::inspect},
@@ -91,4 +151,10 @@ int main(int argc, char** argv) {
         std::cerr << "error: " << e.what() << "\n";
         return kExitRuntime;
     }
+}
+
+int main(int argc, char** argv) {
+    static StandardOutput out;
+    std::cout.rdbuf(&out);
+    return close_stdout(out, dispatch(argc, argv));
 }

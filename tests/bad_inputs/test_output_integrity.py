@@ -1,0 +1,74 @@
+"""Nothing lost, nothing wrong (issue 22): output that cannot be written, files of another
+experiment, modes, full disks, the report folder and the paths a user types. Each test asserts
+the exit code and the message; exit codes as the README's table (0 ok, 1 runtime failure, 2 usage
+or experiment-file error), never a signal."""
+import grp
+import json
+import os
+import resource
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import time
+import unittest
+
+import h5py
+
+from test_bad_inputs import BIN, Case, digest, run
+
+NOBODY = 65534
+
+
+def limited(size):
+    """preexec_fn: files may grow to `size` bytes (EFBIG past it, SIGXFSZ ignored as laminar does)."""
+    def apply():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    return apply
+
+
+class Output(Case):
+    """Every command checks its standard output on exit."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.run_file = os.path.join(cls.dir, "out.h5")
+        subprocess.run([BIN, "run", cls.experiment(cls), "--out", cls.run_file, "--quiet"], check=True, capture_output=True)
+        cls.texts = os.path.join(cls.dir, "texts.jsonl")
+        with open(cls.texts, "w") as f:
+            f.writelines(json.dumps(f"text number {i}") + "\n" for i in range(4000))  # well over 64 KB printed
+
+    def commands(self):
+        return {"inspect --table": ["inspect", self.run_file, "--table", "selectivity", "--format", "csv"],
+                "inspect": ["inspect", self.run_file, "--all"],
+                "plugins": ["plugins"],
+                "hooks": ["hooks", "--model", self.model],
+                "tokenize": ["tokenize", "--model", self.model, "Hello world"],
+                "tokenize (large)": ["tokenize", "--model", self.model, "--jsonl", self.texts]}
+
+    def test_output_to_a_full_device_is_exit_1_and_says_so(self):
+        for name, command in self.commands().items():
+            with self.subTest(name), open("/dev/full", "w") as full:
+                r = subprocess.run([BIN, *command], stdout=full, stderr=subprocess.PIPE, text=True)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn("could not write standard output: No space left on device", r.stderr)
+
+    def test_a_reader_that_goes_away_is_not_an_error(self):
+        for name, command in self.commands().items():
+            for sigpipe in ("default", "ignored"):
+                with self.subTest(name, sigpipe=sigpipe):
+                    line = " ".join(f"'{a}'" for a in [BIN, *command])
+                    trap = "trap '' PIPE; " if sigpipe == "ignored" else ""
+                    r = subprocess.run(["bash", "-c", f"{trap}{line} | head -1"], capture_output=True, text=True)
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    self.assertEqual(len(r.stdout.splitlines()), 1, r.stdout)
+                    if name != "hooks":  # which prints the model's shape on stderr
+                        self.assertEqual(r.stderr, "")
+                    self.assertNotIn("error", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
