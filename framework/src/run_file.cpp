@@ -53,15 +53,23 @@ RunTransaction::RunTransaction(const fs::path& run_file, const std::vector<std::
     require_writable(run_file_);
     if (fs::exists(run_file_)) previous = h5::open_file(run_file_, false);
     file_ = h5::create_file(partial_, seal::kBytes);
-    if (previous.get() < 0) return;  // a new run file
-    auto is_replaced = [&](const std::string& path) {
-        return std::find(replaced.begin(), replaced.end(), path) != replaced.end();
-    };
-    for (const auto& name : h5::children(h5::open_group(previous, ".")))
-        if (!is_replaced(name)) h5::copy(previous, name, file_);
-    for (const auto& path : replaced)  // nested ones ("results/rsa"): small, copied then dropped
-        if (path.find('/') != std::string::npos) h5::remove(file_, path);
-    h5::copy_attributes(previous, ".", file_);
+    // A failure here (a full disk while the kept groups are copied) is not the interrupted run
+    // that the next run's note would call it: the partial file goes, as the destructor's would.
+    try {
+        if (previous.get() < 0) return;  // a new run file
+        auto is_replaced = [&](const std::string& path) {
+            return std::find(replaced.begin(), replaced.end(), path) != replaced.end();
+        };
+        for (const auto& name : h5::children(h5::open_group(previous, ".")))
+            if (!is_replaced(name)) h5::copy(previous, name, file_);
+        for (const auto& path : replaced)  // nested ones ("results/rsa"): small, copied then dropped
+            if (path.find('/') != std::string::npos) h5::remove(file_, path);
+        h5::copy_attributes(previous, ".", file_);
+    } catch (...) {
+        file_.reset();
+        fs::remove(partial_, ec);
+        throw;
+    }
 }
 
 RunTransaction::~RunTransaction() {

@@ -70,5 +70,20 @@ class Output(Case):
                     self.assertNotIn("error", r.stderr)
 
 
+class FullDisk(Case):
+    def test_a_failed_analysis_transaction_leaves_no_partial_file(self):
+        out = os.path.join(self.dir, "full", "run.h5")
+        self.assertEqual(run("run", self.experiment(), "--out", out, "--stage", "extract").returncode, 0)
+        before = digest(out)
+        # Room for half the run file: the analysis's transaction fails while copying the activations.
+        r = run("run", self.experiment(), "--out", out, "--stage", "analyze", preexec_fn=limited(os.path.getsize(out) // 2))
+        self.assertFails(r, 1, "File too large")
+        self.assertEqual(digest(out), before)
+        self.assertEqual(sorted(os.listdir(os.path.dirname(out))), ["run.h5"])  # no .partial, no .lock
+        r = run("run", self.experiment(), "--out", out, "--stage", "analyze")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("interrupted", r.stdout)
+
+
 if __name__ == "__main__":
     unittest.main()
