@@ -29,6 +29,19 @@ void fsync_path(const fs::path& p) {
     ::close(fd);
 }
 
+/// The replaced run file's mode (0600 stays private), group and, where allowed (root), owner go
+/// to the new file, as `cp` onto an existing file keeps them: the rename would otherwise give it
+/// the umask's mode and the writer's owner.
+void keep_mode_and_owner(const fs::path& previous, const fs::path& replacement) {
+    struct stat st {};
+    if (::stat(previous.c_str(), &st) != 0) return;  // a new run file: the umask decides, as for any new file
+    if (::chown(replacement.c_str(), st.st_uid, st.st_gid) != 0)
+        (void)!::chown(replacement.c_str(), static_cast<uid_t>(-1), st.st_gid);  // a group the writer is not in: as it is
+    if (::chmod(replacement.c_str(), st.st_mode & 07777) != 0)
+        throw std::runtime_error(replacement.string() + ": cannot give it the mode of " + previous.string() + " (" +
+                                 std::strerror(errno) + ")");
+}
+
 std::string join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "/" + b; }
 
 }  // namespace
@@ -83,6 +96,7 @@ void RunTransaction::commit() {
     h5::check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flush " + partial_.string());
     file_.reset();
     seal::write(partial_);  // hashes the content and syncs it to disk
+    keep_mode_and_owner(run_file_, partial_);
     fs::rename(partial_, run_file_);
     fsync_path(run_file_.has_parent_path() ? run_file_.parent_path() : fs::path("."));
     committed_ = true;
@@ -115,6 +129,11 @@ RunLock::~RunLock() {
 
 void require_writable(const fs::path& run_file) {
     if (!fs::exists(run_file)) return;
+    // As `cp` onto it: a file without write permission for this user is not replaced (root's
+    // access() allows it, as root's cp does).
+    if (::access(run_file.c_str(), W_OK) != 0)
+        throw InputError(run_file.string() + ": cannot replace it (" + std::strerror(errno) +
+                         "); laminar replaces a run file only where it may write it (chmod u+w it, or choose another output)");
     if (!h5::is_hdf5(run_file))
         throw InputError(run_file.string() + ": exists but is not an HDF5 file; refusing to overwrite it "
                          "(move it away or choose another output)");

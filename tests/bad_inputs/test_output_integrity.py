@@ -70,6 +70,50 @@ class Output(Case):
                     self.assertNotIn("error", r.stderr)
 
 
+class Permissions(Case):
+    """A rewritten run file keeps its mode and group, as `cp` onto it would."""
+
+    def test_mode_and_group_are_kept(self):
+        out = os.path.join(self.dir, "private.h5")
+        self.assertEqual(run("run", self.experiment(), "--out", out, "--stage", "extract").returncode, 0)
+        os.chmod(out, 0o600)
+        group = os.stat(out).st_gid
+        if os.geteuid() == 0:
+            group = next((g.gr_gid for g in grp.getgrall() if g.gr_gid not in (0, os.getegid())), group)
+            os.chown(out, -1, group)
+        r = run("run", self.experiment(), "--out", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(stat.S_IMODE(os.stat(out).st_mode), 0o600)
+        self.assertEqual(os.stat(out).st_gid, group)
+
+    def test_a_file_without_write_permission_is_refused_as_cp_would(self):
+        # As root, `cp` overwrites a 0444 file: so does laminar, keeping its mode. As any other
+        # user, both refuse it.
+        folder = tempfile.mkdtemp(prefix="laminar-perm-")
+        os.chmod(folder, 0o777)
+        try:
+            exp = os.path.join(folder, "exp.yaml")
+            shutil.copy(self.experiment(), exp)
+            os.chmod(exp, 0o644)
+            out = os.path.join(folder, "readonly.h5")
+            self.assertEqual(run("run", exp, "--out", out, "--stage", "extract").returncode, 0)
+            os.chmod(out, 0o444)
+            as_user = None
+            if os.geteuid() == 0:
+                r = run("run", exp, "--out", out, "--stage", "analyze")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(stat.S_IMODE(os.stat(out).st_mode), 0o444)
+                os.chown(out, NOBODY, NOBODY)
+                as_user = lambda: os.setuid(NOBODY)  # noqa: E731
+            before = digest(out)
+            r = run("run", exp, "--out", out, "--stage", "analyze", "--force", preexec_fn=as_user)
+            self.assertFails(r, 2, f"{out}: cannot replace it (Permission denied)")
+            self.assertEqual(digest(out), before)
+            self.assertFalse(os.path.exists(out + ".partial"))
+        finally:
+            shutil.rmtree(folder)
+
+
 class FullDisk(Case):
     def test_a_failed_analysis_transaction_leaves_no_partial_file(self):
         out = os.path.join(self.dir, "full", "run.h5")
