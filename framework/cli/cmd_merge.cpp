@@ -13,6 +13,18 @@ namespace po = boost::program_options;
 
 namespace laminar::cli {
 
+namespace {
+
+/// The file a path names, without following it through a loop of symbolic links into an exception.
+std::filesystem::path resolved(const std::string& given) {
+    std::error_code ec;
+    const auto path = std::filesystem::weakly_canonical(std::filesystem::absolute(given), ec);
+    if (ec) throw InputError(given + ": cannot resolve the path (" + ec.message() + ")");
+    return path;
+}
+
+}  // namespace
+
 int merge(const Args& args) {
     po::options_description options("laminar merge");
     std::string run;
@@ -24,14 +36,14 @@ int merge(const Args& args) {
     po::variables_map vm;
     if (parse(args, "laminar merge RUN.h5 [SHARD.h5...]", options, positional, vm)) return kExitOk;
     namespace fs = std::filesystem;
-    const fs::path run_file = fs::weakly_canonical(fs::absolute(run));
+    const fs::path run_file = resolved(run);
     RunLock lock(run_file);
     std::vector<ShardFile> found = find_shards(run_file), shards;
     if (named.empty()) {
         shards = found;
     } else {
         for (const auto& n : named) {
-            const fs::path p = fs::weakly_canonical(fs::absolute(n));
+            const fs::path p = resolved(n);
             const auto it = std::find_if(found.begin(), found.end(), [&](const ShardFile& s) { return fs::equivalent(s.path, p); });
             if (!fs::exists(p)) throw InputError(n + ": no such shard file");
             if (it == found.end())

@@ -96,7 +96,11 @@ int run(const Args& args) {
         const auto eq = m.find('=');
         if (eq == std::string::npos || eq == 0 || eq + 1 == m.size())
             throw InputError("--model expects ID=PATH (got '" + m + "')");
-        load.model_paths[m.substr(0, eq)] = m.substr(eq + 1);
+        const std::string id = m.substr(0, eq);
+        if (const auto it = load.model_paths.find(id); it != load.model_paths.end())
+            throw InputError("--model names model '" + id + "' twice (" + id + "=" + it->second + " and " + m +
+                             "); give each model id once");
+        load.model_paths[id] = m.substr(eq + 1);
     }
     // Only the extract stage loads models: the other stages run without the model folders.
     load.require_paths = stage.empty() || stage == "extract";
@@ -113,6 +117,9 @@ int run(const Args& args) {
     if (vm.count("shard")) run_options.shard = parse_shard(vm["shard"].as<std::string>());
     if (vm.count("out") && vm["out"].as<std::string>().empty())
         throw InputError("--out expects a file path (got an empty string)");
+    // "x.h5/" names a folder: the run would create one by that name and write the run file in it.
+    if (vm.count("out") && vm["out"].as<std::string>().back() == '/')
+        throw InputError("--out: a run file path must not end in '/' (got '" + vm["out"].as<std::string>() + "')");
     run_options.output = real_output(vm.count("out") ? std::filesystem::path(vm["out"].as<std::string>()) : exp.output);
     for (const auto& note : exp.notes) std::cerr << "note: " << note << "\n";
     // Every line reaches a log file when it is written, not when the run ends.

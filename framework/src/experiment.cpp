@@ -187,6 +187,9 @@ Experiment load_experiment(const fs::path& file, const PluginRegistry& registry,
     exp.extract = read_steps(problems, registry, doc, "extract", "extractor", PluginKind::extractor, check_extract, base);
     exp.analyze = read_steps(problems, registry, doc, "analyze", "metric", PluginKind::metric, check_analyze, base);
     resolve("/output", j["output"].get<std::string>(), exp.output);
+    // "x.h5/" names a folder: a run would create one by that name and write the run file in it.
+    if (const std::string text = j["output"].get<std::string>(); !text.empty() && text.back() == '/')
+        problems.add("/output", "a run file path must not end in '/' (found \"" + text + "\")");
     problems.raise_if_any();
     if (check_extract && check_analyze) {  // what the analyses name must be what the extractors record
         check_spaces(exp, registry, plan_recordings(exp, registry, {}, problems.lines), problems.lines);

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <stdexcept>
 
 #include "errors.hpp"
@@ -127,22 +128,61 @@ RunLock::~RunLock() {
     ::close(fd_);
 }
 
+namespace {
+
+/// Why HDF5 does not open `file`: a run file or HDF5 file cut short (its first bytes are laminar's
+/// header or the HDF5 signature) is corrupted (exit 1), anything else is not an HDF5 file (exit 2).
+[[noreturn]] void throw_not_hdf5(const fs::path& file, const std::string& refusing) {
+    std::error_code ec;
+    const auto size = fs::file_size(file, ec);
+    std::string head(1024, '\0');
+    std::ifstream in(file, std::ios::binary);
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<std::size_t>(std::max<std::streamsize>(in.gcount(), 0)));
+    static const std::string hdf5 = "\x89HDF\r\n\x1a\n";
+    const bool laminar = head.rfind("LAMINAR RUN FILE", 0) == 0 ||
+                         (head.find("xxh3-128 ") != std::string::npos && head.find("format ") != std::string::npos);
+    const bool signature = head.rfind(hdf5, 0) == 0 || head.compare(std::min<std::size_t>(512, head.size()), hdf5.size(), hdf5) == 0;
+    const std::string bytes = ec ? std::string("?") : std::to_string(size);
+    if (laminar || signature)
+        throw std::runtime_error(file.string() + ": a truncated or corrupted HDF5 file (" +
+                                 (laminar ? "a laminar run file" : "an HDF5 file") + " cut to " + bytes + " bytes, or damaged)" +
+                                 (refusing.empty() ? "; re-run the experiment into a new file" : refusing));
+    throw InputError(file.string() + (refusing.empty() ? ": " : ": exists but ") +
+                     (size == 0 && !ec ? "is an empty file, not an HDF5 file" : "is not an HDF5 file") + refusing);
+}
+
+/// A path the user gave to read: an error naming it when it is not there or cannot be read (a
+/// loop of symbolic links, no permission, a folder).
+void require_readable_file(const fs::path& file, const std::string& what) {
+    std::error_code ec;
+    const fs::file_status st = fs::status(file, ec);
+    if (st.type() == fs::file_type::not_found) throw InputError(file.string() + ": no such " + what);
+    if (ec) throw InputError(file.string() + ": cannot read the " + what + " (" + ec.message() + ")");
+    if (fs::is_directory(st)) throw InputError(file.string() + ": is a directory, expected a " + what);
+    if (::access(file.c_str(), R_OK) != 0)
+        throw InputError(file.string() + ": cannot read the " + what + " (" + std::strerror(errno) + ")");
+}
+
+}  // namespace
+
 void require_writable(const fs::path& run_file) {
-    if (!fs::exists(run_file)) return;
+    std::error_code ec;
+    if (fs::status(run_file, ec).type() == fs::file_type::not_found) return;
+    require_readable_file(run_file, "run file");
     // As `cp` onto it: a file without write permission for this user is not replaced (root's
     // access() allows it, as root's cp does).
     if (::access(run_file.c_str(), W_OK) != 0)
         throw InputError(run_file.string() + ": cannot replace it (" + std::strerror(errno) +
                          "); laminar replaces a run file only where it may write it (chmod u+w it, or choose another output)");
     if (!h5::is_hdf5(run_file))
-        throw InputError(run_file.string() + ": exists but is not an HDF5 file; refusing to overwrite it "
-                         "(move it away or choose another output)");
+        throw_not_hdf5(run_file, "; refusing to overwrite it (move it away or choose another output)");
     seal::require_intact(run_file, true);
 }
 
 h5::Handle open_run_file(const fs::path& run_file) {
-    if (!fs::exists(run_file)) throw InputError(run_file.string() + ": no such run file");
-    if (!h5::is_hdf5(run_file)) throw InputError(run_file.string() + ": not an HDF5 file");
+    require_readable_file(run_file, "run file");
+    if (!h5::is_hdf5(run_file)) throw_not_hdf5(run_file, "");
     seal::require_intact(run_file, false);
     return h5::open_file(run_file, false);
 }

@@ -129,5 +129,52 @@ class FullDisk(Case):
         self.assertNotIn("interrupted", r.stdout)
 
 
+class Paths(Case):
+    """What a user types as a path."""
+
+    def test_a_run_file_path_ending_in_a_slash_is_refused(self):
+        out = os.path.join(self.dir, "x.h5") + "/"
+        self.assertFails(run("run", self.experiment(), "--out", out), 2,
+                         f"--out: a run file path must not end in '/' (got '{out}')")
+        self.assertFalse(os.path.exists(out))
+        with open(self.experiment()) as f:
+            text = f.read().replace("output: run.h5", "output: runs/x.h5/")
+        path = os.path.join(self.dir, "slash.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        for command in ("validate", "run"):
+            self.assertFails(run(command, path), 2, "output: a run file path must not end in '/'")
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "runs")))
+
+    def test_a_loop_of_symbolic_links_is_exit_2_naming_the_path(self):
+        loop = os.path.join(self.dir, "loop.h5")
+        os.symlink(loop, loop)
+        for command in (["inspect", loop], ["report", loop], ["run", self.experiment(), "--out", loop], ["merge", loop]):
+            with self.subTest(command[0]):
+                r = run(*command)
+                self.assertFails(r, 2, loop)
+                self.assertIn("symbolic links", r.stderr.lower())
+
+    def test_a_truncated_run_file_is_called_so(self):
+        good = os.path.join(self.dir, "whole.h5")
+        self.assertEqual(run("run", self.experiment(), "--out", good, "--stage", "extract").returncode, 0)
+        data = open(good, "rb").read()
+        cut = os.path.join(self.dir, "cut.h5")
+        for size in (100, 300, 512, 513):
+            with self.subTest(size):
+                with open(cut, "wb") as f:
+                    f.write(data[:size])
+                self.assertFails(run("inspect", cut), 1, f"{cut}: a truncated or corrupted HDF5 file")
+                r = run("run", self.experiment(), "--out", cut)
+                self.assertFails(r, 1, f"{cut}: a truncated or corrupted HDF5 file", "refusing to overwrite it")
+                self.assertEqual(open(cut, "rb").read(), data[:size])
+
+    def test_a_model_id_given_twice_is_refused(self):
+        other = os.path.join(self.dir, "other-model")
+        r = run("run", self.experiment(), "--model", f"m={self.model}", "--model", f"m={other}",
+                "--out", os.path.join(self.dir, "twice.h5"))
+        self.assertFails(r, 2, f"--model names model 'm' twice (m={self.model} and m={other})")
+
+
 if __name__ == "__main__":
     unittest.main()
