@@ -30,11 +30,12 @@ int merge(const Args& args) {
     std::string run;
     std::vector<std::string> named;
     options.add_options()("run", po::value<std::string>(&run)->required(), "the run file to assemble (HDF5)")
-                         ("shards", po::value<std::vector<std::string>>(&named), "the shard files (default: all beside the run file)");
+                         ("shards", po::value<std::vector<std::string>>(&named), "the shard files (default: all beside the run file)")
+                         ("force", "replace a run file that holds another experiment's results");
     po::positional_options_description positional;
     positional.add("run", 1).add("shards", -1);
     po::variables_map vm;
-    if (parse(args, "laminar merge RUN.h5 [SHARD.h5...]", options, positional, vm)) return kExitOk;
+    if (parse(args, "laminar merge RUN.h5 [SHARD.h5...] [--force]", options, positional, vm)) return kExitOk;
     namespace fs = std::filesystem;
     const fs::path run_file = resolved(run);
     RunLock lock(run_file);
@@ -54,7 +55,7 @@ int merge(const Args& args) {
     }
     if (shards.empty()) throw InputError(run_file.string() + ": no shard files beside it to merge");
     require_complete(run_file, shards, std::nullopt);
-    merge_shards(run_file, shards, "laminar merge " + run, std::cout);
+    merge_shards(run_file, shards, "laminar merge " + run, std::cout, MergeChecks{vm.count("force") > 0, true});
     return kExitOk;
 }
 

@@ -111,7 +111,7 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
     // A job array's analysis shards, all there and of these activations: merged first, so that
     // the analyses they hold are up to date below.
     // (Not under mpirun: rank 0 would change the file the other ranks are reading.)
-    if (!options.shard.active() && team.size() == 1) merge_found_shards(options.output, "analyze", *extract_hash, options.command, log);
+    if (!options.shard.active() && team.size() == 1) merge_found_shards(options.output, "analyze", *extract_hash, options.command, log, {options.force});
     // Under mpirun, the ranks other than 0 read the run file as the stage found it, opened once:
     // rank 0 replaces it analysis by analysis, which changes neither the activations nor the
     // records of the analyses still to run (and each new file would be checked against its seal).

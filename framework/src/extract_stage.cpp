@@ -283,7 +283,7 @@ bool run_extract(const Experiment& exp, const PluginRegistry& registry, const Ru
     }
 
     // A job array's shards of this extraction, all there: assembled instead of extracting again.
-    if (!options.shard.active() && merge_found_shards(options.output, "extract", inputs_hash, options.command, log)) return true;
+    if (!options.shard.active() && merge_found_shards(options.output, "extract", inputs_hash, options.command, log, {options.force})) return true;
 
     // New activations invalidate everything downstream; a shard writes its own file.
     const fs::path written = options.shard.active() ? shard_path(options.output, options.shard) : options.output;

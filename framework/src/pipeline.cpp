@@ -87,6 +87,11 @@ void run_experiment(const Experiment& exp, const PluginRegistry& registry, const
     if (!s.empty() && s != "extract" && s != "analyze" && s != "report")
         throw InputError("--stage must be extract, analyze or report (got '" + s + "')");
     require_writable(options.output);  // before any stage, even one that finds itself up to date
+    // The results of another experiment are not replaced by a mistyped --out: --force says so.
+    if (const auto theirs = recorded_experiment(options.output); theirs && *theirs != exp.name && !options.force)
+        throw InputError(options.output.string() + " holds the results of experiment '" + *theirs + "', not of '" + exp.name +
+                         "' (" + exp.document.file().string() + "); refusing to replace them (choose another --out, or "
+                         "add --force to replace them)");
     if (ranks::size() > 1) {
         if (options.shard.active()) throw InputError("--shard is for job arrays without MPI: under mpirun, each rank takes its share");
         run_ranked(exp, registry, options, log);

@@ -180,6 +180,14 @@ void require_writable(const fs::path& run_file) {
     seal::require_intact(run_file, true);
 }
 
+std::optional<std::string> recorded_experiment(const fs::path& run_file) {
+    std::error_code ec;
+    if (fs::status(run_file, ec).type() == fs::file_type::not_found) return std::nullopt;
+    const h5::Handle f = open_run_file(run_file);
+    if (!h5::has_attr(f, ".", "experiment")) return std::nullopt;
+    return h5::get_string_attr(f, ".", "experiment");
+}
+
 h5::Handle open_run_file(const fs::path& run_file) {
     require_readable_file(run_file, "run file");
     if (!h5::is_hdf5(run_file)) throw_not_hdf5(run_file, "");

@@ -61,6 +61,10 @@ private:
 /// (another tool's HDF5, a text file) is never changed.
 void require_writable(const std::filesystem::path& run_file);
 
+/// The experiment (root attribute `experiment`) a run file holds; nothing when the file is absent
+/// or records none (laminar 0.1).
+std::optional<std::string> recorded_experiment(const std::filesystem::path& run_file);
+
 /// Opens an existing run file read-only; a clear error when it is missing, not a laminar run
 /// file, or corrupted.
 h5::Handle open_run_file(const std::filesystem::path& run_file);

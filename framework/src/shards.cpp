@@ -4,6 +4,7 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "errors.hpp"
 #include "run_file.hpp"
@@ -91,6 +92,45 @@ void merge_activations(hid_t to, const std::vector<ShardFile>& shards, const std
     }
 }
 
+/// Where two experiment files differ: their first line that differs, as "line N: `a` in A, `b` in B".
+std::string first_difference(const std::string& a, const std::string& a_name, const std::string& b, const std::string& b_name) {
+    std::istringstream in_a(a), in_b(b);
+    std::string line_a, line_b;
+    for (std::size_t n = 1;; ++n) {
+        const bool more_a = static_cast<bool>(std::getline(in_a, line_a)), more_b = static_cast<bool>(std::getline(in_b, line_b));
+        if (!more_a && !more_b) return "they differ only in line endings";
+        if (more_a && more_b && line_a == line_b) continue;
+        auto shown = [](bool more, const std::string& line) { return more ? "`" + line + "`" : std::string("the end of the file"); };
+        return "line " + std::to_string(n) + " is " + shown(more_a, line_a) + " in " + a_name + " and " + shown(more_b, line_b) +
+               " in " + b_name;
+    }
+}
+
+std::string root_text(hid_t file, const std::string& name) {
+    return h5::has_attr(file, ".", name) ? h5::get_string_attr(file, ".", name) : std::string();
+}
+
+/// The checks of MergeChecks, before anything is written.
+void check_merge(const fs::path& run_file, const std::vector<ShardFile>& shards, const std::vector<h5::Handle>& files,
+                 const MergeChecks& checks) {
+    std::error_code ec;
+    if (fs::status(run_file, ec).type() == fs::file_type::not_found) return;
+    const h5::Handle current = open_run_file(run_file);
+    const std::string theirs = root_text(current, "experiment"), ours = root_text(files.front(), "experiment");
+    if (!checks.force && !theirs.empty() && !ours.empty() && theirs != ours)
+        throw InputError(run_file.string() + " holds the results of experiment '" + theirs + "', but the " + shards.front().stage +
+                         " shards (" + shards.front().path.string() + (shards.size() > 1 ? ", ..." : "") +
+                         ") are of experiment '" + ours + "'; refusing to replace them (add --force to replace them)");
+    if (!checks.same_spec || shards.front().stage != "analyze" || !h5::has_attr(current, ".", "spec_hash")) return;
+    const std::string spec = root_text(current, "spec");
+    for (std::size_t k = 0; k < files.size(); ++k)
+        if (root_text(files[k], "spec_hash") != root_text(current, "spec_hash"))
+            throw InputError(shards[k].path.string() + " was made from another experiment file than the one " + run_file.string() +
+                             " records (" + first_difference(root_text(files[k], "spec"), "the shard's", spec, "the run file's") +
+                             "); run `laminar run` with the experiment file the shards were made from (it merges them and "
+                             "analyses again what differs), or delete them");
+}
+
 }  // namespace
 
 Shard parse_shard(const std::string& text) {
@@ -168,12 +208,14 @@ void require_complete(const fs::path& run_file, const std::vector<ShardFile>& sh
     throw InputError(text + "\n(run the missing shards, or delete stale shard files)");
 }
 
-void merge_shards(const fs::path& run_file, const std::vector<ShardFile>& shards, const std::string& command, std::ostream& log) {
+void merge_shards(const fs::path& run_file, const std::vector<ShardFile>& shards, const std::string& command, std::ostream& log,
+                  const MergeChecks& checks) {
     require_complete(run_file, shards, std::nullopt);
     std::vector<ShardFile> ordered = shards;
     std::sort(ordered.begin(), ordered.end(), [](const ShardFile& a, const ShardFile& b) { return a.shard.index < b.shard.index; });
     std::vector<h5::Handle> files;
     for (const auto& s : ordered) files.push_back(open_run_file(s.path));
+    check_merge(run_file, ordered, files, checks);
     std::vector<std::string> merged;
     if (ordered.front().stage == "extract") {
         RunTransaction tx(run_file, {"stimuli", "activations", "results", "stages"});
@@ -217,13 +259,13 @@ void merge_shards(const fs::path& run_file, const std::vector<ShardFile>& shards
 }
 
 bool merge_found_shards(const fs::path& run_file, const std::string& stage, const std::string& expected_hash,
-                        const std::string& command, std::ostream& log) {
+                        const std::string& command, std::ostream& log, const MergeChecks& checks) {
     std::vector<ShardFile> shards;
     for (auto& s : find_shards(run_file))
         if (s.stage == stage) shards.push_back(std::move(s));
     if (shards.empty()) return false;
     require_complete(run_file, shards, expected_hash);
-    merge_shards(run_file, shards, command, log);
+    merge_shards(run_file, shards, command, log, checks);
     return true;
 }
 

@@ -59,16 +59,27 @@ std::vector<ShardFile> find_shards(const std::filesystem::path& run_file);
 void require_complete(const std::filesystem::path& run_file, const std::vector<ShardFile>& shards,
                       const std::optional<std::string>& expected_hash);
 
+/// What a merge may replace and must check.
+struct MergeChecks {
+    /// A run file of another experiment (root attribute `experiment`) may be replaced (--force).
+    bool force = false;
+    /// Analysis shards must come from the experiment file the run file records (`laminar merge`,
+    /// which has no experiment file to check each analysis against, as `laminar run` does).
+    bool same_spec = false;
+};
+
 /// Assembles a complete set into `run_file` in one transaction (an extraction replaces the run
 /// file's stimuli, activations, results and stages; analyses replace their own results), then
-/// deletes the shard files. `command` is recorded with the stage(s) merged.
+/// deletes the shard files. `command` is recorded with the stage(s) merged. An InputError naming
+/// both experiments when the run file holds another experiment than the shards (unless
+/// checks.force), and naming the first line that differs when checks.same_spec is not met.
 void merge_shards(const std::filesystem::path& run_file, const std::vector<ShardFile>& shards, const std::string& command,
-                  std::ostream& log);
+                  std::ostream& log, const MergeChecks& checks = {});
 
 /// The next plain run's part: merges the shards of `stage` found beside the run file when they
 /// are a complete set made from `expected_hash` (an error naming what is wrong when they are
 /// not); false when there are none.
 bool merge_found_shards(const std::filesystem::path& run_file, const std::string& stage, const std::string& expected_hash,
-                        const std::string& command, std::ostream& log);
+                        const std::string& command, std::ostream& log, const MergeChecks& checks = {});
 
 }  // namespace laminar

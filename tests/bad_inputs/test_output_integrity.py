@@ -70,6 +70,70 @@ class Output(Case):
                     self.assertNotIn("error", r.stderr)
 
 
+class OtherExperiment(Case):
+    """A run file of another experiment is not replaced without --force."""
+
+    def other(self, name="b.yaml"):
+        path = self.experiment(name)
+        with open(path) as f:
+            text = f.read().replace("experiment: hostile", "experiment: b")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_run_refuses_a_run_file_of_another_experiment(self):
+        theirs = os.path.join(self.dir, "b.h5")
+        self.assertEqual(run("run", self.other(), "--out", theirs, "--stage", "analyze").returncode, 2)  # no extraction yet
+        self.assertEqual(run("run", self.other(), "--out", theirs).returncode, 0)
+        before = digest(theirs)
+        for stage in ([], ["--stage", "extract"], ["--stage", "analyze"]):
+            r = run("run", self.experiment(), "--out", theirs, *stage)
+            self.assertFails(r, 2, f"{theirs} holds the results of experiment 'b', not of 'hostile'", "--force")
+            self.assertEqual(digest(theirs), before)
+        r = run("run", self.experiment(), "--out", theirs, "--force")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with h5py.File(theirs, "r") as f:
+            self.assertEqual(f.attrs["experiment"], "hostile")
+
+    def test_merge_refuses_extraction_shards_of_another_experiment(self):
+        ours = os.path.join(self.dir, "ours.h5")
+        self.assertEqual(run("run", self.experiment(), "--out", ours).returncode, 0)
+        before = digest(ours)
+        elsewhere = os.path.join(self.dir, "elsewhere", "b.h5")
+        for k in range(2):
+            self.assertEqual(run("run", self.other(), "--out", elsewhere, "--shard", f"{k}/2").returncode, 0)
+            shutil.copy(os.path.join(self.dir, "elsewhere", f"b.shard-{k}-of-2.h5"),
+                        os.path.join(self.dir, f"ours.shard-{k}-of-2.h5"))
+        r = run("merge", ours)
+        self.assertFails(r, 2, f"{ours} holds the results of experiment 'hostile', but the extract shards",
+                         "are of experiment 'b'", "--force")
+        self.assertEqual(digest(ours), before)
+        self.assertTrue(os.path.exists(os.path.join(self.dir, "ours.shard-0-of-2.h5")))
+        r = run("merge", ours, "--force")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with h5py.File(ours, "r") as f:
+            self.assertEqual(f.attrs["experiment"], "b")
+
+
+class AnalysisShards(Case):
+    def test_merge_refuses_analysis_shards_of_another_experiment_file(self):
+        out = os.path.join(self.dir, "spec.h5")
+        big = self.experiment("big.yaml")
+        with open(big) as f:
+            text = f.read()
+        with open(big, "w") as f:
+            f.write(text.replace("permutations: 50\n  - metric: rsa", "permutations: 2000000\n  - metric: rsa"))
+        self.assertEqual(run("run", big, "--out", out, "--stage", "extract").returncode, 0)
+        before = digest(out)
+        for k in range(2):  # the analyses of the file with 50 permutations
+            r = run("run", self.experiment("small.yaml"), "--out", out, "--shard", f"{k}/2")
+            self.assertEqual(r.returncode, 0, r.stderr)
+        r = run("merge", out)
+        self.assertFails(r, 2, "spec.shard-0-of-2.h5 was made from another experiment file than the one",
+                         "is `    permutations: 50` in the shard's and `    permutations: 2000000` in the run file's")
+        self.assertEqual(digest(out), before)
+
+
 class Permissions(Case):
     """A rewritten run file keeps its mode and group, as `cp` onto it would."""
 
