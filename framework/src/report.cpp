@@ -1,8 +1,12 @@
 // Stage "report": the headline numbers of each analysis on the log, and the report page
 // (index.html and its figures), which the Python reader draws (tools/python/laminar/report.py):
 // the figures are matplotlib's, the C++ side stays the engine.
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
+#include <fstream>
 
 #include <cerrno>
 #include <cstdlib>
@@ -13,6 +17,7 @@
 
 #include <boost/dll/runtime_symbol_info.hpp>
 
+#include "errors.hpp"
 #include "h5.hpp"
 #include "pipeline.hpp"
 #include "run_file.hpp"
@@ -54,6 +59,45 @@ fs::path python_package_dir() {
 std::string python_executable() {
     if (const char* env = std::getenv("LAMINAR_PYTHON"); env && *env) return env;
     return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+}
+
+/// Whether `page` is a report page laminar wrote: the generator tag of report.py, or the title
+/// of the pages before it ("<experiment> - laminar").
+bool laminar_page(const fs::path& page) {
+    std::ifstream in(page, std::ios::binary);
+    std::string head(4096, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<std::size_t>(std::max<std::streamsize>(in.gcount(), 0)));
+    return head.find("<meta name='generator' content='laminar'>") != std::string::npos ||
+           head.find(" - laminar</title>") != std::string::npos;
+}
+
+/// The report folder, made: an InputError naming it when it is a file, cannot be made or written,
+/// or is a folder that laminar did not write (another program's index.html is never replaced).
+void prepare_report_folder(const fs::path& dir) {
+    std::error_code ec;
+    const fs::file_status st = fs::status(dir, ec);
+    if (st.type() != fs::file_type::not_found) {
+        if (ec) throw InputError(dir.string() + ": cannot use it as the report folder (" + ec.message() + ")");
+        if (!fs::is_directory(st))
+            throw InputError(dir.string() + ": exists and is not a folder; the report is a folder (index.html and figures/)");
+        const fs::path page = dir / "index.html";
+        if (fs::exists(page, ec) && !laminar_page(page))
+            throw InputError(page.string() + ": a page laminar did not write; refusing to replace it (choose another report "
+                             "folder: --out DIR)");
+        if (!fs::exists(page, ec))
+            for (const auto& entry : fs::directory_iterator(dir, ec)) {
+                const std::string name = entry.path().filename().string();
+                if (name != "figures" && name != "index.html.partial")
+                    throw InputError(dir.string() + ": a folder laminar did not write (it holds " + name +
+                                     "); refusing to write a report page into it (choose an empty or new folder: --out DIR)");
+            }
+    }
+    fs::create_directories(dir / "figures", ec);
+    if (ec) throw InputError(dir.string() + ": cannot make the report folder (" + ec.message() + ")");
+    for (const fs::path& d : {dir, dir / "figures"})
+        if (::access(d.c_str(), W_OK) != 0)
+            throw InputError(d.string() + ": cannot write into it (" + std::strerror(errno) + ")");
 }
 
 }  // namespace
@@ -99,6 +143,7 @@ fs::path report_folder(const fs::path& run_file) {
 
 void write_report_page(const fs::path& run_file, const fs::path& dir, std::ostream& log) {
     open_run_file(run_file);  // the clear error for a missing, foreign or corrupted file, before Python
+    prepare_report_folder(dir);  // and for a folder it cannot or must not write
     const fs::path package = python_package_dir();
     const std::string python = python_executable();
     const std::string run_arg = run_file.string(), out_arg = dir.string();
@@ -107,9 +152,13 @@ void write_report_page(const fs::path& run_file, const fs::path& dir, std::ostre
     if (const char* existing = std::getenv("PYTHONPATH"); existing && *existing)
         pythonpath += (pythonpath.empty() ? "" : ":") + std::string(existing);
     log.flush();
+    const pid_t parent = getpid();
     const pid_t pid = fork();
     if (pid < 0) throw std::runtime_error("report: cannot start " + python + ": " + std::strerror(errno));
     if (pid == 0) {
+        // Python ends with laminar (kill -9 of `laminar run` included), also if laminar died
+        // before this line: then the parent is another process already.
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
         // The page's path is what the child prints; the log has its own line for it.
         if (!freopen("/dev/null", "w", stdout)) _exit(127);
         if (!pythonpath.empty()) setenv("PYTHONPATH", pythonpath.c_str(), 1);

@@ -193,6 +193,92 @@ class FullDisk(Case):
         self.assertNotIn("interrupted", r.stdout)
 
 
+class ReportFolder(Case):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.run_file = os.path.join(cls.dir, "report.h5")
+        subprocess.run([BIN, "run", cls.experiment(cls), "--out", cls.run_file, "--quiet"], check=True, capture_output=True)
+
+    def assertClean(self, r, code, *texts):
+        self.assertFails(r, code, *texts)
+        self.assertNotIn("Traceback", r.stderr)
+
+    def test_a_file_or_a_folder_it_cannot_write_is_a_clear_error(self):
+        a_file = os.path.join(self.dir, "a-file")
+        with open(a_file, "w") as f:
+            f.write("mine")
+        self.assertClean(run("report", self.run_file, "--out", a_file), 2, f"{a_file}: exists and is not a folder")
+        self.assertClean(run("report", self.run_file, "--out", os.path.join(a_file, "sub")), 2,
+                         f"{os.path.join(a_file, 'sub')}: cannot make the report folder (Not a directory)")
+        locked = os.path.join(self.dir, "locked")
+        os.makedirs(locked)
+        os.chmod(locked, 0o555)
+        as_user = (lambda: os.setuid(NOBODY)) if os.geteuid() == 0 else None  # root may write anywhere
+        os.chmod(self.dir, 0o755)
+        r = run("report", self.run_file, "--out", os.path.join(locked, "page"), preexec_fn=as_user)
+        self.assertClean(r, 2, os.path.join(locked, "page"), "Permission denied")
+
+    def test_a_full_disk_is_a_clear_error_and_leaves_no_partial_page(self):
+        page = os.path.join(self.dir, "full-page")
+        r = run("report", self.run_file, "--out", page)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        figures = max(os.path.getsize(os.path.join(page, "figures", f)) for f in os.listdir(os.path.join(page, "figures")))
+        size = os.path.getsize(os.path.join(page, "index.html"))
+        self.assertLess(figures, size)  # the page embeds every figure: room for them, not for it
+        before = digest(os.path.join(page, "index.html"))
+        r = run("report", self.run_file, "--out", page, preexec_fn=limited(figures + 1))
+        self.assertClean(r, 1, "laminar report: cannot write the report into", "File too large")
+        self.assertEqual(digest(os.path.join(page, "index.html")), before)
+        self.assertFalse(os.path.exists(os.path.join(page, "index.html.partial")))
+
+    def test_another_programs_page_is_not_replaced(self):
+        theirs = os.path.join(self.dir, "site")
+        os.makedirs(theirs)
+        with open(os.path.join(theirs, "index.html"), "w") as f:
+            f.write("<html><title>my site</title></html>")
+        self.assertClean(run("report", self.run_file, "--out", theirs), 2,
+                         f"{os.path.join(theirs, 'index.html')}: a page laminar did not write; refusing to replace it")
+        with open(os.path.join(theirs, "index.html")) as f:
+            self.assertEqual(f.read(), "<html><title>my site</title></html>")
+        os.remove(os.path.join(theirs, "index.html"))
+        with open(os.path.join(theirs, "notes.txt"), "w") as f:
+            f.write("mine")
+        self.assertClean(run("report", self.run_file, "--out", theirs), 2, f"{theirs}: a folder laminar did not write")
+        ours = os.path.join(self.dir, "ours")
+        for _ in range(2):  # its own page is replaced
+            self.assertEqual(run("report", self.run_file, "--out", ours).returncode, 0)
+
+    def test_the_report_process_ends_with_laminar(self):
+        pid_file = os.path.join(self.dir, "python.pid")
+        fake = os.path.join(self.dir, "slow-python")
+        with open(fake, "w") as f:
+            f.write(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 60\n")
+        os.chmod(fake, 0o755)
+        laminar = subprocess.Popen([BIN, "run", self.experiment(), "--out", self.run_file, "--stage", "report"],
+                                   env=dict(os.environ, LAMINAR_PYTHON=fake), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while not (os.path.exists(pid_file) and open(pid_file).read().strip()) and time.time() < deadline:
+            time.sleep(0.05)
+        child = int(open(pid_file).read())
+        laminar.kill()  # kill -9
+        laminar.wait()
+        deadline = time.time() + 10
+        while alive(child) and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertFalse(alive(child), "the report's process outlived laminar")
+
+
+def alive(pid):
+    """Whether `pid` runs (a zombie waiting for its reaper does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 class Paths(Case):
     """What a user types as a path."""
 

@@ -121,7 +121,7 @@ def write_report(path, out_dir):
     """Writes out_dir/index.html and out_dir/figures/; returns the page's path."""
     os.makedirs(os.path.join(out_dir, "figures"), exist_ok=True)
     with RunFile(path) as run:
-        parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(run.experiment)} - laminar</title>"
+        parts = [f"<!doctype html><html><head><meta charset='utf-8'><meta name='generator' content='laminar'><title>{html.escape(run.experiment)} - laminar</title>"
                  f"<style>{STYLE}</style></head><body>"]
         parts.append(f"<h1>{html.escape(run.experiment)}</h1>")
         if run.description:
@@ -182,9 +182,14 @@ def write_report(path, out_dir):
         parts.append("<h2>Versions</h2>" + _table_html(pd.DataFrame(_versions(run), columns=["software", "version"])))
         parts.append("</body></html>")
     page = os.path.join(out_dir, "index.html")
-    with open(page + ".partial", "w", encoding="utf-8") as f:
-        f.write("\n".join(parts))
-    os.replace(page + ".partial", page)  # a page is either the old one or the new one, whole
+    try:
+        with open(page + ".partial", "w", encoding="utf-8") as f:
+            f.write("\n".join(parts))
+        os.replace(page + ".partial", page)  # a page is either the old one or the new one, whole
+    except BaseException:
+        if os.path.exists(page + ".partial"):  # a full disk: no half page left beside the old one
+            os.remove(page + ".partial")
+        raise
     return page
 
 
@@ -194,7 +199,14 @@ def main(argv=None):
     parser.add_argument("--out", help="the folder to write (default: beside the run file, named after it)")
     args = parser.parse_args(argv)
     out = args.out or os.path.splitext(args.run)[0]
-    print(write_report(args.run, out))
+    try:
+        print(write_report(args.run, out))
+    except OSError as error:  # a full disk, a folder it may not write: said in one line, not a traceback
+        if error.errno is None:  # not the system's (h5py's errors are OSError too)
+            raise
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"laminar report: cannot write the report into {out}: {where}{error.strerror or error}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
