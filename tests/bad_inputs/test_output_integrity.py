@@ -259,9 +259,14 @@ class ReportFolder(Case):
                                    env=dict(os.environ, LAMINAR_PYTHON=fake), stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
         deadline = time.time() + 30
-        while not (os.path.exists(pid_file) and open(pid_file).read().strip()) and time.time() < deadline:
+        def written():
+            if not os.path.exists(pid_file):
+                return ""
+            with open(pid_file) as f:
+                return f.read().strip()
+        while not written() and time.time() < deadline:
             time.sleep(0.05)
-        child = int(open(pid_file).read())
+        child = int(written())
         laminar.kill()  # kill -9
         laminar.wait()
         deadline = time.time() + 10
@@ -308,7 +313,8 @@ class Paths(Case):
     def test_a_truncated_run_file_is_called_so(self):
         good = os.path.join(self.dir, "whole.h5")
         self.assertEqual(run("run", self.experiment(), "--out", good, "--stage", "extract").returncode, 0)
-        data = open(good, "rb").read()
+        with open(good, "rb") as f:
+            data = f.read()
         cut = os.path.join(self.dir, "cut.h5")
         for size in (100, 300, 512, 513):
             with self.subTest(size):
@@ -317,7 +323,8 @@ class Paths(Case):
                 self.assertFails(run("inspect", cut), 1, f"{cut}: a truncated or corrupted HDF5 file")
                 r = run("run", self.experiment(), "--out", cut)
                 self.assertFails(r, 1, f"{cut}: a truncated or corrupted HDF5 file", "refusing to overwrite it")
-                self.assertEqual(open(cut, "rb").read(), data[:size])
+                with open(cut, "rb") as f:
+                    self.assertEqual(f.read(), data[:size])
 
     def test_a_model_id_given_twice_is_refused(self):
         other = os.path.join(self.dir, "other-model")
