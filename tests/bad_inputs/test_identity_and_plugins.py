@@ -1,11 +1,15 @@
 """Hostile probe, second round (issue 22): the identity of a model's weights, broken plugins,
 non-finite activations, too little memory. As test_bad_inputs: exit code and message asserted,
 0 ok, 1 runtime failure, 2 usage or experiment-file error; never a signal."""
+import json
 import os
+import shutil
 import subprocess
 import unittest
 
-from test_bad_inputs import BIN, Case, digest, run
+import h5py
+
+from test_bad_inputs import BIN, MAKE_MODEL, PYTHON, Case, digest, run, set_tensor
 
 BROKEN = os.environ["LAMINAR_BROKEN_PLUGINS"]
 
@@ -19,6 +23,79 @@ def edit(path, *replacements):
     with open(path, "w") as f:
         f.write(text)
     return path
+
+
+class ModelIdentity(Case):
+    """The model files' identity is their content: size and mtime can be kept by a copy (`cp -p`)
+    or set back after an edit; the ctime, which users cannot set, says when to hash again."""
+
+    def setUp(self):
+        self.folder = os.path.join(self.dir, self.id().rsplit(".", 1)[1])
+        shutil.copytree(self.model, self.folder)
+        self.exp = edit(self.experiment(os.path.basename(self.folder) + ".yaml"), (self.model, self.folder))
+        self.out = self.folder + "-run.h5"  # (its report page goes to a folder beside it, not into the model's)
+        first = run("run", self.exp, "--out", self.out)
+        self.assertEqual(first.returncode, 0, first.stderr)
+
+    def other_weights_of_the_same_size(self, weights):
+        """Copies another model's weights (same shape, another seed) over `weights`, size and mtime kept."""
+        other = os.path.join(self.dir, "other-seed")
+        if not os.path.exists(other):
+            subprocess.run([PYTHON, MAKE_MODEL, other, "--layers", "2", "--heads", "2", "--width", "32", "--seed", "5"],
+                           check=True, capture_output=True)
+        before = os.stat(weights)
+        shutil.copyfile(os.path.join(other, "model.safetensors"), weights)
+        os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns))
+        after = os.stat(weights)
+        self.assertEqual((after.st_size, after.st_mtime_ns), (before.st_size, before.st_mtime_ns))
+
+    def test_weights_changed_with_size_and_mtime_kept_are_another_model(self):
+        weights = os.path.join(self.folder, "model.safetensors")
+        self.other_weights_of_the_same_size(weights)
+        before = digest(self.out)
+        r = run("run", self.exp, "--out", self.out, "--stage", "analyze")
+        self.assertFails(r, 2, "model 'm' (" + self.folder + ") is not the model its activations were extracted from: "
+                         "model.safetensors (other contents)", "(without --stage analyze) to extract again first")
+        self.assertEqual(digest(self.out), before)
+        r = run("run", self.exp, "--out", self.out)  # all stages: extracts again, then analyses
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("extract: m: 11 prompts", r.stdout)
+        self.assertNotIn("up to date", r.stdout)
+        self.assertEqual(run("run", self.exp, "--out", self.out, "--stage", "analyze").returncode, 0)
+
+    def test_an_edit_in_place_with_mtime_set_back_is_another_model(self):
+        weights = os.path.join(self.folder, "model.safetensors")
+        before = os.stat(weights)
+        set_tensor(weights, "transformer.h.1.attn.c_attn.bias", 0.5)
+        os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns))
+        r = run("run", self.exp, "--out", self.out, "--stage", "analyze")
+        self.assertFails(r, 2, "is not the model its activations were extracted from: model.safetensors (other contents)")
+        r = run("run", self.exp, "--out", self.out, "--stage", "extract")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("extract: m: 11 prompts", r.stdout)
+
+    def test_a_copied_or_touched_folder_is_the_same_model(self):
+        copy = self.folder + "-copy"
+        shutil.copytree(self.folder, copy)  # new inodes, new times: hashed again, the same content
+        for name in os.listdir(copy):
+            os.utime(os.path.join(copy, name))
+        for stage in ("extract", "analyze"):
+            r = run("run", self.exp, "--out", self.out, "--stage", stage, "--model", "m=" + copy)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("up to date", r.stdout)
+        shutil.rmtree(copy)  # gone: the activations are all there is, and they are analysed
+        r = run("run", self.exp, "--out", self.out, "--stage", "analyze", "--model", "m=" + copy)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_the_run_file_records_what_each_file_was_hashed_from(self):
+        with h5py.File(self.out, "r") as f:
+            files = json.loads(f["activations/m"].attrs["model_files"])
+            stats = json.loads(f["activations/m"].attrs["model_file_stats"])
+        names = sorted(os.listdir(self.folder))
+        self.assertEqual([e["name"] for e in files], names)
+        st = os.stat(os.path.join(self.folder, "model.safetensors"))
+        self.assertEqual(stats["model.safetensors"][:5], [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns])
+        self.assertEqual(len(stats["model.safetensors"][5]), 32)  # XXH3-128, hex
 
 
 class BrokenPlugins(Case):
@@ -69,6 +146,30 @@ class LowMemory(Case):
                            capture_output=True, text=True)
         self.assertFails(r, 1, "could not load ", "laminar_model_gpt2.so: out of memory")
         self.assertNotIn("no model plugin named", r.stderr)
+
+    def test_analyze_loads_no_model_plugin(self):
+        """A copy of the build whose gpt2 plugin is not a library: `--stage analyze` still works,
+        with `backend: gpt2` named in the experiment; extraction says which file it could not load."""
+        exp, out = self.experiment("no-model-plugin.yaml"), os.path.join(self.dir, "no-model-plugin.h5")
+        self.assertEqual(run("run", exp, "--out", out, "--stage", "extract").returncode, 0)
+        copy = os.path.join(self.dir, "build-without-gpt2")
+        os.makedirs(os.path.join(copy, "plugins"))
+        shutil.copy2(BIN, copy)
+        plugins = os.path.join(os.path.dirname(BIN), "plugins")
+        for name in os.listdir(plugins):
+            if name.endswith(".so"):
+                os.symlink(os.path.join(plugins, name), os.path.join(copy, "plugins", name))
+        broken = os.path.join(copy, "plugins", "laminar_model_gpt2.so")
+        os.remove(broken)
+        with open(broken, "w") as f:
+            f.write("not a shared library\n")
+        env = {k: v for k, v in os.environ.items() if k != "LAMINAR_PLUGIN_PATH"}
+        laminar = os.path.join(copy, "laminar")
+        r = subprocess.run([laminar, "run", exp, "--out", out, "--stage", "analyze", "--force"], capture_output=True, text=True, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("analyze: rsa: done", r.stdout)
+        r = subprocess.run([laminar, "run", exp, "--out", out, "--stage", "extract", "--force"], capture_output=True, text=True, env=env)
+        self.assertFails(r, 1, "could not load " + broken + ": ")
 
 
 if __name__ == "__main__":
