@@ -8,6 +8,7 @@ import subprocess
 import unittest
 
 import h5py
+import numpy as np
 
 from test_bad_inputs import BIN, MAKE_MODEL, PYTHON, Case, digest, run, set_tensor
 
@@ -170,6 +171,92 @@ class LowMemory(Case):
         self.assertIn("analyze: rsa: done", r.stdout)
         r = subprocess.run([laminar, "run", exp, "--out", out, "--stage", "extract", "--force"], capture_output=True, text=True, env=env)
         self.assertFails(r, 1, "could not load " + broken + ": ")
+
+
+# Every metric on activations that are infinite (the residual stream of block 0, the embedding
+# set to inf) or NaN (everything after a layer norm of them).
+NONFINITE_ANALYSES = """analyze:
+  - metric: cosine
+  - metric: correlation
+  - metric: selectivity
+    permutations: 20
+  - metric: selectivity
+    name: selectivity_difference
+    variant: difference
+    permutations: 20
+  - metric: rsa
+    pairs: [[q, k], [resid_pre, q], [q, hypothesis:category]]
+    hypotheses: {category: category}
+    permutations: 20
+    bootstrap: 20
+  - metric: rsa
+    name: rsa_spearman
+    pairs: [[q, k]]
+    method: spearman
+    rdm: correlation
+    permutations: 20
+    bootstrap: 20
+  - metric: rsa
+    name: rsa_tau
+    pairs: [[q, k]]
+    method: tau-a
+    rdm: euclidean
+    permutations: 20
+    bootstrap: 0
+  - metric: cka
+    pairs: [[q, k], [resid_pre, q]]
+    rbf: 0.5
+    permutations: 20
+    bootstrap: 20
+  - metric: effective_dimensionality
+    shuffles: 5
+  - metric: mutual_information
+    pairs: [[q, k]]
+    sites: [q, resid_pre]
+    permutations: 20
+  - metric: logit_lens
+"""
+
+
+class NonFinite(Case):
+    def test_every_metric_gives_nan_with_a_warning_naming_the_set(self):
+        folder = os.path.join(self.dir, "inf-model")
+        shutil.copytree(self.model, folder)
+        set_tensor(os.path.join(folder, "model.safetensors"), "transformer.wte.weight", np.inf)
+        exp = self.experiment("inf.yaml", layers="[0, 1]")
+        with open(exp) as f:
+            text = f.read()
+        text = text[:text.index("analyze:")] + NONFINITE_ANALYSES + "output: run.h5\n"
+        text = text.replace("analyze:", "  - extractor: residual\n    sites: [resid_pre]\n    layers: [0]\n"
+                                        "  - extractor: logit_lens\nanalyze:", 1)
+        with open(exp, "w") as f:
+            f.write(text)
+        out = os.path.join(self.dir, "inf.h5")
+        r = run("run", exp, "--model", "m=" + folder, "--out", out)
+        self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+        analyses = [line.split("metric: ")[1] if "name:" not in nxt else nxt.split("name: ")[1]
+                    for line, nxt in zip(NONFINITE_ANALYSES.splitlines(), NONFINITE_ANALYSES.splitlines()[1:] + [""])
+                    if "metric:" in line]
+        for name in analyses:
+            with self.subTest(name):
+                self.assertIn(f"analyze: {name}: done", r.stdout)
+                self.assertRegex(r.stdout, rf"warning: analyze {name}: m/blocks\.\d\.\S+: .*NaN or infinite values")
+        q, resid = "m/blocks.0.attn.hook_q", "m/blocks.0.hook_resid_pre"
+        with h5py.File(out, "r") as f:
+            res = f["results"]
+            self.assertTrue(np.isnan(res[f"rsa/{q}~blocks.0.attn.hook_k"].attrs["r"]))
+            self.assertTrue(np.isnan(res[f"cka/{q}~blocks.0.attn.hook_k"].attrs["cka"]))
+            self.assertTrue(np.isnan(res[f"cka/{resid}~blocks.0.attn.hook_q"].attrs["cka"]))
+            for hook in (q, resid):
+                self.assertTrue(np.isnan(res[f"effective_dimensionality/{hook}"].attrs["participation_ratio"]))
+                self.assertTrue(np.isnan(res[f"effective_dimensionality/{hook}/explained_variance"][:]).all())
+                self.assertTrue(np.isnan(res[f"mutual_information/{hook}/mi_label"][:]).all())
+            self.assertTrue(np.isnan(res[f"mutual_information/{q}~blocks.0.attn.hook_k"].attrs["mi_binned"]))
+            for hook in (q, resid):
+                for name in ("selectivity", "selectivity_difference"):  # no p-value of a NaN index
+                    self.assertTrue(np.isnan(res[f"{name}/{hook}"].attrs["index"]))
+                    self.assertTrue(np.isnan(res[f"{name}/{hook}"].attrs.get("p_value", np.nan)))
+            self.assertTrue(np.isnan(res["logit_lens/m/entropy"][:]).all())
 
 
 if __name__ == "__main__":
