@@ -41,7 +41,8 @@ int plugins(const Args& args) {
     }
     if (registry.plugins().empty()) std::cout << "(no plugins found)\n";
     for (const auto& problem : registry.problems())
-        std::cout << "refused: " << problem.file.string() << ": " << problem.reason << "\n";
+        std::cout << "refused: " << problem.file.string() << ": " << (problem.unloadable ? "cannot be loaded: " : "")
+                  << problem.reason << "\n";
     std::cout << "search path:";
     for (const auto& dir : registry.search_path()) std::cout << " " << dir.string();
     std::cout << "\n";

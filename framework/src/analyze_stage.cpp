@@ -3,6 +3,7 @@
 // --shard K/N, the analyses numbered K mod N go to a shard file (shards.hpp). Under mpirun,
 // every rank runs each analysis with the others (the metric shares its work out: Team) and
 // rank 0 writes it.
+#include <map>
 #include <memory>
 #include <set>
 
@@ -83,14 +84,43 @@ void run_in_place(const Experiment& exp, const PluginRegistry& registry, const S
     tx.commit();
 }
 
+/// Where a model folder is there, what in it differs from the files the run file's activations
+/// were extracted from (by content, content_hash.hpp): "" when nothing does. Where the folder is
+/// gone, the activations are all there is, and they are analysed.
+std::string changed_model_files(const Experiment& exp, hid_t run_file) {
+    for (const auto& m : exp.models) {
+        if (m.path.empty() || !fs::is_directory(m.path)) continue;
+        const auto recorded = recorded_model_files(run_file, m.id, "model_files");
+        if (!recorded || !recorded->is_array()) continue;  // extracted by laminar 0.2 or older: no hashes to compare
+        const auto stats = recorded_model_files(run_file, m.id, "model_file_stats");
+        const nlohmann::json now = folder_identity(m.path, stats.value_or(nlohmann::json::object())).files;
+        if (now == *recorded) continue;
+        std::map<std::string, nlohmann::json> before, after;
+        for (const auto& f : *recorded) before[f.value("name", "")] = f;
+        for (const auto& f : now) after[f.value("name", "")] = f;
+        std::string changed;
+        auto add = [&](const std::string& name, const char* how) { changed += (changed.empty() ? "" : ", ") + name + how; };
+        for (const auto& [name, f] : before)
+            if (!after.count(name)) add(name, " (gone)");
+            else if (after[name] != f) add(name, " (other contents)");
+        for (const auto& [name, f] : after)
+            if (!before.count(name)) add(name, " (new)");
+        return exp.document.where(m.pointer + "/path") + ": model '" + m.id + "' (" + m.path.string() + ") is not the model its activations were "
+               "extracted from: " + changed;
+    }
+    return "";
+}
+
 }  // namespace
 
 void run_analyze(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options, std::ostream& log,
                  const Team& team) {
     std::optional<std::string> extract_hash, extracted_spec;
     std::set<std::string> recorded;
+    std::string changed_model;
     if (fs::exists(options.output)) {
         h5::Handle f = open_run_file(options.output);
+        changed_model = changed_model_files(exp, f);
         extract_hash = stage_hash(f, "extract");
         if (h5::has_attr(f, "stages/extract", "spec_hash")) extracted_spec = h5::get_string_attr(f, "stages/extract", "spec_hash");
         if (h5::exists(f, "stages/analyze"))
@@ -107,6 +137,9 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
         throw InputError(exp.document.file().string() + ": its models, stimuli or extract section differ from those " +
                          options.output.string() + " was extracted with; run `laminar run " +
                          exp.document.file().string() + "` (without --stage analyze) to extract again first");
+    if (!changed_model.empty())
+        throw InputError(changed_model + "; run `laminar run " + exp.document.file().string() +
+                         "` (without --stage analyze) to extract again first");
 
     // A job array's analysis shards, all there and of these activations: merged first, so that
     // the analyses they hold are up to date below.

@@ -18,16 +18,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// What the extraction depends on, apart from the model files' identity: models (not their
-/// path: a moved folder is the same model), stimuli, extractors, and the plugins' versions.
+/// What the extraction depends on, apart from the models themselves: models (not their path:
+/// a moved folder is the same model), stimuli, extractors and the extractors' versions. The
+/// model plugins' versions belong with the model files' identity (run_extract): `--stage
+/// analyze` compares this hash and must not load a model plugin (and so libtorch) to do so.
 nlohmann::json extract_spec(const Experiment& exp, const PluginRegistry& registry) {
     nlohmann::json models = nlohmann::json::array();
     for (const auto& m : exp.models) {
         // A backend chosen from config.json belongs with the folder's identity (run_extract), so
         // that a run whose model folder is gone can still find its extraction up to date.
-        nlohmann::json model = {{"id", m.id}, {"backend", m.backend_chosen ? "(config.json)" : m.backend}, {"params", m.params}};
-        if (!m.backend_chosen) model["plugin_version"] = registry.require(PluginKind::model, m.backend).version;
-        models.push_back(model);
+        models.push_back({{"id", m.id}, {"backend", m.backend_chosen ? "(config.json)" : m.backend}, {"params", m.params}});
     }
     nlohmann::json prompts = nlohmann::json::array();
     for (const auto& p : exp.stimuli.prompts) prompts.push_back({p.word, p.category, p.text});
@@ -81,8 +81,8 @@ private:
 
 /// Extracts model `m` into `file`: every analysed row, or with a shard only its block of rows
 /// (the stimuli and vocabulary are written whole either way).
-void extract_model(const Experiment& exp, const PluginRegistry& registry, const ModelSpec& m,
-                   const std::string& fingerprint, hid_t file, bool first, const Shard& shard, Verbosity verbosity, std::ostream& log) {
+void extract_model(const Experiment& exp, const PluginRegistry& registry, const ModelSpec& m, const std::string& fingerprint,
+                   const FolderIdentity& files, hid_t file, bool first, const Shard& shard, Verbosity verbosity, std::ostream& log) {
     const auto started = std::chrono::steady_clock::now();
     auto backend = registry.create_model(m.backend);
     try {
@@ -195,6 +195,11 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
     h5::set_attr(file, "activations/" + m.id, "backend", m.backend);
     h5::set_attr(file, "activations/" + m.id, "model_fingerprint", fingerprint);
     h5::set_attr(file, "activations/" + m.id, "path", m.path.string());
+    // What the activations were extracted from, for `--stage analyze` to compare with the model
+    // folder, and what each file's hash was computed from, so that the next run hashes only the
+    // files that changed (content_hash.hpp).
+    h5::set_attr(file, "activations/" + m.id, "model_files", files.files.dump());
+    h5::set_attr(file, "activations/" + m.id, "model_file_stats", files.stats.dump());
     // What the model is, for tables and figures that need no model folder (relative depth).
     h5::set_attr(file, "activations/" + m.id, "architecture", info.architecture);
     h5::set_attr(file, "activations/" + m.id, "n_layer", static_cast<int64_t>(info.n_layer));
@@ -253,13 +258,17 @@ bool run_extract(const Experiment& exp, const PluginRegistry& registry, const Ru
     const std::string spec_hash = hash_json(spec);
 
     std::optional<std::string> previous, previous_spec;
+    std::map<std::string, nlohmann::json> known;  // each model's file hashes, by what they were computed from
     if (fs::exists(options.output) && h5::is_hdf5(options.output)) {
         h5::Handle f = open_run_file(options.output);
         previous = stage_hash(f, "extract");
         if (previous) previous_spec = h5::get_string_attr(f, "stages/extract", "spec_hash");
+        for (const auto& m : exp.models)
+            known[m.id] = recorded_model_files(f, m.id, "model_file_stats").value_or(nlohmann::json::object());
     }
 
     nlohmann::json identities = nlohmann::json::object();
+    std::map<std::string, FolderIdentity> folders;
     for (const auto& m : exp.models) {
         if (m.path.empty() || !fs::is_directory(m.path)) {
             if (!options.force && previous_spec == spec_hash) {
@@ -271,10 +280,10 @@ bool run_extract(const Experiment& exp, const PluginRegistry& registry, const Ru
                              (m.path.empty() ? m.path_text : m.path.string()));
         }
         if (m.backend.empty()) registry.model_backend_for(m.path);  // throws, naming config.json
-        identities[m.id] = folder_identity(m.path);
-        if (m.backend_chosen)
-            identities[m.id] = {{"files", identities[m.id]}, {"backend", m.backend},
-                                {"plugin_version", registry.require(PluginKind::model, m.backend).version}};
+        folders[m.id] = folder_identity(m.path, known[m.id]);
+        identities[m.id] = {{"files", folders[m.id].files},
+                            {"plugin_version", registry.require(PluginKind::model, m.backend).version}};
+        if (m.backend_chosen) identities[m.id]["backend"] = m.backend;
     }
     const std::string inputs_hash = hash_json({{"spec", spec}, {"models", identities}});
     if (!options.force && previous == inputs_hash) {
@@ -290,7 +299,8 @@ bool run_extract(const Experiment& exp, const PluginRegistry& registry, const Ru
     RunTransaction tx(written, {"stimuli", "activations", "results", "stages", "shard"});
     for (std::size_t i = 0; i < exp.models.size(); ++i) {
         const auto& m = exp.models[i];
-        extract_model(exp, registry, m, hash_json(identities[m.id]), tx.file(), i == 0, options.shard, options.verbosity, log);
+        extract_model(exp, registry, m, hash_json(identities[m.id]), folders[m.id], tx.file(), i == 0, options.shard,
+                      options.verbosity, log);
     }
     stamp_root(tx.file(), exp);
     record_stage(tx.file(), "extract", inputs_hash, options.command);

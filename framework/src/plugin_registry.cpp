@@ -10,6 +10,8 @@
 
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
+#include <dlfcn.h>
+#include <sys/resource.h>
 
 #include "errors.hpp"
 #include "laminar/text_file.hpp"
@@ -52,6 +54,25 @@ std::optional<PluginKind> parse_kind(const std::string& kind) {
     return std::nullopt;
 }
 
+
+/// Loads `file` with every symbol resolved now (RTLD_NOW): a library that needs a symbol no
+/// library defines is refused here, naming the symbol, instead of passing for a plugin until
+/// the call that needs it, where the dynamic linker ends the process (exit 127). Returns the
+/// dynamic linker's error, empty when the library loaded (it stays loaded: keep_resident).
+std::string load_error(const fs::path& file) {
+    if (dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL)) return "";
+    const char* text = dlerror();
+    const std::string why = text ? text : "unknown error";
+    // glibc's "failed to map segment from shared object" (of the plugin or of a library it
+    // needs, libtorch's hundreds of MB) says nothing of why, and leaves errno 0: mmap failed,
+    // for want of address space (ulimit -v, or no overcommit) or on a file system mounted noexec.
+    if (why.find("failed to map segment") == std::string::npos) return why;
+    rlimit limit{};
+    if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+        return "out of memory (this process may map at most " + std::to_string(limit.rlim_cur >> 20) +
+               " MB: ulimit -v " + std::to_string(limit.rlim_cur >> 10) + "): " + why;
+    return "out of memory, or on a file system mounted noexec: " + why;
+}
 
 }  // namespace
 
@@ -116,11 +137,15 @@ void PluginRegistry::examine(std::size_t order) const {
     if (examined_[order]) return;
     examined_[order] = true;
     const fs::path& file = candidates_[order];
+    if (const std::string why = load_error(file); !why.empty()) {
+        problems_.push_back({file, "", why, true});
+        return;
+    }
     Library lib;
     try {
-        lib = std::make_shared<boost::dll::shared_library>(file.string());
+        lib = std::make_shared<boost::dll::shared_library>(file.string(), boost::dll::load_mode::rtld_now);
     } catch (const std::exception& e) {
-        problems_.push_back({file, "", std::string("cannot be loaded: ") + e.what()});
+        problems_.push_back({file, "", e.what(), true});
         return;
     }
     keep_resident(lib);
@@ -141,6 +166,10 @@ void PluginRegistry::examine(std::size_t order) const {
     const auto kind = parse_kind(d.kind ? d.kind : "");
     if (!kind || !d.name || !d.version) {
         problems_.push_back({file, d.name ? d.name : "", "descriptor has no valid kind, name or version"});
+        return;
+    }
+    if (!*d.name) {  // no experiment could name it, and its results would have no group of their own
+        problems_.push_back({file, "", "descriptor has an empty name"});
         return;
     }
     PluginInfo info{*kind, d.name, d.version, d.api_version, file, nlohmann::json::object(), {}};
@@ -191,11 +220,15 @@ const PluginInfo* PluginRegistry::find(PluginKind kind, const std::string& name)
 
 const PluginInfo& PluginRegistry::require(PluginKind kind, const std::string& name) const {
     if (const PluginInfo* p = find(kind, name)) return *p;
+    // The library named for it is there but cannot be loaded: not a mistake in the experiment
+    // file but a broken installation or too little memory.
+    const std::string conventional = "laminar_" + to_string(kind) + "_" + name + ".so";
+    for (const auto& problem : problems_)
+        if (problem.unloadable && problem.file.filename() == conventional)
+            throw std::runtime_error("could not load " + problem.file.string() + ": " + problem.reason);
     std::ostringstream msg;
     msg << "no " << to_string(kind) << " plugin named '" << name << "'";
-    // A refused library that declared this name, or that is named for it by the convention
-    // (one that cannot even be loaded declares nothing).
-    const std::string conventional = "laminar_" + to_string(kind) + "_" + name + ".so";
+    // A refused library that declared this name, or that is named for it by the convention.
     for (const auto& problem : problems_)
         if (problem.name == name || problem.file.filename() == conventional)
             msg << "; " << problem.file.string() << " was refused: " << problem.reason;
@@ -231,6 +264,11 @@ std::string PluginRegistry::model_backend_for(const fs::path& dir, const std::st
         read += (read.empty() ? "" : "; ") + p.name + ":";
         for (const auto& t : p.model_types) read += " " + t;
     }
+    // A model plugin that could not be loaded might read it: say so rather than "no plugin".
+    for (const auto& problem : problems_)
+        if (problem.unloadable && problem.file.filename().string().rfind("laminar_model_", 0) == 0)
+            throw std::runtime_error(file.string() + ": model_type \"" + type + "\" is read by no model plugin that could be "
+                                     "loaded; could not load " + problem.file.string() + ": " + problem.reason);
     throw InputError(file.string() + ": model_type \"" + type + "\" is read by no model plugin (read: " +
                      (read.empty() ? "none" : read) + ")");
 }
@@ -246,8 +284,17 @@ const JsonSchema& PluginRegistry::schema(PluginKind kind, const std::string& nam
 
 template <class T>
 PluginHandle<T> PluginRegistry::create(PluginKind kind, const std::string& name) const {
+    const PluginInfo& info = require(kind, name);
     Library lib = entry(kind, name).library;
-    T* object = lib->get_alias<T*()>("laminar_create")();
+    T* object = nullptr;
+    try {  // while the library is loaded: its exceptions' code and type information live in it
+        object = lib->get_alias<T*()>("laminar_create")();
+    } catch (const std::exception& e) {
+        throw std::runtime_error(info.file.string() + ": laminar_create failed: " + e.what());
+    }
+    if (!object)
+        throw std::runtime_error(info.file.string() + ": laminar_create returned no object (a null pointer): the " +
+                                 to_string(kind) + " plugin '" + name + "' is broken");
     // The deleter owns a reference to the library: the code of ~T stays mapped until it ran.
     return PluginHandle<T>(object, [lib](T* p) mutable {
         delete p;

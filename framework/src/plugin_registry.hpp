@@ -41,6 +41,7 @@ struct PluginProblem {
     std::filesystem::path file;
     std::string name;  ///< empty when the descriptor could not be read
     std::string reason;
+    bool unloadable = false;  ///< the dynamic linker could not load the file (reason: its error)
 };
 
 class PluginRegistry {
@@ -64,7 +65,10 @@ public:
     /// Nullptr when absent.
     const PluginInfo* find(PluginKind kind, const std::string& name) const;
     /// Like find(), but throws InputError saying what is installed, or why a library with
-    /// that name was refused (e.g. an API version mismatch).
+    /// that name was refused (e.g. an API version mismatch). Where the library named for it
+    /// (laminar_<kind>_<name>.so) is there but cannot be loaded (out of memory, a missing
+    /// symbol), the plugin is not missing but broken: std::runtime_error (exit 1) with the
+    /// dynamic linker's error.
     const PluginInfo& require(PluginKind kind, const std::string& name) const;
     /// The plugin's parameter schema, parsed once.
     const JsonSchema& schema(PluginKind kind, const std::string& name) const;

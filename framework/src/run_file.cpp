@@ -350,6 +350,14 @@ std::optional<std::string> stage_hash(hid_t file, const std::string& stage) {
     return h5::get_string_attr(file, path, "inputs_hash");
 }
 
+std::optional<nlohmann::json> recorded_model_files(hid_t file, const std::string& model, const std::string& name) {
+    const std::string path = "activations/" + model;
+    if (!h5::has_attr(file, path, name)) return std::nullopt;
+    auto value = nlohmann::json::parse(h5::get_string_attr(file, path, name), nullptr, false);
+    if (value.is_discarded()) return std::nullopt;
+    return value;
+}
+
 RunFileSource::RunFileSource(hid_t file)
     : file_(file), stimuli_(read_stimuli(file)), categories_(read_category_names(file)) {}
 

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "h5.hpp"
 #include "progress.hpp"
 #include "laminar/metric.hpp"
@@ -113,6 +115,12 @@ private:
 /// `command` (when given): the command line that ran it.
 void record_stage(hid_t file, const std::string& stage, const std::string& inputs_hash, const std::string& command = "");
 std::optional<std::string> stage_hash(hid_t file, const std::string& stage);
+
+/// The JSON attribute `name` of /activations/<model>: `model_files` (what the activations were
+/// extracted from: name, size and hash of each file of the model folder) or `model_file_stats`
+/// (what each hash was computed from). Nullopt when absent (a run file of laminar 0.2 or older)
+/// or not JSON.
+std::optional<nlohmann::json> recorded_model_files(hid_t file, const std::string& model, const std::string& name);
 
 /// Metric input backed by a run file.
 class RunFileSource : public ActivationSource {

@@ -61,8 +61,8 @@ public:
         // The pairs are shared out among the ranks, and each pair's permutations and bootstrap
         // samples among the ranks that have it.
         for_each_item(team, work.size(), out, {&family}, [&](std::size_t i, ResultSink& item_out, const Team& group) {
-            const Grams& a = space_grams(in, words, work[i].model_a, work[i].hook_a, grams);
-            const Grams& b = space_grams(in, words, work[i].model_b, work[i].hook_b, grams);
+            const Grams& a = space_grams(in, words, work[i].model_a, work[i].hook_a, grams, item_out);
+            const Grams& b = space_grams(in, words, work[i].model_b, work[i].hook_b, grams, item_out);
             compare(a, b, work[i].path(), item_out, family, group);
         });
         family.write(out);
@@ -72,9 +72,9 @@ public:
                 const arma::vec rows = gather_blocks(team, n_rows, [&](std::size_t first, std::size_t last) {
                     arma::vec v((last - first) * n_cols);
                     for (std::size_t r = first; r < last; ++r) {
-                        const Grams& a = space_grams(in, words, g.model_a, g.layers_a[r].second, grams);
+                        const Grams& a = space_grams(in, words, g.model_a, g.layers_a[r].second, grams, out);
                         for (std::size_t k = 0; k < n_cols; ++k) {
-                            const Grams& b = space_grams(in, words, g.model_b, g.layers_b[k].second, grams);
+                            const Grams& b = space_grams(in, words, g.model_b, g.layers_b[k].second, grams, out);
                             v((r - first) * n_cols + k) = cka(a.centred, b.centred, a.norm, b.norm);
                         }
                     }
@@ -101,15 +101,23 @@ private:
     struct Grams {
         arma::mat raw, centred, rbf;
         double norm = 0;
+        bool finite = true;  ///< false: NaN or infinite activations, every CKA of the space is NaN
     };
     using GramCache = std::map<std::pair<std::string, std::string>, Grams>;
 
     const Grams& space_grams(const ActivationSource& in, const Conditions& words, const std::string& model,
-                             const std::string& hook, GramCache& cache) const {
+                             const std::string& hook, GramCache& cache, ResultSink& out) const {
         auto [it, fresh] = cache.emplace(std::make_pair(model, hook), Grams());
         if (!fresh) return it->second;
-        const arma::mat Xt = word_means(as_columns(in.read(model, hook)), words);
+        const arma::mat rows = as_columns(in.read(model, hook));
+        const arma::mat Xt = word_means(rows, words);
         Grams& g = it->second;
+        if (warn_nonfinite(rows, model + "/" + hook, "stimulus vector(s)", "every CKA of this space is NaN", out)) {
+            g.finite = false;  // (the RBF kernel's median cannot be taken of them)
+            g.raw = g.centred = arma::mat(Xt.n_cols, Xt.n_cols, arma::fill::value(arma::datum::nan));
+            g.norm = arma::datum::nan;
+            return g;
+        }
         g.raw = linear_gram(Xt);
         g.centred = centre_gram(g.raw, false);
         g.norm = arma::norm(g.centred, "fro");
@@ -120,6 +128,15 @@ private:
     void compare(const Grams& a, const Grams& b, const std::string& path, ResultSink& out,
                  CorrectedPValues<ResultSink>& family, const Team& group) const {
         const arma::uword n = a.raw.n_rows;
+        if (!a.finite || !b.finite) {  // warned where the space was read
+            for (const char* name : {"cka", "cka_unbiased"}) out.attribute(path, name, arma::datum::nan);
+            if (rbf_ > 0) out.attribute(path, "cka_rbf", arma::datum::nan);
+            out.attribute(path, "n", static_cast<int64_t>(n));
+            if (permutations_ == 0) return;
+            for (const char* name : {"p_value", "null_mean", "null_sd"}) out.attribute(path, name, arma::datum::nan);
+            family.add(path, arma::datum::nan);  // left out of the family; its corrected p-value is NaN
+            return;
+        }
         const double linear = cka(a.centred, b.centred, a.norm, b.norm);
         out.attribute(path, "cka", linear);
         out.attribute(path, "cka_unbiased", n > 3 ? cka(centre_gram(a.raw, true), centre_gram(b.raw, true)) : arma::datum::nan);

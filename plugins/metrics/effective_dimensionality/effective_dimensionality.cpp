@@ -69,6 +69,11 @@ public:
             if (set.tokens.empty()) Xc.each_col() -= arma::mean(Xc, 1);
             out.attribute(path, "centred_over", std::string(set.tokens.empty() ? "stimuli" : "tokens of each prompt"));
             if (Xc.n_cols < 2) throw SpecError("", path + ": " + std::to_string(Xc.n_cols) + " rows: no variance to take apart");
+            if (warn_nonfinite(Xc, path, set.tokens.empty() ? "stimulus vector(s)" : "token vector(s)",
+                               "explained_variance, n<t>, the participation ratio and the shuffled control are NaN", out)) {
+                write_nan(Xc, path, out);  // (LAPACK's eigensolver fails on them)
+                return;
+            }
             const arma::vec explained = explained_variance(Xc);
             if (explained.has_nan())
                 out.warn(path + ": its rows do not vary (or are not finite): explained_variance and the participation ratio are NaN");
@@ -108,6 +113,25 @@ private:
             first += n;
         }
         return Xc;
+    }
+
+    /// What a set of NaN or infinite values gives: NaN everywhere, of the usual shapes.
+    void write_nan(const arma::mat& Xc, const std::string& path, ResultSink& out) const {
+        const double nan = arma::datum::nan;
+        out.write(path + "/explained_variance", {static_cast<int64_t>(std::min(Xc.n_rows, Xc.n_cols))},
+                  std::vector<double>(std::min(Xc.n_rows, Xc.n_cols), nan));
+        for (double t : thresholds_) out.attribute(path, name(t), nan);
+        out.attribute(path, "participation_ratio", nan);
+        out.attribute(path, "n", static_cast<int64_t>(Xc.n_cols));
+        out.attribute(path, "dims", static_cast<int64_t>(Xc.n_rows));
+        if (shuffles_ == 0) return;
+        for (double t : thresholds_) {
+            out.attribute(path, "shuffled_" + name(t) + "_mean", nan);
+            out.attribute(path, "shuffled_" + name(t) + "_sd", nan);
+        }
+        out.attribute(path, "shuffled_participation_ratio_mean", nan);
+        out.attribute(path, "shuffles", static_cast<int64_t>(shuffles_));
+        out.attribute(path, "seed", static_cast<int64_t>(seed_));
     }
 
     static std::string name(double percent) { return "n" + std::to_string(static_cast<int64_t>(percent)); }

@@ -2,6 +2,7 @@
 // table per model under /results/<analysis>/<model>/: top_ids and top_probs [stimuli x layers x
 // k], entropy and kl_to_final (bits), target_rank, target_prob and top_logit_z [stimuli x layers], the layers
 // in each dataset's `columns` labels. No model needed: it reads the run file only.
+#include <cmath>
 #include <map>
 
 #include "laminar/analysis/matrices.hpp"
@@ -41,7 +42,22 @@ private:
         const int64_t n = layers.begin()->second.at("stats").rows, L = static_cast<int64_t>(layers.size());
         const int64_t k = layers.begin()->second.at("top_ids").cols;
         std::vector<int64_t> layer_ids;
-        for (const auto& [l, sets] : layers) layer_ids.push_back(l);
+        for (const auto& [l, sets] : layers) {
+            layer_ids.push_back(l);
+            // A model whose logits overflowed: its probabilities and statistics are NaN, and say so.
+            // (Probabilities of finite logits are finite; a KL divergence may be infinite by rights.)
+            std::size_t nonfinite = 0;
+            const ActivationSet& probs = sets.at("top_probs");
+            for (int64_t i = 0; i < n; ++i) {
+                bool finite = true;
+                for (int64_t j = 0; j < probs.cols; ++j) finite = finite && std::isfinite(probs.data[i * probs.cols + j]);
+                nonfinite += !finite;
+            }
+            if (nonfinite)
+                out.warn(model + "/blocks." + std::to_string(l) + ".lens: " + std::to_string(nonfinite) +
+                         " stimulus vector(s) contain NaN or infinite values (the logits were not finite); their "
+                         "probabilities and statistics are NaN");
+        }
         // [stimuli x layers x k]: stimulus-major, as the sets' rows are.
         for (const char* what : {"top_ids", "top_probs"}) {
             std::vector<double> data(static_cast<std::size_t>(n * L * k));

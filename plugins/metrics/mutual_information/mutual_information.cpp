@@ -67,22 +67,27 @@ public:
         const std::size_t total = work.size() + labelled.size();
         CorrectedPValues<ResultSink> family(correction_);
         std::map<std::pair<std::string, std::string>, arma::mat> similarities;
-        auto similarity = [&](const std::string& model, const std::string& hook) -> const arma::mat& {
+        auto similarity = [&](const std::string& model, const std::string& hook, ResultSink& warnings) -> const arma::mat& {
             auto [it, fresh] = similarities.emplace(std::make_pair(model, hook), arma::mat());
-            if (fresh) it->second = 1 - space_rdms(as_columns(in.read(model, hook)), conditions, "cosine", false).rdm;
+            if (!fresh) return it->second;
+            const arma::mat Xt = as_columns(in.read(model, hook));
+            warn_nonfinite(Xt, model + "/" + hook, "stimulus vector(s)", "the MI of its pairs is NaN", warnings);
+            it->second = 1 - space_rdms(Xt, conditions, "cosine", false).rdm;
             return it->second;
         };
         // The pairs and the sites are shared out among the ranks, and each pair's permutations
         // among the ranks that have it.
         for_each_item(team, work.size(), out, {&family}, [&](std::size_t i, ResultSink& item_out, const Team& group) {
-            compare(similarity(work[i].model_a, work[i].hook_a), similarity(work[i].model_b, work[i].hook_b), work[i].path(),
-                    item_out, family, group);
+            compare(similarity(work[i].model_a, work[i].hook_a, item_out), similarity(work[i].model_b, work[i].hook_b, item_out),
+                    work[i].path(), item_out, family, group);
         });
         family.write(out);
         const arma::uvec labels = condition_labels(conditions, in.categories());  // each word's category
         for_each_item(team, labelled.size(), out, {}, [&](std::size_t i, ResultSink& item_out, const Team&) {
-            label_information(word_means(as_columns(in.read(labelled[i].first, labelled[i].second)), conditions), labels,
-                              in.categories().size(), labelled[i].first + "/" + labelled[i].second, item_out);
+            const std::string path = labelled[i].first + "/" + labelled[i].second;
+            const arma::mat Xt = as_columns(in.read(labelled[i].first, labelled[i].second));
+            warn_nonfinite(Xt, path, "stimulus vector(s)", "mi_label is NaN for the dimensions where they are", item_out);
+            label_information(word_means(Xt, conditions), labels, in.categories().size(), path, item_out);
         });
         out.progress(total, total);
     }
@@ -113,6 +118,18 @@ private:
     void compare(const arma::mat& A, const arma::mat& B, const std::string& path, ResultSink& out,
                  CorrectedPValues<ResultSink>& family, const Team& group) const {
         const arma::vec a = upper(A), b = upper(B);
+        if (!a.is_finite() || !b.is_finite()) {  // NaN or infinite activations, or vectors of zero length
+            out.warn(path + ": the similarities of a space are NaN where its stimulus vectors are zero or hold NaN or infinite "
+                            "values: mi_* and the p-value are NaN");
+            for (const auto& e : estimators_) out.attribute(path, "mi_" + e, arma::datum::nan);
+            out.attribute(path, "n_pairs", static_cast<int64_t>(a.n_elem));
+            out.attribute(path, "n_words", static_cast<int64_t>(A.n_rows));
+            out.attribute(path, "estimator", estimators_.front());
+            if (permutations_ == 0) return;
+            for (const char* name : {"p_value", "null_mean", "null_sd"}) out.attribute(path, name, arma::datum::nan);
+            family.add(path, arma::datum::nan);  // left out of the family; its corrected p-value is NaN
+            return;
+        }
         const arma::uvec keep = arma::intersect(within_z(a, trim_z_), within_z(b, trim_z_));
         for (const auto& e : estimators_) out.attribute(path, "mi_" + e, estimate(e, a.elem(keep), b.elem(keep)));
         out.attribute(path, "n_pairs", static_cast<int64_t>(keep.n_elem));
@@ -139,6 +156,10 @@ private:
             std::vector<double> values(Xt.n_rows);
             parallel_for(0, Xt.n_rows, [&](std::size_t d) {
                 const arma::vec x = Xt.row(d).t();
+                if (!x.is_finite()) {  // (sorting and binning need numbers)
+                    values[d] = arma::datum::nan;
+                    return;
+                }
                 const arma::uvec keep = within_z(x, trim_z_);
                 const arma::vec kept = x.elem(keep);
                 const arma::uvec label = labels.elem(keep);

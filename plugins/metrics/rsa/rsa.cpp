@@ -119,7 +119,7 @@ public:
                     arma::vec v((last - first) * n_cols);
                     for (std::size_t r = first; r < last; ++r) {
                         const arma::vec row = upper(space_rdm(in, g.model_a, g.layers_a[r].second, conditions, rdms, out));
-                        for (std::size_t k = 0; k < n_cols; ++k) v((r - first) * n_cols + k) = compare(row, columns[k], method_);
+                        for (std::size_t k = 0; k < n_cols; ++k) v((r - first) * n_cols + k) = finite_compare(row, columns[k], method_);
                     }
                     return v;
                 }, n_cols);
@@ -143,6 +143,12 @@ private:
     bool relative_depth_ = false;
 
     using RdmCache = std::map<std::pair<std::string, std::string>, arma::mat>;  ///< (model, hook) -> RDM
+
+    /// compare(), or NaN where either side holds NaN or infinite dissimilarities (activations that
+    /// were not finite, or patterns of zero length): ranks and sorts cannot take them.
+    static double finite_compare(const arma::vec& a, const arma::vec& b, const std::string& method) {
+        return a.is_finite() && b.is_finite() ? compare(a, b, method) : arma::datum::nan;
+    }
 
     /// The activations of a space as columns [dims x rows], with a warning for rows that are not finite.
     static arma::mat activations(const ActivationSource& in, const std::string& model, const std::string& hook, ResultSink& out) {
@@ -174,8 +180,12 @@ private:
     /// Bounds of the noise ceiling of one space, its contexts as subjects.
     void write_noise_ceiling(const std::vector<arma::mat>& contexts, const std::string& path, ResultSink& out) const {
         std::vector<arma::vec> subjects;
-        for (const auto& D : contexts) subjects.push_back(upper(D));
-        const auto [low, high] = noise_ceiling(subjects, method_);
+        bool finite = true;
+        for (const auto& D : contexts) {
+            subjects.push_back(upper(D));
+            finite = finite && subjects.back().is_finite();
+        }
+        const auto [low, high] = finite ? noise_ceiling(subjects, method_) : std::make_pair(arma::datum::nan, arma::datum::nan);
         out.attribute(path, "noise_ceiling_low", low);
         out.attribute(path, "noise_ceiling_high", high);
         out.attribute(path, "noise_ceiling_subjects", static_cast<int64_t>(subjects.size()));
@@ -187,7 +197,7 @@ private:
                       const arma::uvec& labels, const std::vector<std::string>& names, ResultSink& out,
                       CorrectedPValues<ResultSink>& overall, CorrectedPValues<ResultSink>& within, const Team& group) const {
         const arma::vec a = upper(A), b = upper(B);
-        const double r = compare(a, b, method_);
+        const double r = finite_compare(a, b, method_);
         if (std::isnan(r)) out.warn(path + ": an RDM has no spread (or NaN entries): r is NaN");
         out.attribute(path, "r", r);
         out.attribute(path, "method", method_);
@@ -203,7 +213,7 @@ private:
             if (wa.n_elem < 2)
                 out.warn(sub + ": " + std::to_string(wa.n_elem) + " within-category pair(s) (" + names[c] +
                          " needs at least 3 words for a correlation): r is NaN");
-            const double rc = wa.n_elem >= 2 ? compare(wa, wb, method_) : arma::datum::nan;
+            const double rc = wa.n_elem >= 2 ? finite_compare(wa, wb, method_) : arma::datum::nan;
             if (wa.n_elem >= 2 && std::isnan(rc)) out.warn(sub + ": the dissimilarities within " + names[c] + " have no spread (or NaN entries): r is NaN");
             out.attribute(sub, "r", rc);
             out.attribute(sub, "n_pairs", static_cast<int64_t>(wa.n_elem));

@@ -29,11 +29,12 @@ inline arma::mat as_matrix(const ActivationSet& set) {
     return arma::conv_to<arma::mat>::from(transposed.t());
 }
 
-/// Rows scaled to unit length; a zero row becomes NaN and is counted in `degenerate`.
+/// Rows scaled to unit length; a zero row, or one of NaN or infinite values, becomes NaN and is
+/// counted in `degenerate`.
 inline arma::mat unit_rows(arma::mat X, std::size_t& degenerate) {
     const arma::vec norms = arma::sqrt(arma::sum(arma::square(X), 1));
     for (arma::uword i = 0; i < X.n_rows; ++i) {
-        if (norms(i) > 0) X.row(i) /= norms(i);
+        if (norms(i) > 0 && std::isfinite(norms(i))) X.row(i) /= norms(i);
         else { X.row(i).fill(arma::datum::nan); ++degenerate; }
     }
     return X;
@@ -41,7 +42,8 @@ inline arma::mat unit_rows(arma::mat X, std::size_t& degenerate) {
 
 /// [n x n] similarity between the rows of X: "cosine" (S = U Uᵀ of unit rows) or
 /// "correlation" (Pearson between stimuli: rows centred first). Rows of zero length after
-/// centring give NaN rows and columns; their number is returned in `degenerate`.
+/// centring, and rows of NaN or infinite values, give NaN rows and columns; their number is
+/// returned in `degenerate`.
 inline arma::mat similarity(const arma::mat& X, const std::string& measure, std::size_t& degenerate) {
     degenerate = 0;
     arma::mat Y = measure == "correlation" ? arma::mat(X.each_col() - arma::mean(X, 1)) : X;
@@ -56,8 +58,8 @@ inline arma::mat similarity(const arma::mat& X, const std::string& measure, std:
 }
 
 /// The similarity matrix of the activations recorded for `model` at `hook`. Zero-length
-/// stimulus vectors (after centring, for correlation) give NaN rows, reported through
-/// `out.warn`; their number is returned in `degenerate` when asked for.
+/// stimulus vectors (after centring, for correlation) and vectors of NaN or infinite values give
+/// NaN rows, reported through `out.warn`; their number is returned in `degenerate` when asked for.
 inline arma::mat recorded_similarity(const ActivationSource& in, const std::string& model, const std::string& hook,
                                      const std::string& measure, ResultSink& out, std::size_t* degenerate = nullptr) {
     std::size_t count = 0;
@@ -73,6 +75,19 @@ inline arma::mat recorded_similarity(const ActivationSource& in, const std::stri
                  (measure == "correlation" ? " after centring" : "") + "; everything computed from them is NaN");
     if (degenerate) *degenerate = count;
     return S;
+}
+
+/// Warns, naming the set at `path`, when columns of Xt [dims x vectors] hold NaN or infinite
+/// values (a model that overflowed, an embedding set to inf): "<path>: N <what> contain NaN or
+/// infinite values; <consequence>". Returns whether any did. A metric whose numerics cannot take
+/// them (an eigensolver, a sort) then writes NaN results instead of failing the analysis.
+inline bool warn_nonfinite(const arma::mat& Xt, const std::string& path, const std::string& what,
+                           const std::string& consequence, ResultSink& out) {
+    std::size_t nonfinite = 0;
+    for (arma::uword i = 0; i < Xt.n_cols; ++i) nonfinite += !Xt.col(i).is_finite();
+    if (nonfinite)
+        out.warn(path + ": " + std::to_string(nonfinite) + " " + what + " contain NaN or infinite values; " + consequence);
+    return nonfinite > 0;
 }
 
 /// The strictly-upper-triangle entries (i < j), row by row as numpy's triu_indices(n, 1).

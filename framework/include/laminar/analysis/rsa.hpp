@@ -210,7 +210,8 @@ inline double quantile(arma::vec values, double p) {
 /// (1 + #{null >= observed}) / (1 + permutations), null_mean, null_sd; p joins `family`.
 inline void write_permutation_test(ResultSink& out, const std::string& path, double observed, const arma::vec& null,
                                    CorrectedPValues<ResultSink>& family) {
-    const double p = (1.0 + arma::accu(null >= observed)) / (1.0 + null.n_elem);
+    // (NaN observed: no comparison is true of it, and it would pass for the smallest p)
+    const double p = std::isnan(observed) ? arma::datum::nan : (1.0 + arma::accu(null >= observed)) / (1.0 + null.n_elem);
     out.attribute(path, "p_value", p);
     out.attribute(path, "null_mean", arma::mean(null));
     out.attribute(path, "null_sd", arma::stddev(null));

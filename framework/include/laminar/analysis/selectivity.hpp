@@ -10,6 +10,7 @@
 #pragma once
 
 #include <armadillo>
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -193,7 +194,9 @@ inline arma::mat permutation_null(const arma::mat& T, const arma::uvec& labels, 
 }
 
 /// One-sided permutation p-value (H1: observed is larger), never 0: (1 + #{null >= observed}) / (1 + N).
+/// NaN for a NaN observation (no comparison is true of it: it would pass for the smallest p).
 inline double p_greater(const arma::vec& null, double observed) {
+    if (std::isnan(observed)) return arma::datum::nan;
     return (1.0 + static_cast<double>(arma::accu(null >= observed))) / (1.0 + null.n_elem);
 }
 
