@@ -1,0 +1,110 @@
+"""Issue 22, second round: input that grows without bound, text that is not UTF-8, names that
+are no names, and what `validate` must catch because `run` would reject it. Each test asserts
+the exit code and the message (0 ok, 1 runtime failure, 2 usage or experiment-file error; never
+a signal)."""
+import os
+import subprocess
+import unittest
+
+import h5py
+
+from test_bad_inputs import BIN, Case, run
+
+WORDS = {"space": ["galaxy", "comet", "moon", "star"], "fruit": ["pear", "grape", "apple", "lime"],
+         "interior": ["sofa", "lamp", "rug"]}
+
+
+class Variant(Case):
+    """The hostile experiment with edits: each (old, new) replaces text that must be there."""
+
+    def variant(self, name, *edits, data=None):
+        with open(self.experiment()) as f:
+            text = f.read()
+        for old, new in edits:
+            self.assertIn(old, text)
+            text = text.replace(old, new)
+        path = os.path.join(self.dir, name)
+        with open(path, "wb") as f:
+            f.write(data(text) if data else text.encode())
+        return path
+
+    def write(self, name, data):
+        path = os.path.join(self.dir, name)
+        with open(path, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode())
+        return path
+
+    def position(self, path, needle):
+        """'line:column' (from 1) where `needle` first appears in the file."""
+        with open(path, "rb") as f:
+            lines = f.read().decode("utf-8", "replace").splitlines()
+        line = next(i for i, l in enumerate(lines) if needle in l)
+        return f"{line + 1}:{lines[line].index(needle) + 1}"
+
+
+STIMULI_SECTION = ('  template: "The next word is {word}"\n  position: last\n  categories:\n'
+                   '    space: [galaxy, comet, moon, star]\n    fruit: [pear, grape, apple, lime]\n'
+                   '    interior: [sofa, lamp, rug]\n')
+
+
+def alias_bomb(levels=10, copies=9):
+    """The "billion laughs": each level a list of `copies` aliases of the level before."""
+    lines = ["l0: &l0 [" + ", ".join(["lol"] * copies) + "]"]
+    for k in range(1, levels):
+        lines.append(f"l{k}: &l{k} [" + ", ".join([f"*l{k - 1}"] * copies) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def stimuli_csv(encoding="utf-8", bom=b"", word="sofa"):
+    rows = ["word,category,text"] + [f"{w},{c},The next word is {w}" for c, ws in WORDS.items() for w in ws]
+    return bom + "\n".join(rows).replace("sofa", word).encode(encoding) + b"\n"
+
+
+def hypothesis_csv(words, encoding="utf-8", bom=b"", rename=None):
+    labels = [rename.get(w, w) if rename else w for w in words]
+    rows = ["," + ",".join(labels)] + [labels[i] + "," + ",".join("0" if i == j else "1" for j in range(len(words)))
+                                       for i in range(len(words))]
+    return bom + "\n".join(rows).encode(encoding) + b"\n"
+
+
+HYPOTHESIS = "  - metric: rsa\n    name: mine\n    pairs: [[q, hypothesis:mine]]\n    hypotheses: {mine: mine.csv}\n" \
+             "    permutations: 10\n    bootstrap: 0\n"
+
+
+class WarningsMeansAndPluginNames(Variant):
+    """Item 20: a warning of 794 KB, means the README lists but cosine did not write, plugins named ""."""
+
+    def test_the_multi_token_warning_names_ten_words_and_counts_the_rest(self):
+        words = ", ".join(f"qzxv{i}" for i in range(30))  # digits and letters GPT-2 splits
+        path = self.variant("split.yaml", ("interior: [sofa, lamp, rug]", f"interior: [sofa, lamp, rug, {words}]"))
+        r = run("run", path, "--out", os.path.join(self.dir, "split.h5"), "--stage", "extract")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        line = next(l for l in (r.stdout + r.stderr).splitlines() if "split into several tokens" in l)
+        self.assertIn("30 word(s) split into several tokens", line)
+        self.assertIn("qzxv9 (", line)
+        self.assertNotIn("qzxv10 (", line)
+        self.assertTrue(line.endswith(", ... and 20 more"), line)
+
+    def test_cosine_writes_its_means_without_a_histogram(self):
+        out = os.path.join(self.dir, "means.h5")
+        r = run("run", self.experiment(), "--out", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with h5py.File(out, "r") as f:
+            g = f["results/cosine/m/blocks.1.attn.hook_q"]
+            for name in ("mean_all", "mean_within", "mean_between"):
+                self.assertIn(name, g.attrs)
+            self.assertNotIn("histogram", g)
+            self.assertLess(g.attrs["mean_within"], 1.0)
+
+    def test_a_plugin_named_by_an_empty_string_is_refused_naming_the_field(self):
+        for field, edit in {"models[0].backend": ("backend: gpt2", 'backend: ""'),
+                            "extract[0].extractor": ("extractor: attention", 'extractor: ""'),
+                            "analyze[0].metric": ("metric: cosine", 'metric: ""')}.items():
+            with self.subTest(field):
+                path = self.variant("empty-plugin.yaml", edit)
+                self.assertFails(run("validate", path), 2, f"empty-plugin.yaml:{self.position(path, chr(34) * 2)}: {field}: ",
+                                 '(found "")')
+
+
+if __name__ == "__main__":
+    unittest.main()
