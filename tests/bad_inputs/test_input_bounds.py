@@ -71,6 +71,29 @@ HYPOTHESIS = "  - metric: rsa\n    name: mine\n    pairs: [[q, hypothesis:mine]]
              "    permutations: 10\n    bootstrap: 0\n"
 
 
+class CategoryNames(Variant):
+    """Item 6: a category name becomes an HDF5 group: "a/b" nested inside "a", "" wrote onto
+    the categories group itself, "." and ".." failed after extraction with HDF5's message."""
+
+    def test_names_that_are_no_group_names_are_refused_at_their_key(self):
+        for name, message in {"a/b": "category name \"a/b\" contains '/'", "": "an empty category name",
+                              ".": "category name \".\" is a path, not a name",
+                              "..": "category name \"..\" is a path, not a name"}.items():
+            with self.subTest(name):
+                path = self.variant("category.yaml", ("interior: [", f'"{name}": ['))
+                for command in ("validate", "run"):
+                    r = run(command, path, "--out", os.path.join(self.dir, "category.h5")) if command == "run" else run(command, path)
+                    self.assertFails(r, 2, f"category.yaml:{self.position(path, chr(34) + name + chr(34))}: stimuli.categories.",
+                                     message, "expected a non-empty name without '/', other than \".\" and \"..\"")
+                self.assertFalse(os.path.exists(os.path.join(self.dir, "category.h5")))
+
+    def test_a_stimuli_file_names_its_line(self):
+        self.write("slash.csv", "word,category,text\ngalaxy,space,The next word is galaxy\npear,fruit/x,A pear\n")
+        path = self.variant("slash.yaml", (STIMULI_SECTION, "  file: slash.csv\n"))
+        self.assertFails(run("validate", path), 2, os.path.join(self.dir, "slash.csv") + ":3: column category: "
+                         "category name \"fruit/x\" contains '/'")
+
+
 class WarningsMeansAndPluginNames(Variant):
     """Item 20: a warning of 794 KB, means the README lists but cosine did not write, plugins named ""."""
 
