@@ -6,10 +6,12 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <regex>
 #include <optional>
 #include <sstream>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "errors.hpp"
@@ -84,6 +86,62 @@ nlohmann::json resolve_plain(const std::string& s) {
     return s;
 }
 
+/// Counts the values a YAML file expands to, each alias counted as the size of what it names,
+/// without expanding anything: ten levels of nine aliases ("billion laughs") are a few hundred
+/// bytes that expand to 10^9 values. Refuses, at the alias, a file past kMaxYamlValues.
+class ExpansionCounter : public YAML::EventHandler {
+public:
+    explicit ExpansionCounter(const std::filesystem::path& file) : file_(file) {}
+
+    void OnDocumentStart(const YAML::Mark&) override {}
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { leaf(mark, anchor); }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, const std::string&) override {
+        leaf(mark, anchor);
+    }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+        // An alias of a collection still open contains itself: the converter refuses it.
+        const auto it = sizes_.find(anchor);
+        add(it == sizes_.end() ? 1 : it->second, mark, true);
+    }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+        start(mark, anchor);
+    }
+    void OnSequenceEnd() override { end(); }
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+        start(mark, anchor);
+    }
+    void OnMapEnd() override { end(); }
+
+private:
+    const std::filesystem::path& file_;
+    std::size_t total_ = 0;                               ///< values so far, aliases expanded
+    std::map<YAML::anchor_t, std::size_t> sizes_;         ///< anchor -> values it expands to
+    std::vector<std::pair<YAML::anchor_t, std::size_t>> open_;  ///< open collections: anchor, total_ at start
+
+    void add(std::size_t n, const YAML::Mark& mark, bool alias) {
+        total_ += n;
+        if (total_ <= kMaxYamlValues) return;
+        throw InputError(location(file_, to_mark(mark)) + ": " +
+                         (alias ? "this alias expands the file to more than " : "the file holds more than ") +
+                         std::to_string(kMaxYamlValues) + " values (aliases expanded), laminar's limit" +
+                         (alias ? ": aliases of aliases grow exponentially (a \"billion laughs\" file?)" : ""));
+    }
+    void leaf(const YAML::Mark& mark, YAML::anchor_t anchor) {
+        add(1, mark, false);
+        if (anchor != YAML::NullAnchor) sizes_[anchor] = 1;
+    }
+    void start(const YAML::Mark& mark, YAML::anchor_t anchor) {
+        open_.emplace_back(anchor, total_);
+        add(1, mark, false);
+    }
+    void end() {
+        const auto [anchor, at_start] = open_.back();
+        open_.pop_back();
+        if (anchor != YAML::NullAnchor) sizes_[anchor] = total_ - at_start;
+    }
+};
+
 }  // namespace
 
 struct YamlConverter {
@@ -153,6 +211,10 @@ YamlDocument YamlDocument::parse(const std::string& text, const std::filesystem:
         throw InputError(location(file, *at) + ": not valid UTF-8 (YAML files are UTF-8 text)");
     YAML::Node root;
     try {
+        std::istringstream in(text);
+        YAML::Parser parser(in);
+        ExpansionCounter counter(file);
+        parser.HandleNextDocument(counter);  // the first document, as YAML::Load reads
         root = YAML::Load(text);
     } catch (const YAML::Exception& e) {
         throw InputError(location(file, to_mark(e.mark)) + ": not valid YAML: " + e.msg);
