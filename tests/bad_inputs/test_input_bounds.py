@@ -113,6 +113,29 @@ class Aliases(Variant):
         self.assertEqual(r.returncode, 0, r.stderr)
 
 
+class Bounds(Variant):
+    """Item 16: permutations or bootstrap of 10^12 passed validate; run then printed
+    "error: std::bad_alloc", naming nothing."""
+
+    def test_resampling_counts_are_bounded_in_the_schemas(self):
+        for metric, entry in {"selectivity": "    permutations: 1e12\n", "rsa": "    bootstrap: 1000000000000\n",
+                              "cka": "    permutations: 2000000\n"}.items():
+            with self.subTest(metric):
+                option = entry.split(":")[0].strip()
+                analyses = f"  - metric: {metric}\n" + ("    pairs: [[q, k]]\n" if metric != "selectivity" else "") + entry
+                path = self.variant(f"bound-{metric}.yaml", ("analyze:\n", "analyze:\n" + analyses))
+                self.assertFails(run("validate", path), 2, f"{self.position(path, option + ':').split(':')[0]}:",
+                                 f"analyze[0].{option}: ", "1000000", f"(metric plugin '{metric}')")
+
+    def test_running_out_of_memory_names_the_analysis(self):
+        env = dict(os.environ, LAMINAR_PLUGIN_PATH=os.environ["LAMINAR_FIXTURE_PLUGINS"])
+        out = os.path.join(self.dir, "oom.h5")
+        path = self.variant("oom.yaml", ("analyze:\n", "analyze:\n  - metric: row_norms\n    name: norms\n    out_of_memory: true\n"))
+        self.assertEqual(run("run", path, "--out", out, "--stage", "extract", env=env).returncode, 0)
+        r = run("run", path, "--out", out, "--stage", "analyze", env=env)
+        self.assertFails(r, 1, "error: analyze norms (metric row_norms): out of memory (std::bad_alloc)")
+
+
 class WarningsMeansAndPluginNames(Variant):
     """Item 20: a warning of 794 KB, means the README lists but cosine did not write, plugins named ""."""
 

@@ -104,7 +104,7 @@ inline constexpr const char* kSimilaritySchema = R"({
   "properties": {
     "sites": {"type": "array", "items": {"type": "string"}, "description": "sites (q, k, resid_post, ...) or hook names; all when absent"},
     "histogram": {"type": "object", "additionalProperties": false,
-                  "properties": {"bins": {"type": "integer", "minimum": 1},
+                  "properties": {"bins": {"type": "integer", "minimum": 1, "maximum": 100000},
                                  "range": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}}}
   }
 })";
