@@ -136,6 +136,41 @@ class Bounds(Variant):
         self.assertFails(r, 1, "error: analyze norms (metric row_norms): out of memory (std::bad_alloc)")
 
 
+class ValidateAsRun(Variant):
+    """Item 19: what run rejects, validate must too."""
+
+    def test_a_hypothesis_file_missing_a_word_is_found_before_extraction(self):
+        words = [w for ws in WORDS.values() for w in ws]
+        self.write("mine.csv", hypothesis_csv([w for w in words if w != "rug"]))
+        path = self.variant("missing-word.yaml", ("analyze:\n", "analyze:\n" + HYPOTHESIS))
+        out = os.path.join(self.dir, "missing-word.h5")
+        for command in ("validate", "run"):
+            with self.subTest(command):
+                r = run(command, path, "--out", out) if command == "run" else run(command, path)
+                self.assertFails(r, 2, f"missing-word.yaml:{self.position(path, 'mine.csv')}: analyze[0].hypotheses.mine: ",
+                                 "mine.csv: no row for the stimuli's word(s) rug")
+                self.assertNotIn("extract:", r.stdout)
+        self.assertFalse(os.path.exists(out))
+
+    def test_a_model_folder_that_is_not_there_is_an_error_with_the_nearest_folder(self):
+        typo = os.path.join(self.dir, "modle")
+        path = self.variant("typo-model.yaml", (f"path: {self.model}", f"path: {typo}"))
+        self.assertFails(run("validate", path), 2, f"typo-model.yaml:5:11: models[0].path: model folder not found: {typo} "
+                         f"(model 'm'); the deepest part of it that exists is '{self.dir}', holding close names: model")
+        deeper = os.path.join(self.model, "no", "such")
+        path = self.variant("deeper-model.yaml", (f"path: {self.model}", f"path: {deeper}"))
+        self.assertFails(run("validate", path), 2, f"models[0].path: model folder not found: {deeper} (model 'm'); "
+                         f"the deepest part of it that exists is '{self.model}'")
+
+    def test_an_unset_variable_is_still_only_a_note(self):
+        path = self.variant("unset.yaml", (f"path: {self.model}", "path: ${LAMINAR_TEST_NEVER_SET}/model"))
+        env = {k: v for k, v in os.environ.items() if k != "LAMINAR_TEST_NEVER_SET"}
+        r = run("validate", path, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("note: ", r.stderr)
+        self.assertIn("environment variable LAMINAR_TEST_NEVER_SET is not set", r.stderr)
+
+
 class WarningsMeansAndPluginNames(Variant):
     """Item 20: a warning of 794 KB, means the README lists but cosine did not write, plugins named ""."""
 
