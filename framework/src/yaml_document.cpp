@@ -15,6 +15,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "errors.hpp"
+#include "laminar/utf8.hpp"
 
 namespace laminar {
 
@@ -25,30 +26,6 @@ std::string location(const std::filesystem::path& file, SourceMark m) {
     out << file.string();
     if (m.line > 0) out << ':' << m.line << ':' << m.column;
     return out.str();
-}
-
-/// Where `text` stops being UTF-8 (line and column from 1), or nothing. YAML is UTF-8, and what
-/// reads the strings after yaml-cpp (the schema validator's length checks among them) assumes so.
-std::optional<SourceMark> invalid_utf8(const std::string& text) {
-    int line = 1, column = 1;
-    for (std::size_t i = 0; i < text.size();) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-        if (n == 0 || i + n > text.size()) return SourceMark{line, column};
-        uint32_t cp = n == 1 ? c : c & (0x7F >> n);
-        for (std::size_t k = 1; k < n; ++k) {
-            const auto next = static_cast<unsigned char>(text[i + k]);
-            if ((next & 0xC0) != 0x80) return SourceMark{line, column};
-            cp = (cp << 6) | (next & 0x3F);
-        }
-        // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8 either.
-        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return SourceMark{line, column};
-        if (c == '\n') { ++line; column = 1; } else { ++column; }
-        i += n;
-    }
-    return std::nullopt;
 }
 
 SourceMark to_mark(const YAML::Mark& m) {
@@ -208,7 +185,7 @@ YamlDocument YamlDocument::parse(const std::string& text, const std::filesystem:
     doc.text_ = text;
     doc.file_ = file;
     if (const auto at = invalid_utf8(text))
-        throw InputError(location(file, *at) + ": not valid UTF-8 (YAML files are UTF-8 text)");
+        throw InputError(location(file, {int(at->line), int(at->column)}) + ": not valid UTF-8 (YAML files are UTF-8 text)");
     YAML::Node root;
     try {
         std::istringstream in(text);

@@ -113,6 +113,38 @@ class Aliases(Variant):
         self.assertEqual(r.returncode, 0, r.stderr)
 
 
+class Encodings(Variant):
+    """Item 15: a Latin-1 stimuli file passed validate and failed in `run`, after the model
+    loaded, with the JSON library's message naming no file; a spreadsheet's UTF-8 with a byte
+    order mark was refused ("no column 'word'")."""
+
+    def test_a_latin1_stimuli_file_is_refused_where_it_stops_being_utf8(self):
+        csv = self.write("latin1.csv", stimuli_csv("latin-1", word="caf\xe9"))
+        path = self.variant("latin1-stimuli.yaml", (STIMULI_SECTION, "  file: latin1.csv\n"))
+        for command in ("validate", "run"):
+            with self.subTest(command):
+                self.assertFails(run(command, path), 2, f"{csv}:{self.position(csv, 'caf').split(':')[0]}:4: not valid UTF-8")
+
+    def test_a_byte_order_mark_is_read_past(self):
+        self.write("bom.csv", stimuli_csv(bom=b"\xef\xbb\xbf"))
+        path = self.variant("bom-stimuli.yaml", (STIMULI_SECTION, "  file: bom.csv\n"))
+        r = run("run", path, "--out", os.path.join(self.dir, "bom.h5"), "--stage", "extract")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with h5py.File(os.path.join(self.dir, "bom.h5"), "r") as f:
+            self.assertEqual(f["stimuli/word"][0], b"galaxy")
+        yaml = self.variant("bom.yaml", data=lambda text: b"\xef\xbb\xbf" + text.encode())
+        self.assertEqual(run("validate", yaml).returncode, 0, run("validate", yaml).stderr)
+
+    def test_hypothesis_files_are_held_to_the_same(self):
+        words = [w for ws in WORDS.values() for w in ws]
+        path = self.variant("hypothesis.yaml", ("analyze:\n", "analyze:\n" + HYPOTHESIS))
+        self.write("mine.csv", hypothesis_csv(words, bom=b"\xef\xbb\xbf"))
+        r = run("validate", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        csv = self.write("mine.csv", hypothesis_csv(words, "latin-1", rename={"rug": "caf\xe9"}))
+        self.assertFails(run("validate", path), 2, "analyze[0].hypotheses.mine: ", f"{csv}:1:", ": not valid UTF-8")
+
+
 class Bounds(Variant):
     """Item 16: permutations or bootstrap of 10^12 passed validate; run then printed
     "error: std::bad_alloc", naming nothing."""
