@@ -5,6 +5,7 @@
 // rank 0 writes it.
 #include <map>
 #include <memory>
+#include <new>
 #include <set>
 
 #include "content_hash.hpp"
@@ -43,6 +44,10 @@ void run_metric(const Experiment& exp, const PluginRegistry& registry, const Ste
         rethrow_in_file(exp, step.pointer, e);
     } catch (const InputError&) {
         throw;  // complete as it is (exit 2)
+    } catch (const std::bad_alloc&) {  // "std::bad_alloc" alone names neither the analysis nor a remedy
+        throw std::runtime_error("analyze " + step.name + " (metric " + step.plugin + "): out of memory (std::bad_alloc): "
+                                 "ask it for less (fewer permutations, bootstrap samples, bins or spaces), or run it "
+                                 "on a machine with more memory");
     } catch (const std::exception& e) {  // a failure inside the metric: say which analysis
         throw std::runtime_error("analyze " + step.name + " (metric " + step.plugin + "): " + e.what());
     }

@@ -181,7 +181,7 @@ Experiment load_experiment(const fs::path& file, const PluginRegistry& registry,
     if (s.contains("file")) resolve("/stimuli/file", s["file"].get<std::string>(), stimuli_file);
     const auto category_order = s.contains("categories") ? doc.keys_in_order("/stimuli/categories") : std::vector<std::string>{};
     exp.stimuli = read_stimuli_spec(s, category_order, stimuli_file,
-                                    [&](const std::string& pointer, const std::string& m) { problems.add(pointer, m); },
+                                    [&](const std::string& pointer, const std::string& m, bool at_key) { problems.add(pointer, m, at_key); },
                                     problems.lines);
 
     exp.extract = read_steps(problems, registry, doc, "extract", "extractor", PluginKind::extractor, check_extract, base);

@@ -7,6 +7,7 @@
 
 #include "content_hash.hpp"
 #include "errors.hpp"
+#include "recording_plan.hpp"
 #include "run_file.hpp"
 #include "shards.hpp"
 #include "stages.hpp"
@@ -277,7 +278,7 @@ bool run_extract(const Experiment& exp, const PluginRegistry& registry, const Ru
                 return true;
             }
             throw InputError(exp.document.where(m.pointer + "/path") + ": model folder not found: " +
-                             (m.path.empty() ? m.path_text : m.path.string()));
+                             (m.path.empty() ? m.path_text : m.path.string() + nearest_folder(m.path)));
         }
         if (m.backend.empty()) registry.model_backend_for(m.path);  // throws, naming config.json
         folders[m.id] = folder_identity(m.path, known[m.id]);

@@ -153,6 +153,16 @@ std::string JsonSchema::explain(const std::string& pointer, const std::string& v
             if (s->contains("description")) expected += " (" + (*s)["description"].get<std::string>() + ")";
             return "expected " + expected + found;
         }
+        // Bounds in plain words ("expected at most 1000000", not valijson's "1000000.000000").
+        const std::string about = s->contains("description") && (*s)["description"].is_string()
+                                      ? " (" + (*s)["description"].get<std::string>() + ")" : "";
+        if (s->contains("maximum") && valijson_says.find("less than or equal to") != std::string::npos)
+            return "expected at most " + (*s)["maximum"].dump() + about + found;
+        if (s->contains("minimum") && valijson_says.find("greater than or equal to") != std::string::npos)
+            return "expected at least " + (*s)["minimum"].dump() + about + found;
+        if (s->contains("minLength") && valijson_says.find("no fewer than") != std::string::npos)
+            return ((*s)["minLength"] == 1 ? std::string("expected a non-empty string")
+                                           : "expected at least " + (*s)["minLength"].dump() + " characters") + about + found;
         if (s->contains("description") && (*s)["description"].is_string())
             return valijson_says + found + "; expected " + (*s)["description"].get<std::string>();
     }

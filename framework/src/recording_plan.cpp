@@ -1,5 +1,6 @@
 #include "recording_plan.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <regex>
 #include <set>
@@ -51,7 +52,62 @@ std::string hook_pointer(const StepSpec& step, const std::string& hook) {
     return step.pointer;
 }
 
+/// Edit distance (Levenshtein) between two names, for "did you mean".
+std::size_t distance(const std::string& a, const std::string& b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diagonal = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diagonal = up;
+        }
+    }
+    return row[b.size()];
+}
+
+/// The rows the analyses will read, as the extract stage writes them (without tokens): each
+/// prompt, or with contexts averaged and a word in several, each word once.
+std::vector<Stimulus> analysed_rows(const StimuliSpec& spec) {
+    std::size_t words = 0;
+    for (const auto& [category, list] : spec.categories) words += list.size();
+    const bool average = spec.contexts == "mean" && spec.prompts.size() > words;
+    std::vector<Stimulus> rows;
+    for (const auto& p : spec.prompts)
+        if (!average || rows.empty() || rows.back().word != p.word)
+            rows.push_back(Stimulus{"", p.word, p.category, {}, 0, 0, 0, average ? -1 : p.context});
+    return rows;
+}
+
 }  // namespace
+
+std::string nearest_folder(const std::filesystem::path& missing) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::path parent = missing, wanted;
+    while (!parent.empty() && parent != parent.root_path() && !fs::is_directory(parent, ec)) {
+        wanted = parent.filename();
+        parent = parent.parent_path();
+    }
+    if (!fs::is_directory(parent, ec)) return "";
+    std::vector<std::pair<std::size_t, std::string>> names;  // (distance, folder name)
+    for (fs::directory_iterator it(parent, ec), end; !ec && it != end; it.increment(ec))
+        if (it->is_directory(ec)) names.emplace_back(distance(wanted.string(), it->path().filename().string()),
+                                                     it->path().filename().string());
+    std::sort(names.begin(), names.end());
+    std::string close;
+    const std::size_t near = std::max<std::size_t>(2, wanted.string().size() / 3);
+    for (std::size_t i = 0; i < names.size() && i < 5 && names[i].first <= near; ++i)
+        close += (close.empty() ? "" : ", ") + names[i].second;
+    std::string out = "; the deepest part of it that exists is '" + parent.string() + "'";
+    if (!close.empty()) return out + ", holding close names: " + close;
+    if (names.empty()) return out + " (no folders in it)";
+    std::string some;
+    for (std::size_t i = 0; i < names.size() && i < 5; ++i) some += (some.empty() ? "" : ", ") + names[i].second;
+    return out + ", holding " + std::to_string(names.size()) + " folder(s): " + some + (names.size() > 5 ? ", ..." : "");
+}
 
 RecordingPlan plan_recordings(const Experiment& exp, const PluginRegistry& registry,
                               const std::map<std::string, ModelInfo>& infos, std::vector<std::string>& problems) {
@@ -86,12 +142,19 @@ RecordingPlan plan_recordings(const Experiment& exp, const PluginRegistry& regis
 
 void check_spaces(const Experiment& exp, const PluginRegistry& registry, const RecordingPlan& plan,
                   std::vector<std::string>& problems) {
+    const std::vector<Stimulus> rows = analysed_rows(exp.stimuli);
+    std::vector<std::string> categories;
+    for (const auto& [name, words] : exp.stimuli.categories) categories.push_back(name);
     for (const auto& step : exp.analyze) {
         auto metric = registry.create_metric(step.plugin);
         try {
             metric->configure(step.params);
+            metric->check(rows, categories);
         } catch (const SpecError& e) {
             problems.push_back(where(exp, step.pointer, e));
+            continue;
+        } catch (const std::exception& e) {  // e.g. a file it reads that cannot be read
+            problems.push_back(exp.document.where(step.pointer) + ": " + e.what());
             continue;
         }
         for (const auto& use : metric->spaces()) {
@@ -124,11 +187,18 @@ RecordingPlan plan_with_models(const Experiment& exp, const PluginRegistry& regi
     std::map<std::string, std::set<std::string>> hook_points;
     for (const auto& m : exp.models) {
         if (m.path.empty()) continue;  // an unset ${VAR}: load_experiment's note says so
-        if (m.backend.empty() || !std::filesystem::exists(m.path / "config.json")) {
-            notes.push_back(exp.document.where(m.pointer + "/path") + ": no model folder at '" + m.path.string() +
-                            "': layers and hook names of model '" + m.id + "' are checked when it runs");
+        // `run` would stop there, so it is an error here too (an unset ${VAR} alone is a note).
+        if (!std::filesystem::is_directory(m.path)) {
+            problems.push_back(exp.document.where(m.pointer + "/path") + ": model folder not found: " + m.path.string() +
+                               " (model '" + m.id + "')" + nearest_folder(m.path));
             continue;
         }
+        if (!std::filesystem::exists(m.path / "config.json")) {
+            problems.push_back(exp.document.where(m.pointer + "/path") + ": '" + m.path.string() +
+                               "' has no config.json (model '" + m.id + "'; expected a Hugging Face model folder)");
+            continue;
+        }
+        if (m.backend.empty()) continue;  // config.json could not be read: load_experiment said why
         auto backend = registry.create_model(m.backend);
         try {
             backend->load(m.path, m.params);

@@ -3,6 +3,7 @@
 // or `pairs:` is then an error in a second, not after an hour of extraction.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -33,12 +34,18 @@ using RecordingPlan = std::map<std::string, PlannedModel>;
 RecordingPlan plan_recordings(const Experiment& exp, const PluginRegistry& registry,
                               const std::map<std::string, ModelInfo>& infos, std::vector<std::string>& problems);
 
-/// Configures every metric (a refusal is a problem) and checks each space it names against the
-/// plan: a model it names must exist, and some known model must record the site or set.
+/// Configures every metric and has it check the stimuli (Metric::check: hypothesis files), a
+/// refusal being a problem, and checks each space it names against the plan: a model it names
+/// must exist, and some known model must record the site or set.
 void check_spaces(const Experiment& exp, const PluginRegistry& registry, const RecordingPlan& plan,
                   std::vector<std::string>& problems);
 
-/// For `validate`: loads each model whose folder is there (tokenizer and config; weights are
+/// For a folder that is not there: "; the deepest part of it that exists is 'P', holding close
+/// names: a, b" (or some of the folders it holds when none is close), to follow an error.
+std::string nearest_folder(const std::filesystem::path& missing);
+
+/// For `validate`: a model path that is no model folder is a problem (naming the deepest part
+/// of it that exists and close names there); loads each model whose folder is there (tokenizer and config; weights are
 /// memory-mapped, never read), plans with its real ModelInfo and checks that every hook the
 /// extractors ask for is one the model has. Returns the plan for check_spaces().
 RecordingPlan plan_with_models(const Experiment& exp, const PluginRegistry& registry, std::vector<std::string>& problems,

@@ -57,8 +57,12 @@ std::vector<Stimulus> build_stimuli(const StimuliSpec& spec, const ModelBackend&
         out.push_back(std::move(s));
     }
     if (!split_words.empty()) {
+        // The first few name the case; a list of all 40,000 words of a large set would be one
+        // line of most of a megabyte.
+        constexpr std::size_t kListed = 10;
         std::string list;
-        for (const auto& w : split_words) list += (list.empty() ? "" : ", ") + w;
+        for (std::size_t i = 0; i < std::min(kListed, split_words.size()); ++i) list += (i ? ", " : "") + split_words[i];
+        if (split_words.size() > kListed) list += ", ... and " + std::to_string(split_words.size() - kListed) + " more";
         warnings.push_back(std::to_string(split_words.size()) + " word(s) split into several tokens; position '" +
                            spec.position + "' decides which is analysed: " + list);
     }

@@ -77,6 +77,10 @@ void read_file(const fs::path& file, Grouped& g, std::vector<std::string>& probl
             fail(rec.line, "column text: expected {word} once");
             continue;
         }
+        if (const std::string why = category_name_problem(category); !why.empty()) {
+            fail(rec.line, "column category: " + why);
+            continue;
+        }
         auto [it, fresh] = g.first.emplace(word, std::make_pair(category, rec.line));
         if (!fresh && it->second.first != category) {
             fail(rec.line, "column category: '" + word + "' is in category '" + category + "' here but in '" +
@@ -94,6 +98,14 @@ void read_file(const fs::path& file, Grouped& g, std::vector<std::string>& probl
 
 }  // namespace
 
+std::string category_name_problem(const std::string& name) {
+    const std::string expected = "; expected a non-empty name without '/', other than \".\" and \"..\"";
+    if (name.empty()) return "an empty category name" + expected;
+    if (name.find('/') != std::string::npos) return "category name \"" + name + "\" contains '/'" + expected;
+    if (name == "." || name == "..") return "category name \"" + name + "\" is a path, not a name" + expected;
+    return "";
+}
+
 StimuliSpec read_stimuli_spec(const nlohmann::json& s, const std::vector<std::string>& category_order,
                               const fs::path& file, const ProblemAt& at, std::vector<std::string>& in_file) {
     StimuliSpec spec;
@@ -102,12 +114,12 @@ StimuliSpec read_stimuli_spec(const nlohmann::json& s, const std::vector<std::st
     const int given = int(s.contains("template")) + int(s.contains("templates")) + int(s.contains("file"));
     if (given != 1) {
         at("/stimuli", given ? "give one of template, templates and file, not several"
-                             : "expected template (one context), templates (several) or file (sentences)");
+                             : "expected template (one context), templates (several) or file (sentences)", false);
         return spec;
     }
     if (s.contains("file") && s.contains("categories"))
-        at("/stimuli/categories", "the stimuli file gives the categories (its column category); remove categories");
-    if (!s.contains("file") && !s.contains("categories")) at("/stimuli", "expected categories (a mapping from category name to words)");
+        at("/stimuli/categories", "the stimuli file gives the categories (its column category); remove categories", false);
+    if (!s.contains("file") && !s.contains("categories")) at("/stimuli", "expected categories (a mapping from category name to words)", false);
 
     Grouped g;
     if (s.contains("file")) {
@@ -118,22 +130,24 @@ StimuliSpec read_stimuli_spec(const nlohmann::json& s, const std::vector<std::st
                                                 : s["templates"].get<std::vector<std::string>>();
         for (std::size_t i = 0; i < spec.templates.size(); ++i) {
             const std::string pointer = s.contains("template") ? "/stimuli/template" : "/stimuli/templates/" + std::to_string(i);
-            if (!one_marker(spec.templates[i])) at(pointer, "expected exactly one {word} placeholder");
+            if (!one_marker(spec.templates[i])) at(pointer, "expected exactly one {word} placeholder", false);
             // A NUL would cut the text short in the run file's strings and in the tokenizer's C APIs.
-            if (spec.templates[i].find('\0') != std::string::npos) at(pointer, "contains a NUL character (U+0000)");
+            if (spec.templates[i].find('\0') != std::string::npos) at(pointer, "contains a NUL character (U+0000)", false);
             for (std::size_t k = 0; k < i; ++k)
-                if (spec.templates[k] == spec.templates[i]) at(pointer, "the same context as templates[" + std::to_string(k) + "]");
+                if (spec.templates[k] == spec.templates[i]) at(pointer, "the same context as templates[" + std::to_string(k) + "]", false);
         }
         std::map<std::string, std::string> seen;  // word -> category
         for (const auto& category : category_order) {
+            if (const std::string why = category_name_problem(category); !why.empty())
+                at(pointer_append("/stimuli/categories", category), why, true);
             const auto& list = s["categories"][category];
             for (std::size_t i = 0; i < list.size(); ++i) {
                 const std::string word = list[i].get<std::string>();
                 const std::string pointer = pointer_append(pointer_append("/stimuli/categories", category), std::to_string(i));
-                if (word.find('\0') != std::string::npos) at(pointer, "contains a NUL character (U+0000)");
+                if (word.find('\0') != std::string::npos) at(pointer, "contains a NUL character (U+0000)", false);
                 auto [it, fresh] = seen.emplace(word, category);
                 if (!fresh) {
-                    at(pointer, "'" + word + "' is listed twice (also in " + it->second + ")");
+                    at(pointer, "'" + word + "' is listed twice (also in " + it->second + ")", false);
                     continue;
                 }
                 auto c = std::find_if(g.categories.begin(), g.categories.end(), [&](const auto& e) { return e.first == category; });

@@ -11,8 +11,13 @@
 
 namespace laminar {
 
-/// Reports a problem at a JSON pointer of the experiment file.
-using ProblemAt = std::function<void(const std::string& pointer, const std::string& message)>;
+/// Reports a problem at a JSON pointer of the experiment file (at its key when `at_key`).
+using ProblemAt = std::function<void(const std::string& pointer, const std::string& message, bool at_key)>;
+
+/// Why `name` cannot name a category (empty when it can): it becomes an HDF5 group of the run
+/// file (results/.../categories/NAME), where "" is the parent group, '/' nests a group inside
+/// another and "." and ".." are no names at all.
+std::string category_name_problem(const std::string& name);
 
 /// Reads the validated `stimuli` section `s`, its categories in `category_order` (the file's
 /// order, which JSON objects do not keep); `file` is the stimuli file's resolved path (empty

@@ -6,13 +6,16 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <regex>
 #include <optional>
 #include <sstream>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "errors.hpp"
+#include "laminar/utf8.hpp"
 
 namespace laminar {
 
@@ -23,30 +26,6 @@ std::string location(const std::filesystem::path& file, SourceMark m) {
     out << file.string();
     if (m.line > 0) out << ':' << m.line << ':' << m.column;
     return out.str();
-}
-
-/// Where `text` stops being UTF-8 (line and column from 1), or nothing. YAML is UTF-8, and what
-/// reads the strings after yaml-cpp (the schema validator's length checks among them) assumes so.
-std::optional<SourceMark> invalid_utf8(const std::string& text) {
-    int line = 1, column = 1;
-    for (std::size_t i = 0; i < text.size();) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-        if (n == 0 || i + n > text.size()) return SourceMark{line, column};
-        uint32_t cp = n == 1 ? c : c & (0x7F >> n);
-        for (std::size_t k = 1; k < n; ++k) {
-            const auto next = static_cast<unsigned char>(text[i + k]);
-            if ((next & 0xC0) != 0x80) return SourceMark{line, column};
-            cp = (cp << 6) | (next & 0x3F);
-        }
-        // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8 either.
-        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return SourceMark{line, column};
-        if (c == '\n') { ++line; column = 1; } else { ++column; }
-        i += n;
-    }
-    return std::nullopt;
 }
 
 SourceMark to_mark(const YAML::Mark& m) {
@@ -83,6 +62,62 @@ nlohmann::json resolve_plain(const std::string& s) {
     if (std::regex_match(s, nan_re)) return std::numeric_limits<double>::quiet_NaN();
     return s;
 }
+
+/// Counts the values a YAML file expands to, each alias counted as the size of what it names,
+/// without expanding anything: ten levels of nine aliases ("billion laughs") are a few hundred
+/// bytes that expand to 10^9 values. Refuses, at the alias, a file past kMaxYamlValues.
+class ExpansionCounter : public YAML::EventHandler {
+public:
+    explicit ExpansionCounter(const std::filesystem::path& file) : file_(file) {}
+
+    void OnDocumentStart(const YAML::Mark&) override {}
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { leaf(mark, anchor); }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, const std::string&) override {
+        leaf(mark, anchor);
+    }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+        // An alias of a collection still open contains itself: the converter refuses it.
+        const auto it = sizes_.find(anchor);
+        add(it == sizes_.end() ? 1 : it->second, mark, true);
+    }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+        start(mark, anchor);
+    }
+    void OnSequenceEnd() override { end(); }
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+        start(mark, anchor);
+    }
+    void OnMapEnd() override { end(); }
+
+private:
+    const std::filesystem::path& file_;
+    std::size_t total_ = 0;                               ///< values so far, aliases expanded
+    std::map<YAML::anchor_t, std::size_t> sizes_;         ///< anchor -> values it expands to
+    std::vector<std::pair<YAML::anchor_t, std::size_t>> open_;  ///< open collections: anchor, total_ at start
+
+    void add(std::size_t n, const YAML::Mark& mark, bool alias) {
+        total_ += n;
+        if (total_ <= kMaxYamlValues) return;
+        throw InputError(location(file_, to_mark(mark)) + ": " +
+                         (alias ? "this alias expands the file to more than " : "the file holds more than ") +
+                         std::to_string(kMaxYamlValues) + " values (aliases expanded), laminar's limit" +
+                         (alias ? ": aliases of aliases grow exponentially (a \"billion laughs\" file?)" : ""));
+    }
+    void leaf(const YAML::Mark& mark, YAML::anchor_t anchor) {
+        add(1, mark, false);
+        if (anchor != YAML::NullAnchor) sizes_[anchor] = 1;
+    }
+    void start(const YAML::Mark& mark, YAML::anchor_t anchor) {
+        open_.emplace_back(anchor, total_);
+        add(1, mark, false);
+    }
+    void end() {
+        const auto [anchor, at_start] = open_.back();
+        open_.pop_back();
+        if (anchor != YAML::NullAnchor) sizes_[anchor] = total_ - at_start;
+    }
+};
 
 }  // namespace
 
@@ -150,9 +185,13 @@ YamlDocument YamlDocument::parse(const std::string& text, const std::filesystem:
     doc.text_ = text;
     doc.file_ = file;
     if (const auto at = invalid_utf8(text))
-        throw InputError(location(file, *at) + ": not valid UTF-8 (YAML files are UTF-8 text)");
+        throw InputError(location(file, {int(at->line), int(at->column)}) + ": not valid UTF-8 (YAML files are UTF-8 text)");
     YAML::Node root;
     try {
+        std::istringstream in(text);
+        YAML::Parser parser(in);
+        ExpansionCounter counter(file);
+        parser.HandleNextDocument(counter);  // the first document, as YAML::Load reads
         root = YAML::Load(text);
     } catch (const YAML::Exception& e) {
         throw InputError(location(file, to_mark(e.mark)) + ": not valid YAML: " + e.msg);

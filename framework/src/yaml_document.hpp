@@ -16,6 +16,11 @@ struct SourceMark {
     int column = 0;  ///< 1-based
 };
 
+/// The most values (scalars, lists and mappings, each alias counted as what it names) that a
+/// YAML file may expand to: far more than any experiment file holds, and few enough that a
+/// small file of nested aliases cannot take all memory (a few hundred bytes per value).
+inline constexpr std::size_t kMaxYamlValues = 1'000'000;
+
 class YamlDocument {
 public:
     /// Parses `text` (read from `file`, used in messages). Plain scalars are typed by the

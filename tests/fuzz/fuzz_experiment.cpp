@@ -1,5 +1,7 @@
 // The experiment loader: any bytes as an experiment YAML file, parsed, converted to JSON with
-// line positions and validated against the schema (no plugins: their lookups fail cleanly).
+// line positions (YAML aliases expanded there, within kMaxYamlValues: the corpus holds an alias
+// bomb and nested aliases) and validated against the schema (no plugins: their lookups fail
+// cleanly). std::bad_alloc is not caught here: running out of memory is a finding.
 #include <stdexcept>
 
 #include "errors.hpp"

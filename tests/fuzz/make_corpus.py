@@ -62,6 +62,21 @@ put("experiment", "anchors.yaml", "experiment: &a x\nmodels: [{id: *a, path: /m}
                                   "extract: [{extractor: attention, sites: [q], layers: [99999999999]}]\nanalyze: []\noutput: o.h5\n")
 put("experiment", "nul.yaml", "experiment: x\nstimuli:\n  categories:\n    c: [\"a\\0b\"]\n")
 
+
+def alias_levels(levels, copies, top):
+    """Each level a list of `copies` aliases of the level before ("billion laughs" at 10 x 9)."""
+    lines = ["l0: &l0 [" + ", ".join(["w"] * copies) + "]"]
+    lines += [f"l{k}: &l{k} [" + ", ".join([f"*l{k - 1}"] * copies) + "]" for k in range(1, levels)]
+    return "\n".join(lines) + f"\n{top}\n"
+
+
+# Alias expansion (issue 22): a "billion laughs" file, refused at its limit, and nested aliases
+# within it, expanded into an experiment's fields.
+put("experiment", "alias-bomb.yaml", alias_levels(10, 9, "experiment: *l9"))
+put("experiment", "aliases-nested.yaml", alias_levels(3, 3, "experiment: x\nmodels: [{id: m, path: /m}]\n"
+                                                          "stimuli: {template: '{word}', categories: {c: *l2}}\n"
+                                                          "extract: [{extractor: attention, sites: *l1}]\noutput: o.h5"))
+
 laminar = os.environ.get("LAMINAR_BIN", os.path.join(ROOT, "build", "laminar"))
 with tempfile.TemporaryDirectory() as tmp:
     model = os.path.join(tmp, "model")

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "laminar/text_file.hpp"
+#include "laminar/utf8.hpp"
 
 namespace laminar {
 
@@ -25,10 +26,14 @@ inline char delimiter_for(const std::filesystem::path& file) {
     return ext == ".tsv" || ext == ".tab" ? '\t' : ',';
 }
 
-/// The records of `file`, blank lines skipped; throws std::runtime_error "file:line: ..." on a
-/// quote left open or a stray quote, and on a file that cannot be read.
+/// The records of `file`, blank lines skipped, a UTF-8 byte order mark ignored; throws
+/// std::runtime_error "file:line: ..." on a quote left open or a stray quote,
+/// "file:line:column: not valid UTF-8 ..." on text that is not UTF-8, and on a file that cannot
+/// be read.
 inline std::vector<DelimitedRecord> read_delimited(const std::filesystem::path& file) {
-    const std::string text = read_text_file(file);
+    // A spreadsheet's "CSV UTF-8" starts with a byte order mark, which is not part of the header.
+    const std::string text = without_utf8_bom(read_text_file(file));
+    require_utf8(text, file.string());
     struct State {
         std::vector<DelimitedRecord> records;
         DelimitedRecord current;

@@ -80,6 +80,14 @@ public:
     /// The spaces run() will read (after configure()), so that the host can check them against
     /// what the extractors record before any model runs. None (the default): nothing to check.
     virtual std::vector<SpaceUse> spaces() const { return {}; }
+    /// Checks (after configure()) what the stimuli alone decide, as run() would, so that
+    /// `validate` finds it and `run` refuses before extraction: e.g. a hypothesis file against
+    /// the words. `rows` are the rows run() will read (ActivationSource::stimuli), without
+    /// tokens; `categories` in the experiment's order. Throws SpecError; the default checks nothing.
+    virtual void check(const std::vector<Stimulus>& rows, const std::vector<std::string>& categories) const {
+        (void)rows;
+        (void)categories;
+    }
     /// Runs on every member of `team` alike (one process outside mpirun). A metric shares out
     /// its sites, layers and permutation blocks with laminar/analysis/team_work.hpp; work it does
     /// not share, every member repeats, and only member 0's `out` is written.

@@ -7,4 +7,4 @@ constexpr char kCorrelation[] = "correlation";
 using CorrelationMetric = laminar::analysis::SimilarityMetric<kCorrelation>;
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", CorrelationMetric, "correlation", "1.2.0", laminar::analysis::kSimilaritySchema)
+LAMINAR_PLUGIN(laminar::Metric, "metric", CorrelationMetric, "correlation", "1.3.0", laminar::analysis::kSimilaritySchema)

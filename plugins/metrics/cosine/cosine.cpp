@@ -6,4 +6,4 @@ constexpr char kCosine[] = "cosine";
 using CosineMetric = laminar::analysis::SimilarityMetric<kCosine>;
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", CosineMetric, "cosine", "1.2.0", laminar::analysis::kSimilaritySchema)
+LAMINAR_PLUGIN(laminar::Metric, "metric", CosineMetric, "cosine", "1.3.0", laminar::analysis::kSimilaritySchema)

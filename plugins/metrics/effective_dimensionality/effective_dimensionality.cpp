@@ -176,7 +176,7 @@ const char* const kSchema = R"json({
     "sites": {"type": "array", "items": {"type": "string"}, "description": "sites or hook names (default: every recorded set)"},
     "thresholds": {"type": "array", "minItems": 1, "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
                    "description": "percentages of variance, each giving n<percent> (default [80, 90, 95, 99])"},
-    "shuffles": {"type": "integer", "minimum": 0, "description": "repetitions of the shuffled control (0: none; default 20)"},
+    "shuffles": {"type": "integer", "minimum": 0, "maximum": 1000000, "description": "repetitions of the shuffled control (0: none; default 20)"},
     "seed": {"type": "integer", "minimum": 0},
     "skip_tokens": {"type": "integer", "minimum": 0,
                     "description": "sets per token: each prompt's first tokens left out (default 0)"}

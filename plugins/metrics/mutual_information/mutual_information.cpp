@@ -184,10 +184,10 @@ const std::string kSchema = R"json({
     "sites": {"type": "array", "items": {"type": "string"}, "description": "spaces whose dimensions are scored against the category (default with no pairs: every set)"},
     "estimators": {"type": "array", "minItems": 1, "uniqueItems": true, "items": {"enum": ["binned", "equal_frequency", "ksg"]},
                    "description": "in bits; the first one is tested (default all three)"},
-    "bins": {"type": "integer", "minimum": 2, "description": "bins of binned and equal_frequency (default 15)"},
+    "bins": {"type": "integer", "minimum": 2, "maximum": 1000, "description": "bins of binned and equal_frequency (default 15)"},
     "k": {"type": "integer", "minimum": 1, "description": "neighbours of ksg (default 3)"},
     "trim_z": {"type": "number", "exclusiveMinimum": 0, "description": "leave out values beyond this many standard deviations (e.g. 4)"},
-    "permutations": {"type": "integer", "minimum": 0, "description": "relabellings of one side's words (default 200)"},
+    "permutations": {"type": "integer", "minimum": 0, "maximum": 1000000, "description": "relabellings of one side's words (default 200)"},
     "seed": {"type": "integer", "minimum": 0},
     "align": )json" + std::string(kAlignSchema) + R"json(,
     "correction": )json" + std::string(kCorrectionSchema) + R"json(

@@ -9,6 +9,7 @@
 
 #include "laminar/delimited_file.hpp"
 #include "laminar/types.hpp"
+#include "laminar/utf8.hpp"
 
 namespace laminar::rsa {
 
@@ -92,7 +93,13 @@ Labelled read_npy(const fs::path& file, const std::string& field) {
     fs::path labels = file;
     labels.replace_extension(".txt");
     if (!fs::exists(labels)) fail("its words are missing: expected " + labels.string() + ", one word per line in row order");
-    std::istringstream lines(read_text_file(labels));
+    const std::string words = without_utf8_bom(read_text_file(labels));
+    try {
+        require_utf8(words, labels.string());
+    } catch (const std::exception& e) {
+        throw SpecError(field, e.what());
+    }
+    std::istringstream lines(words);
     for (std::string line; std::getline(lines, line);)
         if (!line.empty()) out.labels.push_back(line.back() == '\r' ? line.substr(0, line.size() - 1) : line);
     if (out.labels.size() != n)

@@ -72,14 +72,17 @@ public:
         return out;
     }
 
+    /// The design and the hypothesis files, read as run() reads them (validate and run, before extraction).
+    void check(const std::vector<Stimulus>& rows, const std::vector<std::string>&) const override {
+        const Conditions conditions = conditions_of(rows);
+        check_design(conditions);
+        for (const auto& [name, kind] : hypotheses_)
+            if (kind != "category") (void)rsa::read_hypothesis_rdm(kind, conditions.words, "hypotheses." + name);
+    }
+
     void run(const ActivationSource& in, ResultSink& out, const Team& team) override {
         const Conditions conditions = conditions_of(in.stimuli());
-        if (rdm_ == "crossnobis" && (conditions.folds < 2 || !conditions.balanced()))
-            throw SpecError("rdm", "crossnobis cross-validates across contexts: it needs stimuli.contexts: keep and "
-                                   "every word in each of at least 2 contexts");
-        if (noise_ceiling_ && (conditions.folds < 2 || !conditions.balanced()))
-            throw SpecError("noise_ceiling", "the noise ceiling takes the contexts as subjects: it needs "
-                                             "stimuli.contexts: keep and every word in each of at least 2 contexts");
+        check_design(conditions);
         const arma::uvec labels = condition_labels(conditions, in.categories());
         const auto names = in.categories();
         std::map<std::string, arma::mat> hypotheses;  // name -> RDM over the conditions
@@ -132,6 +135,15 @@ public:
     }
 
 private:
+    void check_design(const Conditions& conditions) const {
+        if (rdm_ == "crossnobis" && (conditions.folds < 2 || !conditions.balanced()))
+            throw SpecError("rdm", "crossnobis cross-validates across contexts: it needs stimuli.contexts: keep and "
+                                   "every word in each of at least 2 contexts");
+        if (noise_ceiling_ && (conditions.folds < 2 || !conditions.balanced()))
+            throw SpecError("noise_ceiling", "the noise ceiling takes the contexts as subjects: it needs "
+                                             "stimuli.contexts: keep and every word in each of at least 2 contexts");
+    }
+
     std::vector<std::vector<std::string>> pairs_;
     std::string method_, rdm_;
     bool noise_ceiling_ = false, grid_ = false;
@@ -243,8 +255,8 @@ const std::string kSchema = R"json({
                "description": "how two RDMs are compared, as rsatoolbox's compare (default corr; pearson is corr)"},
     "grid": )json" + std::string(kGridSchema) + R"json(,
     "noise_ceiling": {"type": "boolean", "description": "with contexts kept: each space's noise ceiling, its contexts as subjects"},
-    "permutations": {"type": "integer", "minimum": 0, "description": "Mantel permutations (0: no p-value)"},
-    "bootstrap": {"type": "integer", "minimum": 0, "description": "bootstrap samples over stimuli (0: no interval)"},
+    "permutations": {"type": "integer", "minimum": 0, "maximum": 1000000, "description": "Mantel permutations (0: no p-value)"},
+    "bootstrap": {"type": "integer", "minimum": 0, "maximum": 1000000, "description": "bootstrap samples over stimuli (0: no interval)"},
     "ci": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
     "seed": {"type": "integer", "minimum": 0},
     "align": )json" + std::string(kAlignSchema) + R"json(,

@@ -131,7 +131,7 @@ const std::string kSchema = R"json({
     "similarity": {"enum": ["cosine", "correlation"]},
     "variant": {"enum": ["mean_of_blocks", "pooled", "difference"],
                 "description": "mean_of_blocks (within / between, the founding study's), pooled (all within pairs / all between pairs) or difference (within - between of mean_of_blocks)"},
-    "permutations": {"type": "integer", "minimum": 0, "description": "label shuffles for the p-value (0: none)"},
+    "permutations": {"type": "integer", "minimum": 0, "maximum": 1000000, "description": "label shuffles for the p-value (0: none)"},
     "seed": {"type": "integer", "minimum": 0},
     "correction": )json" + std::string(kCorrectionSchema) + R"json(
   }

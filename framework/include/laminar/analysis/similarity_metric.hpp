@@ -1,5 +1,6 @@
-// The `cosine` and `correlation` metrics: one similarity matrix per model and hook, with
-// histograms of its strict upper triangle (all pairs, within-category, between-category). With
+// The `cosine` and `correlation` metrics: one similarity matrix per model and hook, with the
+// means of its strict upper triangle (all pairs, within-category, between-category) and, with
+// `histogram:`, their histograms. With
 // contexts kept, `within` holds the pairs of different words of a category, as selectivity
 // counts them; the pairs of one word's contexts have their own histogram, `same_word`.
 #pragma once
@@ -58,7 +59,7 @@ public:
             out.axes(path + "/matrix", {Axis::stimuli, Axis::stimuli});
             out.attribute(path, "measure", std::string(Measure));
             out.attribute(path, "n", static_cast<int64_t>(S.n_rows));
-            if (bins_ > 0) write_histograms(S, labels, word_of_row, path, out);
+            write_groups(S, labels, word_of_row, path, out);
         });
         all_out.progress(work.size(), work.size());
     }
@@ -68,8 +69,10 @@ private:
     std::size_t bins_ = 0;
     std::vector<double> range_;
 
-    void write_histograms(const arma::mat& S, const arma::uvec& labels, const arma::uvec& word_of_row, const std::string& path,
-                          ResultSink& out) const {
+    /// The means of all pairs, within-category, between-category (and same-word) pairs, always;
+    /// their histograms when `histogram:` asks for them.
+    void write_groups(const arma::mat& S, const arma::uvec& labels, const arma::uvec& word_of_row, const std::string& path,
+                      ResultSink& out) const {
         std::vector<double> all, within, between, same_word;
         for (arma::uword i = 0; i < S.n_rows; ++i)
             for (arma::uword j = i + 1; j < S.n_cols; ++j) {
@@ -77,17 +80,19 @@ private:
                 (word_of_row(i) == word_of_row(j) ? same_word : labels(i) == labels(j) ? within : between).push_back(S(i, j));
             }
         const arma::vec a(all);
+        std::vector<std::pair<const char*, arma::vec>> groups = {
+            {"all", a}, {"within", arma::vec(within)}, {"between", arma::vec(between)}};
+        if (!same_word.empty()) groups.emplace_back("same_word", arma::vec(same_word));
+        for (const auto& [name, values] : groups)
+            out.attribute(path, std::string("mean_") + name, values.is_empty() ? arma::datum::nan : arma::mean(values));
+        if (bins_ == 0) return;
         const arma::vec finite = a.elem(arma::find_finite(a));
         const double lo = range_.size() == 2 ? range_[0] : (finite.is_empty() ? 0.0 : finite.min());
         const double hi = range_.size() == 2 ? range_[1] : (finite.is_empty() ? 1.0 : finite.max());
         arma::vec edges;
-        std::vector<std::pair<const char*, arma::vec>> groups = {
-            {"all", a}, {"within", arma::vec(within)}, {"between", arma::vec(between)}};
-        if (!same_word.empty()) groups.emplace_back("same_word", arma::vec(same_word));
         for (const auto& [name, values] : groups) {
             const arma::vec counts = histogram(values, bins_, lo, hi, edges);
             out.write(path + "/histogram/" + name, {static_cast<int64_t>(bins_)}, std::vector<double>(counts.begin(), counts.end()));
-            out.attribute(path, std::string("mean_") + name, values.is_empty() ? arma::datum::nan : arma::mean(values));
         }
         out.write(path + "/histogram/edges", {static_cast<int64_t>(bins_ + 1)}, std::vector<double>(edges.begin(), edges.end()));
     }
@@ -99,7 +104,7 @@ inline constexpr const char* kSimilaritySchema = R"({
   "properties": {
     "sites": {"type": "array", "items": {"type": "string"}, "description": "sites (q, k, resid_post, ...) or hook names; all when absent"},
     "histogram": {"type": "object", "additionalProperties": false,
-                  "properties": {"bins": {"type": "integer", "minimum": 1},
+                  "properties": {"bins": {"type": "integer", "minimum": 1, "maximum": 100000},
                                  "range": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}}}
   }
 })";
