@@ -13,6 +13,7 @@
 
 #include "errors.hpp"
 #include "laminar/hook_names.hpp"
+#include "laminar/text_file.hpp"
 #include "run_file_seal.hpp"
 
 namespace laminar {
@@ -105,8 +106,18 @@ RunLock::~RunLock() {
     ::close(fd_);
 }
 
+/// A FIFO or a device at a run file's path would block every read of it forever.
+static void require_regular(const fs::path& run_file) {
+    try {
+        require_regular_file(run_file);
+    } catch (const std::runtime_error& e) {
+        throw InputError(e.what());
+    }
+}
+
 void require_writable(const fs::path& run_file) {
     if (!fs::exists(run_file)) return;
+    require_regular(run_file);
     if (!h5::is_hdf5(run_file))
         throw InputError(run_file.string() + ": exists but is not an HDF5 file; refusing to overwrite it "
                          "(move it away or choose another output)");
@@ -115,6 +126,7 @@ void require_writable(const fs::path& run_file) {
 
 h5::Handle open_run_file(const fs::path& run_file) {
     if (!fs::exists(run_file)) throw InputError(run_file.string() + ": no such run file");
+    require_regular(run_file);
     if (!h5::is_hdf5(run_file)) throw InputError(run_file.string() + ": not an HDF5 file");
     seal::require_intact(run_file, false);
     return h5::open_file(run_file, false);

@@ -1,0 +1,135 @@
+"""Hostile model folders and input files (issue 22): nesting that overflowed the stack, FIFOs and
+devices that blocked forever, config values that asked for unbounded memory or made every
+activation NaN, and errors that named no file. Each test asserts the exit code and the message;
+commands that could hang run with a timeout, so that a regression fails instead of blocking."""
+import json
+import os
+import resource
+import shutil
+import subprocess
+import unittest
+
+from test_bad_inputs import BIN, MAKE_MODEL, PYTHON, Case, run
+
+TIMEOUT = 60  # seconds; every command here answers in one or two
+
+
+class ModelFiles(Case):
+    def folder(self, name):
+        path = os.path.join(self.dir, name)
+        shutil.copytree(self.model, path)
+        return path
+
+    def tokenizer_folder(self, name, **sections):
+        """A folder with the model's config.json and a small byte-level BPE tokenizer.json
+        (`sections` replace or add sections; a string value is written as raw JSON)."""
+        folder = os.path.join(self.dir, name)
+        os.makedirs(folder)
+        shutil.copy(os.path.join(self.model, "config.json"), folder)
+        vocab = {c: i for i, c in enumerate("abcdefghijklmnopqrstuvwxyz")}
+        tokenizer = {"normalizer": None, "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False},
+                     "model": {"type": "BPE", "vocab": vocab, "merges": []}}
+        raw = {k: v for k, v in sections.items() if isinstance(v, str)}
+        tokenizer.update({k: v for k, v in sections.items() if not isinstance(v, str)})
+        text = json.dumps(tokenizer)
+        for key, value in raw.items():
+            text = text[:-1] + f', "{key}": {value}}}'
+        with open(os.path.join(folder, "tokenizer.json"), "w") as f:
+            f.write(text)
+        return folder
+
+
+class NotRegularFiles(ModelFiles):
+    """A FIFO as a run file or as a model file blocked `inspect`, `run`, `report`, `hooks` and
+    `validate` forever; /dev/zero as a stimuli file grew `validate` at 200 MB/s."""
+
+    def fifo(self, path):
+        if os.path.lexists(path):
+            os.remove(path)
+        os.mkfifo(path)
+        return path
+
+    def test_a_fifo_as_run_file_is_refused_by_every_command(self):
+        out = self.fifo(os.path.join(self.dir, "fifo.h5"))
+        exp = self.experiment("fifo.yaml")
+        for command in (["inspect", out], ["report", out], ["run", exp, "--out", out], ["run", exp, "--out", out, "--stage", "analyze"]):
+            with self.subTest(command[0]):
+                r = run(*command, timeout=TIMEOUT)
+                self.assertFails(r, 2, out + ": not a regular file (a FIFO)")
+        os.makedirs(os.path.join(self.dir, "merged"))
+        shard = self.fifo(os.path.join(self.dir, "merged", "run.shard-0-of-2.h5"))  # merge opens the shards beside the run file
+        r = run("merge", os.path.join(self.dir, "merged", "run.h5"), timeout=TIMEOUT)
+        self.assertFails(r, 2, shard + ": not a regular file (a FIFO)")
+
+    def test_a_fifo_as_a_model_file_is_refused(self):
+        for name, code in (("model.safetensors", 1), ("config.json", 2), ("tokenizer.json", 1), ("vocab.json", 1)):
+            with self.subTest(name):
+                folder = self.folder("fifo-" + name)
+                self.fifo(os.path.join(folder, name))
+                command = ["tokenize", "--model", folder, "hello"] if "o" in name and name != "config.json" and name != "model.safetensors" \
+                    else ["hooks", "--model", folder]
+                r = run(*command, timeout=TIMEOUT)
+                self.assertFails(r, code, os.path.join(folder, name) + ": not a regular file (a FIFO)")
+        folder = os.path.join(self.dir, "fifo-model.safetensors")  # validate reads the model folder too
+        with open(self.experiment("fifo-model.yaml")) as f:
+            text = f.read().replace(self.model, folder)
+        with open(os.path.join(self.dir, "fifo-model.yaml"), "w") as f:
+            f.write(text)
+        r = run("validate", os.path.join(self.dir, "fifo-model.yaml"), timeout=TIMEOUT)
+        self.assertFails(r, 2, os.path.join(folder, "model.safetensors") + ": not a regular file (a FIFO)")
+
+    def stimuli_experiment(self, name, path):
+        with open(self.experiment()) as f:
+            text = f.read()
+        start, end = text.index("stimuli:"), text.index("extract:")
+        exp = os.path.join(self.dir, name)
+        with open(exp, "w") as f:
+            f.write(text[:start] + f"stimuli:\n  file: {path}\n  position: last\n" + text[end:])
+        return exp
+
+    def test_stimuli_and_hypothesis_files_that_are_not_regular_files_are_refused(self):
+        fifo = self.fifo(os.path.join(self.dir, "stimuli-fifo.csv"))
+        for path, kind in ((fifo, "a FIFO"), ("/dev/zero", "a character device")):
+            with self.subTest(path):
+                r = run("validate", self.stimuli_experiment("stimuli-%d.yaml" % len(kind), path), timeout=TIMEOUT)
+                self.assertFails(r, 2, path + ": not a regular file (" + kind + ")")
+        link = os.path.join(self.dir, "zero.npy")
+        os.symlink("/dev/zero", link)
+        with open(self.experiment()) as f:
+            text = f.read().replace("pairs: [[q, k]]", "hypotheses: {mine: zero.npy}\n    pairs: [[q, \"hypothesis:mine\"]]")
+        exp = os.path.join(self.dir, "zero-npy.yaml")
+        with open(exp, "w") as f:
+            f.write(text)
+        r = run("validate", exp, timeout=TIMEOUT)
+        self.assertFails(r, 2, "hypotheses.mine: " + link + ": not a regular file (a character device)")
+        self.assertNotIn("not found", r.stderr)
+
+    def test_a_stimuli_file_beyond_the_size_limit_is_refused_before_it_is_read(self):
+        big = os.path.join(self.dir, "big.csv")
+        with open(big, "wb") as f:  # sparse: 300 MiB that take no disk
+            f.truncate(300 << 20)
+        r = run("validate", self.stimuli_experiment("big.yaml", big), timeout=TIMEOUT)
+        self.assertFails(r, 2, big + ": 314572800 bytes, more than the 256 MiB laminar reads from a text file")
+
+    def test_a_dangling_link_is_named_as_such(self):
+        folder = self.folder("dangling")
+        os.remove(os.path.join(folder, "model.safetensors"))
+        os.symlink("/nowhere/model.safetensors", os.path.join(folder, "model.safetensors"))
+        r = run("hooks", "--model", folder, timeout=TIMEOUT)
+        self.assertFails(r, 1, os.path.join(folder, "model.safetensors") + ": a dangling symbolic link to "
+                         "/nowhere/model.safetensors")
+
+    def test_tokenize_jsonl_says_what_is_wrong_with_the_path_it_was_given(self):
+        empty = os.path.join(self.dir, "empty.jsonl")
+        open(empty, "w").close()
+        for path, message in (("/dev/null", "/dev/null: not a regular file (a character device)"),
+                              ("", "--jsonl expects a file path (got an empty string)"),
+                              (empty, empty + ": holds no line of text")):
+            with self.subTest(path):
+                r = run("tokenize", "--model", self.model, "--jsonl", path, timeout=TIMEOUT)
+                self.assertFails(r, 2, message)
+                self.assertNotIn("give at least one TEXT", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
