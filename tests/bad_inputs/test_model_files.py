@@ -39,6 +39,44 @@ class ModelFiles(Case):
         return folder
 
 
+class Nesting(ModelFiles):
+    """A normalizer Sequence nested 30,000 deep overflowed the stack (SIGSEGV) in `tokenize`."""
+
+    def test_every_recursive_section_nested_30000_deep_is_refused_with_the_file_named(self):
+        sections = {
+            "normalizer": lambda v: '{"type": "Sequence", "normalizers": [%s]}' % v,
+            "pre_tokenizer": lambda v: '{"type": "Sequence", "pretokenizers": [%s]}' % v,
+            "post_processor": lambda v: '{"type": "Sequence", "processors": [%s]}' % v,
+            "decoder": lambda v: '{"type": "Sequence", "decoders": [%s]}' % v,
+        }
+        for section, wrap in sections.items():
+            with self.subTest(section):
+                leaf = '{"type": "Lowercase"}' if section == "normalizer" else '{"type": "ByteLevel"}'
+                text = wrap("\0" * 1)
+                opening, closing = text.split("\0")
+                folder = self.tokenizer_folder("deep-" + section, **{section: opening * 30000 + leaf + closing * 30000})
+                r = run("tokenize", "--model", folder, "abc", timeout=TIMEOUT)
+                self.assertFails(r, 1, os.path.join(folder, "tokenizer.json") + ":1:",
+                                 "arrays and objects nested more than 100 deep")
+
+    def test_a_sequence_nested_within_the_limit_is_read(self):
+        wrap = lambda v: '{"type": "Sequence", "normalizers": [%s]}' % v
+        opening, closing = wrap("\0").split("\0")
+        folder = self.tokenizer_folder("deep-enough", normalizer=opening * 40 + '{"type": "Lowercase"}' + closing * 40)
+        r = run("tokenize", "--json", "--model", folder, "ABC", timeout=TIMEOUT)
+        self.assertEqual((r.returncode, r.stdout), (0, "[0,1,2]\n"), r.stderr)
+
+    def test_config_json_of_30000_nested_arrays_is_refused_where_it_nests_too_deep(self):
+        folder = self.folder("deep-config")
+        with open(os.path.join(folder, "config.json"), "w") as f:
+            f.write('{"model_type": "gpt2", "x": ' + "[" * 30000 + "]" * 30000 + "}")
+        for extra in ([], ["--backend", "gpt2"]):  # through the plugin registry, and the plugin's reader
+            with self.subTest(extra=extra):
+                r = run("hooks", "--model", folder, *extra, timeout=TIMEOUT)
+                self.assertFails(r, 1 if extra else 2, os.path.join(folder, "config.json") + ":1:128: arrays and objects "
+                                 "nested more than 100 deep")
+
+
 class NotRegularFiles(ModelFiles):
     """A FIFO as a run file or as a model file blocked `inspect`, `run`, `report`, `hooks` and
     `validate` forever; /dev/zero as a stimuli file grew `validate` at 200 MB/s."""
@@ -129,6 +167,24 @@ class NotRegularFiles(ModelFiles):
                 r = run("tokenize", "--model", self.model, "--jsonl", path, timeout=TIMEOUT)
                 self.assertFails(r, 2, message)
                 self.assertNotIn("give at least one TEXT", r.stderr)
+
+
+class Patterns(ModelFiles):
+    """A pre-tokenizer pattern that failed at run time (PCRE2's match limit, error -47) named
+    neither the tokenizer file nor the pattern."""
+
+    def test_a_pattern_past_pcre2s_match_limit_names_the_file_and_the_pattern(self):
+        split = {"type": "Split", "pattern": {"Regex": "(a|aa)+[^a]"}, "behavior": "Isolated", "invert": False}
+        folder = self.tokenizer_folder("backtracking", pre_tokenizer=split)
+        r = run("tokenize", "--model", folder, "a" * 60, timeout=TIMEOUT)
+        self.assertFails(r, 1, os.path.join(folder, "tokenizer.json") + ": pre-tokenizer pattern (a|aa)+[^a] failed",
+                         "PCRE2 error -47")
+
+    def test_a_pattern_that_does_not_compile_names_the_file_and_the_pattern(self):
+        split = {"type": "Split", "pattern": {"Regex": "(ab"}, "behavior": "Isolated", "invert": False}
+        folder = self.tokenizer_folder("no-compile", pre_tokenizer=split)
+        r = run("tokenize", "--model", folder, "ab", timeout=TIMEOUT)
+        self.assertFails(r, 1, os.path.join(folder, "tokenizer.json") + ": ", "pattern (ab does not compile")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ namespace laminar::models {
 
 class ConfigJson {
 public:
-    /// Throws std::runtime_error when dir/config.json is missing or not a JSON object.
+    /// Throws std::runtime_error when dir/config.json is missing, not JSON (naming the line and
+    /// column) or not a JSON object.
     static ConfigJson load(const std::filesystem::path& dir);
 
     /// The first of `keys` present (families renamed fields over time, e.g. rotary_pct and

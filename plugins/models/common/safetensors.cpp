@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "laminar/text_file.hpp"
+#include "laminar/json_file.hpp"
 
 namespace laminar::models {
 
@@ -69,8 +69,8 @@ SafetensorsFile::SafetensorsFile(const fs::path& file) : path_(file) {
             throw std::runtime_error(file.string() + ": the header names tensor " + parsed.dump() + " twice");
         return true;
     };
-    try {
-        header = nlohmann::json::parse(base + 8, base + 8 + header_len, no_duplicates);
+    try {  // (line and column of an error count from the header's first byte, the file's ninth)
+        header = parse_json(std::string(base + 8, header_len), file.string() + " header", no_duplicates);
     } catch (const nlohmann::json::exception& e) {
         throw std::runtime_error(file.string() + ": header is not valid JSON: " + e.what());
     }
@@ -149,12 +149,7 @@ WeightStore::WeightStore(const fs::path& dir, const std::vector<std::string>& pr
     if (present(dir / "model.safetensors")) {
         files.push_back(dir / "model.safetensors");
     } else if (present(dir / "model.safetensors.index.json")) {
-        nlohmann::json index;
-        try {
-            index = nlohmann::json::parse(read_text_file(dir / "model.safetensors.index.json"));
-        } catch (const nlohmann::json::exception& e) {
-            throw std::runtime_error((dir / "model.safetensors.index.json").string() + ": not valid JSON: " + e.what());
-        }
+        const nlohmann::json index = read_json_file(dir / "model.safetensors.index.json");
         std::set<std::string> shards;
         for (const auto& [key, shard] : index.at("weight_map").items()) shards.insert(shard.get<std::string>());
         for (const auto& s : shards) {

@@ -6,7 +6,7 @@
 #include <sstream>
 #include <map>
 
-#include "laminar/text_file.hpp"
+#include "laminar/json_file.hpp"
 #include "pipeline.hpp"
 #include "tokenizer.hpp"
 #include "unicode.hpp"
@@ -34,14 +34,9 @@ std::unique_ptr<Tokenizer> load_sentencepiece(const fs::path& model, const nlohm
     return std::unique_ptr<Tokenizer>(t);
 }
 
-nlohmann::json read_json(const fs::path& file) {
-    const std::string text = read_text_file(file);
-    try {
-        return nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-        throw std::runtime_error(file.string() + ": not valid JSON: " + e.what());
-    }
-}
+/// Nested no deeper than kJsonDepthLimit: the readers of Sequence normalizers, pre-tokenizers
+/// and post-processors recurse once per level (found by a probe: 30,000 levels overflowed the stack).
+nlohmann::json read_json(const fs::path& file) { return read_json_file(file); }
 
 struct AddedToken {
     std::string content;
@@ -72,7 +67,7 @@ std::vector<std::string> cut(const std::string& text, const std::vector<std::str
 /// asks for them, and tokenizers.js's encode() ignores them.
 class HfTokenizer : public Tokenizer {
 public:
-    HfTokenizer(const nlohmann::json& j, const std::string& where) {
+    HfTokenizer(const nlohmann::json& j, const std::string& where) : where_(where) {
         try {
             normalizer_ = Normalizer::create(j.value("normalizer", nlohmann::json()));
             pre_ = PreTokenizer::create(j.value("pre_tokenizer", nlohmann::json()));
@@ -114,6 +109,15 @@ public:
 
     Encoding encode(const std::string& text) const override {
         unicode::decode(text);  // throws on invalid UTF-8 before any work
+        try {
+            return encode_valid(text);
+        } catch (const std::runtime_error& e) {  // a pattern that fails at run time (PCRE2's match limit): name the file
+            const std::string what = e.what();
+            throw std::runtime_error(what.rfind(where_, 0) == 0 ? what : where_ + ": " + what);
+        }
+    }
+
+    Encoding encode_valid(const std::string& text) const {
         std::vector<int32_t> content;
         auto sections = cut(text, unnormalized_);
         strip_around_tokens(sections);
@@ -157,6 +161,7 @@ public:
     int32_t max_id() const override { return static_cast<int32_t>(tokens_.size()) - 1; }
 
 private:
+    std::string where_;  // the file the tokenizer was read from, for errors
     std::unique_ptr<Normalizer> normalizer_;
     std::unique_ptr<PreTokenizer> pre_;
     std::unique_ptr<SubwordModel> model_;
