@@ -169,6 +169,69 @@ class NotRegularFiles(ModelFiles):
                 self.assertNotIn("give at least one TEXT", r.stderr)
 
 
+class ConfigValues(ModelFiles):
+    """config.json's values are bounded by the weights' shapes and their domains."""
+
+    def config_folder(self, name, family="gpt2", **changes):
+        folder = os.path.join(self.dir, name)
+        if not os.path.exists(folder):
+            subprocess.run([PYTHON, MAKE_MODEL, folder, "--family", family, "--layers", "2", "--heads", "2", "--width", "32",
+                            "--seed", "5"], check=True, capture_output=True)
+        with open(os.path.join(folder, "config.json")) as f:
+            config = json.load(f)
+        config.update(changes)
+        with open(os.path.join(folder, "config.json"), "w") as f:
+            json.dump(config, f)
+        return folder
+
+    def test_a_layer_count_the_weights_do_not_have_is_refused_before_any_allocation(self):
+        folder = self.config_folder("billion-layers", n_layer=1000000000)
+        # An address-space limit that the unbounded table (8 GB) would hit: refused first, not out of memory.
+        limit = lambda: resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+        r = subprocess.run([BIN, "hooks", "--model", folder], capture_output=True, text=True, timeout=TIMEOUT, preexec_fn=limit)
+        self.assertFails(r, 1, os.path.join(folder, "config.json") + ": n_layer is 1000000000, but the weights hold 2 block(s)")
+        folder = self.config_folder("one-layer", n_layer=1)
+        self.assertFails(run("hooks", "--model", folder, timeout=TIMEOUT), 1,
+                         os.path.join(folder, "config.json") + ": n_layer is 1, but the weights hold a block 1 too")
+
+    def test_values_outside_their_domain_are_refused_by_key_for_every_family(self):
+        cases = [
+            ("gpt2", {"layer_norm_epsilon": -1}, "layer_norm_epsilon must be a number greater than 0 (found -1)"),
+            ("gpt2", {"n_head": 3}, "n_embd (32) is not a multiple of n_head (3)"),
+            ("gpt2", {"vocab_size": 0}, "vocab_size must be a positive integer (found 0)"),
+            ("gpt_neox", {"layer_norm_eps": 0}, "layer_norm_eps must be a number greater than 0 (found 0)"),
+            ("gpt_neox", {"rotary_emb_base": 0}, "rotary_emb_base must be a number greater than 0 (found 0)"),
+            ("llama", {"rope_theta": 0}, "rope_theta must be a number greater than 0 (found 0)"),
+            ("llama", {"rms_norm_eps": -1e-6}, "rms_norm_eps must be a number greater than 0 (found -1e-06)"),
+            ("llama", {"num_attention_heads": 3, "num_key_value_heads": 3, "head_dim": None}, "hidden_size (32) is not a multiple of num_attention_heads (3), and there is no head_dim"),
+            ("llama", {"num_key_value_heads": 0}, "num_key_value_heads must be a positive integer (found 0)"),
+            ("mistral", {"rope_theta": -5}, "rope_theta must be a number greater than 0 (found -5)"),
+            ("qwen2", {"rms_norm_eps": "1e-6"}, "rms_norm_eps must be a number greater than 0 (found \"1e-6\")"),
+            ("bert", {"layer_norm_eps": -1e-12}, "layer_norm_eps must be a number greater than 0 (found -1e-12)"),
+            ("bert", {"num_attention_heads": 5}, "hidden_size (32) is not a multiple of num_attention_heads (5)"),
+        ]
+        for i, (family, changes, message) in enumerate(cases):
+            with self.subTest(family=family, changes=changes):
+                base = os.path.join(self.dir, "family-" + family)
+                if not os.path.exists(base):
+                    self.config_folder("family-" + family, family)
+                folder = os.path.join(self.dir, f"domain-{i}")
+                shutil.copytree(base, folder)
+                self.config_folder(f"domain-{i}", family, **changes)
+                r = run("hooks", "--model", folder, timeout=TIMEOUT)
+                self.assertFails(r, 1, os.path.join(folder, "config.json") + ": " + message)
+
+    def test_unparseable_config_json_is_named_with_line_and_column(self):
+        folder = self.folder("bad-config")
+        with open(os.path.join(folder, "config.json"), "w") as f:
+            f.write('{\n  "model_type": "gpt2",\n  "n_layer": 2,\n  oops\n}\n')
+        r = run("hooks", "--model", folder, timeout=TIMEOUT)
+        self.assertFails(r, 2, os.path.join(folder, "config.json") + ":4:3: not valid JSON: syntax error")
+        self.assertNotIn("no model_type", r.stderr)
+        r = run("hooks", "--model", folder, "--backend", "gpt2", timeout=TIMEOUT)
+        self.assertFails(r, 1, os.path.join(folder, "config.json") + ":4:3: not valid JSON: syntax error")
+
+
 class Patterns(ModelFiles):
     """A pre-tokenizer pattern that failed at run time (PCRE2's match limit, error -47) named
     neither the tokenizer file nor the pattern."""
@@ -185,6 +248,30 @@ class Patterns(ModelFiles):
         folder = self.tokenizer_folder("no-compile", pre_tokenizer=split)
         r = run("tokenize", "--model", folder, "ab", timeout=TIMEOUT)
         self.assertFails(r, 1, os.path.join(folder, "tokenizer.json") + ": ", "pattern (ab does not compile")
+
+
+
+class OutOfMemory(ModelFiles):
+    """Under `ulimit -v 700000` extraction spun at 100 % CPU forever: libtorch's thread pool and
+    OpenBLAS (in the metrics) wait forever for memory they cannot have. Now every limit gives
+    a result or an error, never a hang."""
+
+    def test_every_address_space_limit_gives_an_answer_or_an_out_of_memory_error(self):
+        exp = self.experiment("limited.yaml")
+        outcomes = {}
+        for kb in (750000, 850000, 950000, 1100000, 1400000):
+            with self.subTest(limit=kb):
+                limit = lambda: resource.setrlimit(resource.RLIMIT_AS, (kb << 10, kb << 10))
+                try:
+                    r = subprocess.run([BIN, "run", exp, "--out", os.path.join(self.dir, f"limited-{kb}.h5")], capture_output=True,
+                                       text=True, timeout=TIMEOUT, preexec_fn=limit)
+                except subprocess.TimeoutExpired:
+                    self.fail(f"ulimit -v {kb}: no answer in {TIMEOUT} s")
+                self.assertIn(r.returncode, (0, 1, 2), r.stderr)
+                if r.returncode:
+                    self.assertRegex(r.stderr, "out of memory|bad_alloc|failed to map segment", r.stderr)
+                outcomes[kb] = r.returncode
+        print(f"exit codes by ulimit -v (KiB): {outcomes}")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,16 @@ double ConfigJson::number_or(std::initializer_list<const char*> keys, double fal
     return v->get<double>();
 }
 
+double ConfigJson::positive_number_or(std::initializer_list<const char*> keys, double fallback) const {
+    std::string name;
+    const auto* v = first(keys, name);
+    if (!v) return fallback;
+    // A norm's epsilon of 0 or less, or a rotary base of 0, makes every activation NaN.
+    if (!v->is_number() || !std::isfinite(v->get<double>()) || v->get<double>() <= 0)
+        fail(name + " must be a number greater than 0 (found " + v->dump() + ")");
+    return v->get<double>();
+}
+
 bool ConfigJson::flag_or(const char* key, bool fallback) const {
     if (!json_.contains(key) || json_[key].is_null()) return fallback;
     if (!json_[key].is_boolean()) fail(std::string(key) + " must be true or false (found " + json_[key].dump() + ")");

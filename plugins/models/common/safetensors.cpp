@@ -197,7 +197,7 @@ const std::pair<const SafetensorsFile*, std::string>& WeightStore::checked(const
                                                                           const std::vector<int64_t>& shape) const {
     const auto* found_at = find(name);
     if (!found_at)
-        throw std::runtime_error("weights: tensor " + name + " is missing (expected shape " + shape_text(shape) + ")");
+        throw MissingTensor("weights: tensor " + name + " is missing (expected shape " + shape_text(shape) + ")");
     const auto& [file, key] = *found_at;
     const auto& found = file->entries().at(key).shape;
     if (found != shape)
