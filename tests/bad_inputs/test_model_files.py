@@ -100,12 +100,15 @@ class NotRegularFiles(ModelFiles):
         self.assertFails(r, 2, shard + ": not a regular file (a FIFO)")
 
     def test_a_fifo_as_a_model_file_is_refused(self):
-        for name, code in (("model.safetensors", 1), ("config.json", 2), ("tokenizer.json", 1), ("vocab.json", 1)):
+        for name, code in (("model.safetensors", 1), ("config.json", 2), ("tokenizer.json", 1), ("vocab.json", 1),
+                           ("tokenizer.model", 1)):
             with self.subTest(name):
                 folder = self.folder("fifo-" + name)
+                if name == "tokenizer.model":  # read only where no other tokenizer file is
+                    os.remove(os.path.join(folder, "vocab.json"))
                 self.fifo(os.path.join(folder, name))
-                command = ["tokenize", "--model", folder, "hello"] if "o" in name and name != "config.json" and name != "model.safetensors" \
-                    else ["hooks", "--model", folder]
+                command = ["hooks", "--model", folder] if name in ("model.safetensors", "config.json") \
+                    else ["tokenize", "--model", folder, "hello"]
                 r = run(*command, timeout=TIMEOUT)
                 self.assertFails(r, code, os.path.join(folder, name) + ": not a regular file (a FIFO)")
         folder = os.path.join(self.dir, "fifo-model.safetensors")  # validate reads the model folder too
@@ -156,6 +159,10 @@ class NotRegularFiles(ModelFiles):
         r = run("hooks", "--model", folder, timeout=TIMEOUT)
         self.assertFails(r, 1, os.path.join(folder, "model.safetensors") + ": a dangling symbolic link to "
                          "/nowhere/model.safetensors")
+        os.remove(os.path.join(folder, "vocab.json"))  # a tokenizer file: named too, not "no tokenizer"
+        os.symlink("/nowhere/vocab.json", os.path.join(folder, "vocab.json"))
+        r = run("tokenize", "--model", folder, "hello", timeout=TIMEOUT)
+        self.assertFails(r, 1, os.path.join(folder, "vocab.json") + ": a dangling symbolic link to /nowhere/vocab.json")
 
     def test_tokenize_jsonl_says_what_is_wrong_with_the_path_it_was_given(self):
         empty = os.path.join(self.dir, "empty.jsonl")
@@ -249,6 +256,16 @@ class Patterns(ModelFiles):
         r = run("tokenize", "--model", folder, "ab", timeout=TIMEOUT)
         self.assertFails(r, 1, os.path.join(folder, "tokenizer.json") + ": ", "pattern (ab does not compile")
 
+
+    def test_tokenizer_files_that_are_not_json_objects_are_refused(self):
+        # Found by fuzzing: a tokenizer.json holding a string escaped as nlohmann's type_error.
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            with self.subTest(name):
+                folder = self.tokenizer_folder("not-an-object-" + name)
+                with open(os.path.join(folder, name), "w") as f:
+                    f.write('"{normalizer"')
+                r = run("tokenize", "--model", folder, "abc", timeout=TIMEOUT)
+                self.assertFails(r, 1, os.path.join(folder, name) + ": expected a JSON object (found string)")
 
 
 class OutOfMemory(ModelFiles):

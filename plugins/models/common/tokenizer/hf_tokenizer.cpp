@@ -20,6 +20,7 @@ namespace {
 /// tokenizer.model through laminar-sentencepiece.so, the bridge to libsentencepiece that sits
 /// beside this plugin and is opened only now (see sentencepiece_bridge.cpp for why).
 std::unique_ptr<Tokenizer> load_sentencepiece(const fs::path& model, const nlohmann::json& config) {
+    require_regular_file(model);  // libsentencepiece would wait forever on a FIFO
     Dl_info self{};
     dladdr(reinterpret_cast<void*>(&load_sentencepiece), &self);
     const fs::path bridge = fs::path(self.dli_fname).parent_path() / "laminar-sentencepiece.so";
@@ -296,16 +297,26 @@ void check_bert_options(const nlohmann::json& tokenizer, const nlohmann::json& c
     }
 }
 
+/// There, even as a link that leads nowhere: reading it then says so, rather than the folder
+/// seeming to have no such file.
+bool present(const fs::path& file) {
+    std::error_code ec;
+    return fs::exists(fs::symlink_status(file, ec));
+}
+
 std::unique_ptr<Tokenizer> load_files(const fs::path& dir, const nlohmann::json& config) {
-    if (fs::exists(dir / "tokenizer.json")) {
+    if (present(dir / "tokenizer.json")) {
         const nlohmann::json tokenizer = read_json(dir / "tokenizer.json");
+        if (!tokenizer.is_object())  // (found by fuzzing: a string escaped as nlohmann's type_error)
+            throw std::runtime_error((dir / "tokenizer.json").string() + ": expected a JSON object (found " +
+                                     std::string(tokenizer.type_name()) + ")");
         check_bert_options(tokenizer, config, dir);
         return std::make_unique<HfTokenizer>(tokenizer, (dir / "tokenizer.json").string());
     }
-    if (fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt"))
+    if (present(dir / "vocab.json") && present(dir / "merges.txt"))
         return std::make_unique<HfTokenizer>(from_vocab_and_merges(dir), (dir / "merges.txt").string());
-    if (fs::exists(dir / "vocab.txt")) return std::make_unique<HfTokenizer>(from_vocab_txt(dir, config), (dir / "vocab.txt").string());
-    if (fs::exists(dir / "tokenizer.model")) return load_sentencepiece(dir / "tokenizer.model", config);
+    if (present(dir / "vocab.txt")) return std::make_unique<HfTokenizer>(from_vocab_txt(dir, config), (dir / "vocab.txt").string());
+    if (present(dir / "tokenizer.model")) return load_sentencepiece(dir / "tokenizer.model", config);
     throw std::runtime_error(dir.string() + ": no tokenizer (expected tokenizer.json, vocab.json and merges.txt, vocab.txt, "
                              "or tokenizer.model)");
 }
@@ -315,7 +326,7 @@ std::unique_ptr<Tokenizer> load_files(const fs::path& dir, const nlohmann::json&
 std::string mask_token_text(const fs::path& dir, const nlohmann::json& config) {
     const auto field = [](const nlohmann::json& j) { return j.is_object() ? j.value("mask_token", nlohmann::json()) : nlohmann::json(); };
     nlohmann::json named = field(config);
-    if (named.is_null() && fs::exists(dir / "special_tokens_map.json")) named = field(read_json(dir / "special_tokens_map.json"));
+    if (named.is_null() && present(dir / "special_tokens_map.json")) named = field(read_json(dir / "special_tokens_map.json"));
     if (named.is_object()) named = named.value("content", nlohmann::json());
     return named.is_string() ? named.get<std::string>() : "[MASK]";
 }
@@ -324,7 +335,9 @@ std::string mask_token_text(const fs::path& dir, const nlohmann::json& config) {
 
 std::unique_ptr<Tokenizer> Tokenizer::load(const fs::path& dir) {
     const fs::path config_file = dir / "tokenizer_config.json";
-    const nlohmann::json config = fs::exists(config_file) ? read_json(config_file) : nlohmann::json::object();
+    const nlohmann::json config = present(config_file) ? read_json(config_file) : nlohmann::json::object();
+    if (!config.is_object())
+        throw std::runtime_error(config_file.string() + ": expected a JSON object (found " + std::string(config.type_name()) + ")");
     std::unique_ptr<Tokenizer> t = load_files(dir, config);
     // The mask token is one the tokenizer keeps whole; where its text splits into several
     // tokens (GPT-2 reads "[MASK]" as "[", "MA", "SK", "]") the model has none.
