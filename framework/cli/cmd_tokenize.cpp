@@ -1,11 +1,12 @@
-#include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "errors.hpp"
+#include "laminar/text_file.hpp"
 #include "plugin_registry.hpp"
 
 namespace po = boost::program_options;
@@ -36,9 +37,14 @@ int tokenize(const Args& args) {
     po::variables_map vm;
     if (parse(args, "laminar tokenize --model DIR [--json] [--jsonl FILE] TEXT...", options, positional, vm))
         return kExitOk;
-    if (!jsonl.empty()) {
-        std::ifstream in(jsonl);
-        if (!in) throw InputError(jsonl + ": cannot open");
+    if (vm.count("jsonl")) {  // given, even as "": say what is wrong with that path, not that none was given
+        if (jsonl.empty()) throw InputError("--jsonl expects a file path (got an empty string)");
+        std::istringstream in;
+        try {
+            in.str(read_text_file(jsonl));  // a regular file: /dev/stdin or a FIFO would wait forever
+        } catch (const std::runtime_error& e) {
+            throw InputError(e.what());
+        }
         std::string line;
         for (std::size_t n = 1; std::getline(in, line); ++n) {
             const auto j = nlohmann::json::parse(line, nullptr, false);
@@ -46,7 +52,9 @@ int tokenize(const Args& args) {
             texts.push_back(j.get<std::string>());
         }
     }
-    if (texts.empty()) throw InputError("tokenize: give at least one TEXT (or --jsonl FILE)");
+    if (texts.empty())
+        throw InputError(vm.count("jsonl") ? jsonl + ": holds no line of text (expected one JSON string per line)"
+                                           : "tokenize: give at least one TEXT (or --jsonl FILE)");
 
     const PluginRegistry registry;
     auto backend_plugin = registry.create_model(registry.model_backend_for(model, backend));

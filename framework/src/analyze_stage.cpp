@@ -3,6 +3,11 @@
 // --shard K/N, the analyses numbered K mod N go to a shard file (shards.hpp). Under mpirun,
 // every rank runs each analysis with the others (the metric shares its work out: Team) and
 // rank 0 writes it.
+#include <sched.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <new>
@@ -34,8 +39,31 @@ public:
     void warn(const std::string&) override {}
 };
 
+/// OpenBLAS (under Armadillo, in the metrics) reserves a 128 MiB buffer for each of its threads
+/// on first use, and when it cannot have one it retries forever at full speed (0.3.21's
+/// blas_memory_alloc: found under `ulimit -v`). The library cannot be mended here: under an
+/// address-space limit, reserve (not touch) as much first, and refuse clearly where it fails.
+void require_room_for_openblas(const std::string& analysis) {
+    struct rlimit limit {};
+    if (::getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
+    std::size_t threads = 0;
+    for (const char* name : {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"})
+        if (const char* v = std::getenv(name); v && !threads) threads = std::strtoul(v, nullptr, 10);
+    cpu_set_t allowed;
+    if (!threads && ::sched_getaffinity(0, sizeof allowed, &allowed) == 0) threads = CPU_COUNT(&allowed);
+    const std::size_t bytes = std::max<std::size_t>(threads, 1) * ((128u << 20) + (64u << 10));
+    void* p = std::malloc(bytes);
+    if (!p)
+        throw std::runtime_error("analyze " + analysis + ": out of memory: the address-space limit (ulimit -v, " +
+                                 std::to_string(limit.rlim_cur >> 20) + " MiB) leaves less than the " + std::to_string(bytes >> 20) +
+                                 " MiB OpenBLAS reserves for its " + std::to_string(threads) +
+                                 " thread(s), and OpenBLAS would wait for it forever");
+    std::free(p);
+}
+
 void run_metric(const Experiment& exp, const PluginRegistry& registry, const StepSpec& step, const ActivationSource& source,
                 ResultSink& sink, const Team& team) {
+    require_room_for_openblas(step.name);
     auto metric = registry.create_metric(step.plugin);
     try {
         metric->configure(step.params);

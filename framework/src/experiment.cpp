@@ -7,6 +7,7 @@
 
 #include "errors.hpp"
 #include "json_schema.hpp"
+#include "laminar/text_file.hpp"
 #include "plugin_registry.hpp"
 #include "recording_plan.hpp"
 #include "stimuli_spec.hpp"
@@ -90,8 +91,18 @@ std::vector<StepSpec> read_steps(Problems& problems, const PluginRegistry& regis
                 const std::size_t before = problems.lines.size();
                 check_params(problems, registry, kind, step.plugin, step.pointer, step.params);
                 if (problems.lines.size() == before)  // valid: the files it names, from the experiment's folder
-                    for (auto& f : step.files = resolve_param_paths(step.params, registry.schema(kind, step.plugin).json(), base))
-                        if (!fs::is_regular_file(f.path)) problems.add(step.pointer + f.pointer, "file not found: " + f.path.string());
+                    for (auto& f : step.files = resolve_param_paths(step.params, registry.schema(kind, step.plugin).json(), base)) {
+                        std::error_code ec;
+                        if (!fs::exists(fs::symlink_status(f.path, ec))) {
+                            problems.add(step.pointer + f.pointer, "file not found: " + f.path.string());
+                            continue;
+                        }
+                        try {  // there, but a dangling link, a directory, a FIFO or a device: say which
+                            require_regular_file(f.path);
+                        } catch (const std::runtime_error& e) {
+                            problems.add(step.pointer + f.pointer, e.what());
+                        }
+                    }
             }
         } catch (const InputError& err) {
             problems.add(step.pointer + "/" + plugin_key, err.what());

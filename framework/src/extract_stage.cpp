@@ -3,6 +3,7 @@
 // K/N, one block of the stimuli into a shard file (shards.hpp).
 #include <algorithm>
 #include <map>
+#include <new>
 #include <set>
 
 #include "content_hash.hpp"
@@ -18,6 +19,30 @@ namespace laminar {
 namespace fs = std::filesystem;
 
 namespace {
+
+/// An allocation that failed: std::bad_alloc, or libtorch's allocator ("can't allocate memory"),
+/// which throws its own c10::Error (the host does not link libtorch, so it is known by its text).
+bool out_of_memory(const std::exception& e) {
+    if (dynamic_cast<const std::bad_alloc*>(&e)) return true;
+    const std::string what = e.what();
+    return what.find("can't allocate memory") != std::string::npos || what.find("not enough memory") != std::string::npos ||
+           what.rfind("out of memory", 0) == 0;
+}
+
+std::runtime_error memory_error(const std::string& doing, const std::exception& e) {
+    return std::runtime_error("extract: out of memory while " + doing + " (" + e.what() + ")");
+}
+
+/// Runs `step`, an allocation failure inside it turned into "extract: out of memory while DOING".
+template <class Step>
+void naming_memory(const std::string& doing, Step step) {
+    try {
+        step();
+    } catch (const std::exception& e) {
+        if (!out_of_memory(e)) throw;
+        throw memory_error(doing, e);
+    }
+}
 
 /// What the extraction depends on, apart from the models themselves: models (not their path:
 /// a moved folder is the same model), stimuli, extractors and the extractors' versions. The
@@ -91,6 +116,7 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
     } catch (const SpecError& e) {
         rethrow_in_file(exp, m.pointer, e);
     } catch (const std::exception& e) {  // a broken model folder: say which model of the file
+        if (out_of_memory(e)) throw memory_error("loading model '" + m.id + "'", e);
         throw std::runtime_error("model '" + m.id + "' (" + exp.document.where(m.pointer + "/path") + "): " + e.what());
     }
     const ModelInfo info = backend->info();
@@ -168,6 +194,7 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
         Progress progress("extract: " + m.id + (input == Extractor::Input::word_masked ? " (word masked)" : ""), "prompts",
                           prompts.size(), verbosity);
         std::size_t done = 0;
+        naming_memory("running model '" + m.id + "' over " + std::to_string(prompts.size()) + " prompts", [&] {
         backend->forward(prompts, shared, {hooks.begin(), hooks.end()}, [&](const std::vector<std::size_t>& batch_prompts, const Captures& captured) {
             progress.update(done += batch_prompts.size());
             std::vector<std::size_t> ran;
@@ -181,6 +208,7 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
                     if (!average) writer.write(set, ran);
                     else mean.add(set, ran, writer);
                 }
+        });
         });
     }
     const std::size_t count = writer.finish();

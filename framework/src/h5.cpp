@@ -4,6 +4,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "laminar/text_file.hpp"
+
 namespace laminar::h5 {
 
 namespace {
@@ -144,11 +146,14 @@ Handle create_file(const std::filesystem::path& path, hsize_t userblock) {
 }
 
 Handle open_file(const std::filesystem::path& path, bool writable) {
+    require_regular_file(path);  // a FIFO would block HDF5's open forever
     return Handle(check(H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT),
                         path.string() + ": cannot open as HDF5"));
 }
 
 bool is_hdf5(const std::filesystem::path& path) {
+    std::error_code ec;  // a FIFO or a device: not one, and never opened (the read would block)
+    if (!std::filesystem::is_regular_file(path, ec)) return false;
     const htri_t r = H5Fis_hdf5(path.c_str());
     H5Eclear2(H5E_DEFAULT);
     return r > 0;

@@ -14,7 +14,7 @@
 #include <sys/resource.h>
 
 #include "errors.hpp"
-#include "laminar/text_file.hpp"
+#include "laminar/json_file.hpp"
 
 #ifndef LAMINAR_BUILD_PLUGIN_DIR
 #define LAMINAR_BUILD_PLUGIN_DIR ""
@@ -244,14 +244,14 @@ const PluginInfo& PluginRegistry::require(PluginKind kind, const std::string& na
 std::string PluginRegistry::model_backend_for(const fs::path& dir, const std::string& given) const {
     if (!given.empty()) return given;
     const fs::path file = dir / "config.json";
-    std::string text;
+    nlohmann::json config;
     try {
-        text = read_text_file(file, "is " + dir.string() + " a Hugging Face model folder?");
-    } catch (const std::runtime_error& e) {
+        config = read_json_file(file, "is " + dir.string() + " a Hugging Face model folder?");
+    } catch (const std::runtime_error& e) {  // unreadable, or not JSON (FILE:LINE:COLUMN)
         throw InputError(e.what());
     }
-    const auto config = nlohmann::json::parse(text, nullptr, false);
-    if (!config.is_object() || !config.contains("model_type") || !config["model_type"].is_string())
+    if (!config.is_object()) throw InputError(file.string() + ": expected a JSON object (found " + std::string(config.type_name()) + ")");
+    if (!config.contains("model_type") || !config["model_type"].is_string())
         throw InputError(file.string() + ": no model_type to choose a model plugin by; name one with backend:");
     const std::string type = config["model_type"].get<std::string>();
     examine_all();

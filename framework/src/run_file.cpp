@@ -14,6 +14,7 @@
 
 #include "errors.hpp"
 #include "laminar/hook_names.hpp"
+#include "laminar/text_file.hpp"
 #include "run_file_seal.hpp"
 
 namespace laminar {
@@ -128,6 +129,15 @@ RunLock::~RunLock() {
     ::close(fd_);
 }
 
+/// A FIFO or a device at a run file's path would block every read of it forever.
+static void require_regular(const fs::path& run_file) {
+    try {
+        require_regular_file(run_file);
+    } catch (const std::runtime_error& e) {
+        throw InputError(e.what());
+    }
+}
+
 namespace {
 
 /// Why HDF5 does not open `file`: a run file or HDF5 file cut short (its first bytes are laminar's
@@ -170,6 +180,7 @@ void require_writable(const fs::path& run_file) {
     std::error_code ec;
     if (fs::status(run_file, ec).type() == fs::file_type::not_found) return;
     require_readable_file(run_file, "run file");
+    require_regular(run_file);
     // As `cp` onto it: a file without write permission for this user is not replaced (root's
     // access() allows it, as root's cp does).
     if (::access(run_file.c_str(), W_OK) != 0)
@@ -190,6 +201,7 @@ std::optional<std::string> recorded_experiment(const fs::path& run_file) {
 
 h5::Handle open_run_file(const fs::path& run_file) {
     require_readable_file(run_file, "run file");
+    require_regular(run_file);
     if (!h5::is_hdf5(run_file)) throw_not_hdf5(run_file, "");
     seal::require_intact(run_file, false);
     return h5::open_file(run_file, false);

@@ -15,6 +15,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "errors.hpp"
+#include "laminar/text_file.hpp"
 #include "laminar/utf8.hpp"
 
 namespace laminar {
@@ -202,11 +203,13 @@ YamlDocument YamlDocument::parse(const std::string& text, const std::filesystem:
 }
 
 YamlDocument YamlDocument::load(const std::filesystem::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw InputError(file.string() + ": cannot open the file (" + std::strerror(errno) + ")");
-    std::ostringstream text;
-    text << in.rdbuf();
-    return parse(text.str(), file);
+    std::string text;
+    try {
+        text = read_text_file(file);  // a regular file of at most kTextFileLimit bytes
+    } catch (const std::runtime_error& e) {
+        throw InputError(e.what());
+    }
+    return parse(text, file);
 }
 
 SourceMark YamlDocument::mark(const std::string& pointer) const {

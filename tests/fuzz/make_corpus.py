@@ -55,6 +55,23 @@ put("tokenizer", "vocab-merges", b"\x01" + json.dumps(vocab).encode() + b"\n@@me
 put("tokenizer", "vocab-txt", b"\x02[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\nnext\n##s\n\n@@text@@\nthe nexts")
 put("tokenizer", "empty-merges", b"\x01" + json.dumps(vocab).encode() + b"\n@@merges@@\n#version: 0.2\n\n@@text@@\nThe")
 
+
+def sequence(key, depth, leaf):
+    """A Sequence of Sequences `depth` deep (two JSON levels each) around `leaf`: the readers of
+    normalizers, pre-tokenizers and post-processors recurse once a level (issue 22: 30,000
+    levels overflowed the stack; JSON nested more than 100 deep is now refused)."""
+    opening, closing = json.dumps({"type": "Sequence", key: ["@"]}).split('"@"')
+    return opening * depth + json.dumps(leaf) + closing * depth
+
+
+deep = '{"normalizer": %s, "pre_tokenizer": %s, "post_processor": %s, "model": %s}'
+model = json.dumps(bpe["model"])
+put("tokenizer", "deep-sequences", b"\x00" + (deep % (sequence("normalizers", 48, {"type": "Lowercase"}),
+                                                      sequence("pretokenizers", 48, byte_level),
+                                                      sequence("processors", 48, byte_level), model)).encode() + b"\n@@text@@\nThe next")
+put("tokenizer", "deep-normalizer-past-limit", b"\x00" + (deep % (sequence("normalizers", 150, {"type": "Lowercase"}), "null", "null",
+                                                                  model)).encode() + b"\n@@text@@\nThe next")
+
 for name in sorted(os.listdir(os.path.join(ROOT, "experiments"))):
     if name.endswith(".yaml"):
         put("experiment", name, open(os.path.join(ROOT, "experiments", name), "rb").read())

@@ -16,7 +16,7 @@ Config Config::load(const std::filesystem::path& dir) {
     c.vocab_size = j.positive({"vocab_size"});
     c.max_positions = j.positive({"max_position_embeddings"});
     c.type_vocab = j.positive_or({"type_vocab_size"}, 2);
-    c.layer_norm_eps = j.number_or({"layer_norm_eps"}, 1e-12);
+    c.layer_norm_eps = j.positive_number_or({"layer_norm_eps"}, 1e-12);
     c.hidden_act = j.string_or("hidden_act", "gelu");
     models::check_activation(c.hidden_act, j.file());
     if (c.d_model % c.n_head != 0)
@@ -55,7 +55,7 @@ Model::Model(const std::filesystem::path& dir)
                                                           : weights_.get("cls.predictions.decoder.bias", {V});
         catalog_.after = {"logits"};
     }
-    blocks_.check();
+    blocks_.check((dir / "config.json").string() + ": num_hidden_layers");
 }
 
 BlockWeights Model::load_block(const models::WeightReader& r, int l) const {

@@ -1,21 +1,16 @@
 #include "config_json.hpp"
 
-#include <fstream>
+#include <cmath>
 #include <stdexcept>
 
-#include "laminar/text_file.hpp"
+#include "laminar/json_file.hpp"
 
 namespace laminar::models {
 
 ConfigJson ConfigJson::load(const std::filesystem::path& dir) {
     ConfigJson c;
     c.file_ = dir / "config.json";
-    const std::string text = read_text_file(c.file_, "is " + dir.string() + " a Hugging Face model folder?");
-    try {
-        c.json_ = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-        throw std::runtime_error(c.file_.string() + ": not valid JSON: " + e.what());
-    }
+    c.json_ = read_json_file(c.file_, "is " + dir.string() + " a Hugging Face model folder?");
     if (!c.json_.is_object()) c.fail("expected a JSON object");
     return c;
 }
@@ -49,6 +44,16 @@ double ConfigJson::number_or(std::initializer_list<const char*> keys, double fal
     const auto* v = first(keys, name);
     if (!v) return fallback;
     if (!v->is_number()) fail(name + " must be a number (found " + v->dump() + ")");
+    return v->get<double>();
+}
+
+double ConfigJson::positive_number_or(std::initializer_list<const char*> keys, double fallback) const {
+    std::string name;
+    const auto* v = first(keys, name);
+    if (!v) return fallback;
+    // A norm's epsilon of 0 or less, or a rotary base of 0, makes every activation NaN.
+    if (!v->is_number() || !std::isfinite(v->get<double>()) || v->get<double>() <= 0)
+        fail(name + " must be a number greater than 0 (found " + v->dump() + ")");
     return v->get<double>();
 }
 

@@ -11,7 +11,8 @@ namespace laminar::models {
 
 class ConfigJson {
 public:
-    /// Throws std::runtime_error when dir/config.json is missing or not a JSON object.
+    /// Throws std::runtime_error when dir/config.json is missing, not JSON (naming the line and
+    /// column) or not a JSON object.
     static ConfigJson load(const std::filesystem::path& dir);
 
     /// The first of `keys` present (families renamed fields over time, e.g. rotary_pct and
@@ -19,6 +20,8 @@ public:
     int positive(std::initializer_list<const char*> keys) const;
     int positive_or(std::initializer_list<const char*> keys, int fallback) const;
     double number_or(std::initializer_list<const char*> keys, double fallback) const;
+    /// A finite number > 0 (epsilons, rotary bases); throws naming the key otherwise.
+    double positive_number_or(std::initializer_list<const char*> keys, double fallback) const;
     bool flag_or(const char* key, bool fallback) const;
     std::string string_or(const char* key, const std::string& fallback) const;
 

@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "laminar/text_file.hpp"
+#include "laminar/json_file.hpp"
 
 namespace laminar::models {
 
@@ -46,15 +46,15 @@ const char* kPickleAdvice =
 }  // namespace
 
 SafetensorsFile::SafetensorsFile(const fs::path& file) : path_(file) {
-    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw std::runtime_error(file.string() + ": cannot open (" + std::strerror(errno) + ")");
-    struct stat st {};
-    ::fstat(fd, &st);
-    size_ = static_cast<std::size_t>(st.st_size);
-    if (size_ < 8) { ::close(fd); throw std::runtime_error(file.string() + ": too short to be safetensors"); }
-    map_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    ::close(fd);
-    if (map_ == MAP_FAILED) { map_ = nullptr; throw std::runtime_error(file.string() + ": cannot mmap"); }
+    // A FIFO or a device would block the open or the mapping forever: regular files only.
+    const RegularFile f = open_regular_file(file);
+    size_ = static_cast<std::size_t>(f.size());
+    if (size_ < 8) throw std::runtime_error(file.string() + ": too short to be safetensors");
+    map_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, f.fd(), 0);
+    if (map_ == MAP_FAILED) {
+        map_ = nullptr;
+        throw std::runtime_error(file.string() + ": cannot map into memory (" + std::strerror(errno) + ")");
+    }
 
     uint64_t header_len = 0;
     std::memcpy(&header_len, map_, 8);  // little-endian u64, as on every platform we run on
@@ -69,8 +69,8 @@ SafetensorsFile::SafetensorsFile(const fs::path& file) : path_(file) {
             throw std::runtime_error(file.string() + ": the header names tensor " + parsed.dump() + " twice");
         return true;
     };
-    try {
-        header = nlohmann::json::parse(base + 8, base + 8 + header_len, no_duplicates);
+    try {  // (line and column of an error count from the header's first byte, the file's ninth)
+        header = parse_json(std::string(base + 8, header_len), file.string() + " header", no_duplicates);
     } catch (const nlohmann::json::exception& e) {
         throw std::runtime_error(file.string() + ": header is not valid JSON: " + e.what());
     }
@@ -144,15 +144,12 @@ torch::Tensor SafetensorsFile::raw(const std::string& name) const {
 
 WeightStore::WeightStore(const fs::path& dir, const std::vector<std::string>& prefixes) {
     std::vector<fs::path> files;
-    if (fs::exists(dir / "model.safetensors")) {
+    // A link counts as there even when it leads nowhere: opening it then says so.
+    auto present = [](const fs::path& p) { std::error_code ec; return fs::exists(fs::symlink_status(p, ec)); };
+    if (present(dir / "model.safetensors")) {
         files.push_back(dir / "model.safetensors");
-    } else if (fs::exists(dir / "model.safetensors.index.json")) {
-        nlohmann::json index;
-        try {
-            index = nlohmann::json::parse(read_text_file(dir / "model.safetensors.index.json"));
-        } catch (const nlohmann::json::exception& e) {
-            throw std::runtime_error((dir / "model.safetensors.index.json").string() + ": not valid JSON: " + e.what());
-        }
+    } else if (present(dir / "model.safetensors.index.json")) {
+        const nlohmann::json index = read_json_file(dir / "model.safetensors.index.json");
         std::set<std::string> shards;
         for (const auto& [key, shard] : index.at("weight_map").items()) shards.insert(shard.get<std::string>());
         for (const auto& s : shards) {
@@ -200,7 +197,7 @@ const std::pair<const SafetensorsFile*, std::string>& WeightStore::checked(const
                                                                           const std::vector<int64_t>& shape) const {
     const auto* found_at = find(name);
     if (!found_at)
-        throw std::runtime_error("weights: tensor " + name + " is missing (expected shape " + shape_text(shape) + ")");
+        throw MissingTensor("weights: tensor " + name + " is missing (expected shape " + shape_text(shape) + ")");
     const auto& [file, key] = *found_at;
     const auto& found = file->entries().at(key).shape;
     if (found != shape)

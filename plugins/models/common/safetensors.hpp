@@ -8,12 +8,19 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <torch/torch.h>
 
 namespace laminar::models {
+
+/// A tensor a model needs is not in its weights (as against there with another shape).
+class MissingTensor : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
 
 /// One mapped file: its JSON header parsed, its data left on disk until touched.
 class SafetensorsFile {
@@ -96,10 +103,28 @@ template <class Block>
 class LazyBlocks {
 public:
     using Loader = std::function<Block(const WeightReader&, int layer)>;
-    LazyBlocks(const WeightStore& store, int n_layer, Loader load) : store_(store), load_(std::move(load)), blocks_(n_layer) {}
-    /// Throws as reading any block's tensors would (missing or misshapen), without reading them.
-    void check() const {
-        for (std::size_t l = 0; l < blocks_.size(); ++l) load_({store_, true}, static_cast<int>(l));
+    LazyBlocks(const WeightStore& store, int n_layer, Loader load) : store_(store), load_(std::move(load)), n_layer_(n_layer) {}
+    /// Throws as reading any block's tensors would (missing or misshapen), without reading them,
+    /// and where the weights hold fewer or more blocks than config.json's count says (`declared`:
+    /// "FILE: KEY"). Only then is the table of blocks sized: a count of a billion asks for nothing.
+    void check(const std::string& declared) const {
+        const auto says = declared + " is " + std::to_string(n_layer_) + ", but the weights hold ";
+        for (int l = 0; l < n_layer_; ++l) {
+            try {
+                load_({store_, true}, l);
+            } catch (const MissingTensor& e) {
+                if (l == 0) throw;
+                throw std::runtime_error(says + std::to_string(l) + " block(s) (" + e.what() + ")");
+            }
+        }
+        bool more = true;  // block n_layer complete: the count is short
+        try {
+            load_({store_, true}, n_layer_);
+        } catch (const std::runtime_error&) {
+            more = false;
+        }
+        if (more) throw std::runtime_error(says + "a block " + std::to_string(n_layer_) + " too");
+        blocks_.resize(static_cast<std::size_t>(n_layer_));
     }
     const Block& operator[](int layer) const {
         auto& b = blocks_.at(layer);
@@ -110,6 +135,7 @@ public:
 private:
     const WeightStore& store_;
     Loader load_;
+    int n_layer_;
     mutable std::vector<std::unique_ptr<Block>> blocks_;
 };
 

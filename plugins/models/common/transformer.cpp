@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <future>
 #include <map>
+#include <system_error>
+#include <thread>
 
 #include <malloc.h>
 #include <sched.h>
@@ -49,6 +52,30 @@ const Tokenizer& TransformerBackend::tokenizer() const {
 
 TransformerBackend::~TransformerBackend() { forget_packed_weights(); }  // their originals are unmapped next
 
+namespace {
+
+/// libpthreadpool (libtorch's thread pool) waits forever for a thread it could not start, as
+/// under `ulimit -v`, where a new thread's stack can pass the limit: start as many threads
+/// here first, all at once, and say so where that fails.
+void require_threads(int n) {
+    std::promise<void> go;
+    const std::shared_future<void> released = go.get_future().share();
+    std::vector<std::thread> started;
+    std::string failure;
+    try {
+        for (int i = 0; i < n; ++i) started.emplace_back([released] { released.wait(); });
+    } catch (const std::system_error& e) {
+        failure = e.what();
+    }
+    go.set_value();
+    for (auto& t : started) t.join();
+    if (!failure.empty())
+        throw std::runtime_error("out of memory: cannot start " + std::to_string(n) + " threads for the forward pass (" + failure +
+                                 "; under ulimit -v, each thread's stack counts against the limit)");
+}
+
+}  // namespace
+
 void TransformerBackend::load(const std::filesystem::path& dir, const Params&) {
     // A forward pass frees and reallocates activations of tens of megabytes block after block.
     // glibc would hand blocks that large back to the kernel, whose fresh pages must then be
@@ -61,7 +88,12 @@ void TransformerBackend::load(const std::filesystem::path& dir, const Params&) {
     // The numbers do not depend on it (layers.hpp).
     if (!std::getenv("OMP_NUM_THREADS")) {
         cpu_set_t allowed;
-        if (::sched_getaffinity(0, sizeof allowed, &allowed) == 0) at::set_num_threads(std::max(1, CPU_COUNT(&allowed)));
+        if (::sched_getaffinity(0, sizeof allowed, &allowed) == 0) {
+            require_threads(std::max(1, CPU_COUNT(&allowed)));
+            at::set_num_threads(std::max(1, CPU_COUNT(&allowed)));
+        }
+    } else {
+        require_threads(at::get_num_threads());
     }
     load_tokenizer(dir);
     model_.reset();

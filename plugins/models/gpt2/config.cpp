@@ -13,8 +13,12 @@ Config Config::load(const std::filesystem::path& dir) {
     c.n_embd = j.positive({"n_embd"});
     c.n_positions = j.positive({"n_positions"});
     c.vocab_size = j.positive({"vocab_size"});
-    c.n_inner = j.positive_or({"n_inner"}, 4 * c.n_embd);
-    c.layer_norm_epsilon = j.number_or({"layer_norm_epsilon"}, 1e-5);
+    c.n_inner = j.positive_or({"n_inner"}, 0);
+    if (c.n_inner == 0) {  // null or absent: 4 * n_embd, which must itself be a width
+        if (c.n_embd > (1 << 29)) j.fail("n_embd " + std::to_string(c.n_embd) + " is too large (4 * n_embd is the MLP width)");
+        c.n_inner = 4 * c.n_embd;
+    }
+    c.layer_norm_epsilon = j.positive_number_or({"layer_norm_epsilon"}, 1e-5);
     c.activation_function = j.string_or("activation_function", "gelu_new");
     c.scale_attn_by_inverse_layer_idx = j.flag_or("scale_attn_by_inverse_layer_idx", false);
     models::check_activation(c.activation_function, j.file());

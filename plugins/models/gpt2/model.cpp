@@ -15,7 +15,7 @@ Model::Model(const std::filesystem::path& dir)
     wpe_ = weights_.get("wpe.weight", {config_.n_positions, d});
     ln_f_w_ = weights_.get("ln_f.weight", {d});
     ln_f_b_ = weights_.get("ln_f.bias", {d});
-    blocks_.check();
+    blocks_.check((dir / "config.json").string() + ": n_layer");
 }
 
 BlockWeights Model::load_block(const models::WeightReader& r, int l) const {

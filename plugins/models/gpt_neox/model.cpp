@@ -14,18 +14,18 @@ Config Config::load(const std::filesystem::path& dir) {
     c.d_model = j.positive({"hidden_size"});
     c.d_mlp = j.positive({"intermediate_size"});
     c.vocab_size = j.positive({"vocab_size"});
-    c.layer_norm_eps = j.number_or({"layer_norm_eps"}, 1e-5);
+    c.layer_norm_eps = j.positive_number_or({"layer_norm_eps"}, 1e-5);
     // Newer transformers write partial_rotary_factor and rope_theta for rotary_pct and rotary_emb_base.
     const double pct = j.number_or({"rotary_pct", "partial_rotary_factor"}, 0.25);
-    c.rotary_base = j.number_or({"rotary_emb_base", "rope_theta"}, 10000.0);
+    c.rotary_base = j.positive_number_or({"rotary_emb_base", "rope_theta"}, 10000.0);
     c.parallel_residual = j.flag_or("use_parallel_residual", true);
     c.hidden_act = j.string_or("hidden_act", "gelu");
     models::check_activation(c.hidden_act, j.file());
     if (c.d_model % c.n_head != 0)
         j.fail("hidden_size (" + std::to_string(c.d_model) + ") is not a multiple of num_attention_heads (" +
                std::to_string(c.n_head) + ")");
-    c.rotary_dims = static_cast<int>(c.d_head() * pct);  // as Hugging Face: int(head_size * rotary_pct)
-    if (pct <= 0 || pct > 1 || c.rotary_dims % 2 != 0)
+    c.rotary_dims = pct > 0 && pct <= 1 ? static_cast<int>(c.d_head() * pct) : 0;  // as Hugging Face: int(head_size * rotary_pct)
+    if (!(pct > 0 && pct <= 1) || c.rotary_dims % 2 != 0)
         j.fail("rotary_pct " + std::to_string(pct) + " gives " + std::to_string(c.rotary_dims) +
                " rotary dimensions per head; expected an even number between 2 and the head size");
     if (j.json().contains("rope_scaling") && !j.json()["rope_scaling"].is_null())
@@ -52,7 +52,7 @@ Model::Model(const std::filesystem::path& dir)
     final_w_ = weights_.get("final_layer_norm.weight", {d});
     final_b_ = weights_.get("final_layer_norm.bias", {d});
     embed_out_ = weights_.get_raw("embed_out.weight", {c.vocab_size, d});
-    blocks_.check();
+    blocks_.check((dir / "config.json").string() + ": num_hidden_layers");
 }
 
 BlockWeights Model::load_block(const models::WeightReader& r, int l) const {

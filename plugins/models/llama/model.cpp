@@ -14,11 +14,14 @@ Config Config::load(const std::filesystem::path& dir) {
     c.n_head = j.positive({"num_attention_heads"});
     c.n_kv_head = j.positive_or({"num_key_value_heads"}, c.n_head);
     c.d_model = j.positive({"hidden_size"});
+    if (j.positive_or({"head_dim"}, 0) == 0 && c.d_model % c.n_head != 0)  // absent or null: hidden_size / heads
+        j.fail("hidden_size (" + std::to_string(c.d_model) + ") is not a multiple of num_attention_heads (" +
+               std::to_string(c.n_head) + "), and there is no head_dim");
     c.d_head = j.positive_or({"head_dim"}, c.d_model / c.n_head);
     c.d_mlp = j.positive({"intermediate_size"});
     c.vocab_size = j.positive({"vocab_size"});
-    c.rms_norm_eps = j.number_or({"rms_norm_eps"}, 1e-6);
-    c.rope_theta = j.number_or({"rope_theta"}, 10000.0);
+    c.rms_norm_eps = j.positive_number_or({"rms_norm_eps"}, 1e-6);
+    c.rope_theta = j.positive_number_or({"rope_theta"}, 10000.0);
     c.hidden_act = j.string_or("hidden_act", "silu");
     c.tied = j.flag_or("tie_word_embeddings", false);
     // Qwen2 writes sliding_window but uses it only with use_sliding_window.
@@ -44,8 +47,8 @@ Model::Model(const std::filesystem::path& dir)
     norm_ = weights_.get("norm.weight", {c.d_model});
     // Tied checkpoints may still carry lm_head.weight (a copy); untied ones must.
     lm_head_ = !c.tied || weights_.has("lm_head.weight") ? weights_.get_raw("lm_head.weight", {c.vocab_size, c.d_model}) : embed_;
-    attention_.check();
-    mlp_.check();
+    attention_.check((dir / "config.json").string() + ": num_hidden_layers");
+    mlp_.check((dir / "config.json").string() + ": num_hidden_layers");
 }
 
 AttentionWeights Model::load_attention(const models::WeightReader& r, int l) const {

@@ -6,7 +6,7 @@
 #include <sstream>
 #include <map>
 
-#include "laminar/text_file.hpp"
+#include "laminar/json_file.hpp"
 #include "pipeline.hpp"
 #include "tokenizer.hpp"
 #include "unicode.hpp"
@@ -20,6 +20,7 @@ namespace {
 /// tokenizer.model through laminar-sentencepiece.so, the bridge to libsentencepiece that sits
 /// beside this plugin and is opened only now (see sentencepiece_bridge.cpp for why).
 std::unique_ptr<Tokenizer> load_sentencepiece(const fs::path& model, const nlohmann::json& config) {
+    require_regular_file(model);  // libsentencepiece would wait forever on a FIFO
     Dl_info self{};
     dladdr(reinterpret_cast<void*>(&load_sentencepiece), &self);
     const fs::path bridge = fs::path(self.dli_fname).parent_path() / "laminar-sentencepiece.so";
@@ -34,14 +35,9 @@ std::unique_ptr<Tokenizer> load_sentencepiece(const fs::path& model, const nlohm
     return std::unique_ptr<Tokenizer>(t);
 }
 
-nlohmann::json read_json(const fs::path& file) {
-    const std::string text = read_text_file(file);
-    try {
-        return nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-        throw std::runtime_error(file.string() + ": not valid JSON: " + e.what());
-    }
-}
+/// Nested no deeper than kJsonDepthLimit: the readers of Sequence normalizers, pre-tokenizers
+/// and post-processors recurse once per level (found by a probe: 30,000 levels overflowed the stack).
+nlohmann::json read_json(const fs::path& file) { return read_json_file(file); }
 
 struct AddedToken {
     std::string content;
@@ -72,7 +68,7 @@ std::vector<std::string> cut(const std::string& text, const std::vector<std::str
 /// asks for them, and tokenizers.js's encode() ignores them.
 class HfTokenizer : public Tokenizer {
 public:
-    HfTokenizer(const nlohmann::json& j, const std::string& where) {
+    HfTokenizer(const nlohmann::json& j, const std::string& where) : where_(where) {
         try {
             normalizer_ = Normalizer::create(j.value("normalizer", nlohmann::json()));
             pre_ = PreTokenizer::create(j.value("pre_tokenizer", nlohmann::json()));
@@ -114,6 +110,15 @@ public:
 
     Encoding encode(const std::string& text) const override {
         unicode::decode(text);  // throws on invalid UTF-8 before any work
+        try {
+            return encode_valid(text);
+        } catch (const std::runtime_error& e) {  // a pattern that fails at run time (PCRE2's match limit): name the file
+            const std::string what = e.what();
+            throw std::runtime_error(what.rfind(where_, 0) == 0 ? what : where_ + ": " + what);
+        }
+    }
+
+    Encoding encode_valid(const std::string& text) const {
         std::vector<int32_t> content;
         auto sections = cut(text, unnormalized_);
         strip_around_tokens(sections);
@@ -157,6 +162,7 @@ public:
     int32_t max_id() const override { return static_cast<int32_t>(tokens_.size()) - 1; }
 
 private:
+    std::string where_;  // the file the tokenizer was read from, for errors
     std::unique_ptr<Normalizer> normalizer_;
     std::unique_ptr<PreTokenizer> pre_;
     std::unique_ptr<SubwordModel> model_;
@@ -291,16 +297,26 @@ void check_bert_options(const nlohmann::json& tokenizer, const nlohmann::json& c
     }
 }
 
+/// There, even as a link that leads nowhere: reading it then says so, rather than the folder
+/// seeming to have no such file.
+bool present(const fs::path& file) {
+    std::error_code ec;
+    return fs::exists(fs::symlink_status(file, ec));
+}
+
 std::unique_ptr<Tokenizer> load_files(const fs::path& dir, const nlohmann::json& config) {
-    if (fs::exists(dir / "tokenizer.json")) {
+    if (present(dir / "tokenizer.json")) {
         const nlohmann::json tokenizer = read_json(dir / "tokenizer.json");
+        if (!tokenizer.is_object())  // (found by fuzzing: a string escaped as nlohmann's type_error)
+            throw std::runtime_error((dir / "tokenizer.json").string() + ": expected a JSON object (found " +
+                                     std::string(tokenizer.type_name()) + ")");
         check_bert_options(tokenizer, config, dir);
         return std::make_unique<HfTokenizer>(tokenizer, (dir / "tokenizer.json").string());
     }
-    if (fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt"))
+    if (present(dir / "vocab.json") && present(dir / "merges.txt"))
         return std::make_unique<HfTokenizer>(from_vocab_and_merges(dir), (dir / "merges.txt").string());
-    if (fs::exists(dir / "vocab.txt")) return std::make_unique<HfTokenizer>(from_vocab_txt(dir, config), (dir / "vocab.txt").string());
-    if (fs::exists(dir / "tokenizer.model")) return load_sentencepiece(dir / "tokenizer.model", config);
+    if (present(dir / "vocab.txt")) return std::make_unique<HfTokenizer>(from_vocab_txt(dir, config), (dir / "vocab.txt").string());
+    if (present(dir / "tokenizer.model")) return load_sentencepiece(dir / "tokenizer.model", config);
     throw std::runtime_error(dir.string() + ": no tokenizer (expected tokenizer.json, vocab.json and merges.txt, vocab.txt, "
                              "or tokenizer.model)");
 }
@@ -310,7 +326,7 @@ std::unique_ptr<Tokenizer> load_files(const fs::path& dir, const nlohmann::json&
 std::string mask_token_text(const fs::path& dir, const nlohmann::json& config) {
     const auto field = [](const nlohmann::json& j) { return j.is_object() ? j.value("mask_token", nlohmann::json()) : nlohmann::json(); };
     nlohmann::json named = field(config);
-    if (named.is_null() && fs::exists(dir / "special_tokens_map.json")) named = field(read_json(dir / "special_tokens_map.json"));
+    if (named.is_null() && present(dir / "special_tokens_map.json")) named = field(read_json(dir / "special_tokens_map.json"));
     if (named.is_object()) named = named.value("content", nlohmann::json());
     return named.is_string() ? named.get<std::string>() : "[MASK]";
 }
@@ -319,7 +335,9 @@ std::string mask_token_text(const fs::path& dir, const nlohmann::json& config) {
 
 std::unique_ptr<Tokenizer> Tokenizer::load(const fs::path& dir) {
     const fs::path config_file = dir / "tokenizer_config.json";
-    const nlohmann::json config = fs::exists(config_file) ? read_json(config_file) : nlohmann::json::object();
+    const nlohmann::json config = present(config_file) ? read_json(config_file) : nlohmann::json::object();
+    if (!config.is_object())
+        throw std::runtime_error(config_file.string() + ": expected a JSON object (found " + std::string(config.type_name()) + ")");
     std::unique_ptr<Tokenizer> t = load_files(dir, config);
     // The mask token is one the tokenizer keeps whole; where its text splits into several
     // tokens (GPT-2 reads "[MASK]" as "[", "MA", "SK", "]") the model has none.

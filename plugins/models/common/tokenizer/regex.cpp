@@ -9,10 +9,12 @@ namespace laminar::models {
 
 struct Regex::Code {
     pcre2_code* code = nullptr;
+    std::string pattern;  // as given, for errors
     ~Code() { pcre2_code_free(code); }
 };
 
 Regex::Regex(const std::string& pattern) : code_(std::make_unique<Code>()) {
+    code_->pattern = pattern;
     int error = 0;
     PCRE2_SIZE offset = 0;
     code_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), PCRE2_UTF | PCRE2_UCP,
@@ -40,7 +42,13 @@ std::vector<std::pair<std::size_t, std::size_t>> Regex::find_all(const std::stri
         // The text was checked as UTF-8 when it was decoded.
         const int rc = pcre2_match(code_->code, subject, text.size(), start, PCRE2_NO_UTF_CHECK, match.get(), nullptr);
         if (rc == PCRE2_ERROR_NOMATCH) break;
-        if (rc < 0) throw std::runtime_error("pre-tokenization failed (PCRE2 error " + std::to_string(rc) + ")");
+        if (rc < 0) {  // a resource limit (match limit, JIT stack, heap) on a pattern of the file
+            PCRE2_UCHAR message[256];
+            pcre2_get_error_message(rc, message, sizeof message);
+            throw std::runtime_error("pre-tokenizer pattern " + code_->pattern + " failed on a text of " +
+                                     std::to_string(text.size()) + " bytes (PCRE2 error " + std::to_string(rc) + ": " +
+                                     reinterpret_cast<const char*>(message) + ")");
+        }
         const PCRE2_SIZE* span = pcre2_get_ovector_pointer(match.get());
         if (span[1] == span[0]) {  // an empty match: step over one character
             start = span[0] + 1;
