@@ -74,6 +74,19 @@ class Case(unittest.TestCase):
             f.write(EXPERIMENT.format(model=self.model, layers=layers, extra=extra))
         return path
 
+    def variant(self, name, *edits, data=None):
+        """The hostile experiment with edits: each (old, new) replaces text that must be there;
+        `data` turns the text into the file's bytes (default: UTF-8)."""
+        with open(self.experiment()) as f:
+            text = f.read()
+        for old, new in edits:
+            self.assertIn(old, text)
+            text = text.replace(old, new)
+        path = os.path.join(self.dir, name)
+        with open(path, "wb") as f:
+            f.write(data(text) if data else text.encode())
+        return path
+
     def assertFails(self, result, code, *texts):
         self.assertEqual(result.returncode, code, result.stderr + result.stdout)
         for text in texts:
@@ -507,18 +520,8 @@ class Hygiene(Case):
             self.assertTrue(f.startswith(copy), f)
 
     def test_validate_checks_analyses_against_what_the_extractors_record(self):
-        def variant(name, *edits):
-            with open(self.experiment()) as f:
-                text = f.read()
-            for a, b in edits:
-                self.assertIn(a, text)
-                text = text.replace(a, b)
-            path = os.path.join(self.dir, name)
-            with open(path, "w") as f:
-                f.write(text)
-            return path
         # Known from the plugins alone, so `run` refuses too, before any model is loaded.
-        typo = variant("typo.yaml", ("pairs: [[q, k]]", "pairs: [[q, kk], [m:q, other:k]]"),
+        typo = self.variant("typo.yaml", ("pairs: [[q, k]]", "pairs: [[q, kk], [m:q, other:k]]"),
                        ("- metric: cosine", "- metric: cosine\n    sites: [q, resid_post]"))
         for command in ("validate", "run"):
             r = run(command, typo, "--out", os.path.join(self.dir, "typo.h5")) if command == "run" else run(command, typo)
@@ -527,13 +530,13 @@ class Hygiene(Case):
                              "analyze[2].pairs[1][1]: no model 'other' in this experiment (models: m)")
         self.assertFalse(os.path.exists(os.path.join(self.dir, "typo.h5")))
         # Known from the model folder (config and tokenizer; the weights are not read).
-        heads = variant("heads.yaml", ("sites: [q, k]\n", "sites: [q, k]\n    heads: separate\n"),
+        heads = self.variant("heads.yaml", ("sites: [q, k]\n", "sites: [q, k]\n    heads: separate\n"),
                         ("- metric: cosine", "- metric: cosine\n    sites: [blocks.1.attn.hook_q.head1, blocks.1.attn.hook_q.head2]"),
                         ("analyze:", "  - extractor: hooks\n    hooks: [blocks.0.hook_mlp_out, blocks.0.hook_nothing]\nanalyze:"))
         self.assertFails(run("validate", heads), 2, "analyze[0].sites[1]: no extractor records 'blocks.1.attn.hook_q.head2'",
                          "extract[1].hooks[1]: model 'm' has no hook point 'blocks.0.hook_nothing'")
         self.assertNotIn("head1", run("validate", heads).stderr)
-        layers = variant("layers.yaml", ("layers: [1]", "layers: [1, 2]"))
+        layers = self.variant("layers.yaml", ("layers: [1]", "layers: [1, 2]"))
         self.assertFails(run("validate", layers), 2, "extract[0].layers[1]: layer 2 does not exist: the model has 2 layers")
         self.assertEqual(run("validate", self.experiment()).returncode, 0)
 

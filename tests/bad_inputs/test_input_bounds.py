@@ -15,18 +15,7 @@ WORDS = {"space": ["galaxy", "comet", "moon", "star"], "fruit": ["pear", "grape"
 
 
 class Variant(Case):
-    """The hostile experiment with edits: each (old, new) replaces text that must be there."""
-
-    def variant(self, name, *edits, data=None):
-        with open(self.experiment()) as f:
-            text = f.read()
-        for old, new in edits:
-            self.assertIn(old, text)
-            text = text.replace(old, new)
-        path = os.path.join(self.dir, name)
-        with open(path, "wb") as f:
-            f.write(data(text) if data else text.encode())
-        return path
+    """The hostile experiment with edits (Case.variant), and files beside it."""
 
     def write(self, name, data):
         path = os.path.join(self.dir, name)
