@@ -211,6 +211,12 @@ TEST_CASE("permutation nulls and bootstrap samples shared by 1 to 4 threads are 
         out.push_back(bootstrap(A, B, "spearman", 29, 2, team));
         out.push_back(arma::vectorise(permutation_null(A, labels, 3, Variant::mean_of_blocks, 600, 3, team)));  // 600: 3 batches of 256
         out.push_back(arma::vectorise(permutation_null(A, labels, 3, Variant::pooled, 300, 4, team, row_counts)));  // words of several rows
+        // Exact nulls: every relabelling of 7 words (5040), every labelling of 3 + 3 + 3 words (1680, 7 batches).
+        const arma::uvec seven = arma::regspace<arma::uvec>(0, 6), nine = arma::regspace<arma::uvec>(0, 8);
+        out.push_back(mantel_null(A.submat(seven, seven), B.submat(seven, seven), "corr", relabellings(7, 5040, 9).perms, team));
+        const arma::uvec small_labels = nine / 3;
+        out.push_back(arma::vectorise(permutation_null(A.submat(nine, nine), small_labels, 3, Variant::mean_of_blocks,
+                                                       distinct_labellings_up_to(small_labels, 2000), 0, team, {}, true)));
         return out;
     };
     const auto alone = all(Alone());

@@ -153,8 +153,9 @@ private:
             return;
         }
         if (permutations_ > 0) {  // one side's words relabelled; centring commutes with relabelling
-            const arma::vec inner = permuted_inner_products(a.centred, b.centred, draw_permutations(n, permutations_, seed_), group);
-            write_permutation_test(out, path, linear, inner / (a.norm * b.norm), family);
+            const Relabellings relabelled = relabellings(n, permutations_, seed_);  // all n! when no more than permutations_
+            const arma::vec inner = permuted_inner_products(a.centred, b.centred, relabelled.perms, group);
+            write_permutation_test(out, path, linear, inner / (a.norm * b.norm), family, relabelled.exact);
         }
         if (bootstrap_ > 0) {
             const std::vector<arma::uvec> draws = draw_resamples(n, bootstrap_, seed_ + 1);
@@ -190,4 +191,4 @@ const std::string kSchema = R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", CkaMetric, "cka", "1.1.0", kSchema.c_str())
+LAMINAR_PLUGIN(laminar::Metric, "metric", CkaMetric, "cka", "1.2.0", kSchema.c_str())

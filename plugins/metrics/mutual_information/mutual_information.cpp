@@ -138,13 +138,14 @@ private:
         out.attribute(path, "estimator", estimators_.front());  // the one the p-value tests
         if (permutations_ == 0) return;
         const double observed = first(a, b);
-        const auto perms = draw_permutations(A.n_rows, permutations_, seed_);
-        const arma::vec null = gather_blocks(group, permutations_, [&](std::size_t from, std::size_t to) {
+        const Relabellings relabelled = relabellings(A.n_rows, permutations_, seed_);  // all n! when no more than permutations_
+        const auto& perms = relabelled.perms;
+        const arma::vec null = gather_blocks(group, perms.size(), [&](std::size_t from, std::size_t to) {
             arma::vec v(to - from);
             parallel_for(from, to, [&](std::size_t p) { v(p - from) = first(a, upper(B.submat(perms[p], perms[p]))); });
             return v;
         });
-        write_permutation_test(out, path, observed, null, family);  // as rsa and cka: p, null mean and sd
+        write_permutation_test(out, path, observed, null, family, relabelled.exact);  // as rsa and cka: p, null mean and sd
         out.attribute(path, "permutations", static_cast<int64_t>(permutations_));
         out.attribute(path, "seed", static_cast<int64_t>(seed_));
     }
@@ -196,4 +197,4 @@ const std::string kSchema = R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", MutualInformation, "mutual_information", "1.1.0", kSchema.c_str())
+LAMINAR_PLUGIN(laminar::Metric, "metric", MutualInformation, "mutual_information", "1.2.0", kSchema.c_str())

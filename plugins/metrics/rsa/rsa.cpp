@@ -240,7 +240,10 @@ private:
     /// The Mantel p-value (seed) and the bootstrap interval (seed + 1) of the comparison r of A and B.
     void test_and_interval(const arma::mat& A, const arma::mat& B, double r, const std::string& path, std::uint64_t seed,
                            ResultSink& out, CorrectedPValues<ResultSink>& family, const Team& group) const {
-        if (permutations_ > 0) write_permutation_test(out, path, r, mantel_null(A, B, method_, permutations_, seed, group), family);
+        if (permutations_ > 0) {  // every relabelling when there are no more than permutations_ (n! <= permutations_)
+            const Relabellings relabelled = relabellings(A.n_rows, permutations_, seed);
+            write_permutation_test(out, path, r, mantel_null(A, B, method_, relabelled.perms, group), family, relabelled.exact);
+        }
         if (bootstrap_ > 0) write_interval(out, path, bootstrap(A, B, method_, bootstrap_, seed + 1, group), ci_);
     }
 };
@@ -270,4 +273,4 @@ const std::string kSchema = R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", RsaMetric, "rsa", "2.1.0", kSchema.c_str())
+LAMINAR_PLUGIN(laminar::Metric, "metric", RsaMetric, "rsa", "2.2.0", kSchema.c_str())

@@ -75,16 +75,22 @@ public:
             out.attribute(path, "seed", static_cast<int64_t>(seed_));
             out.attribute(path, "n_words", static_cast<int64_t>(words.n));  // the unit the null relabels
             if (permutations_ == 0 || degenerate) return;
-            const arma::mat null = permutation_null(S.sums, labels, k, variant_, permutations_, seed_, group, S.row_counts);
+            // Few words: every distinct labelling once (the exact null) rather than random repeats.
+            const std::size_t distinct = distinct_labellings_up_to(labels, permutations_);
+            const bool exact = distinct > 0;
+            const std::size_t count = exact ? distinct : permutations_;
+            const arma::mat null = permutation_null(S.sums, labels, k, variant_, count, seed_, group, S.row_counts, exact);
             const arma::vec overall = null.col(0);
-            const double p = p_greater(overall, index);
+            const double p = p_greater(overall, index, exact);
             out.attribute(path, "p_value", p);
             p_values.add(path, p);
             out.attribute(path, "null_mean", arma::mean(overall));
             out.attribute(path, "null_sd", arma::stddev(overall));
-            out.write(path + "/null", {static_cast<int64_t>(permutations_)}, {overall.begin(), overall.end()});
+            out.attribute(path, "exact", static_cast<int64_t>(exact));
+            out.attribute(path, "n_permutations_used", static_cast<int64_t>(count));
+            out.write(path + "/null", {static_cast<int64_t>(count)}, {overall.begin(), overall.end()});
             std::vector<double> per_p(k);
-            for (arma::uword c = 0; c < k; ++c) per_p[c] = p_greater(null.col(c + 1), per(c));
+            for (arma::uword c = 0; c < k; ++c) per_p[c] = p_greater(null.col(c + 1), per(c), exact);
             out.write(path + "/per_category_p", {static_cast<int64_t>(k)}, per_p);
             out.axes(path + "/per_category_p", {Axis::categories});
         });
@@ -139,4 +145,4 @@ const std::string kSchema = R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", SelectivityMetric, "selectivity", "1.3.0", kSchema.c_str())
+LAMINAR_PLUGIN(laminar::Metric, "metric", SelectivityMetric, "selectivity", "1.4.0", kSchema.c_str())

@@ -13,6 +13,7 @@
 #include "laminar/analysis/correction.hpp"
 #include "laminar/analysis/matrices.hpp"
 #include "laminar/analysis/parallel.hpp"
+#include "laminar/analysis/permutation.hpp"
 #include "laminar/analysis/team_work.hpp"
 
 namespace laminar::analysis {
@@ -52,20 +53,6 @@ inline arma::mat unit_second_moment(const arma::mat& D, const std::string& metho
     const arma::mat G = second_moment(d);
     const double norm = arma::norm(G, "fro");
     return norm > 0 ? arma::mat(G / norm) : arma::mat(G.n_rows, G.n_cols, arma::fill::value(arma::datum::nan));
-}
-
-/// Random permutations of 0..n-1, drawn up front from one seeded generator so that the
-/// results do not depend on how the work is split across threads.
-inline std::vector<arma::uvec> draw_permutations(arma::uword n, std::size_t count, std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    std::vector<arma::uword> perm(n);
-    std::iota(perm.begin(), perm.end(), 0);
-    std::vector<arma::uvec> out(count);
-    for (auto& p : out) {
-        std::shuffle(perm.begin(), perm.end(), rng);
-        p = arma::uvec(perm);
-    }
-    return out;
 }
 
 /// sum over all i, j of A(i, j) B(perm i, perm j) for each permutation: the Frobenius inner
@@ -108,13 +95,13 @@ inline bool degenerate_resample(const arma::uvec& idx) {
     return arma::uvec(arma::unique(idx)).n_elem < 3;
 }
 
-/// Mantel test: the comparison of A with B under `permutations` random relabellings of B's
-/// stimuli (rows and columns together). Returns the null distribution. The permutations are
-/// drawn first; each member of `team` computes a block of them.
+/// Mantel test: the comparison of A with B under each relabelling `perms` of B's stimuli (rows
+/// and columns together; relabellings() gives all of them, or random ones). Returns the null
+/// distribution, one value per relabelling; each member of `team` computes a block of them.
 inline arma::vec mantel_null(const arma::mat& A, const arma::mat& B, const std::string& method,
-                             std::size_t permutations, std::uint64_t seed, const Team& team = Alone()) {
+                             const std::vector<arma::uvec>& perms, const Team& team = Alone()) {
     const arma::uword n = A.n_rows;
-    const std::vector<arma::uvec> perms = draw_permutations(n, permutations, seed);
+    const std::size_t permutations = perms.size();
     if (method == "tau-a") {  // no shortcut: recompute on the permuted triangle
         const arma::vec a = upper(A);
         return gather_blocks(team, permutations, [&](std::size_t first, std::size_t last) {
@@ -142,6 +129,12 @@ inline arma::vec mantel_null(const arma::mat& A, const arma::mat& B, const std::
         });
         return null;
     });
+}
+
+/// The Mantel null under `permutations` random relabellings drawn from `seed`.
+inline arma::vec mantel_null(const arma::mat& A, const arma::mat& B, const std::string& method,
+                             std::size_t permutations, std::uint64_t seed, const Team& team = Alone()) {
+    return mantel_null(A, B, method, draw_permutations(A.n_rows, permutations, seed), team);
 }
 
 /// One bootstrap sample: the comparison of A and B on the pairs of distinct stimuli among `idx`
@@ -206,15 +199,18 @@ inline double quantile(arma::vec values, double p) {
     return (1 - w) * values(k - 1) + w * values(k);
 }
 
-/// The one-sided permutation test of `observed` against its null distribution: p_value =
-/// (1 + #{null >= observed}) / (1 + permutations), null_mean, null_sd; p joins `family`.
+/// The one-sided permutation test of `observed` against its null distribution: p_value
+/// (permutation_p_value: ties counted; `exact` when the null holds every relabelling), null_mean,
+/// null_sd, exact (1 or 0) and n_permutations_used (the null's size: n! when exact); p joins
+/// `family`.
 inline void write_permutation_test(ResultSink& out, const std::string& path, double observed, const arma::vec& null,
-                                   CorrectedPValues<ResultSink>& family) {
-    // (NaN observed: no comparison is true of it, and it would pass for the smallest p)
-    const double p = std::isnan(observed) ? arma::datum::nan : (1.0 + arma::accu(null >= observed)) / (1.0 + null.n_elem);
+                                   CorrectedPValues<ResultSink>& family, bool exact = false) {
+    const double p = permutation_p_value(null, observed, exact);
     out.attribute(path, "p_value", p);
     out.attribute(path, "null_mean", arma::mean(null));
     out.attribute(path, "null_sd", arma::stddev(null));
+    out.attribute(path, "exact", static_cast<int64_t>(exact));
+    out.attribute(path, "n_permutations_used", static_cast<int64_t>(null.n_elem));
     family.add(path, p);
 }
 

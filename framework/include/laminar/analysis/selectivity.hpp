@@ -9,6 +9,7 @@
 // word_sums() folds a row-level similarity matrix into one over words.
 #pragma once
 
+#include <algorithm>
 #include <armadillo>
 #include <cmath>
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include <utility>
 
 #include "laminar/analysis/matrices.hpp"
+#include "laminar/analysis/permutation.hpp"
 #include "laminar/analysis/team_work.hpp"
 #include "laminar/types.hpp"
 
@@ -152,12 +154,14 @@ inline double selectivity(const Blocks& b, Variant variant, arma::vec* per_categ
 /// Selectivity under `permutations` shuffles of the units' labels (the number of units of each
 /// category kept; a unit takes all its rows, `row_counts`, with it). Labels are shuffled with a
 /// seeded std::mt19937_64, and T L is computed for a batch of shuffles at a time as one matrix
-/// product. Row p of the result: overall index, then per category. The members of `team`
-/// share the batches: each draws every shuffle in order (cheap beside the products) and
-/// multiplies its own block of batches, the same products one process makes.
+/// product. `exact`: instead, every distinct labelling once (`permutations` must be their
+/// number, distinct_labellings_up_to()), in lexicographic order from the sorted labels, the
+/// observed one among them. Row p of the result: overall index, then per category. The members
+/// of `team` share the batches: each draws every shuffle in order (cheap beside the products)
+/// and multiplies its own block of batches, the same products one process makes.
 inline arma::mat permutation_null(const arma::mat& T, const arma::uvec& labels, arma::uword k, Variant variant,
                                   std::size_t permutations, std::uint64_t seed, const Team& team = Alone(),
-                                  const arma::vec& row_counts = {}) {
+                                  const arma::vec& row_counts = {}, bool exact = false) {
     const arma::uword n = labels.n_elem;
     const arma::vec diag = T.diag();
     const std::size_t batch = std::max<std::size_t>(1, std::min<std::size_t>(256, (1u << 26) / (n * k + 1)));
@@ -166,13 +170,19 @@ inline arma::mat permutation_null(const arma::mat& T, const arma::uvec& labels, 
     const arma::vec rows = gather_blocks(team, batches, [&](std::size_t first, std::size_t last) {
         std::mt19937_64 rng(seed);
         std::vector<arma::uword> shuffled(labels.begin(), labels.end());
+        if (exact) std::sort(shuffled.begin(), shuffled.end());
         arma::vec out((last - first) * width, arma::fill::value(arma::datum::nan));
         for (std::size_t b = 0; b < last; ++b) {
             const std::size_t count = std::min(batch, permutations - b * batch);
             std::vector<arma::uvec> drawn(count);
             for (auto& d : drawn) {
-                std::shuffle(shuffled.begin(), shuffled.end(), rng);
-                d = arma::uvec(shuffled);
+                if (exact) {
+                    d = arma::uvec(shuffled);
+                    std::next_permutation(shuffled.begin(), shuffled.end());
+                } else {
+                    std::shuffle(shuffled.begin(), shuffled.end(), rng);
+                    d = arma::uvec(shuffled);
+                }
             }
             if (b < first) continue;
             arma::mat L(n, k * count, arma::fill::zeros);
@@ -193,11 +203,10 @@ inline arma::mat permutation_null(const arma::mat& T, const arma::uvec& labels, 
     return arma::mat(arma::reshape(rows.head(permutations * (k + 1)), k + 1, permutations).t());
 }
 
-/// One-sided permutation p-value (H1: observed is larger), never 0: (1 + #{null >= observed}) / (1 + N).
-/// NaN for a NaN observation (no comparison is true of it: it would pass for the smallest p).
-inline double p_greater(const arma::vec& null, double observed) {
-    if (std::isnan(observed)) return arma::datum::nan;
-    return (1.0 + static_cast<double>(arma::accu(null >= observed))) / (1.0 + null.n_elem);
+/// One-sided permutation p-value (H1: observed is larger), ties counted: permutation_p_value()
+/// (`exact`: the null holds every distinct labelling once).
+inline double p_greater(const arma::vec& null, double observed, bool exact = false) {
+    return permutation_p_value(null, observed, exact);
 }
 
 }  // namespace laminar::analysis
