@@ -1,7 +1,8 @@
 """rsatoolbox's definitions transcribed in numpy (rsatoolbox is not packaged here): calc_rdm
-(rdm/calc.py), compare (rdm/compare.py), pool_rdm (util/inference_util.py) and
-boot_noise_ceiling (inference/noise_ceiling.py), written the way rsatoolbox computes them
-(indicator matrices for the whitened comparisons), not the way laminar does."""
+(rdm/calc.py), compare (rdm/compare.py), pool_rdm (util/inference_util.py),
+boot_noise_ceiling (inference/noise_ceiling.py) and eval_fixed (inference/evaluate.py),
+written the way rsatoolbox computes them (indicator matrices for the whitened comparisons), not
+the way laminar does."""
 import numpy as np
 from scipy import stats
 from scipy.spatial.distance import pdist, squareform
@@ -126,6 +127,12 @@ def boot_noise_ceiling(vectors, method):
     lower = [compare(pool_rdm(vectors[:s] + vectors[s + 1:], method), vectors[s], method) for s in range(len(vectors))]
     upper = [compare(everyone, vectors[s], method) for s in range(len(vectors))]
     return np.mean(lower), np.mean(upper)
+
+
+def eval_fixed(model, vectors, method):
+    """rsatoolbox.inference.eval_fixed's evaluation of one model: the mean over the subjects of
+    compare(model, subject) (its Result's mean over the last axis)."""
+    return np.mean([compare(model, v, method) for v in vectors])
 
 
 def square(v):

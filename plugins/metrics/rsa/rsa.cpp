@@ -8,7 +8,9 @@
 // under `hypotheses:` and paired as `hypothesis:NAME`: the category model (0 within a
 // category, 1 between, as rsatoolbox writes it) or an RDM from a file. With contexts kept,
 // `noise_ceiling: true` gives each compared space the bounds of rsatoolbox's
-// boot_noise_ceiling, its contexts as the subjects.
+// boot_noise_ceiling, its contexts as the subjects, and each pair the number those bounds
+// bound: rsatoolbox's eval_fixed, the mean over the first space's contexts of the comparison
+// of the other side's RDM with that context's own RDM (`r_subjects`).
 #include <algorithm>
 #include <filesystem>
 #include <cmath>
@@ -110,6 +112,7 @@ public:
             // Within one category the category model is flat: nothing to compare there.
             const bool flat = hypothesis && hypotheses_.at(parse_space(hook_b).what) == "category";
             compare_rdms(A, B, path, flat, labels, names, item_out, overall, within, group);
+            if (noise_ceiling_) write_fit_to_subjects(in, model_a, hook_a, conditions, B, path, item_out);
         });
         overall.write(out);
         within.write(out);
@@ -189,20 +192,53 @@ private:
         return it->second;
     }
 
-    /// Bounds of the noise ceiling of one space, its contexts as subjects.
-    void write_noise_ceiling(const std::vector<arma::mat>& contexts, const std::string& path, ResultSink& out) const {
-        std::vector<arma::vec> subjects;
-        bool finite = true;
-        for (const auto& D : contexts) {
-            subjects.push_back(upper(D));
-            finite = finite && subjects.back().is_finite();
-        }
-        const auto [low, high] = finite ? noise_ceiling(subjects, method_) : std::make_pair(arma::datum::nan, arma::datum::nan);
+    /// The subjects of a space's noise ceiling: each context's own RDM (upper triangle), from that
+    /// context's rows alone; for crossnobis its euclidean RDM (space_rdms: one pattern per word
+    /// and context cannot be cross-validated).
+    static std::vector<arma::vec> subjects(const std::vector<arma::mat>& contexts) {
+        std::vector<arma::vec> out;
+        for (const auto& D : contexts) out.push_back(upper(D));
+        return out;
+    }
+
+    static bool all_finite(const std::vector<arma::vec>& subjects) {
+        return std::all_of(subjects.begin(), subjects.end(), [](const arma::vec& v) { return v.is_finite(); });
+    }
+
+    /// What the subjects are: each context's RDM of the measure asked (crossnobis: euclidean).
+    std::string subject_rdm() const { return rdm_ == "crossnobis" ? "euclidean" : rdm_; }
+
+    /// The bounds of the noise ceiling (rsatoolbox's boot_noise_ceiling) over `subjects`, on `path`.
+    void write_bounds(const std::vector<arma::vec>& subjects, const std::string& path, ResultSink& out) const {
+        const auto [low, high] = all_finite(subjects) ? noise_ceiling(subjects, method_) : std::make_pair(arma::datum::nan, arma::datum::nan);
         out.attribute(path, "noise_ceiling_low", low);
         out.attribute(path, "noise_ceiling_high", high);
         out.attribute(path, "noise_ceiling_subjects", static_cast<int64_t>(subjects.size()));
+        out.attribute(path, "noise_ceiling_rdm", subject_rdm());
+    }
+
+    /// Bounds of the noise ceiling of one space, its contexts as subjects.
+    void write_noise_ceiling(const std::vector<arma::mat>& contexts, const std::string& path, ResultSink& out) const {
+        write_bounds(subjects(contexts), path, out);
         out.attribute(path, "method", method_);
         out.attribute(path, "rdm", rdm_);
+    }
+
+    /// The number a noise ceiling bounds, as rsatoolbox's eval_fixed computes it: `r_subjects`,
+    /// the mean over side a's contexts (the subjects) of the comparison of B (the other side's
+    /// RDM over every context, or the hypothesis) with that context's own RDM. r compares B with
+    /// a's RDM over all contexts, whose noise is averaged down: another scale than the ceiling's,
+    /// which describes single contexts, and r can exceed it. The bounds of a's ceiling are
+    /// written beside r_subjects. (The contexts' RDMs are computed again here: kept for every
+    /// space they would weigh 80 MB each at 1,000 words and 20 contexts.)
+    void write_fit_to_subjects(const ActivationSource& in, const std::string& model, const std::string& hook, const Conditions& c,
+                               const arma::mat& B, const std::string& path, ResultSink& out) const {
+        const std::vector<arma::vec> subs = subjects(space_rdms(as_columns(in.read(model, hook)), c, rdm_, true).contexts);
+        const arma::vec b = upper(B);
+        double sum = 0;
+        for (const auto& s : subs) sum += finite_compare(s, b, method_);
+        out.attribute(path, "r_subjects", sum / double(subs.size()));
+        write_bounds(subs, path, out);
     }
 
     void compare_rdms(const arma::mat& A, const arma::mat& B, const std::string& path, bool flat,
@@ -257,7 +293,7 @@ const std::string kSchema = R"json({
     "method": {"enum": ["corr", "pearson", "spearman", "tau-a", "rho-a", "cosine", "corr_cov", "cosine_cov"],
                "description": "how two RDMs are compared, as rsatoolbox's compare (default corr; pearson is corr)"},
     "grid": )json" + std::string(kGridSchema) + R"json(,
-    "noise_ceiling": {"type": "boolean", "description": "with contexts kept: each space's noise ceiling, its contexts as subjects"},
+    "noise_ceiling": {"type": "boolean", "description": "with contexts kept: each space's noise ceiling, its contexts as subjects, and each pair's r_subjects, the number it bounds (rsatoolbox's eval_fixed)"},
     "permutations": {"type": "integer", "minimum": 0, "maximum": 1000000, "description": "Mantel permutations (0: no p-value)"},
     "bootstrap": {"type": "integer", "minimum": 0, "maximum": 1000000, "description": "bootstrap samples over stimuli (0: no interval)"},
     "ci": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},

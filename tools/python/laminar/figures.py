@@ -188,7 +188,8 @@ def _noise_ceilings(run):
         table = run.table(name) if metric == "rsa" else pd.DataFrame()
         if "noise_ceiling_low" not in table:
             continue
-        table = table[table["noise_ceiling_low"].notna() & table["layer"].notna()]
+        # A space's own ceiling (its <hook> group), not the copies beside each pair's r_subjects.
+        table = table[table["noise_ceiling_low"].notna() & table["layer"].notna() & ~table["site"].astype(str).str.contains("~")]
         for (model, site), rows in table.groupby(["model", "site"], sort=False):
             out.append((f"noise ceiling {model} {site}" + ("" if name == metric else f" ({name})"), model, rows))
     return out
