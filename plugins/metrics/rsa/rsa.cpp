@@ -268,19 +268,32 @@ private:
             // Its own test: the category's words relabelled among themselves, resampled among themselves.
             const arma::uvec words = arma::find(labels == c);
             if (!std::isnan(rc))
-                test_and_interval(A.submat(words, words), B.submat(words, words), rc, sub, seed_ + 2 + 2 * c, out, within, group);
+                test_and_interval(A.submat(words, words), B.submat(words, words), rc, sub, seed_ + 2 + 2 * c, out, within, group, true);
         }
-        if (!std::isnan(r)) test_and_interval(A, B, r, path, seed_, out, overall, group);
+        if (!std::isnan(r)) test_and_interval(A, B, r, path, seed_, out, overall, group, false);
     }
 
-    /// The Mantel p-value (seed) and the bootstrap interval (seed + 1) of the comparison r of A and B.
+    /// The Mantel p-value (seed) and the bootstrap interval (seed + 1) of the comparison r of A and
+    /// B. Over fewer than kMinIntervalWords words the bootstrap overstates the spread: within a
+    /// category no interval is given; over the whole design (rarely so small) it is, with a warning.
     void test_and_interval(const arma::mat& A, const arma::mat& B, double r, const std::string& path, std::uint64_t seed,
-                           ResultSink& out, CorrectedPValues<ResultSink>& family, const Team& group) const {
+                           ResultSink& out, CorrectedPValues<ResultSink>& family, const Team& group, bool category) const {
         if (permutations_ > 0) {  // every relabelling when there are no more than permutations_ (n! <= permutations_)
             const Relabellings relabelled = relabellings(A.n_rows, permutations_, seed);
             write_permutation_test(out, path, r, mantel_null(A, B, method_, relabelled.perms, group), family, relabelled.exact);
         }
-        if (bootstrap_ > 0) write_interval(out, path, bootstrap(A, B, method_, bootstrap_, seed + 1, group), ci_);
+        if (bootstrap_ == 0) return;
+        if (A.n_rows < kMinIntervalWords) {
+            const std::string why = std::to_string(A.n_rows) + " words, fewer than " + std::to_string(kMinIntervalWords) +
+                                    ": resampling so few words with replacement overstates the spread of r (bootstrap SD "
+                                    "1.2 to 1.5 times the true one in simulation)";
+            if (category) {
+                out.warn(path + ": no bootstrap interval: " + why);
+                return;
+            }
+            out.warn(path + ": the bootstrap interval is too wide: " + why);
+        }
+        write_interval(out, path, bootstrap(A, B, method_, bootstrap_, seed + 1, group), ci_);
     }
 };
 
@@ -295,7 +308,7 @@ const std::string kSchema = R"json({
     "grid": )json" + std::string(kGridSchema) + R"json(,
     "noise_ceiling": {"type": "boolean", "description": "with contexts kept: each space's noise ceiling, its contexts as subjects, and each pair's r_subjects, the number it bounds (rsatoolbox's eval_fixed)"},
     "permutations": {"type": "integer", "minimum": 0, "maximum": 1000000, "description": "Mantel permutations (0: no p-value)"},
-    "bootstrap": {"type": "integer", "minimum": 0, "maximum": 1000000, "description": "bootstrap samples over stimuli (0: no interval)"},
+    "bootstrap": {"type": "integer", "minimum": 0, "maximum": 1000000, "description": "bootstrap samples over words (0: no interval; none within a category of fewer than 10 words)"},
     "ci": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
     "seed": {"type": "integer", "minimum": 0},
     "align": )json" + std::string(kAlignSchema) + R"json(,
