@@ -4,7 +4,8 @@ numpy's enumeration of every relabelling, on run files of designed activations.
 * Two identical spaces, two categories of 6 words (720 relabellings each, fewer than the 10,000
   permutations asked): the within-category Mantel test is exact (`exact` 1, 720 relabellings)
   and p = #ties / 720: 1 / 720 for 6 generic words, 8 / 720 for 3 pairs of identical words.
-  Before, 10,000 random draws dropped the identity's ties: p = 0.0007 < 1 / 720.
+  Before, 10,000 random draws dropped the identity's ties: p = 1 / 10001 for the generic words
+  (the issue: 0.0007), both below 1 / 720.
 * Six words in all: rsa, cka, mutual_information (binned: ties everywhere) and selectivity are
   exact, and each p equals numpy's count over all 720 relabellings (selectivity: the 20 distinct
   labellings) of the values reaching the observed one.
