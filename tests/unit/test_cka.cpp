@@ -141,7 +141,7 @@ TEST_CASE("cka: the jackknife interval covers the population CKA at its level, t
     const int seeds = 300;
     // Issue 23's design: 30 words, 32 dimensions, a weak shared signal.
     const Design issue(30, 32, 4, 0.3, rng);
-    const Coverage c = coverage(issue, seeds, 500, 11);
+    const Coverage c = coverage(issue, seeds, 200, 11);
     MESSAGE("n = 30, d = 32, population CKA " << issue.population_cka() << ": jackknife " << c.jackknife
             << ", 1.1.0 bootstrap " << c.biased_bootstrap << " (wholly above its estimate in " << c.above_estimate
             << "), distinct-stimuli unbiased bootstrap " << c.distinct_bootstrap);
@@ -152,7 +152,7 @@ TEST_CASE("cka: the jackknife interval covers the population CKA at its level, t
     // Many words, a low-dimensional signal: the words' own variation dominates, and the
     // distinct-stimuli bootstrap (a subsample of ~0.63 n) is too narrow.
     const Design many(100, 16, 2, 0.7, rng);
-    const Coverage m = coverage(many, seeds, 500, 12);
+    const Coverage m = coverage(many, seeds, 200, 12);
     MESSAGE("n = 100, d = 16, population CKA " << many.population_cka() << ": jackknife " << m.jackknife
             << ", 1.1.0 bootstrap " << m.biased_bootstrap << ", distinct-stimuli unbiased bootstrap " << m.distinct_bootstrap);
     CHECK(m.jackknife >= 0.90);
