@@ -2,7 +2,7 @@
 and every statistic that asks whether words of a category are alike must treat the word, not the
 row, as what is exchanged: selectivity leaves out the pairs of one word's contexts and its null
 relabels whole words; rsa, cka and mutual_information compare the words' mean patterns, so that
-their permutations and bootstraps move words.
+their permutations and bootstraps (cka: its jackknife) move words.
 
 * Calibration: 200 seeds of random activations (no category and no shared structure between the
   two spaces, but the strong word and context effects of real models: a word's contexts are much
@@ -178,7 +178,7 @@ class RandomActivations(unittest.TestCase):
         cls.balanced = analyze(cls.dir, "balanced", balanced[0], balanced[1], null_and_planted(rng, balanced),
                                balanced[2], f"""  - {{metric: selectivity, sites: [q], permutations: {PERMUTATIONS}, seed: 1}}
   - {{metric: rsa, pairs: [[q, k]], permutations: {PERMUTATIONS}, bootstrap: 0, seed: 2}}
-  - {{metric: cka, pairs: [[q, k]], permutations: {PERMUTATIONS}, bootstrap: 0, seed: 3}}
+  - {{metric: cka, pairs: [[q, k]], permutations: {PERMUTATIONS}, bootstrap: 1000, seed: 3}}
   - {{metric: mutual_information, pairs: [[q, k]], estimators: [binned], permutations: {PERMUTATIONS}, seed: 4}}""")
         # Sentences from a file: each word in 1 to 6 contexts of its own (each category the same counts).
         uneven = design([1, 4, 2, 6, 3, 5, 5, 1, 6, 2, 4, 3, 3, 6, 1, 5, 2, 4], shared_contexts=False)
@@ -208,6 +208,21 @@ class RandomActivations(unittest.TestCase):
                 print(f"\n  {label}: {SEEDS} seeds, KS p = {ks.pvalue:.3g}, share p <= 0.05: {np.mean(p <= 0.05):.3f}",
                       file=sys.stderr)
                 self.assertGreater(ks.pvalue, KS_LEVEL)
+
+    def test_cka_of_independent_spaces_counts_words_and_its_interval_holds_zero(self):
+        """Issue 23, item 1: two independent spaces with contexts kept (18 words x 5 shared
+        contexts) got p = 0.0005 and an interval [0.54, 0.66] when cka permuted and resampled rows
+        (before 1.1.0); `n` said 90. Here `n` is 18 (words) in every sample, the
+        p-values are uniform (test_p_values_on_random_activations_are_uniform), and the interval
+        (the jackknife's over words, of the population CKA, 0 here) holds 0 in at least 90 % of
+        the 200 samples (a calibrated 95 % interval's share has sd 0.015)."""
+        groups = [self.balanced[f"results/cka/m/blocks.{l}.attn.hook_q~blocks.{l}.attn.hook_k"] for l in range(SEEDS)]
+        self.assertEqual({g.attrs["n"] for g in groups}, {18})
+        holds_zero = np.mean([g.attrs["ci_low"] <= 0 for g in groups])
+        print(f"\n  cka of independent spaces: the interval holds 0 in {holds_zero:.3f} of {SEEDS}; median cka "
+              f"{np.median([g.attrs['cka'] for g in groups]):.3f}, cka_unbiased {np.median([g.attrs['cka_unbiased'] for g in groups]):.3f}, "
+              f"ci_high {np.median([g.attrs['ci_high'] for g in groups]):.3f}", file=sys.stderr)
+        self.assertGreaterEqual(holds_zero, 0.90)
 
     def test_planted_structure_is_found(self):
         planted = range(SEEDS, SEEDS + PLANTED)
@@ -324,9 +339,10 @@ class SmallDesign(unittest.TestCase):
 
     def test_permutations_and_bootstraps_move_words(self):
         """The null's mean and sd: those of all 720 permutations of the words (fewer than the 3,000
-        asked: every one of them once, issue 23); the
+        asked: every one of them once, issue 23); rsa's
         bootstrap interval's ends (min and max of 20 samples at ci 0.95) are the values of
-        samples of words drawn with replacement (all 462 multisets listed)."""
+        samples of words drawn with replacement (all 462 multisets listed). (cka's interval is a
+        jackknife over the words: test_cka_interval_is_the_jackknife_over_words.)"""
         x, y = self.means["q"], self.means["k"]
         a, b = 1 - cosine(x), 1 - cosine(y)
         ka, kb = ref.gram_linear(x), ref.gram_linear(y)
@@ -352,12 +368,41 @@ class SmallDesign(unittest.TestCase):
 
         samples = [np.array(s) for s in itertools.combinations_with_replacement(range(6), 6)]
         with np.errstate(invalid="ignore"):  # one word drawn six times: no variance, NaN (as laminar's)
-            boots = {"rsa": np.array([rsa_sample(s) for s in samples]),
-                     "cka": np.array([ref.cka(ka[np.ix_(s, s)], kb[np.ix_(s, s)]) for s in samples])}
+            boots = {"rsa": np.array([rsa_sample(s) for s in samples])}
         for analysis, values in boots.items():
             g = self.f[f"results/{analysis}/m/blocks.0.attn.hook_q~blocks.0.attn.hook_k"]
             for end in ("ci_low", "ci_high"):
                 self.assertTrue(np.any(np.isclose(values, g.attrs[end], rtol=RTOL, atol=0)), (analysis, end))
+
+    def test_cka_interval_is_the_jackknife_over_words(self):
+        """Issue 23, item 2: cka's interval is of the population CKA that `cka_unbiased`
+        estimates, the jackknife's over the words: the unbiased CKA of the words' mean patterns with
+        each word left out (numpy, from the paper's functions), se^2 = (n-1)/n sum (value_i -
+        mean)^2, cka_unbiased +- t(n-1, 0.975) se, cut to [0, 1] where the population CKA lies (here
+        the upper end: 6 words give a wide interval). (cka 1.1.0 wrote the percentile bootstrap of
+        the biased CKA, whose resamples repeat words; in simulation it never covered the
+        population CKA: tests/unit/test_cka.cpp.)"""
+        g = self.f["results/cka/m/blocks.0.attn.hook_q~blocks.0.attn.hook_k"]
+        ka, kb = ref.gram_linear(self.means["q"]), ref.gram_linear(self.means["k"])
+        loo = []
+        for i in range(6):
+            keep = np.delete(np.arange(6), i)
+            loo.append(ref.cka(ka[np.ix_(keep, keep)], kb[np.ix_(keep, keep)], debiased=True))
+        loo = np.array(loo)
+        se = np.sqrt(5 / 6 * np.sum((loo - loo.mean()) ** 2))
+        t = stats.t.ppf(0.975, 5)
+        unbiased = ref.cka(ka, kb, debiased=True)
+        self.assertEqual((g.attrs["ci_of"], g.attrs["ci_method"], g.attrs["ci_level"]), ("cka_unbiased", "jackknife", 0.95))
+        # laminar's leave-one-out values come from one pass of sums over double-centred Gram
+        # matrices, numpy's from each submatrix: they agree to 1e-9 (float64 rounding of the
+        # sums of the words' large common offset), not to the last digit.
+        np.testing.assert_allclose(g.attrs["ci_se"], se, rtol=1e-9)
+        expected = np.clip([unbiased - t * se, unbiased + t * se], 0, 1)
+        self.assertEqual(expected[1], 1)  # the cut is exercised
+        np.testing.assert_allclose([g.attrs["ci_low"], g.attrs["ci_high"]], expected, rtol=1e-9, atol=1e-9)
+        self.assertLessEqual(g.attrs["ci_low"], g.attrs["cka_unbiased"])
+        self.assertLessEqual(g.attrs["cka_unbiased"], g.attrs["ci_high"])
+        self.assertNotIn("n_bootstrap_used", g.attrs)  # no bootstrap samples were drawn
 
 
 # --- random GPT-2 models: the issue's design ---------------------------------------------------------

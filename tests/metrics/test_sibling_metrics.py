@@ -11,6 +11,7 @@ import unittest
 
 import h5py
 import numpy as np
+from scipy import stats
 from sklearn.feature_selection import mutual_info_classif, mutual_info_regression
 
 import kornblith_cka as ref
@@ -113,7 +114,7 @@ class Siblings(unittest.TestCase):
             self.assertAlmostEqual(g.attrs["cka_rbf"], ref.cka(ref.gram_rbf(x, 0.5), ref.gram_rbf(y, 0.5)), delta=1e-10)
             self.assertEqual(g.attrs["layer"], int(a.split(".")[1]))  # described by the host like rsa pairs
 
-    def test_cka_permutation_null_and_bootstrap_agree_with_numpys_own(self):
+    def test_cka_permutation_null_and_jackknife_interval_agree_with_numpys_own(self):
         rng = np.random.default_rng(0)
         a, b = "blocks.2.hook_resid_post", "blocks.2.attn.hook_q"
         g = self.f[f"results/cka/m/{a}~{b}"]
@@ -126,10 +127,16 @@ class Siblings(unittest.TestCase):
         self.assertAlmostEqual(g.attrs["null_sd"], null.std(), delta=0.15 * null.std())
         p = (1 + np.sum(null >= g.attrs["cka"])) / 2001
         self.assertLess(abs(g.attrs["p_value"] - p), 0.02 + 3 * np.sqrt(p * (1 - p) / 2000))
-        boot = [ref.cka(ref.gram_linear(x[i]), ref.gram_linear(y[i])) for i in (rng.integers(0, n, n) for _ in range(500))]
-        low, high = np.quantile(boot, [0.025, 0.975])
-        self.assertAlmostEqual(g.attrs["ci_low"], low, delta=0.05)
-        self.assertAlmostEqual(g.attrs["ci_high"], high, delta=0.05)
+        # The interval (issue 23): the jackknife's of the population CKA that cka_unbiased
+        # estimates, each word left out, cut to [0, 1].
+        kx, ky = ref.gram_linear(x), ref.gram_linear(y)
+        loo = np.array([ref.cka(kx[np.ix_(k, k)], ky[np.ix_(k, k)], debiased=True)
+                        for k in (np.delete(np.arange(n), i) for i in range(n))])
+        se = np.sqrt((n - 1) / n * np.sum((loo - loo.mean()) ** 2))
+        half = stats.t.ppf(0.975, n - 1) * se
+        self.assertEqual(g.attrs["ci_of"], "cka_unbiased")
+        self.assertAlmostEqual(g.attrs["ci_low"], max(0, g.attrs["cka_unbiased"] - half), delta=1e-9)
+        self.assertAlmostEqual(g.attrs["ci_high"], min(1, g.attrs["cka_unbiased"] + half), delta=1e-9)
         self.assertIn("p_value_corrected", g.attrs)
 
     def test_cka_grid_is_every_layer_against_every_layer(self):
