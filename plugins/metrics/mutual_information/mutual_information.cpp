@@ -196,4 +196,4 @@ const std::string kSchema = R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", MutualInformation, "mutual_information", "1.1.0", kSchema.c_str())
+LAMINAR_PLUGIN(laminar::Metric, "metric", MutualInformation, "mutual_information", "1.2.0", kSchema.c_str())

@@ -1,6 +1,7 @@
 // Mutual information, in bits, between two continuous variables (x, y) or a continuous one and
 // a label: plug-in estimates from equal-width bins (numpy.histogram2d's) or equal-frequency bins
-// (each marginal cut at its ranks into bins of equal counts), and the Kraskov-Stoegbauer-
+// (scikit-learn's KBinsDiscretizer(strategy="quantile"): cuts at numpy's percentiles, cuts that
+// coincide merged, so that tied values share a bin), and the Kraskov-Stoegbauer-
 // Grassberger k-nearest-neighbour estimator as scikit-learn computes it (mutual_info_regression:
 // both variables scaled to unit standard deviation, max-norm neighbourhoods; mutual_info_classif:
 // Ross 2014), without the tiny noise scikit-learn adds. Header-only (Armadillo, Boost.Math).
@@ -43,12 +44,37 @@ inline arma::uvec equal_width_bins(const arma::vec& x, arma::uword bins) {
     return out;
 }
 
-/// Bins of equal counts: the i-th smallest value (ties in order of appearance) in bin
-/// floor(i * bins / n).
+/// numpy.percentile's default ("linear") of the sorted values at fraction q: position
+/// q (n - 1), its two neighbours mixed from the nearer one as numpy's _lerp does, so that the
+/// cuts equal numpy's to the bit and a value on a cut falls on the same side.
+inline double percentile_linear(const std::vector<double>& sorted, double q) {
+    const double index = double(sorted.size() - 1) * q;
+    const double below = std::floor(index);
+    const auto i = static_cast<std::size_t>(below);
+    const std::size_t j = std::min(i + 1, sorted.size() - 1);
+    const double t = index - below, a = sorted[i], b = sorted[j], d = b - a;
+    return t >= 0.5 ? b - d * (1 - t) : a + d * t;
+}
+
+/// Bins of equal counts as scikit-learn's KBinsDiscretizer(strategy="quantile") cuts them: the
+/// edges are numpy.percentile(x, linspace(0, 100, bins + 1)); an edge within 1e-8 of the one
+/// below it is dropped (duplicate edges merged), and a value goes in the bin of the number of
+/// inner edges at or below it. Tied values therefore share one bin (a constant variable is one
+/// bin, MI 0), where cutting by rank would split them by the order of the stimuli.
 inline arma::uvec equal_frequency_bins(const arma::vec& x, arma::uword bins) {
-    const arma::uvec order = arma::stable_sort_index(x);
+    std::vector<double> sorted(x.begin(), x.end());
+    std::sort(sorted.begin(), sorted.end());
+    const double step = 100.0 / double(bins);  // numpy.linspace(0, 100, bins + 1), then / 100
+    std::vector<double> edges(bins + 1);
+    for (arma::uword j = 0; j <= bins; ++j) edges[j] = percentile_linear(sorted, (j == bins ? 100.0 : double(j) * step) / 100.0);
+    std::vector<double> kept{edges[0]};  // numpy.ediff1d(edges, to_begin=inf) > 1e-8
+    for (arma::uword j = 1; j <= bins; ++j)
+        if (edges[j] - edges[j - 1] > 1e-8) kept.push_back(edges[j]);
+    // numpy.searchsorted(kept[1:-1], x, side="right")
+    const auto inner_begin = kept.begin() + 1, inner_end = kept.size() > 1 ? kept.end() - 1 : kept.begin() + 1;
     arma::uvec out(x.n_elem);
-    for (arma::uword rank = 0; rank < order.n_elem; ++rank) out(order(rank)) = rank * bins / order.n_elem;
+    for (arma::uword i = 0; i < x.n_elem; ++i)
+        out(i) = static_cast<arma::uword>(std::upper_bound(inner_begin, inner_end, x(i)) - inner_begin);
     return out;
 }
 
