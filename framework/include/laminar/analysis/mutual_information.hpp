@@ -1,18 +1,21 @@
 // Mutual information, in bits, between two continuous variables (x, y) or a continuous one and
 // a label: plug-in estimates from equal-width bins (numpy.histogram2d's) or equal-frequency bins
 // (scikit-learn's KBinsDiscretizer(strategy="quantile"): cuts at numpy's percentiles, cuts that
-// coincide merged, so that tied values share a bin), and the Kraskov-Stoegbauer-
-// Grassberger k-nearest-neighbour estimator as scikit-learn computes it (mutual_info_regression:
-// both variables scaled to unit standard deviation, max-norm neighbourhoods; mutual_info_classif:
-// Ross 2014), without the tiny noise scikit-learn adds. Header-only (Armadillo, Boost.Math).
+// coincide merged, so that tied values share a bin), and the Kraskov-Stoegbauer-Grassberger
+// k-nearest-neighbour estimator as scikit-learn computes it (mutual_info_regression: both
+// variables scaled to unit standard deviation, max-norm neighbourhoods; mutual_info_classif:
+// Ross 2014), without the tiny noise scikit-learn adds. A permutation null of the MI with the label (labels relabelled across the
+// words). Header-only (Armadillo, Boost.Math).
 #pragma once
 
 #include <algorithm>
 #include <armadillo>
 #include <boost/math/special_functions/digamma.hpp>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <queue>
+#include <string>
 #include <vector>
 
 #include "laminar/analysis/parallel.hpp"
@@ -201,6 +204,41 @@ inline double mi_label_ksg(const arma::vec& x, const arma::uvec& label, unsigned
         sum += digamma(double(kk)) - digamma(double(same.size())) - digamma(count_within(kept, x(i), radius));
     }
     return std::max(0.0, digamma(n) + sum / n) / std::log(2.0);
+}
+
+/// MI (bits) of `x` with the label (0..labels-1) by `estimator`: "binned" (equal widths) or
+/// "equal_frequency" (plug-in over `bins` bins), or "ksg" (Ross, k neighbours).
+inline double mi_with_label(const std::string& estimator, const arma::vec& x, const arma::uvec& label, arma::uword labels,
+                            arma::uword bins, unsigned k) {
+    if (estimator == "ksg") return mi_label_ksg(x, label, k);
+    return mi_label_bins(estimator == "binned" ? equal_width_bins(x, bins) : equal_frequency_bins(x, bins), bins, label, labels);
+}
+
+/// The permutation null of mi_with_label: the MI of `x` with each of `relabelled` (the labels of
+/// the same values after the words' labels were shuffled). The bins of x do not depend on the
+/// labels, so they are cut once.
+inline arma::vec mi_label_null(const std::string& estimator, const arma::vec& x, const std::vector<arma::uvec>& relabelled,
+                               arma::uword labels, arma::uword bins, unsigned k) {
+    arma::vec null(relabelled.size());
+    if (estimator == "ksg") {
+        for (std::size_t p = 0; p < relabelled.size(); ++p) null(p) = mi_label_ksg(x, relabelled[p], k);
+        return null;
+    }
+    const arma::uvec cut = estimator == "binned" ? equal_width_bins(x, bins) : equal_frequency_bins(x, bins);
+    for (std::size_t p = 0; p < relabelled.size(); ++p) null(p) = mi_label_bins(cut, bins, relabelled[p], labels);
+    return null;
+}
+
+/// One-sided permutation p-value, (1 + #{null >= observed}) / (1 + N), with null values within
+/// a relative 100 machine epsilons below the observed counted as ties (the tolerance of
+/// scipy.stats.permutation_test): a relabelling that gives the observed table up to the order
+/// of its rows gives the same MI summed in another order. NaN when the observed value is NaN.
+inline double permutation_p_value(double observed, const arma::vec& null) {
+    if (std::isnan(observed)) return arma::datum::nan;
+    const double tolerance = 100 * std::numeric_limits<double>::epsilon() * std::abs(observed);
+    double at_least = 0;
+    for (const double v : null) at_least += v >= observed - tolerance;
+    return (1.0 + at_least) / (1.0 + double(null.n_elem));
 }
 
 }  // namespace laminar::analysis
