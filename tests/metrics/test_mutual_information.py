@@ -1,4 +1,4 @@
-"""Mutual information's statistics audit (issue 23, items 6 and 8), on run
+"""Mutual information's statistics audit (issue 23, items 6, 8 and the KSG part of 10), on run
 files of generated activations analysed by laminar, against numpy, scikit-learn and statsmodels:
 
 * `equal_frequency` bins are scikit-learn's KBinsDiscretizer(strategy="quantile"): tied values
@@ -12,6 +12,8 @@ files of generated activations analysed by laminar, against numpy, scikit-learn 
   dimensions of pure noise (independent draws) the raw binned MI averages 0.71 bits and the
   corrected 0 (within 4 standard errors); pairs report `mi_binned_corrected` likewise. The same
   numbers with 1 and 2 threads. Before: no null, no correction.
+* KSG without scikit-learn's jitter: duplicated points are warned of, the set named, with the
+  counts numpy finds. Before: no warning.
 
 The simulations over 1,000 seeds (calibration, the corrected mean) are doctest cases, in
 tests/unit/test_mutual_information.cpp. Run by ctest (mutual_information_audit)."""
@@ -69,6 +71,12 @@ def equal_width(x, bins=15):
     """numpy.histogram's bins."""
     edges = np.histogram_bin_edges(x, bins=bins)
     return np.clip(np.searchsorted(edges, x, side="right") - 1, 0, bins - 1)
+
+
+def duplicated(points):
+    """How many rows equal another row."""
+    _, inverse, counts = np.unique(points, axis=0, return_inverse=True, return_counts=True)
+    return int(np.sum(counts[inverse.ravel()] > 1))
 
 
 def activations(rng):
@@ -189,6 +197,23 @@ class MutualInformationAudit(unittest.TestCase):
             self.assertEqual(sorted(one), sorted(two))
             for name in one:
                 np.testing.assert_array_equal(one[name][()], two[name][()], name)
+
+    # --- item 10: KSG on duplicated points ---------------------------------------------------------------
+    def test_ksg_warns_of_duplicated_points_with_numpys_counts(self):
+        text = self.f["results/mutual_information"].attrs["warnings"]
+        text = text.decode() if isinstance(text, bytes) else text
+        x = self.x(SITE)
+        counts = [duplicated(col[:, None]) for col in x.T]
+        dims, values = sum(c > 0 for c in counts), sum(counts)
+        self.assertEqual(dims, 6)  # the constant, rounded, integer, shared-zero, category and tied dimensions
+        self.assertIn(f"m/{SITE}: mi_label_ksg: {dims} of 24 dimensions have words with duplicated values ({values} values in all)",
+                      text)
+        self.assertNotIn(f"m/{NOISE}: mi_label_ksg", text)
+        a, b = self.similarities(Q), self.similarities(K)
+        twins = duplicated(np.column_stack([a, b]))
+        self.assertEqual(twins, 2 * (WORDS - 2))  # (0, m) and (1, m) for every other word m
+        self.assertIn(f"m/{Q}~{K}: mi_ksg: {twins} of {len(a)} pairs of words have the same pair of similarities as another",
+                      text)
 
 
 if __name__ == "__main__":

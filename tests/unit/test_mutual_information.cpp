@@ -96,3 +96,11 @@ TEST_CASE("permutation_p_value counts null values equal to the observed up to ro
     CHECK(permutation_p_value(0.31, null) == doctest::Approx(2.0 / 5.0).epsilon(1e-15));
     CHECK(std::isnan(permutation_p_value(arma::datum::nan, null)));
 }
+
+TEST_CASE("duplicated_points counts the points equal to another") {
+    arma::mat points = {{0, 1}, {0, 1}, {0, 2}, {3, 1}, {0, 1}, {3, 1}, {5, 5}};
+    CHECK(duplicated_points(points) == 5);
+    const arma::mat distinct = arma::vec{1, 2, 3}, same = arma::vec{1, 1, 1};
+    CHECK(duplicated_points(distinct) == 0);
+    CHECK(duplicated_points(same) == 3);
+}

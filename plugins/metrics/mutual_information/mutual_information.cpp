@@ -6,7 +6,7 @@
 // `mi_label_<estimator>` for each), with a permutation p-value per dimension for the first
 // estimator (the words' category labels shuffled), corrected across the space's dimensions.
 // Estimators (bits): `binned` (equal widths, 15 bins), `equal_frequency` (KBinsDiscretizer's
-// quantile bins: tied values share a bin), `ksg` (k = 3);
+// quantile bins: tied values share a bin), `ksg` (k = 3; duplicated points are warned of);
 // values beyond |z| > `trim_z` can be left out first. Plug-in MI is biased upwards (about 1 bit
 // of 1.585 for 18 words of pure noise): each tested value is also reported less its null mean
 // (`mi_<estimator>_corrected`, `mi_label_corrected`), the bias expected of unrelated variables.
@@ -14,6 +14,7 @@
 // scored against the category are both over each word's mean pattern (as in rsa); over rows, a
 // word's own contexts would be one another's nearest neighbours, all of one category, and the
 // permutations would move rows, not words.
+#include <algorithm>
 #include <map>
 
 #include "laminar/analysis/correction.hpp"
@@ -138,6 +139,11 @@ private:
         }
         const arma::uvec keep = arma::intersect(within_z(a, trim_z_), within_z(b, trim_z_));
         for (const auto& e : estimators_) out.attribute(path, "mi_" + e, estimate(e, a.elem(keep), b.elem(keep)));
+        if (std::find(estimators_.begin(), estimators_.end(), "ksg") != estimators_.end())
+            if (const arma::uword twins = duplicated_points(arma::join_rows(a.elem(keep), b.elem(keep))))
+                out.warn(path + ": mi_ksg: " + std::to_string(twins) + " of " + std::to_string(keep.n_elem) +
+                         " pairs of words have the same pair of similarities as another; KSG is computed on exact distances "
+                         "without scikit-learn's jitter, so a neighbour at distance 0 makes the estimate unreliable");
         out.attribute(path, "n_pairs", static_cast<int64_t>(keep.n_elem));
         out.attribute(path, "n_trimmed", static_cast<int64_t>(a.n_elem - keep.n_elem));
         out.attribute(path, "n_words", static_cast<int64_t>(A.n_rows));
@@ -173,6 +179,7 @@ private:
         for (std::size_t e = 0; e < estimators_.size(); ++e) {
             const bool tested = e == 0 && !perms.empty();
             std::vector<double> values(Xt.n_rows), null_mean(Xt.n_rows, arma::datum::nan), p_value(Xt.n_rows, arma::datum::nan);
+            std::vector<arma::uword> duplicated(Xt.n_rows, 0);
             parallel_for(0, Xt.n_rows, [&](std::size_t d) {
                 const arma::vec x = Xt.row(d).t();
                 if (!x.is_finite()) {  // (sorting and binning need numbers)
@@ -182,6 +189,7 @@ private:
                 const arma::uvec keep = within_z(x, trim_z_);
                 const arma::vec kept = x.elem(keep);
                 values[d] = mi_with_label(estimators_[e], kept, labels.elem(keep), categories, bins_, k_);
+                if (estimators_[e] == "ksg") duplicated[d] = duplicated_points(arma::mat(kept));
                 if (!tested) return;
                 std::vector<arma::uvec> trimmed(relabelled.size());
                 for (std::size_t p = 0; p < relabelled.size(); ++p) trimmed[p] = relabelled[p].elem(keep);
@@ -192,6 +200,7 @@ private:
             for (const auto& name : e == 0 ? std::vector<std::string>{"mi_label", "mi_label_" + estimators_[e]}
                                            : std::vector<std::string>{"mi_label_" + estimators_[e]})
                 out.write(path + "/" + name, {n}, values);
+            if (estimators_[e] == "ksg") warn_duplicates(duplicated, path, out);
             if (!tested) continue;
             std::vector<double> corrected_mi(Xt.n_rows);
             for (std::size_t d = 0; d < values.size(); ++d) corrected_mi[d] = values[d] - null_mean[d];
@@ -208,6 +217,20 @@ private:
         out.attribute(path, "estimator", estimators_.front());
         out.attribute(path, "dims", n);
         out.attribute(path, "n_words", static_cast<int64_t>(Xt.n_cols));
+    }
+
+    /// The warning for mi_label_ksg where dimensions hold duplicated values (see duplicated_points).
+    static void warn_duplicates(const std::vector<arma::uword>& duplicated, const std::string& path, ResultSink& out) {
+        std::size_t dims = 0, points = 0;
+        for (const arma::uword count : duplicated) {
+            dims += count > 0;
+            points += count;
+        }
+        if (dims == 0) return;
+        out.warn(path + ": mi_label_ksg: " + std::to_string(dims) + " of " + std::to_string(duplicated.size()) +
+                 " dimensions have words with duplicated values (" + std::to_string(points) +
+                 " values in all); KSG is computed on exact distances without scikit-learn's jitter, so a neighbour at distance 0 "
+                 "makes the estimate unreliable there");
     }
 };
 

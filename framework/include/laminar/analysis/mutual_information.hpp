@@ -4,7 +4,8 @@
 // coincide merged, so that tied values share a bin), and the Kraskov-Stoegbauer-Grassberger
 // k-nearest-neighbour estimator as scikit-learn computes it (mutual_info_regression: both
 // variables scaled to unit standard deviation, max-norm neighbourhoods; mutual_info_classif:
-// Ross 2014), without the tiny noise scikit-learn adds. A permutation null of the MI with the label (labels relabelled across the
+// Ross 2014), without the tiny noise scikit-learn adds (duplicated points are counted instead,
+// for a warning). A permutation null of the MI with the label (labels relabelled across the
 // words). Header-only (Armadillo, Boost.Math).
 #pragma once
 
@@ -239,6 +240,27 @@ inline double permutation_p_value(double observed, const arma::vec& null) {
     double at_least = 0;
     for (const double v : null) at_least += v >= observed - tolerance;
     return (1.0 + at_least) / (1.0 + double(null.n_elem));
+}
+
+/// How many points (rows of the columns of `points`) equal another point exactly: where k or
+/// more do, a KSG k-th neighbour is at distance 0 (scikit-learn adds noise of 1e-10 of the
+/// scale to break such ties; laminar does not, so that results are exact, and warns instead).
+inline arma::uword duplicated_points(const arma::mat& points) {
+    std::vector<arma::uword> order(points.n_rows);
+    std::iota(order.begin(), order.end(), 0);
+    auto less = [&](arma::uword a, arma::uword b) {
+        for (arma::uword c = 0; c < points.n_cols; ++c)
+            if (points(a, c) != points(b, c)) return points(a, c) < points(b, c);
+        return false;
+    };
+    std::sort(order.begin(), order.end(), less);
+    arma::uword count = 0;
+    for (std::size_t i = 0; i < order.size(); ++i) {
+        const bool same_as_previous = i > 0 && !less(order[i - 1], order[i]);
+        const bool same_as_next = i + 1 < order.size() && !less(order[i], order[i + 1]);
+        if (same_as_previous || same_as_next) ++count;
+    }
+    return count;
 }
 
 }  // namespace laminar::analysis
