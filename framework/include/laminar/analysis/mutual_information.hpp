@@ -171,12 +171,20 @@ inline double mi_label_bins(const arma::uvec& bins_of_x, arma::uword bins, const
     return mi_of_bins(bins_of_x, bins, label, labels);
 }
 
+/// boost::math::digamma of 0..n (psi[0] unused): Ross's estimator takes the digamma of whole
+/// counts only, and a table shared by the relabellings of a null spares most of its time.
+inline std::vector<double> digamma_table(std::size_t n) {
+    std::vector<double> psi(n + 1, arma::datum::nan);
+    for (std::size_t m = 1; m <= n; ++m) psi[m] = boost::math::digamma(double(m));
+    return psi;
+}
+
 /// Ross's estimator (bits), as scikit-learn's mutual_info_classif: for each point the distance
 /// to its k-th neighbour within its label (k at most the label's size - 1), m_i the points of
 /// any label within it; psi(n) + <psi(k_i)> - <psi(N_label)> - <psi(m_i)>. Points of a label
-/// seen once are left out.
-inline double mi_label_ksg(const arma::vec& x, const arma::uvec& label, unsigned k = 3) {
-    using boost::math::digamma;
+/// seen once are left out. `psi`: digamma_table(x.n_elem) or longer.
+inline double mi_label_ksg(const arma::vec& x, const arma::uvec& label, unsigned k, const std::vector<double>& psi) {
+    auto digamma = [&](double m) { return psi[static_cast<std::size_t>(m)]; };  // m a whole count, 1..n
     const arma::uword labels = label.max() + 1;
     std::vector<std::vector<double>> by_label(labels);
     for (arma::uword i = 0; i < x.n_elem; ++i) by_label[label(i)].push_back(x(i));
@@ -207,6 +215,10 @@ inline double mi_label_ksg(const arma::vec& x, const arma::uvec& label, unsigned
     return std::max(0.0, digamma(n) + sum / n) / std::log(2.0);
 }
 
+inline double mi_label_ksg(const arma::vec& x, const arma::uvec& label, unsigned k = 3) {
+    return mi_label_ksg(x, label, k, digamma_table(x.n_elem));
+}
+
 /// MI (bits) of `x` with the label (0..labels-1) by `estimator`: "binned" (equal widths) or
 /// "equal_frequency" (plug-in over `bins` bins), or "ksg" (Ross, k neighbours).
 inline double mi_with_label(const std::string& estimator, const arma::vec& x, const arma::uvec& label, arma::uword labels,
@@ -222,7 +234,8 @@ inline arma::vec mi_label_null(const std::string& estimator, const arma::vec& x,
                                arma::uword labels, arma::uword bins, unsigned k) {
     arma::vec null(relabelled.size());
     if (estimator == "ksg") {
-        for (std::size_t p = 0; p < relabelled.size(); ++p) null(p) = mi_label_ksg(x, relabelled[p], k);
+        const std::vector<double> psi = digamma_table(x.n_elem);
+        for (std::size_t p = 0; p < relabelled.size(); ++p) null(p) = mi_label_ksg(x, relabelled[p], k, psi);
         return null;
     }
     const arma::uvec cut = estimator == "binned" ? equal_width_bins(x, bins) : equal_frequency_bins(x, bins);
