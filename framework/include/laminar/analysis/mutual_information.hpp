@@ -66,6 +66,7 @@ inline double percentile_linear(const std::vector<double>& sorted, double q) {
 /// inner edges at or below it. Tied values therefore share one bin (a constant variable is one
 /// bin, MI 0), where cutting by rank would split them by the order of the stimuli.
 inline arma::uvec equal_frequency_bins(const arma::vec& x, arma::uword bins) {
+    if (x.is_empty()) return arma::uvec();  // (no pairs of words: no percentiles)
     std::vector<double> sorted(x.begin(), x.end());
     std::sort(sorted.begin(), sorted.end());
     const double step = 100.0 / double(bins);  // numpy.linspace(0, 100, bins + 1), then / 100
@@ -255,8 +256,8 @@ inline double permutation_p_value(double observed, const arma::vec& null) {
     return (1.0 + at_least) / (1.0 + double(null.n_elem));
 }
 
-/// How many points (rows of the columns of `points`) equal another point exactly: where k or
-/// more do, a KSG k-th neighbour is at distance 0 (scikit-learn adds noise of 1e-10 of the
+/// How many points (rows of `points`) equal another point exactly: where k or more others equal
+/// a point, a KSG k-th neighbour is at distance 0 (scikit-learn adds noise of 1e-10 of the
 /// scale to break such ties; laminar does not, so that results are exact, and warns instead).
 inline arma::uword duplicated_points(const arma::mat& points) {
     std::vector<arma::uword> order(points.n_rows);
