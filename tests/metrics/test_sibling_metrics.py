@@ -1,18 +1,20 @@
 """The sibling analyses (issue 11) against independent implementations run here: CKA against a
 numpy transcription of Kornblith et al. (2019) (kornblith_cka.py); effective dimensionality
-against numpy's SVD; mutual information against numpy histograms and scikit-learn's
-mutual_info_regression / mutual_info_classif (KSG)."""
+against numpy's SVD; mutual information against numpy histograms, scikit-learn's
+KBinsDiscretizer (equal-frequency bins) and mutual_info_regression / mutual_info_classif (KSG)."""
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import unittest
+import warnings
 
 import h5py
 import numpy as np
 from scipy import stats
 from sklearn.feature_selection import mutual_info_classif, mutual_info_regression
+from sklearn.preprocessing import KBinsDiscretizer
 
 import kornblith_cka as ref
 
@@ -251,9 +253,11 @@ class Siblings(unittest.TestCase):
 
     @staticmethod
     def equal_frequency(v, bins=15):
-        out = np.empty(len(v), dtype=int)
-        out[np.argsort(v, kind="stable")] = np.arange(len(v)) * bins // len(v)
-        return out
+        """scikit-learn's quantile bins (tied values in one bin; issue 23)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # of the bins it merges
+            return KBinsDiscretizer(n_bins=bins, encode="ordinal", strategy="quantile", subsample=None) \
+                .fit_transform(v[:, None])[:, 0].astype(int)
 
     def test_mi_between_two_spaces_similarities_equals_numpy_and_scikit_learn(self):
         for layer in range(3):

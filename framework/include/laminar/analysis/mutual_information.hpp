@@ -1,17 +1,22 @@
 // Mutual information, in bits, between two continuous variables (x, y) or a continuous one and
 // a label: plug-in estimates from equal-width bins (numpy.histogram2d's) or equal-frequency bins
-// (each marginal cut at its ranks into bins of equal counts), and the Kraskov-Stoegbauer-
-// Grassberger k-nearest-neighbour estimator as scikit-learn computes it (mutual_info_regression:
-// both variables scaled to unit standard deviation, max-norm neighbourhoods; mutual_info_classif:
-// Ross 2014), without the tiny noise scikit-learn adds. Header-only (Armadillo, Boost.Math).
+// (scikit-learn's KBinsDiscretizer(strategy="quantile"): cuts at numpy's percentiles, cuts that
+// coincide merged, so that tied values share a bin), and the Kraskov-Stoegbauer-Grassberger
+// k-nearest-neighbour estimator as scikit-learn computes it (mutual_info_regression: both
+// variables scaled to unit standard deviation, max-norm neighbourhoods; mutual_info_classif:
+// Ross 2014), without the tiny noise scikit-learn adds (duplicated points are counted instead,
+// for a warning). A permutation null of the MI with the label (labels relabelled across the
+// words). Header-only (Armadillo, Boost.Math).
 #pragma once
 
 #include <algorithm>
 #include <armadillo>
 #include <boost/math/special_functions/digamma.hpp>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <queue>
+#include <string>
 #include <vector>
 
 #include "laminar/analysis/parallel.hpp"
@@ -43,12 +48,38 @@ inline arma::uvec equal_width_bins(const arma::vec& x, arma::uword bins) {
     return out;
 }
 
-/// Bins of equal counts: the i-th smallest value (ties in order of appearance) in bin
-/// floor(i * bins / n).
+/// numpy.percentile's default ("linear") of the sorted values at fraction q: position
+/// q (n - 1), its two neighbours mixed from the nearer one as numpy's _lerp does, so that the
+/// cuts equal numpy's to the bit and a value on a cut falls on the same side.
+inline double percentile_linear(const std::vector<double>& sorted, double q) {
+    const double index = double(sorted.size() - 1) * q;
+    const double below = std::floor(index);
+    const auto i = static_cast<std::size_t>(below);
+    const std::size_t j = std::min(i + 1, sorted.size() - 1);
+    const double t = index - below, a = sorted[i], b = sorted[j], d = b - a;
+    return t >= 0.5 ? b - d * (1 - t) : a + d * t;
+}
+
+/// Bins of equal counts as scikit-learn's KBinsDiscretizer(strategy="quantile") cuts them: the
+/// edges are numpy.percentile(x, linspace(0, 100, bins + 1)); an edge within 1e-8 of the one
+/// below it is dropped (duplicate edges merged), and a value goes in the bin of the number of
+/// inner edges at or below it. Tied values therefore share one bin (a constant variable is one
+/// bin, MI 0), where cutting by rank would split them by the order of the stimuli.
 inline arma::uvec equal_frequency_bins(const arma::vec& x, arma::uword bins) {
-    const arma::uvec order = arma::stable_sort_index(x);
+    if (x.is_empty()) return arma::uvec();  // (no pairs of words: no percentiles)
+    std::vector<double> sorted(x.begin(), x.end());
+    std::sort(sorted.begin(), sorted.end());
+    const double step = 100.0 / double(bins);  // numpy.linspace(0, 100, bins + 1), then / 100
+    std::vector<double> edges(bins + 1);
+    for (arma::uword j = 0; j <= bins; ++j) edges[j] = percentile_linear(sorted, (j == bins ? 100.0 : double(j) * step) / 100.0);
+    std::vector<double> kept{edges[0]};  // numpy.ediff1d(edges, to_begin=inf) > 1e-8
+    for (arma::uword j = 1; j <= bins; ++j)
+        if (edges[j] - edges[j - 1] > 1e-8) kept.push_back(edges[j]);
+    // numpy.searchsorted(kept[1:-1], x, side="right")
+    const auto inner_begin = kept.begin() + 1, inner_end = kept.size() > 1 ? kept.end() - 1 : kept.begin() + 1;
     arma::uvec out(x.n_elem);
-    for (arma::uword rank = 0; rank < order.n_elem; ++rank) out(order(rank)) = rank * bins / order.n_elem;
+    for (arma::uword i = 0; i < x.n_elem; ++i)
+        out(i) = static_cast<arma::uword>(std::upper_bound(inner_begin, inner_end, x(i)) - inner_begin);
     return out;
 }
 
@@ -141,12 +172,20 @@ inline double mi_label_bins(const arma::uvec& bins_of_x, arma::uword bins, const
     return mi_of_bins(bins_of_x, bins, label, labels);
 }
 
+/// boost::math::digamma of 0..n (psi[0] unused): Ross's estimator takes the digamma of whole
+/// counts only, and a table shared by the relabellings of a null spares most of its time.
+inline std::vector<double> digamma_table(std::size_t n) {
+    std::vector<double> psi(n + 1, arma::datum::nan);
+    for (std::size_t m = 1; m <= n; ++m) psi[m] = boost::math::digamma(double(m));
+    return psi;
+}
+
 /// Ross's estimator (bits), as scikit-learn's mutual_info_classif: for each point the distance
 /// to its k-th neighbour within its label (k at most the label's size - 1), m_i the points of
 /// any label within it; psi(n) + <psi(k_i)> - <psi(N_label)> - <psi(m_i)>. Points of a label
-/// seen once are left out.
-inline double mi_label_ksg(const arma::vec& x, const arma::uvec& label, unsigned k = 3) {
-    using boost::math::digamma;
+/// seen once are left out. `psi`: digamma_table(x.n_elem) or longer.
+inline double mi_label_ksg(const arma::vec& x, const arma::uvec& label, unsigned k, const std::vector<double>& psi) {
+    auto digamma = [&](double m) { return psi[static_cast<std::size_t>(m)]; };  // m a whole count, 1..n
     const arma::uword labels = label.max() + 1;
     std::vector<std::vector<double>> by_label(labels);
     for (arma::uword i = 0; i < x.n_elem; ++i) by_label[label(i)].push_back(x(i));
@@ -175,6 +214,55 @@ inline double mi_label_ksg(const arma::vec& x, const arma::uvec& label, unsigned
         sum += digamma(double(kk)) - digamma(double(same.size())) - digamma(count_within(kept, x(i), radius));
     }
     return std::max(0.0, digamma(n) + sum / n) / std::log(2.0);
+}
+
+inline double mi_label_ksg(const arma::vec& x, const arma::uvec& label, unsigned k = 3) {
+    return mi_label_ksg(x, label, k, digamma_table(x.n_elem));
+}
+
+/// MI (bits) of `x` with the label (0..labels-1) by `estimator`: "binned" (equal widths) or
+/// "equal_frequency" (plug-in over `bins` bins), or "ksg" (Ross, k neighbours).
+inline double mi_with_label(const std::string& estimator, const arma::vec& x, const arma::uvec& label, arma::uword labels,
+                            arma::uword bins, unsigned k) {
+    if (estimator == "ksg") return mi_label_ksg(x, label, k);
+    return mi_label_bins(estimator == "binned" ? equal_width_bins(x, bins) : equal_frequency_bins(x, bins), bins, label, labels);
+}
+
+/// The permutation null of mi_with_label: the MI of `x` with each of `relabelled` (the labels of
+/// the same values after the words' labels were shuffled). The bins of x do not depend on the
+/// labels, so they are cut once.
+inline arma::vec mi_label_null(const std::string& estimator, const arma::vec& x, const std::vector<arma::uvec>& relabelled,
+                               arma::uword labels, arma::uword bins, unsigned k) {
+    arma::vec null(relabelled.size());
+    if (estimator == "ksg") {
+        const std::vector<double> psi = digamma_table(x.n_elem);
+        for (std::size_t p = 0; p < relabelled.size(); ++p) null(p) = mi_label_ksg(x, relabelled[p], k, psi);
+        return null;
+    }
+    const arma::uvec cut = estimator == "binned" ? equal_width_bins(x, bins) : equal_frequency_bins(x, bins);
+    for (std::size_t p = 0; p < relabelled.size(); ++p) null(p) = mi_label_bins(cut, bins, relabelled[p], labels);
+    return null;
+}
+
+/// How many points (rows of `points`) equal another point exactly: where k or more others equal
+/// a point, a KSG k-th neighbour is at distance 0 (scikit-learn adds noise of 1e-10 of the
+/// scale to break such ties; laminar does not, so that results are exact, and warns instead).
+inline arma::uword duplicated_points(const arma::mat& points) {
+    std::vector<arma::uword> order(points.n_rows);
+    std::iota(order.begin(), order.end(), 0);
+    auto less = [&](arma::uword a, arma::uword b) {
+        for (arma::uword c = 0; c < points.n_cols; ++c)
+            if (points(a, c) != points(b, c)) return points(a, c) < points(b, c);
+        return false;
+    };
+    std::sort(order.begin(), order.end(), less);
+    arma::uword count = 0;
+    for (std::size_t i = 0; i < order.size(); ++i) {
+        const bool same_as_previous = i > 0 && !less(order[i - 1], order[i]);
+        const bool same_as_next = i + 1 < order.size() && !less(order[i], order[i + 1]);
+        if (same_as_previous || same_as_next) ++count;
+    }
+    return count;
 }
 
 }  // namespace laminar::analysis
