@@ -68,7 +68,7 @@ struct Recording {
     /// Empty when its rows may be averaged over a word's contexts (`stimuli.contexts: mean`, the
     /// default); otherwise why their mean means nothing (token ids, ranks, statistics of a
     /// distribution), and the host refuses the combination before anything runs.
-    std::string no_context_mean;
+    std::string no_context_mean{};
 };
 
 /// Hook name -> one tensor per prompt, in prompt order.
