@@ -69,12 +69,6 @@ nlohmann::json extract_spec(const Experiment& exp, const PluginRegistry& registr
             {"extract", steps}};
 }
 
-std::size_t word_count(const StimuliSpec& spec) {
-    std::size_t n = 0;
-    for (const auto& [category, words] : spec.categories) n += words.size();
-    return n;
-}
-
 /// With `contexts: mean`: sums each word's rows over its contexts (in double) and writes the
 /// mean once the word's last context has run. Memory holds the words whose contexts are still
 /// running: the backend runs prompts by length, so at worst every word for one set.
@@ -144,7 +138,7 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
     }
 
     // The analysed rows: each prompt, or with contexts averaged each word (its prompts are adjacent).
-    const bool average = exp.stimuli.contexts == "mean" && stimuli.size() > word_count(exp.stimuli);
+    const bool average = averages_contexts(exp.stimuli);
     std::vector<Stimulus> rows;
     std::vector<std::size_t> prompt_row;
     for (const auto& s : stimuli) {
@@ -153,13 +147,11 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
         }
         prompt_row.push_back(rows.size() - 1);
     }
-    if (average)  // a word's contexts have different tokens: there is no mean of them token by token
+    if (average)  // (validate refuses these too; here with the model's own records)
         for (std::size_t i = 0; i < exp.extract.size(); ++i)
             for (const auto& r : configured[i]->records())
-                if (r.per_token)
-                    rethrow_in_file(exp, exp.extract[i].pointer,
-                                    SpecError("", "'" + r.name + "' keeps every token of each prompt, which cannot be averaged over "
-                                                  "a word's contexts: use stimuli.contexts: keep"));
+                if (const std::string refusal = context_mean_refusal(r); !refusal.empty())
+                    rethrow_in_file(exp, exp.extract[i].pointer, SpecError("", refusal));
     if (first) {  // the shared stimuli, with the first model's tokens
         std::vector<std::string> names;
         for (const auto& [name, words] : exp.stimuli.categories) names.push_back(name);

@@ -71,9 +71,7 @@ std::size_t distance(const std::string& a, const std::string& b) {
 /// The rows the analyses will read, as the extract stage writes them (without tokens): each
 /// prompt, or with contexts averaged and a word in several, each word once.
 std::vector<Stimulus> analysed_rows(const StimuliSpec& spec) {
-    std::size_t words = 0;
-    for (const auto& [category, list] : spec.categories) words += list.size();
-    const bool average = spec.contexts == "mean" && spec.prompts.size() > words;
+    const bool average = averages_contexts(spec);
     std::vector<Stimulus> rows;
     for (const auto& p : spec.prompts)
         if (!average || rows.empty() || rows.back().word != p.word)
@@ -82,6 +80,22 @@ std::vector<Stimulus> analysed_rows(const StimuliSpec& spec) {
 }
 
 }  // namespace
+
+bool averages_contexts(const StimuliSpec& spec) {
+    std::size_t words = 0;
+    for (const auto& [category, list] : spec.categories) words += list.size();
+    return spec.contexts == "mean" && spec.prompts.size() > words;
+}
+
+std::string context_mean_refusal(const Recording& record) {
+    if (record.per_token)  // a word's contexts have different tokens: there is no mean of them token by token
+        return "'" + record.name + "' keeps every token of each prompt, which cannot be averaged over a word's contexts: "
+                                   "use stimuli.contexts: keep";
+    if (!record.no_context_mean.empty())
+        return "'" + record.name + "' cannot be averaged over a word's contexts (" + record.no_context_mean +
+               "), and stimuli.contexts is 'mean' (the default) with words in several contexts: use stimuli.contexts: keep";
+    return "";
+}
 
 std::string nearest_folder(const std::filesystem::path& missing) {
     namespace fs = std::filesystem;
@@ -133,6 +147,13 @@ RecordingPlan plan_recordings(const Experiment& exp, const PluginRegistry& regis
                 continue;
             }
             const auto records = extractor->records();
+            // Refused once per step, not per model: whether rows can be averaged is the extractor's.
+            if (averages_contexts(exp.stimuli) && &m == &exp.models.front())
+                for (const auto& r : records)
+                    if (const std::string refusal = context_mean_refusal(r); !refusal.empty()) {
+                        problems.push_back(where(exp, step.pointer, SpecError("", refusal)));
+                        break;
+                    }
             p.records.insert(p.records.end(), records.begin(), records.end());
             p.hooks[step.pointer] = extractor->hooks();
         }

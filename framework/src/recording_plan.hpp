@@ -29,8 +29,19 @@ struct PlannedModel {
 /// By model id.
 using RecordingPlan = std::map<std::string, PlannedModel>;
 
+/// Whether the analysed rows average each word's contexts: `contexts: mean` (the default) with
+/// some word in several prompts.
+bool averages_contexts(const StimuliSpec& spec);
+
+/// Why a recorded set's rows cannot be averaged over a word's contexts — a set per token (a
+/// word's contexts have different tokens), or one whose extractor says so
+/// (Recording::no_context_mean: token ids, ranks) — ending in what to write instead; empty
+/// when they can.
+std::string context_mean_refusal(const Recording& record);
+
 /// Configures every extractor for every model, with `infos.at(id)` where given (a refusal is
-/// then a problem, pointing into the experiment file) and a nominal model elsewhere.
+/// then a problem, pointing into the experiment file) and a nominal model elsewhere. With
+/// contexts averaged, an extractor whose sets cannot be averaged is a problem (once per step).
 RecordingPlan plan_recordings(const Experiment& exp, const PluginRegistry& registry,
                               const std::map<std::string, ModelInfo>& infos, std::vector<std::string>& problems);
 

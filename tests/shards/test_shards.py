@@ -1,7 +1,7 @@
 """Job arrays without MPI (issue 12, item 2): `laminar run --shard K/N` and `laminar merge` give
 the run file one process writes — every dataset and attribute equal, bit for bit, apart from
 when and by which command stages ran (compare_runs.py) — for the extraction (split by stimuli,
-with contexts kept and averaged, a set per token, the logit lens) and for the analyses (split by
+with contexts kept and averaged, a set per token, the logit lens with contexts kept) and for the analyses (split by
 analysis; every metric kind: cosine, correlation, selectivity, rsa, cka, effective
 dimensionality, mutual information, logit lens). A missing or stale shard is named; a shard killed mid-write leaves nothing half
 written."""
@@ -32,6 +32,7 @@ stimuli:
 extract:
   - {extractor: attention, sites: [q, k], layers: all}
   - {extractor: residual, layers: all, positions: all}
+  - {extractor: logit_lens, k: 3, at: position}
 analyze:
   - {metric: cosine}
   - {metric: rsa, pairs: [[q, k]], permutations: 200, bootstrap: 100, seed: SEED, grid: true}
@@ -40,6 +41,7 @@ analyze:
   - {metric: cka, pairs: [[q, k]], permutations: 50, bootstrap: 0}
   - {metric: mutual_information, pairs: [[q, k]], sites: [q], permutations: 20, seed: 3}
   - {metric: correlation}
+  - {metric: logit_lens}
 output: one.h5
 """
 # A word's contexts averaged: a shard takes whole words; two models, the second a deeper one.
@@ -54,10 +56,8 @@ stimuli:
     fruit: [pear, dragonfruit, apple, lime]
 extract:
   - {extractor: attention, sites: [q, k], layers: all}
-  - {extractor: logit_lens, k: 3, at: position}
 analyze:
   - {metric: selectivity}
-  - {metric: logit_lens}
   - {metric: rsa, pairs: [["m:q", "deep:q"]], align: relative_depth, grid: true, method: spearman, permutations: 100, bootstrap: 50}
   - {metric: cka, pairs: [["m:k", "deep:k"]], align: relative_depth, grid: true, permutations: 30, bootstrap: 20}
 output: one.h5
@@ -174,7 +174,7 @@ class Shards(unittest.TestCase):
         self.assertIn("analyze cosine", r.stdout)
         r = laminar("run", "kept.yaml", "--out", out, cwd=self.dir)  # the report; every stage up to date
         self.ok(r)
-        self.assertEqual(r.stdout.count(": up to date"), 8, r.stdout)  # extract and the 7 analyses
+        self.assertEqual(r.stdout.count(": up to date"), 9, r.stdout)  # extract and the 8 analyses
         self.assert_same_run("kept-one.h5", out)
 
     def test_a_missing_or_stale_shard_is_named_and_nothing_is_written(self):

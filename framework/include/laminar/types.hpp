@@ -65,6 +65,10 @@ struct Recording {
     int layer = -1;
     std::string site;  ///< e.g. "q", "resid_post"
     bool per_token = false;  ///< a row for every token of each prompt (ActivationSet::tokens), not one per stimulus
+    /// Empty when its rows may be averaged over a word's contexts (`stimuli.contexts: mean`, the
+    /// default); otherwise why their mean means nothing (token ids, ranks, statistics of a
+    /// distribution), and the host refuses the combination before anything runs.
+    std::string no_context_mean{};
 };
 
 /// Hook name -> one tensor per prompt, in prompt order.

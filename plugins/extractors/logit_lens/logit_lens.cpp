@@ -1,9 +1,12 @@
 // The logit_lens extractor: each layer's residual stream, at one token of each prompt, through
 // the model's final norm and unembedding (ModelBackend::unembed), as if the model stopped there
 // (nostalgebraist 2020). What it keeps is small — per stimulus and layer the top k tokens and
-// their probabilities, the entropy, the KL divergence to the last layer's distribution and the
-// rank and probability of a target token, and the z-score of the top logit — so that the logit_lens metric, and any re-analysis,
-// needs neither the model nor its unembedding. The token read is the one before the word (what
+// their probabilities, the entropy, the KL divergence between it and the last layer's distribution
+// in both directions and the rank and probability of a target token, and the z-score of the top
+// logit — so that the logit_lens metric, and any re-analysis, needs neither the model nor its
+// unembedding. Being statistics of each prompt's own distribution, they cannot be averaged over a
+// word's contexts (`contexts: mean` is refused): the mean distribution would need the whole
+// vocabulary of every layer kept for every word until its last context has run. The token read is the one before the word (what
 // predicts the word) or the experiment's analysed position; the target is the word's first token
 // or the first token of a continuation. A masked language model (BERT) has no next token to
 // predict: its lens reads the word itself, masked (each of its tokens replaced by [MASK] in the
@@ -22,9 +25,9 @@ namespace {
 
 using namespace laminar;
 
-/// Per stimulus and layer: entropy, KL to the last layer (bits), target rank, target probability,
-/// z-score of the top logit.
-constexpr int64_t kStats = 5;
+/// Per stimulus and layer: entropy, KL(layer ‖ final) (bits), target rank, target probability,
+/// z-score of the top logit, KL(final ‖ layer) (bits; last, so that runs from before keep their columns).
+constexpr int64_t kStats = 6;
 
 class LogitLens : public Extractor {
 public:
@@ -61,10 +64,16 @@ public:
     }
 
     std::vector<Recording> records() const override {
+        // Each row describes one prompt's distribution: the mean over a word's contexts of token
+        // ids, of ranks or of probabilities of different tokens is none of the mean distribution's.
+        const std::pair<const char*, const char*> sets[] = {
+            {"top_ids", "token ids"},
+            {"top_probs", "the probabilities of each context's own top tokens"},
+            {"stats", "statistics of each context's own distribution: a mean rank, a mean of entropies"}};
         std::vector<Recording> out;
         for (int l : layers_)
-            for (const char* what : {"top_ids", "top_probs", "stats"})
-                out.push_back({"blocks." + std::to_string(l) + ".lens." + what, l, std::string("lens_") + what});
+            for (const auto& [what, why] : sets)
+                out.push_back({"blocks." + std::to_string(l) + ".lens." + what, l, std::string("lens_") + what, false, why});
         return out;
     }
 
@@ -97,13 +106,18 @@ public:
                     ids.data.push_back(static_cast<float>(order[j]));  // exact: ids are below 2^24
                     probs.data.push_back(static_cast<float>(std::exp(row[order[j]])));
                 }
-                double entropy = 0, kl = 0;
+                // KL(layer ‖ final), the logit lens's usual direction, and KL(final ‖ layer), the
+                // tuned lens's (Belrose et al. 2023: the final distribution as the truth).
+                double entropy = 0, kl_to = 0, kl_from = 0;
                 for (std::size_t v = 0; v < row.size(); ++v) {
-                    const double p = std::exp(row[v]);
+                    const double p = std::exp(row[v]), q = std::exp(final[i][v]);
                     entropy -= p * row[v];
-                    kl += p * (row[v] - final[i][v]);
+                    kl_to += p * (row[v] - final[i][v]);
+                    kl_from += q * (final[i][v] - row[v]);
                 }
                 const double t = row.at(target[i]);
+                // Ties count in the target's favour: 1 + the tokens strictly more probable (the
+                // best rank among its equals, as a top-k list that can show it would).
                 const auto rank = 1 + std::count_if(row.begin(), row.end(), [&](double v) { return v > t; });
                 // How far the top logit stands above the rest, in standard deviations (log-probs
                 // are the logits shifted by a constant: the same z).
@@ -112,7 +126,8 @@ public:
                 mean /= double(row.size());
                 const double sd = std::sqrt(std::max(0.0, sq / double(row.size()) - mean * mean));
                 const double top_z = sd > 0 ? (row[order[0]] - mean) / sd : 0.0;
-                for (double v : {entropy / std::log(2.0), kl / std::log(2.0), double(rank), std::exp(t), top_z})
+                for (double v : {entropy / std::log(2.0), kl_to / std::log(2.0), double(rank), std::exp(t), top_z,
+                                 kl_from / std::log(2.0)})
                     stats.data.push_back(static_cast<float>(v));
             }
             out.push_back(std::move(ids));
@@ -170,4 +185,4 @@ const std::string kSchema = std::string(R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Extractor, "extractor", LogitLens, "logit_lens", "1.1.0", kSchema.c_str())
+LAMINAR_PLUGIN(laminar::Extractor, "extractor", LogitLens, "logit_lens", "1.2.0", kSchema.c_str())

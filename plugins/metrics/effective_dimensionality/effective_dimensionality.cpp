@@ -10,6 +10,10 @@
 // how a sentence's tokens differ from each other, not of how the sentences differ. `skip_tokens`
 // leaves out each prompt's first tokens (GPT-2's first position carries activations hundreds of
 // times larger than the rest, which would make one direction of everything).
+// n<t> can be no more than the rank of the centred rows, min(dims, n - 1) (n - prompts for a set
+// per token): with fewer stimuli than dimensions, a threshold that needs every component there
+// is says "as many as the stimuli allow", not how many the space has. Such a threshold is named
+// in a warning, and `max_components` gives the bound.
 #include <algorithm>
 #include <numeric>
 #include <random>
@@ -79,7 +83,22 @@ public:
                 out.warn(path + ": its rows do not vary (or are not finite): explained_variance and the participation ratio are NaN");
             out.write(path + "/explained_variance", {static_cast<int64_t>(explained.n_elem)},
                       std::vector<double>(explained.begin(), explained.end()));
-            for (double t : thresholds_) out.attribute(path, name(t), components_for(explained, t));
+            // Centring on the mean of each group of rows (the stimuli, or each prompt's tokens)
+            // takes one dimension per group: this many components can carry variance at most.
+            const int64_t groups = set.tokens.empty() ? 1 : centred_prompts(set);
+            const int64_t bound = std::min<int64_t>(static_cast<int64_t>(Xc.n_rows), static_cast<int64_t>(Xc.n_cols) - groups);
+            std::string capped;
+            for (double t : thresholds_) {
+                const int64_t count = components_for(explained, t);
+                out.attribute(path, name(t), count);
+                if (count >= bound && bound < static_cast<int64_t>(Xc.n_rows) && !explained.has_nan())
+                    capped += (capped.empty() ? "" : ", ") + name(t);
+            }
+            out.attribute(path, "max_components", bound);
+            if (!capped.empty())
+                out.warn(path + ": " + capped + " = " + std::to_string(bound) + ", every component " +
+                         std::to_string(Xc.n_cols) + " centred rows can have (fewer rows than the " + std::to_string(Xc.n_rows) +
+                         " dimensions): a bound set by the number of stimuli, not the space's dimensionality; more stimuli, or a lower threshold");
             out.attribute(path, "participation_ratio", 1.0 / arma::accu(arma::square(explained)));
             out.attribute(path, "n", static_cast<int64_t>(Xc.n_cols));
             out.attribute(path, "dims", static_cast<int64_t>(Xc.n_rows));
@@ -113,6 +132,11 @@ private:
             first += n;
         }
         return Xc;
+    }
+
+    /// The prompts of a set per token that keep some token after `skip_tokens_` (each centred on its own mean).
+    int64_t centred_prompts(const ActivationSet& set) const {
+        return std::count_if(set.tokens.begin(), set.tokens.end(), [&](int64_t n) { return n > skip_tokens_; });
     }
 
     /// What a set of NaN or infinite values gives: NaN everywhere, of the usual shapes.
@@ -185,4 +209,4 @@ const char* const kSchema = R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", EffectiveDimensionality, "effective_dimensionality", "1.1.0", kSchema)
+LAMINAR_PLUGIN(laminar::Metric, "metric", EffectiveDimensionality, "effective_dimensionality", "1.2.0", kSchema)

@@ -1,6 +1,7 @@
 // The `logit_lens` metric: gathers what the logit_lens extractor kept, layer by layer, into one
 // table per model under /results/<analysis>/<model>/: top_ids and top_probs [stimuli x layers x
-// k], entropy and kl_to_final (bits), target_rank, target_prob and top_logit_z [stimuli x layers], the layers
+// k], entropy, kl_to_final = KL(layer ‖ final) and kl_from_final = KL(final ‖ layer) (bits),
+// target_rank (ties in the target's favour), target_prob and top_logit_z [stimuli x layers], the layers
 // in each dataset's `columns` labels. No model needed: it reads the run file only.
 #include <cmath>
 #include <map>
@@ -72,9 +73,10 @@ private:
             out.axes(model + "/" + what, {Axis::stimuli});
             out.axis_values(model + "/" + what, 1, layer_ids);
         }
-        const char* const stats[] = {"entropy", "kl_to_final", "target_rank", "target_prob", "top_logit_z"};
+        // The extractor's columns in order; a run extracted by logit_lens 1.1 has the first five.
+        const char* const stats[] = {"entropy", "kl_to_final", "target_rank", "target_prob", "top_logit_z", "kl_from_final"};
         const int64_t columns = layers.begin()->second.at("stats").cols;
-        for (int64_t c = 0; c < columns && c < 5; ++c) {
+        for (int64_t c = 0; c < columns && c < 6; ++c) {
             std::vector<double> data(static_cast<std::size_t>(n * L));
             int64_t li = 0;
             for (const auto& [l, sets] : layers) {
@@ -95,4 +97,4 @@ const char* const kSchema = R"json({"type": "object", "additionalProperties": fa
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", LogitLensMetric, "logit_lens", "1.0.0", kSchema)
+LAMINAR_PLUGIN(laminar::Metric, "metric", LogitLensMetric, "logit_lens", "1.1.0", kSchema)

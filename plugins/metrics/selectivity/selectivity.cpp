@@ -8,6 +8,10 @@
 // is ill-conditioned: a warning names the set (selectivity.hpp's between_bound()). With
 // contexts kept the word is the unit: pairs of one word's contexts are left out (they would all
 // count as within-category pairs), and the null relabels words with all their contexts.
+// The per-category p-values of all sets are a family of their own, corrected as the sets'
+// p-values are (`per_category_p_corrected`). Every set is tested with the same relabellings (one
+// seed), so the p-values are dependent: Holm holds under any dependence, Benjamini-Hochberg under
+// positive regression dependence (Benjamini & Yekutieli 2001), usual here but not guaranteed.
 #include <cmath>
 #include <sstream>
 
@@ -47,10 +51,11 @@ public:
             if (arma::accu(labels == c) < 2)
                 throw SpecError("", "category '" + names[c] + "' has fewer than two words: no within-category pair");
         const auto work = picked_spaces(in, sites_);
-        CorrectedPValues<ResultSink> p_values(correction_);
+        CorrectedPValues<ResultSink> p_values(correction_), per_category_p_values(correction_);
         // The sites are shared out among the ranks, and each site's batches of permutations among
         // the ranks that have it.
-        for_each_item(team, work.size(), all_out, {&p_values}, [&](std::size_t i, ResultSink& out, const Team& group) {
+        for_each_item(team, work.size(), all_out, {&p_values, &per_category_p_values},
+                      [&](std::size_t i, ResultSink& out, const Team& group) {
             const auto& [model, hook] = work[i];
             std::size_t degenerate = 0;
             const arma::mat similarity = recorded_similarity(in, model, hook, similarity_, out, &degenerate);  // rows
@@ -90,11 +95,15 @@ public:
             out.attribute(path, "n_permutations_used", static_cast<int64_t>(count));
             out.write(path + "/null", {static_cast<int64_t>(count)}, {overall.begin(), overall.end()});
             std::vector<double> per_p(k);
-            for (arma::uword c = 0; c < k; ++c) per_p[c] = p_greater(null.col(c + 1), per(c), exact);
+            for (arma::uword c = 0; c < k; ++c) {
+                per_p[c] = p_greater(null.col(c + 1), per(c), exact);
+                per_category_p_values.add(path, per_p[c]);  // k in a row, in category order
+            }
             out.write(path + "/per_category_p", {static_cast<int64_t>(k)}, per_p);
             out.axes(path + "/per_category_p", {Axis::categories});
         });
         p_values.write(all_out);
+        write_per_category_corrected(per_category_p_values, k, all_out);
         all_out.progress(work.size(), work.size());
     }
 
@@ -105,6 +114,20 @@ private:
     std::size_t permutations_ = 10000;
     std::uint64_t seed_ = 0;
     std::string correction_;
+
+    /// `per_category_p_corrected` [k] beside each set's `per_category_p`: the per-category
+    /// p-values of every set (`family`, each set's k in a row) corrected together.
+    void write_per_category_corrected(const CorrectedPValues<ResultSink>& family, arma::uword k, ResultSink& out) const {
+        if (correction_ == "none" || family.size() == 0) return;
+        std::vector<double> p(family.size());
+        for (std::size_t i = 0; i < p.size(); ++i) p[i] = family.p(i);
+        const std::vector<double> q = corrected(p, correction_);
+        for (std::size_t first = 0; first < q.size(); first += k) {
+            const std::string& path = family.path(first);
+            out.write(path + "/per_category_p_corrected", {static_cast<int64_t>(k)}, {q.begin() + first, q.begin() + first + k});
+            out.axes(path + "/per_category_p_corrected", {Axis::categories});
+        }
+    }
 
     /// A warning, and `ill_conditioned` 1, where the ratio's between mean is at most
     /// between_bound(S): the index then says more about that near-0 denominator than about the

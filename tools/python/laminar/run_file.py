@@ -284,7 +284,7 @@ class RunFile:
     def logit_lens(self, analysis="logit_lens", model=None):
         """The logit lens as a tidy table: one row per stimulus, layer and top token (rank 1..k),
         with the token's id, text and probability, and per stimulus and layer the entropy, the
-        KL to the last layer and the target's rank and probability."""
+        KL divergences KL(layer ‖ last) and KL(last ‖ layer) and the target's rank and probability."""
         root = self.file["results"][analysis]
         words = list(self.stimuli()["word"])
         frames = []
@@ -297,7 +297,7 @@ class RunFile:
             frame = pd.DataFrame({"model": name, "stimulus": i.ravel(), "word": [words[x] for x in i.ravel()],
                                   "layer": layer_ids[l.ravel()], "rank": r.ravel() + 1, "token_id": ids.ravel(),
                                   "token": self.tokens(name, ids.ravel()), "prob": probs.ravel()})
-            for stat in ("entropy", "kl_to_final", "target_rank", "target_prob", "top_logit_z"):
+            for stat in ("entropy", "kl_to_final", "kl_from_final", "target_rank", "target_prob", "top_logit_z"):
                 if stat in g:
                     frame[stat] = g[stat][()][i.ravel(), l.ravel()]
             frames.append(frame)
