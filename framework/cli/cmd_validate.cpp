@@ -32,7 +32,7 @@ int validate(const Args& args) {
             const Experiment exp = load_experiment(file, registry, load);
             // With the model folders at hand: layers, heads and hook names as the models have them.
             std::vector<std::string> problems, notes = exp.notes;
-            check_spaces(exp, registry, plan_with_models(exp, registry, problems, notes), problems);
+            check_spaces(exp, registry, plan_with_models(exp, registry, problems), problems);
             for (const auto& note : notes) std::cerr << "note: " << note << "\n";
             if (!problems.empty()) {
                 for (const auto& p : problems) std::cerr << p << "\n";

@@ -202,8 +202,7 @@ void check_spaces(const Experiment& exp, const PluginRegistry& registry, const R
     }
 }
 
-RecordingPlan plan_with_models(const Experiment& exp, const PluginRegistry& registry, std::vector<std::string>& problems,
-                               std::vector<std::string>& notes) {
+RecordingPlan plan_with_models(const Experiment& exp, const PluginRegistry& registry, std::vector<std::string>& problems) {
     std::map<std::string, ModelInfo> infos;
     std::map<std::string, std::set<std::string>> hook_points;
     for (const auto& m : exp.models) {

@@ -59,7 +59,6 @@ std::string nearest_folder(const std::filesystem::path& missing);
 /// of it that exists and close names there); loads each model whose folder is there (tokenizer and config; weights are
 /// memory-mapped, never read), plans with its real ModelInfo and checks that every hook the
 /// extractors ask for is one the model has. Returns the plan for check_spaces().
-RecordingPlan plan_with_models(const Experiment& exp, const PluginRegistry& registry, std::vector<std::string>& problems,
-                               std::vector<std::string>& notes);
+RecordingPlan plan_with_models(const Experiment& exp, const PluginRegistry& registry, std::vector<std::string>& problems);
 
 }  // namespace laminar
