@@ -44,28 +44,7 @@ KS_LEVEL = 1e-3  # a calibrated test fails this with probability 0.001 per stati
 RTOL = 1e-9      # float64 recomputations of the same definitions (laminar reads the same float32 rows)
 NAMES = ["space", "fruit", "interior"]
 
-ANALYZE = """experiment: word-unit
-models: [{{id: m, backend: gpt2, path: /nonexistent}}]
-stimuli: {{template: "{{word}}", categories: {{space: [a, b], fruit: [c, d], interior: [e, f]}}}}
-analyze:
-{analyses}
-output: {out}
-"""
-
-
-def analyze(folder, name, words, categories, sets, contexts, analyses):
-    """A run file of the given activations, analysed by laminar as if its extract stage had
-    written them; returns it open."""
-    run = os.path.join(folder, name + ".h5")
-    names = list(dict.fromkeys(categories))
-    synthetic_run.write(run, words, categories, names, sets, contexts)
-    yaml = os.path.join(folder, name + ".yaml")
-    with open(yaml, "w") as f:
-        f.write(ANALYZE.format(analyses=analyses, out=run))
-    synthetic_run.stamp_as_extracted(run, yaml)
-    r = subprocess.run([BIN, "run", yaml, "--stage", "analyze", "--quiet"], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    return h5py.File(run, "r")
+analyze = synthetic_run.analyze  # activations written as a run file, analysed by laminar
 
 
 # --- numpy references, written from the definitions ----------------------------------------------

@@ -34,27 +34,7 @@ import synthetic_run  # noqa: E402
 NAMES = ["space", "fruit", "interior"]
 PERMUTATIONS = 499
 
-ANALYZE = """experiment: audit-choices
-models: [{{id: m, backend: gpt2, path: /nonexistent}}]
-stimuli: {{template: "{{word}}", categories: {{space: [a, b], fruit: [c, d], interior: [e, f]}}}}
-analyze:
-{analyses}
-output: {out}
-"""
-
-
-def analyze(folder, name, words, categories, sets, contexts, analyses):
-    """A run file of the given activations, analysed by laminar as if its extract stage had
-    written them; returns it open."""
-    run = os.path.join(folder, name + ".h5")
-    synthetic_run.write(run, words, categories, NAMES, sets, contexts)
-    yaml = os.path.join(folder, name + ".yaml")
-    with open(yaml, "w") as f:
-        f.write(ANALYZE.format(analyses=analyses, out=run))
-    synthetic_run.stamp_as_extracted(run, yaml)
-    r = subprocess.run([BIN, "run", yaml, "--stage", "analyze", "--quiet"], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    return h5py.File(run, "r")
+analyze = synthetic_run.analyze  # activations written as a run file, analysed by laminar
 
 
 def rank_counts(x, thresholds):

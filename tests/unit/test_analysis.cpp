@@ -8,6 +8,7 @@
 #include <numeric>
 #include <random>
 
+#include "calibration.hpp"
 #include "laminar/analysis/parallel.hpp"
 #include "laminar/analysis/rsa.hpp"
 #include "laminar/analysis/selectivity.hpp"
@@ -17,6 +18,8 @@ using namespace laminar::analysis;
 
 namespace {
 
+using laminar::test::ks_uniform;
+
 double tau_a_brute_force(const arma::vec& x, const arma::vec& y) {
     double s = 0;
     for (arma::uword i = 0; i < x.n_elem; ++i)
@@ -25,15 +28,6 @@ double tau_a_brute_force(const arma::vec& x, const arma::vec& y) {
             s += (a > 0) - (a < 0) == 0 || (b > 0) - (b < 0) == 0 ? 0 : ((a > 0) == (b > 0) ? 1 : -1);
         }
     return s / (x.n_elem * (x.n_elem - 1) / 2.0);
-}
-
-/// Kolmogorov-Smirnov distance of a sample from the uniform distribution on [0, 1].
-double ks_uniform(arma::vec p) {
-    p = arma::sort(p);
-    double d = 0;
-    for (arma::uword i = 0; i < p.n_elem; ++i)
-        d = std::max({d, (i + 1.0) / p.n_elem - p(i), p(i) - static_cast<double>(i) / p.n_elem});
-    return d;
 }
 
 /// Keeps the attributes and warnings a helper writes.

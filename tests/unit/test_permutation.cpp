@@ -9,6 +9,7 @@
 #include <random>
 #include <set>
 
+#include "calibration.hpp"
 #include "laminar/analysis/permutation.hpp"
 #include "laminar/analysis/rsa.hpp"
 #include "laminar/analysis/selectivity.hpp"
@@ -17,6 +18,8 @@
 using namespace laminar::analysis;
 
 namespace {
+
+using laminar::test::ks_uniform;
 
 /// Pearson of two vectors, the textbook sums (no helper of the library).
 double plain_pearson(const std::vector<double>& x, const std::vector<double>& y) {
@@ -60,15 +63,6 @@ double brute_force_exact_p(const arma::mat& A, const arma::mat& B) {
 arma::mat random_rdm(const arma::mat& X) {
     std::size_t degenerate = 0;
     return 1 - similarity(X, "cosine", degenerate);
-}
-
-/// Kolmogorov-Smirnov distance of a sample from the uniform distribution on [0, 1].
-double ks_uniform(arma::vec p) {
-    p = arma::sort(p);
-    double d = 0;
-    for (arma::uword i = 0; i < p.n_elem; ++i)
-        d = std::max({d, (i + 1.0) / p.n_elem - p(i), p(i) - static_cast<double>(i) / p.n_elem});
-    return d;
 }
 
 }  // namespace

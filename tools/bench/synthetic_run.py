@@ -43,3 +43,29 @@ def stamp_as_extracted(run, yaml):
                           capture_output=True, text=True).stdout.strip()
     with h5py.File(run, "a") as f:
         f["stages/extract"].attrs["spec_hash"] = spec
+
+
+ANALYSIS_ONLY = """experiment: {name}
+models: [{{id: m, backend: gpt2, path: /nonexistent}}]
+stimuli: {{template: "{{word}}", categories: {{space: [a, b], fruit: [c, d], interior: [e, f]}}}}
+analyze:
+{analyses}
+output: {out}
+"""
+
+
+def analyze(folder, name, words, categories, sets, contexts, analyses, laminar=None):
+    """A run file of the given activations (write()), analysed by `laminar run --stage analyze`
+    as if its extract stage had written them, with `analyses` (YAML list items) as the analyze
+    section; returns it open for reading. The experiment's model and stimuli are placeholders:
+    the analyze stage reads the stimuli from the run file."""
+    run = os.path.join(folder, name + ".h5")
+    write(run, words, categories, list(dict.fromkeys(categories)), sets, contexts)
+    yaml = os.path.join(folder, name + ".yaml")
+    with open(yaml, "w") as f:
+        f.write(ANALYSIS_ONLY.format(name=name, analyses=analyses, out=run))
+    stamp_as_extracted(run, yaml)
+    r = subprocess.run([laminar or os.environ["LAMINAR_BIN"], "run", yaml, "--stage", "analyze", "--quiet"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return h5py.File(run, "r")
