@@ -286,8 +286,10 @@ class OutOfMemory(ModelFiles):
                     self.fail(f"ulimit -v {kb}: no answer in {TIMEOUT} s")
                 self.assertIn(r.returncode, (0, 1, 2), r.stderr)
                 if r.returncode:
-                    self.assertRegex(r.stderr, "out of memory|bad_alloc|failed to map segment", r.stderr)
+                    self.assertRegex(r.stderr, "out of memory|bad_alloc|failed to map segment|Cannot allocate memory", r.stderr)
                 outcomes[kb] = r.returncode
+        # Where the limit bites depends on the allocator's layout, so the mmap of the weights
+        # ("cannot map into memory (Cannot allocate memory)") is as valid an answer as bad_alloc.
         print(f"exit codes by ulimit -v (KiB): {outcomes}")
 
 
