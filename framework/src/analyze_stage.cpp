@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -26,6 +27,31 @@ namespace laminar {
 namespace fs = std::filesystem;
 
 namespace {
+
+/// Prints an analysis's warnings, each kind once: warnings that differ only in their numbers
+/// (the layer, the count) are one kind, said for its first space with the count of the rest.
+/// The run file keeps every one (results/NAME's `warnings`), so nothing is lost to the summary.
+void print_warnings(const std::string& analysis, const std::vector<std::string>& warnings, std::ostream& log) {
+    std::vector<std::string> order;         // kinds, in the order first met
+    std::map<std::string, std::size_t> seen;  // kind -> how many
+    std::map<std::string, std::string> first;
+    for (const auto& w : warnings) {
+        std::string kind;
+        for (std::size_t i = 0; i < w.size(); ++i)
+            if (!std::isdigit(static_cast<unsigned char>(w[i])))
+                kind += w[i];
+            else if (kind.empty() || kind.back() != '#')
+                kind += '#';
+        if (seen[kind]++ == 0) order.push_back(kind), first[kind] = w;
+    }
+    for (const auto& kind : order) {
+        log << "warning: analyze " << analysis << ": " << first[kind] << "\n";
+        if (seen[kind] > 1)
+            log << "warning: analyze " << analysis << ": (and " << seen[kind] - 1
+                << " more like it at other spaces: `laminar inspect RUN.h5 --all` lists them, results/" << analysis
+                << "'s warnings)\n";
+    }
+}
 
 /// What the ranks other than 0 write: nothing (rank 0 writes the analysis).
 class NoSink : public ResultSink {
@@ -96,7 +122,7 @@ void run_one(const Experiment& exp, const PluginRegistry& registry, const StepSp
     h5::set_attr(sink_file, group, "params", step.params.dump());
     stamp_root(sink_file, exp);
     record_stage(sink_file, "analyze/" + step.name, hash, options.command);
-    for (const auto& w : sink.warnings()) log << "warning: analyze " << step.name << ": " << w << "\n";
+    print_warnings(step.name, sink.warnings(), log);
     log << "analyze: " << step.name << ": done (" << duration_text(elapsed(started)) << ")\n";
 }
 

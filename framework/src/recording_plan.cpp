@@ -133,6 +133,7 @@ RecordingPlan plan_recordings(const Experiment& exp, const PluginRegistry& regis
     nominal.n_head = nominal.n_kv_head = 1;
     nominal.d_model = nominal.d_head = 64;
     RecordingPlan plan;
+    std::set<std::string> checked;  // steps whose records were checked against contexts: mean
     for (const auto& m : exp.models) {
         PlannedModel& p = plan[m.id];
         const auto info = infos.find(m.id);
@@ -147,8 +148,9 @@ RecordingPlan plan_recordings(const Experiment& exp, const PluginRegistry& regis
                 continue;
             }
             const auto records = extractor->records();
-            // Refused once per step, not per model: whether rows can be averaged is the extractor's.
-            if (averages_contexts(exp.stimuli) && &m == &exp.models.front())
+            // Refused once per step (at the first model it configures for), not per model:
+            // whether rows can be averaged is the extractor's.
+            if (averages_contexts(exp.stimuli) && checked.insert(step.pointer).second)
                 for (const auto& r : records)
                     if (const std::string refusal = context_mean_refusal(r); !refusal.empty()) {
                         problems.push_back(where(exp, step.pointer, SpecError("", refusal)));

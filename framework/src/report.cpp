@@ -112,8 +112,8 @@ void print_summary(const fs::path& run_file, std::ostream& out) {
     // The headline numbers of each result, in this order, where present.
     static const std::vector<std::string> keys = {"index", "r", "cka", "cka_unbiased", "cka_rbf", "mi_binned",
                                                   "mi_equal_frequency", "mi_ksg", "n95", "participation_ratio",
-                                                  "shuffled_n95_mean", "p_value", "ci_low", "ci_high",
-                                                  "noise_ceiling_low", "noise_ceiling_high", "n_pairs",
+                                                  "shuffled_n95_mean", "p_value", "ci_of", "ci_low", "ci_high",
+                                                  "r_subjects", "noise_ceiling_low", "noise_ceiling_high", "n_pairs",
                                                   "mean_within", "mean_between", "mean_all"};
     for (const auto& analysis : h5::children(h5::open_group(f, "results"))) {
         std::size_t rows = 0;

@@ -201,12 +201,21 @@ output: run.h5
         fig = laminar.plot_profile(run)
         rsa_axes = [ax for ax in fig.axes if ax.get_ylabel() == "RSA r"][0]
         bands = {c.get_label(): c for c in rsa_axes.collections if c.get_label().startswith("noise ceiling")}
-        self.assertIn("noise ceiling m q (euclidean_corr)", bands)
+        label = "noise ceiling m q (euclidean_corr), bounds r per context"
+        self.assertIn(label, bands)
         # The band spans the stored bounds at the layer recorded.
         g = self.f[f"results/euclidean_corr/m/{Q}"]
-        extent = bands["noise ceiling m q (euclidean_corr)"].get_paths()[0].vertices[:, 1]
+        extent = bands[label].get_paths()[0].vertices[:, 1]
         self.assertAlmostEqual(extent.min(), g.attrs["noise_ceiling_low"], places=12)
         self.assertAlmostEqual(extent.max(), g.attrs["noise_ceiling_high"], places=12)
+        # What the band bounds is drawn beside r: each pair's r over single-context RDMs.
+        per_context = [y for l in rsa_axes.lines if l.get_label() == "_r per context" for y in l.get_ydata() if y == y]
+        stored = [v for name, metric in run.analyses().items() if metric == "rsa" and "r_subjects" in run.table(name)
+                  for v in run.table(name)["r_subjects"].dropna()]
+        self.assertTrue(per_context and stored, [l.get_label() for l in rsa_axes.lines])
+        self.assertTrue(all(any(abs(y - v) < 1e-12 for v in stored) for y in per_context), (per_context, stored))
+        self.assertIn("r per context (r_subjects): the number the noise ceiling bounds", rsa_axes.get_legend_handles_labels()[1]
+                      + [t.get_text() for t in rsa_axes.get_legend().get_texts()])
 
 
     def test_crossnobis_and_the_noise_ceiling_ask_for_contexts_kept(self):

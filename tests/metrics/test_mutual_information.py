@@ -110,9 +110,11 @@ class MutualInformationAudit(unittest.TestCase):
             with open(yaml, "w") as f:
                 f.write(ANALYZE.format(permutations=PERMUTATIONS, out=run))
             synthetic_run.stamp_as_extracted(run, yaml)
-            r = subprocess.run([BIN, "run", yaml, "--stage", "analyze", "--quiet"], capture_output=True, text=True,
+            quiet = ["--quiet"] if threads == "1" else []  # the other run's log is read for its warnings
+            r = subprocess.run([BIN, "run", yaml, "--stage", "analyze", *quiet], capture_output=True, text=True,
                                env={**os.environ, "OMP_NUM_THREADS": threads})
             assert r.returncode == 0, r.stderr
+            cls.log = r.stdout + r.stderr
             cls.files[threads] = h5py.File(run, "r")
         cls.f = cls.files["2"]
 
@@ -214,6 +216,35 @@ class MutualInformationAudit(unittest.TestCase):
         self.assertEqual(twins, 2 * (WORDS - 2))  # (0, m) and (1, m) for every other word m
         self.assertIn(f"m/{Q}~{K}: mi_ksg: {twins} of {len(a)} pairs of words have the same pair of similarities as another",
                       text)
+
+    # --- review: a family that cannot pass, and warnings said once per kind --------------------------
+    def test_a_family_no_p_value_can_pass_is_warned_of_with_the_permutations_that_would_let_one(self):
+        """Holm over m dimensions cannot bring a p-value below m / (permutations + 1): 24 / 401 and
+        240 / 401 are both above 0.05, so no dimension could ever pass; the warning says so, and
+        that 20 m - 1 permutations would bring the floor to 0.05."""
+        text = self.f["results/mutual_information"].attrs["warnings"]
+        text = text.decode() if isinstance(text, bytes) else text
+        for hook in (SITE, NOISE):
+            g = self.f[f"results/mutual_information/m/{hook}"]
+            m = int(np.sum(~np.isnan(g["mi_label_p_value"][()])))
+            floor = m / (PERMUTATIONS + 1)
+            self.assertGreater(floor, 0.05)
+            self.assertGreaterEqual(np.nanmin(g["mi_label_p_value_corrected"][()]), floor - 1e-15)
+            self.assertIn(f"m/{hook}: mi_label_p_value_corrected cannot fall below {floor:.6g} (holm over {m} dimensions, "
+                          f"{PERMUTATIONS} permutations): no dimension can reach p < 0.05 whatever the data; "
+                          f"permutations: {20 * m - 1} or more would let one", text)
+            self.assertLessEqual(m / (20 * m - 1 + 1), 0.05)
+        self.assertNotIn(f"{Q}~{K}: mi_label_p_value_corrected", text)  # a pair is one test, no family
+
+    def test_the_log_says_each_kind_of_warning_once_and_counts_the_rest(self):
+        """The two spaces' floor warnings differ only in numbers: the log gives the first and says
+        one more is in the run file (which keeps both, as the test above reads)."""
+        floor = [line for line in self.log.splitlines() if "cannot fall below" in line]
+        self.assertEqual(len(floor), 1, self.log)
+        self.assertIn(f"m/{SITE}: mi_label_p_value_corrected", floor[0])
+        self.assertIn("warning: analyze mutual_information: (and 1 more like it at other spaces: "
+                      "`laminar inspect RUN.h5 --all` lists them, results/mutual_information's warnings)", self.log)
+        self.assertEqual(self.log.count("mi_ksg: "), 1)  # a kind met once is said once, with no count
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@
 // word's own contexts would be one another's nearest neighbours, all of one category, and the
 // permutations would move rows, not words.
 #include <algorithm>
+#include <cmath>
 #include <map>
+#include <sstream>
 
 #include "laminar/analysis/correction.hpp"
 #include "laminar/analysis/mutual_information.hpp"
@@ -211,6 +213,7 @@ private:
             if (correction_ != "none") {
                 out.write(path + "/mi_label_p_value_corrected", {n}, corrected(p_value, correction_));
                 out.attribute(path, "correction", correction_);
+                warn_unreachable(p_value, relabelling, path, out);
             }
             out.attribute(path, "permutations", static_cast<int64_t>(permutations_));
             out.attribute(path, "exact", static_cast<int64_t>(relabelling.exact));
@@ -220,6 +223,23 @@ private:
         out.attribute(path, "estimator", estimators_.front());
         out.attribute(path, "dims", n);
         out.attribute(path, "n_words", static_cast<int64_t>(Xt.n_cols));
+    }
+
+    /// The warning where no dimension's corrected p-value can pass 0.05 whatever the data (Holm
+    /// over d dimensions needs about 20 d permutations), with the number of permutations that would.
+    void warn_unreachable(const std::vector<double>& p_value, const Relabellings& relabelling, const std::string& path,
+                          ResultSink& out) const {
+        const auto m = static_cast<std::size_t>(std::count_if(p_value.begin(), p_value.end(), [](double p) { return !std::isnan(p); }));
+        const double used = static_cast<double>(relabelling.perms.size());
+        const double floor = corrected_floor(m, relabelling.exact ? 1 / used : 1 / (used + 1), correction_);
+        if (m == 0 || floor <= 0.05) return;
+        std::ostringstream text;
+        text << path << ": mi_label_p_value_corrected cannot fall below " << floor << " (" << correction_ << " over " << m
+             << " dimensions, " << relabelling.perms.size() << (relabelling.exact ? " relabellings, all of them" : " permutations")
+             << "): no dimension can reach p < 0.05 whatever the data; "
+             << (relabelling.exact ? std::string("the words admit no more relabellings (add words, or correction: fdr_bh)")
+                                   : "permutations: " + std::to_string(correction_ == "holm" ? 20 * m - 1 : 19) + " or more would let one");
+        out.warn(text.str());
     }
 
     /// The warning for mi_label_ksg where dimensions hold duplicated values (see duplicated_points).

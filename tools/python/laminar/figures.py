@@ -191,7 +191,8 @@ def _noise_ceilings(run):
         # A space's own ceiling (its <hook> group), not the copies beside each pair's r_subjects.
         table = table[table["noise_ceiling_low"].notna() & table["layer"].notna() & ~table["site"].astype(str).str.contains("~")]
         for (model, site), rows in table.groupby(["model", "site"], sort=False):
-            out.append((f"noise ceiling {model} {site}" + ("" if name == metric else f" ({name})"), model, rows))
+            out.append((f"noise ceiling {model} {site}" + ("" if name == metric else f" ({name})") + ", bounds r per context",
+                        model, rows))
     return out
 
 
@@ -211,8 +212,10 @@ def plot_profile(run, x="auto"):
     colours = {m: plt.cm.tab10(i % 10) for i, m in enumerate(dict.fromkeys(line[2] for line in lines))}
     styles, markers = ["-", "--", ":", "-."], ["o", "s", "^", "D"]
     fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3.6 * len(panels)), squeeze=False, sharex=True)
+    legend_rows = 0
     for ax, panel in zip(axes[:, 0], panels):
         off_scale = []  # (colour, [(x, y), ...]) of ill-conditioned values
+        per_context = False  # whether r_subjects was drawn (one legend entry says what the crosses are)
         trusted = np.concatenate([~_ill_conditioned(line[3]) for line in lines if line[0] == panel])
         sites = list(dict.fromkeys(line[1].split(" ")[1] for line in lines if line[0] == panel))
         for metric, label, model, rows, value in (line for line in lines if line[0] == panel):
@@ -233,6 +236,11 @@ def plot_profile(run, x="auto"):
                 ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
                 ax.errorbar(xs, ys, yerr=[ys - low, high - ys], fmt="none", ecolor=line.get_color(), capsize=3,
                             linewidth=0.8)  # visible also where a profile has a single layer
+            if "r_subjects" in rows and rows["r_subjects"].notna().any():
+                # The ceiling bounds r over single-context RDMs, not r of the averaged RDMs: the
+                # number on its scale is drawn beside r, so a line above the band is no paradox.
+                ax.plot(xs, rows["r_subjects"].to_numpy(float), "x", color=line.get_color(), label="_r per context")
+                per_context = True
             p = rows["p_value"].to_numpy(float) if "p_value" in rows else np.full(len(rows), np.nan)
             sig = p < SIGNIFICANT
             ax.plot(xs[sig], ys[sig], marker, color=line.get_color())  # filled: significant
@@ -260,11 +268,17 @@ def plot_profile(run, x="auto"):
         handles += [Line2D([], [], marker="o", color="gray", linestyle=""),
                     Line2D([], [], marker="o", color="gray", markerfacecolor="white", linestyle="")]
         labels += [f"p < {SIGNIFICANT}", f"p \u2265 {SIGNIFICANT} (or not computed)"]
+        if per_context:
+            handles.append(Line2D([], [], marker="x", color="gray", linestyle=""))
+            labels.append("r per context (r_subjects): the number the noise ceiling bounds")
         if off_scale:
             handles.append(Line2D([], [], marker="^", color="gray", markeredgecolor="red", linestyle=""))
             labels.append("ill-conditioned ratio, off scale (value written; see the warnings)")
         ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
+        legend_rows = max(legend_rows, len(labels))
     axes[-1, 0].set_xlabel("relative depth (layer / (layers - 1))" if relative else "layer")
+    # A panel as tall as its legend (8 pt rows, about 0.16 inch each): a long legend is not cut.
+    fig.set_size_inches(10, len(panels) * max(3.6, 0.16 * legend_rows + 0.6))
     fig.tight_layout()
     return fig
 

@@ -24,8 +24,8 @@ from .run_file import RunFile  # noqa: E402
 
 # The numbers a reader looks for first, in this order, where an analysis has them.
 HEADLINE = ["index", "r", "cka", "cka_unbiased", "cka_rbf", "mi_binned", "mi_equal_frequency", "mi_ksg", "n80", "n90",
-            "n95", "n99", "participation_ratio", "shuffled_n95_mean", "p_value", "p_value_corrected", "ci_low", "ci_high",
-            "noise_ceiling_low", "noise_ceiling_high", "mean_within", "mean_between", "ill_conditioned", "n_pairs", "n"]
+            "n95", "n99", "participation_ratio", "shuffled_n95_mean", "p_value", "p_value_corrected", "ci_of", "ci_low", "ci_high",
+            "r_subjects", "noise_ceiling_low", "noise_ceiling_high", "mean_within", "mean_between", "ill_conditioned", "n_pairs", "n"]
 MAX_ROWS = 60  # rows of a headline table shown on the page; `laminar inspect --table` has them all
 
 STYLE = """

@@ -43,6 +43,13 @@ inline std::vector<double> corrected(const std::vector<double>& p, const std::st
     return out;
 }
 
+/// The smallest corrected p-value a family of m permutation p-values can reach when none can
+/// fall below p_floor (1/(N+1) from N permutations, 1/N when enumerated exactly): Holm's is
+/// m p_floor, Benjamini-Hochberg's p_floor. Above alpha, no member of the family can pass.
+inline double corrected_floor(std::size_t m, double p_floor, const std::string& method) {
+    return method == "holm" ? std::min(1.0, static_cast<double>(m) * p_floor) : p_floor;
+}
+
 /// Collects a metric's p-values as it writes them and, at the end, writes each one's corrected
 /// value beside it (`p_value_corrected`, and `correction` naming the method).
 template <class Sink>
