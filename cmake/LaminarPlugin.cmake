@@ -1,10 +1,39 @@
+# How plugins are built, in laminar's tree and out of it: this file is installed with the
+# CMake package, so `find_package(laminar)` gives a plugin project the same functions.
+#
+#   laminar::api        the plugin API (laminar/*.hpp): headers only, no Armadillo
+#   laminar::analysis   laminar/analysis/*.hpp for metrics that want them: Armadillo + OpenMP
+#                       (defined where Armadillo is found; libarmadillo-dev on Debian)
+include(GNUInstallDirs)
+
+if(NOT TARGET laminar::analysis)
+  find_package(Armadillo QUIET)
+  find_package(OpenMP QUIET COMPONENTS CXX)
+  if(ARMADILLO_FOUND AND OpenMP_CXX_FOUND)
+    # Armadillo (and through it the system BLAS: OpenBLAS once tools/setup.sh has installed
+    # it); permutation and bootstrap loops run on all cores through OpenMP.
+    add_library(laminar::analysis INTERFACE IMPORTED)
+    target_include_directories(laminar::analysis INTERFACE ${ARMADILLO_INCLUDE_DIRS})
+    target_link_libraries(laminar::analysis INTERFACE laminar::api ${ARMADILLO_LIBRARIES} OpenMP::OpenMP_CXX)
+  endif()
+endif()
+
+# Where `laminar_add_plugin` puts the .so files of this build (LAMINAR_PLUGIN_PATH finds them).
+if(NOT DEFINED LAMINAR_PLUGIN_DIR)
+  set(LAMINAR_PLUGIN_DIR ${CMAKE_BINARY_DIR}/plugins)
+endif()
+
 # laminar_add_plugin(<kind> <name> SOURCES <files...> [LIBRARIES <targets...>] [OUTPUT_DIR <dir>] [NO_INSTALL])
 #
-# Builds plugin <name> of <kind> (model, extractor, metric) as laminar_<kind>_<name>.so in the
-# build's plugin folder (or OUTPUT_DIR), with hidden visibility so that only the
-# BOOST_DLL_ALIAS exports are seen by the host.
+# Builds plugin <name> of <kind> (model, extractor, metric) as laminar_<kind>_<name>.so in
+# LAMINAR_PLUGIN_DIR (or OUTPUT_DIR), with hidden visibility so that only the
+# BOOST_DLL_ALIAS exports are seen by the host; `cmake --install` puts it where an installed
+# laminar looks (<prefix>/lib/laminar/plugins).
 function(laminar_add_plugin kind name)
   cmake_parse_arguments(P "NO_INSTALL" "OUTPUT_DIR" "SOURCES;LIBRARIES" ${ARGN})
+  if(NOT kind MATCHES "^(model|extractor|metric)$")
+    message(FATAL_ERROR "laminar_add_plugin(${kind} ${name}): the kind is model, extractor or metric")
+  endif()
   set(target laminar_${kind}_${name})
   if(NOT P_OUTPUT_DIR)
     set(P_OUTPUT_DIR ${LAMINAR_PLUGIN_DIR})
@@ -21,18 +50,18 @@ function(laminar_add_plugin kind name)
   endif()
 endfunction()
 
-# laminar_add_metric(<name> SOURCES <files...>): a metric plugin, linked with Armadillo
-# (and through it the system BLAS: OpenBLAS once tools/setup.sh has installed it).
-# Permutation and bootstrap loops run on all cores through OpenMP.
+# laminar_add_metric(<name> SOURCES <files...>): a metric plugin with laminar::analysis.
 function(laminar_add_metric name)
-  find_package(Armadillo REQUIRED)
-  find_package(OpenMP REQUIRED)
-  laminar_add_plugin(metric ${name} ${ARGN} LIBRARIES ${ARMADILLO_LIBRARIES} OpenMP::OpenMP_CXX)
-  target_include_directories(laminar_metric_${name} PRIVATE ${ARMADILLO_INCLUDE_DIRS})
+  if(NOT TARGET laminar::analysis)
+    message(FATAL_ERROR "laminar_add_metric(${name}): laminar::analysis needs Armadillo and OpenMP "
+                        "(apt-get install libarmadillo-dev); a metric without them: laminar_add_plugin(metric ${name} ...)")
+  endif()
+  laminar_add_plugin(metric ${name} ${ARGN} LIBRARIES laminar::analysis)
 endfunction()
 
 # laminar_add_model(<name> SOURCES <files...>): a model plugin on top of laminar_model_common
-# (plugins/models/common: safetensors, config.json, hook plans, batching, tokenizers).
+# (plugins/models/common: safetensors, config.json, hook plans, batching, tokenizers); in
+# laminar's tree only.
 function(laminar_add_model name)
   laminar_add_plugin(model ${name} ${ARGN} LIBRARIES laminar_model_common)
 endfunction()

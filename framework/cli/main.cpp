@@ -10,7 +10,12 @@
 
 #include <unistd.h>
 
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <filesystem>
+
 #include "commands.hpp"
+#include "pipeline.hpp"
+#include "plugin_registry.hpp"
 #include "errors.hpp"
 #include "ranks.hpp"
 
@@ -106,6 +111,25 @@ int close_stdout(StandardOutput& out, int code) {
     return code == laminar::kExitOk ? laminar::kExitRuntime : code;
 }
 
+/// The version, and where this laminar takes its plugins and its Python package from: which
+/// of several installations (or a build) a user is running.
+void print_version(std::ostream& out) {
+    namespace fs = std::filesystem;
+    out << "laminar " << LAMINAR_VERSION << (laminar::ranks::built_with_mpi() ? " (with MPI)" : "") << "\n";
+    out << "  executable: " << boost::dll::program_location().string() << "\n";
+    for (const auto& dir : laminar::PluginRegistry::default_search_path()) {
+        std::error_code ec;
+        std::size_t plugins = 0;
+        if (fs::is_directory(dir, ec))
+            for (const auto& e : fs::directory_iterator(dir, ec))
+                plugins += e.path().filename().string().rfind("laminar_", 0) == 0 && e.path().extension() == ".so";
+        out << "  plugins:    " << dir.string() << (fs::is_directory(dir, ec) ? " (" + std::to_string(plugins) + ")" : " (absent)") << "\n";
+    }
+    const fs::path python = laminar::python_package_dir();
+    out << "  python:     " << (python.empty() ? std::string("(none beside laminar: Python's own path)") : (python / "laminar").string())
+        << "\n";
+}
+
 }  // namespace
 
 /// The command named by argv[1], its exit code; errors printed.
@@ -128,7 +152,7 @@ int dispatch(int argc, char** argv) {
         return kExitOk;
     }
     if (name == "--version") {
-        std::cout << "laminar " << LAMINAR_VERSION << (ranks::built_with_mpi() ? " (with MPI)" : "") << "\n";
+        print_version(std::cout);
         return kExitOk;
     }
     const auto command = commands.find(name);

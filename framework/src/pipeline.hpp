@@ -28,6 +28,10 @@ void run_experiment(const Experiment& exp, const PluginRegistry& registry, const
 /// The `report` stage's lines: each analysis's headline numbers (the first rows of each).
 void print_summary(const std::filesystem::path& run_file, std::ostream& out);
 
+/// The folder holding the `laminar` Python package that draws report pages (the build's, the
+/// installation's, else the sources'); empty when none has it (then Python's own path).
+std::filesystem::path python_package_dir();
+
 /// Where `run` puts a run file's report page: runs/demo.h5 -> runs/demo/.
 std::filesystem::path report_folder(const std::filesystem::path& run_file);
 

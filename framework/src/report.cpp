@@ -40,19 +40,6 @@ namespace {
 
 constexpr std::size_t kSummaryRows = 12;  // per analysis; the page and `inspect --table` have them all
 
-/// The folder holding the `laminar` Python package: beside the build's sources or in the
-/// installation, relative to this executable, else the sources it was built from; empty when
-/// none has it (then Python's own path, e.g. after `pip install tools/python`).
-fs::path python_package_dir() {
-    const fs::path here = fs::path(boost::dll::program_location().string()).parent_path();
-    std::vector<fs::path> candidates;
-    for (const char* relative : {LAMINAR_BUILD_PYTHON_DIR, LAMINAR_INSTALL_PYTHON_DIR})
-        if (*relative) candidates.push_back((here / relative).lexically_normal());
-    candidates.emplace_back(LAMINAR_SOURCE_PYTHON_DIR);
-    for (const auto& dir : candidates)
-        if (!dir.empty() && fs::exists(dir / "laminar" / "report.py")) return dir;
-    return {};
-}
 
 /// LAMINAR_PYTHON, else Debian's python3 (which has the packages tools/setup.sh installs), else
 /// the first python3 on PATH.
@@ -101,6 +88,19 @@ void prepare_report_folder(const fs::path& dir) {
 }
 
 }  // namespace
+
+/// Beside the build's sources or in the installation, relative to this executable, else the
+/// sources it was built from (e.g. after `pip install tools/python`, Python's own path).
+fs::path python_package_dir() {
+    const fs::path here = fs::path(boost::dll::program_location().string()).parent_path();
+    std::vector<fs::path> candidates;
+    for (const char* relative : {LAMINAR_BUILD_PYTHON_DIR, LAMINAR_INSTALL_PYTHON_DIR})
+        if (*relative) candidates.push_back((here / relative).lexically_normal());
+    candidates.emplace_back(LAMINAR_SOURCE_PYTHON_DIR);
+    for (const auto& dir : candidates)
+        if (!dir.empty() && fs::exists(dir / "laminar" / "report.py")) return dir;
+    return {};
+}
 
 void print_summary(const fs::path& run_file, std::ostream& out) {
     h5::Handle f = open_run_file(run_file);

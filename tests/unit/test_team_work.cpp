@@ -1,4 +1,4 @@
-// The helpers that share a metric's work among a team's members (laminar/analysis/team_work.hpp),
+// The helpers that share a metric's work among a team's members (laminar/team_work.hpp),
 // run on a team of threads: for 1 to 5 members and 0 to 7 items, member 0 ends with the writes
 // and p-values one process makes, byte for byte and in the same order; the permutation nulls
 // and bootstrap samples the members share are one process's; an error in one member's share
@@ -13,7 +13,7 @@
 
 #include "laminar/analysis/rsa.hpp"
 #include "laminar/analysis/selectivity.hpp"
-#include "laminar/analysis/team_work.hpp"
+#include "laminar/team_work.hpp"
 
 using namespace laminar;
 using namespace laminar::analysis;

@@ -2,7 +2,12 @@
 // checks a run file's /stages/extract@spec_hash against. The analysis benchmarks write run files
 // of generated activations (no model could make 20,000 prompts' worth in seconds) and stamp
 // them with it, so that laminar analyses them as if its extract stage had written them.
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "experiment.hpp"
 #include "plugin_registry.hpp"
@@ -14,7 +19,12 @@ int main(int argc, char** argv) {
         return 2;
     }
     try {
-        const laminar::PluginRegistry registry({LAMINAR_BENCH_PLUGIN_DIR});
+        // The build's plugins, and those of LAMINAR_PLUGIN_PATH (a plugin built out of tree).
+        std::vector<std::filesystem::path> path = {LAMINAR_BENCH_PLUGIN_DIR};
+        std::stringstream extra(std::getenv("LAMINAR_PLUGIN_PATH") ? std::getenv("LAMINAR_PLUGIN_PATH") : "");
+        for (std::string dir; std::getline(extra, dir, ':');)
+            if (!dir.empty()) path.emplace_back(dir);
+        const laminar::PluginRegistry registry(path);
         laminar::LoadOptions options;
         options.stage = "analyze";
         std::cout << laminar::extraction_spec_hash(laminar::load_experiment(argv[1], registry, options), registry) << "\n";

@@ -89,7 +89,7 @@ public:
         (void)categories;
     }
     /// Runs on every member of `team` alike (one process outside mpirun). A metric shares out
-    /// its sites, layers and permutation blocks with laminar/analysis/team_work.hpp; work it does
+    /// its sites, layers and permutation blocks with laminar/team_work.hpp; work it does
     /// not share, every member repeats, and only member 0's `out` is written.
     virtual void run(const ActivationSource& in, ResultSink& out, const Team& team) = 0;
 };

@@ -1,7 +1,7 @@
 // The processes that run one analysis together: the ranks of `mpirun -n N laminar run`, or
 // this process alone. Every member runs the metric's run() on the same inputs; a metric shares
 // out its independent work (sites, layers, permutation blocks) with the helpers of
-// laminar/analysis/team_work.hpp, which gather the pieces in the order one process computes
+// laminar/team_work.hpp, which gather the pieces in the order one process computes
 // them, so that the results are bit-identical whatever the number of members. Member 0's sink
 // writes the run file; the others' sinks write nothing.
 #pragma once

@@ -23,7 +23,7 @@
 #include <map>
 
 #include "laminar/analysis/cka.hpp"
-#include "laminar/analysis/correction.hpp"
+#include "laminar/correction.hpp"
 #include "laminar/analysis/pairing.hpp"
 #include "laminar/analysis/parallel.hpp"
 #include "laminar/analysis/rdm.hpp"

@@ -21,7 +21,7 @@
 #include "laminar/analysis/matrices.hpp"
 #include "laminar/analysis/parallel.hpp"
 #include "laminar/analysis/rdm.hpp"
-#include "laminar/analysis/team_work.hpp"
+#include "laminar/team_work.hpp"
 
 namespace {
 

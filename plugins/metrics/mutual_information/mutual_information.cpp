@@ -19,7 +19,7 @@
 #include <map>
 #include <sstream>
 
-#include "laminar/analysis/correction.hpp"
+#include "laminar/correction.hpp"
 #include "laminar/analysis/mutual_information.hpp"
 #include "laminar/analysis/pairing.hpp"
 #include "laminar/analysis/parallel.hpp"

@@ -17,7 +17,7 @@
 #include <map>
 
 #include "hypothesis_file.hpp"
-#include "laminar/analysis/correction.hpp"
+#include "laminar/correction.hpp"
 #include "laminar/analysis/noise_ceiling.hpp"
 #include "laminar/analysis/pairing.hpp"
 #include "laminar/analysis/rdm.hpp"

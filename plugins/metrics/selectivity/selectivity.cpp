@@ -15,11 +15,11 @@
 #include <cmath>
 #include <sstream>
 
-#include "laminar/analysis/correction.hpp"
+#include "laminar/correction.hpp"
 #include "laminar/analysis/matrices.hpp"
 #include "laminar/analysis/rdm.hpp"
 #include "laminar/analysis/selectivity.hpp"
-#include "laminar/analysis/team_work.hpp"
+#include "laminar/team_work.hpp"
 
 namespace {
 

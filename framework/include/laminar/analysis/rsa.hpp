@@ -10,11 +10,11 @@
 #include <string>
 
 #include "laminar/analysis/compare.hpp"
-#include "laminar/analysis/correction.hpp"
+#include "laminar/correction.hpp"
 #include "laminar/analysis/matrices.hpp"
 #include "laminar/analysis/parallel.hpp"
 #include "laminar/analysis/permutation.hpp"
-#include "laminar/analysis/team_work.hpp"
+#include "laminar/team_work.hpp"
 
 namespace laminar::analysis {
 

@@ -19,7 +19,7 @@
 
 #include "laminar/analysis/matrices.hpp"
 #include "laminar/analysis/permutation.hpp"
-#include "laminar/analysis/team_work.hpp"
+#include "laminar/team_work.hpp"
 #include "laminar/types.hpp"
 
 namespace laminar::analysis {

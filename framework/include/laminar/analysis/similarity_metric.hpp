@@ -11,7 +11,7 @@
 
 #include "laminar/analysis/matrices.hpp"
 #include "laminar/analysis/rdm.hpp"
-#include "laminar/analysis/team_work.hpp"
+#include "laminar/team_work.hpp"
 
 namespace laminar::analysis {
 

@@ -20,16 +20,16 @@
 #pragma once
 
 #include <algorithm>
-#include <armadillo>
 #include <cstdint>
 #include <cstring>
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
-#include "laminar/analysis/correction.hpp"
+#include "laminar/correction.hpp"
 #include "laminar/metric.hpp"
 #include "laminar/team.hpp"
 
@@ -207,19 +207,22 @@ inline void throw_if_any_failed(const std::vector<std::string>& statuses, const 
 }  // namespace detail
 
 /// `count` items computed in contiguous blocks, one per member: `block(first, last)` returns
-/// the values of items [first, last) as an arma::vec, `width` per item (a grid's row has one
-/// per column). Every member gets all of them, in order.
+/// the values of items [first, last), `width` per item (a grid's row has one per column), as
+/// any container of doubles that can be built from a std::vector<double> (std::vector<double>,
+/// arma::vec). Every member gets all of them, in order, in that container.
 template <class Block>
-arma::vec gather_blocks(const Team& team, std::size_t count, Block block, std::size_t width = 1) {
-    if (team.size() == 1) return block(std::size_t{0}, count);
+auto gather_blocks(const Team& team, std::size_t count, Block block, std::size_t width = 1) {
+    using Values = std::decay_t<decltype(block(std::size_t{0}, std::size_t{0}))>;
+    if (team.size() == 1) return Values(block(std::size_t{0}, count));
     const auto [first, last] = block_of(count, static_cast<std::size_t>(team.rank()), static_cast<std::size_t>(team.size()));
     std::exception_ptr error;
     std::string mine;
     try {
-        const arma::vec values = block(first, last);
-        if (values.n_elem != (last - first) * width) throw std::logic_error("gather_blocks: a block returned the wrong number of values");
+        const Values values = block(first, last);
+        const std::vector<double> plain(values.begin(), values.end());
+        if (plain.size() != (last - first) * width) throw std::logic_error("gather_blocks: a block returned the wrong number of values");
         Bytes b;
-        b.put(std::vector<double>(values.begin(), values.end()));
+        b.put(plain);
         mine = detail::succeeded(b.data());
     } catch (...) {
         error = std::current_exception();
@@ -233,7 +236,7 @@ arma::vec gather_blocks(const Team& team, std::size_t count, Block block, std::s
         const auto v = Bytes(part.substr(1)).values<double>();
         values.insert(values.end(), v.begin(), v.end());
     }
-    return arma::vec(values);
+    return Values(values);
 }
 
 /// The metric's loop over `count` items: `item(i, out, team)` writes item i's results into
