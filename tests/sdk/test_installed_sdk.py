@@ -115,6 +115,17 @@ class InstalledSdk(unittest.TestCase):
         self.assertTrue(py)
         match, mismatch, errors = filecmp.cmpfiles(ours, theirs, py, shallow=False)
         self.assertEqual((mismatch, errors), ([], []))
+        # `pip install tools/python` gives the same files, under the version laminar says it is.
+        source = os.path.join(self.dir, "python-source")
+        shutil.copytree(os.path.dirname(ours), source, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
+        site = os.path.join(self.dir, "site")
+        r = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
+                            "--target", site, source], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        match, mismatch, errors = filecmp.cmpfiles(os.path.join(site, "laminar"), theirs, py, shallow=False)
+        self.assertEqual((sorted(match), mismatch, errors), (py, [], []))
+        version = self.out.stdout.split()[1]
+        self.assertTrue(os.path.isdir(os.path.join(site, f"laminar-{version}.dist-info")), (version, os.listdir(site)))
         for config in ("laminarConfig.cmake", "laminarConfigVersion.cmake", "laminarTargets.cmake", "LaminarPlugin.cmake"):
             self.assertTrue(os.path.exists(os.path.join(self.prefix, "lib", "cmake", "laminar", config)), config)
         # Nothing installed points back into the trees it came from.
