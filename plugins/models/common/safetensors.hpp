@@ -12,7 +12,8 @@
 #include <string>
 #include <vector>
 
-#include <torch/torch.h>
+#include <torch/types.h>  // (not torch/torch.h: nn, optim and data would double each compile)
+#include <torch/utils.h>
 
 namespace laminar::models {
 

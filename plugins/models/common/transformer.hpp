@@ -8,7 +8,8 @@
 #include <memory>
 #include <string>
 
-#include <torch/torch.h>
+#include <torch/types.h>  // (not torch/torch.h: nn, optim and data would double each compile)
+#include <torch/utils.h>
 
 #include "hook_plan.hpp"
 #include "layers.hpp"
