@@ -209,8 +209,4 @@ Experiment load_experiment(const fs::path& file, const PluginRegistry& registry,
     return exp;
 }
 
-void rethrow_in_file(const Experiment& exp, const std::string& pointer, const SpecError& err) {
-    throw InputError(exp.document.where(pointer_append_field(pointer, err.field())) + ": " + err.what());
-}
-
 }  // namespace laminar

@@ -85,7 +85,4 @@ Experiment load_experiment(const std::filesystem::path& file, const PluginRegist
 /// Schema text embedded at build time from schemas/experiment.schema.json.
 extern const char* const kExperimentSchema;
 
-/// Turns a plugin's SpecError into an InputError that points into the experiment file.
-[[noreturn]] void rethrow_in_file(const Experiment& exp, const std::string& pointer, const SpecError& err);
-
 }  // namespace laminar

@@ -1,7 +1,5 @@
 #include "run_file.hpp"
 
-#include <boost/version.hpp>
-
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -14,7 +12,6 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "content_hash.hpp"
 #include "errors.hpp"
 #include "laminar/hook_names.hpp"
 #include "laminar/text_file.hpp"
@@ -349,23 +346,6 @@ std::size_t ActivationWriter::finish() const {
             throw std::logic_error("activation " + hook + " received " + std::to_string(state.second) + " of " +
                                    std::to_string(stimuli_) + " stimuli");
     return written_.size();
-}
-
-#ifndef LAMINAR_VERSION
-#define LAMINAR_VERSION "0.0.0"
-#endif
-
-void stamp_root(hid_t file, const std::string& experiment, const std::string& spec) {
-    h5::set_attr(file, ".", "laminar_version", std::string(LAMINAR_VERSION));
-    unsigned major = 0, minor = 0, release = 0;
-    H5get_libversion(&major, &minor, &release);
-    h5::set_attr(file, ".", "libraries", "HDF5 " + std::to_string(major) + "." + std::to_string(minor) + "." +
-                                             std::to_string(release) + "; Boost " + std::string(BOOST_LIB_VERSION));
-    h5::set_attr(file, ".", "experiment", experiment);
-    h5::set_attr(file, ".", "spec", spec);
-    h5::set_attr(file, ".", "spec_hash", hash_text(spec));
-    if (!h5::has_attr(file, ".", "created")) h5::set_attr(file, ".", "created", utc_now());
-    h5::set_attr(file, ".", "updated", utc_now());
 }
 
 void record_stage(hid_t file, const std::string& stage, const std::string& inputs_hash, const std::string& command) {

@@ -109,10 +109,6 @@ private:
     std::map<std::string, std::pair<int64_t, std::size_t>> written_;  // hook -> cols, stimuli written
 };
 
-/// Stamps the root attributes: laminar_version, libraries, experiment, spec (the YAML text),
-/// spec_hash, created (once) and updated.
-void stamp_root(hid_t file, const std::string& experiment, const std::string& spec);
-
 // --- stage records ---------------------------------------------------------------------------
 /// /stages/<stage> holds inputs_hash and completed (UTC time); written last, inside the
 /// stage's transaction, so a record exists only for a stage whose every dataset exists.

@@ -22,9 +22,15 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
 /// plugin versions), stored as /stages/extract's spec_hash: analyze compares it.
 std::string extraction_spec_hash(const Experiment& exp, const PluginRegistry& registry);
 
+/// Stamps the root attributes (laminar_version, experiment, spec, spec_hash, created, updated).
+void stamp_root(hid_t file, const Experiment& exp);
+
 /// Seconds since `start`.
 inline double elapsed(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
+
+/// Turns a plugin's SpecError into an InputError that points into the experiment file.
+[[noreturn]] void rethrow_in_file(const Experiment& exp, const std::string& pointer, const SpecError& err);
 
 }  // namespace laminar
