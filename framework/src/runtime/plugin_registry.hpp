@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "spec/json_schema.hpp"
+#include "runtime/json_schema.hpp"
 #include "laminar/extractor.hpp"
 #include "laminar/metric.hpp"
 #include "laminar/model_backend.hpp"

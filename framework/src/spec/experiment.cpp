@@ -6,13 +6,21 @@
 #include <sstream>
 
 #include "runtime/errors.hpp"
-#include "spec/json_schema.hpp"
+#include "runtime/json_schema.hpp"
 #include "laminar/text_file.hpp"
 #include "runtime/plugin_registry.hpp"
 #include "spec/recording_plan.hpp"
 #include "spec/stimuli_spec.hpp"
 
 namespace laminar {
+
+std::string where_in_file(const Experiment& exp, const std::string& pointer, const SpecError& err) {
+    return exp.document.where(pointer_append_field(pointer, err.field())) + ": " + err.what();
+}
+
+void rethrow_in_file(const Experiment& exp, const std::string& pointer, const SpecError& err) {
+    throw InputError(where_in_file(exp, pointer, err));
+}
 
 namespace fs = std::filesystem;
 

@@ -82,6 +82,12 @@ struct LoadOptions {
 Experiment load_experiment(const std::filesystem::path& file, const PluginRegistry& registry,
                            const LoadOptions& options = {});
 
+/// A plugin's SpecError as "file:line:col: field: message", the field found under `pointer`.
+std::string where_in_file(const Experiment& exp, const std::string& pointer, const SpecError& err);
+
+/// Turns a plugin's SpecError into an InputError that points into the experiment file.
+[[noreturn]] void rethrow_in_file(const Experiment& exp, const std::string& pointer, const SpecError& err);
+
 /// Schema text embedded at build time from schemas/experiment.schema.json.
 extern const char* const kExperimentSchema;
 

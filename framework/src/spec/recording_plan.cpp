@@ -11,10 +11,6 @@ namespace laminar {
 
 namespace {
 
-std::string where(const Experiment& exp, const std::string& pointer, const SpecError& err) {
-    return exp.document.where(pointer_append_field(pointer, err.field())) + ": " + err.what();
-}
-
 /// "blocks.5.attn.hook_q.head3" -> "blocks.5.attn.hook_q": a nominal plan has one head only.
 std::string without_head(const std::string& name) {
     static const std::regex head(R"(\.head\d+$)");
@@ -143,7 +139,7 @@ RecordingPlan plan_recordings(const Experiment& exp, const PluginRegistry& regis
             try {
                 extractor->configure(step.params, p.exact ? info->second : nominal);
             } catch (const SpecError& e) {
-                if (p.exact) problems.push_back(where(exp, step.pointer, e) + " (model '" + m.id + "')");
+                if (p.exact) problems.push_back(where_in_file(exp, step.pointer, e) + " (model '" + m.id + "')");
                 p.known = false;
                 continue;
             }
@@ -153,7 +149,7 @@ RecordingPlan plan_recordings(const Experiment& exp, const PluginRegistry& regis
             if (averages_contexts(exp.stimuli) && checked.insert(step.pointer).second)
                 for (const auto& r : records)
                     if (const std::string refusal = context_mean_refusal(r); !refusal.empty()) {
-                        problems.push_back(where(exp, step.pointer, SpecError("", refusal)));
+                        problems.push_back(where_in_file(exp, step.pointer, SpecError("", refusal)));
                         break;
                     }
             p.records.insert(p.records.end(), records.begin(), records.end());
@@ -174,7 +170,7 @@ void check_spaces(const Experiment& exp, const PluginRegistry& registry, const R
             metric->configure(step.params);
             metric->check(rows, categories);
         } catch (const SpecError& e) {
-            problems.push_back(where(exp, step.pointer, e));
+            problems.push_back(where_in_file(exp, step.pointer, e));
             continue;
         } catch (const std::exception& e) {  // e.g. a file it reads that cannot be read
             problems.push_back(exp.document.where(step.pointer) + ": " + e.what());
@@ -225,7 +221,7 @@ RecordingPlan plan_with_models(const Experiment& exp, const PluginRegistry& regi
         try {
             backend->load(m.path, m.params);
         } catch (const SpecError& e) {
-            problems.push_back(where(exp, m.pointer, e));
+            problems.push_back(where_in_file(exp, m.pointer, e));
             continue;
         } catch (const std::exception& e) {
             problems.push_back(exp.document.where(m.pointer + "/path") + ": " + e.what());

@@ -256,16 +256,6 @@ std::string field_path(const std::string& pointer) {
     return out;
 }
 
-std::string pointer_append(const std::string& pointer, const std::string& token) {
-    std::string escaped;
-    for (char c : token) {
-        if (c == '~') escaped += "~0";
-        else if (c == '/') escaped += "~1";
-        else escaped += c;
-    }
-    return pointer + "/" + escaped;
-}
-
 std::string pointer_append_field(const std::string& pointer, const std::string& field) {
     std::string p = pointer, token;
     for (char c : field + ".") {

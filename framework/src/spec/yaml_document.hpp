@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/json_schema.hpp"  // pointer_append: findings and documents share JSON pointers
+
 namespace laminar {
 
 struct SourceMark {
@@ -59,9 +61,6 @@ private:
 
 /// "/models/0/backend" -> "models[0].backend"; "" -> "(top level)".
 std::string field_path(const std::string& pointer);
-
-/// Appends one reference token to a JSON pointer, escaping '~' and '/'.
-std::string pointer_append(const std::string& pointer, const std::string& token);
 
 /// Appends a plugin's field path ("layers[2]", "histogram.bins") to a JSON pointer.
 std::string pointer_append_field(const std::string& pointer, const std::string& field);

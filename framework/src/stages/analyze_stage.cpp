@@ -120,7 +120,7 @@ void run_one(const Experiment& exp, const PluginRegistry& registry, const StepSp
     h5::set_attr(sink_file, group, "metric", step.plugin);
     h5::set_attr(sink_file, group, "plugin_version", registry.require(PluginKind::metric, step.plugin).version);
     h5::set_attr(sink_file, group, "params", step.params.dump());
-    stamp_root(sink_file, exp);
+    stamp_root(sink_file, exp.name, exp.document.text());
     record_stage(sink_file, "analyze/" + step.name, hash, options.command);
     print_warnings(step.name, sink.warnings(), log);
     log << "analyze: " << step.name << ": done (" << duration_text(elapsed(started)) << ")\n";

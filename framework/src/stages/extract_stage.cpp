@@ -323,7 +323,7 @@ bool run_extract(const Experiment& exp, const PluginRegistry& registry, const Ru
         extract_model(exp, registry, m, hash_json(identities[m.id]), folders[m.id], tx.file(), i == 0, options.shard,
                       options.verbosity, log);
     }
-    stamp_root(tx.file(), exp);
+    stamp_root(tx.file(), exp.name, exp.document.text());
     record_stage(tx.file(), "extract", inputs_hash, options.command);
     h5::set_attr(tx.file(), "stages/extract", "spec_hash", spec_hash);
     if (options.shard.active()) mark_shard(tx.file(), options.shard, "extract", inputs_hash);

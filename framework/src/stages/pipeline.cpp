@@ -2,37 +2,12 @@
 
 #include <optional>
 
-#include <boost/version.hpp>
-
-#include "runtime/content_hash.hpp"
 #include "runtime/errors.hpp"
-#include "store/h5.hpp"
 #include "runtime/ranks.hpp"
 #include "store/run_file.hpp"
 #include "stages/stages.hpp"
 
-#ifndef LAMINAR_VERSION
-#define LAMINAR_VERSION "0.0.0"
-#endif
-
 namespace laminar {
-
-void stamp_root(hid_t file, const Experiment& exp) {
-    h5::set_attr(file, ".", "laminar_version", std::string(LAMINAR_VERSION));
-    unsigned major = 0, minor = 0, release = 0;
-    H5get_libversion(&major, &minor, &release);
-    h5::set_attr(file, ".", "libraries", "HDF5 " + std::to_string(major) + "." + std::to_string(minor) + "." +
-                                             std::to_string(release) + "; Boost " + std::string(BOOST_LIB_VERSION));
-    h5::set_attr(file, ".", "experiment", exp.name);
-    h5::set_attr(file, ".", "spec", exp.document.text());
-    h5::set_attr(file, ".", "spec_hash", hash_text(exp.document.text()));
-    if (!h5::has_attr(file, ".", "created")) h5::set_attr(file, ".", "created", utc_now());
-    h5::set_attr(file, ".", "updated", utc_now());
-}
-
-void rethrow_in_file(const Experiment& exp, const std::string& pointer, const SpecError& err) {
-    throw InputError(exp.document.where(pointer_append_field(pointer, err.field())) + ": " + err.what());
-}
 
 namespace {
 

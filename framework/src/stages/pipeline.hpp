@@ -6,20 +6,10 @@
 #include <string>
 
 #include "spec/experiment.hpp"
-#include "store/shards.hpp"
 #include "runtime/plugin_registry.hpp"
-#include "runtime/progress.hpp"
+#include "stages/stages.hpp"
 
 namespace laminar {
-
-struct RunOptions {
-    std::string stage;            ///< "extract", "analyze", "report", or empty for all three
-    bool force = false;           ///< run the stage(s) even when their inputs are unchanged
-    std::filesystem::path output; ///< the run file (from --out or the experiment's `output`)
-    Verbosity verbosity = Verbosity::normal;
-    std::string command;          ///< the command line that runs this, recorded with each stage it completes
-    Shard shard;                  ///< --shard K/N: one N-th of the first stage not up to date, into a shard file
-};
 
 /// Throws InputError for problems the user must fix (exit 2), anything else for failures (exit 1).
 void run_experiment(const Experiment& exp, const PluginRegistry& registry, const RunOptions& options,

@@ -18,6 +18,9 @@ struct SchemaFinding {
     std::string message;  ///< what was expected, e.g. "expected one of: last, word_last"
 };
 
+/// Appends one reference token to a JSON pointer, escaping '~' and '/'.
+std::string pointer_append(const std::string& pointer, const std::string& token);
+
 class JsonSchema {
 public:
     /// `origin` names the schema in messages (e.g. "schemas/experiment.schema.json").

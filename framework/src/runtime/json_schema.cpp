@@ -1,4 +1,4 @@
-#include "spec/json_schema.hpp"
+#include "runtime/json_schema.hpp"
 
 #include <algorithm>
 #include <regex>
@@ -10,9 +10,17 @@
 #include <valijson/validation_results.hpp>
 #include <valijson/validator.hpp>
 
-#include "spec/yaml_document.hpp"
-
 namespace laminar {
+
+std::string pointer_append(const std::string& pointer, const std::string& token) {
+    std::string escaped;
+    for (char c : token) {
+        if (c == '~') escaped += "~0";
+        else if (c == '/') escaped += "~1";
+        else escaped += c;
+    }
+    return pointer + "/" + escaped;
+}
 
 namespace {
 
