@@ -19,6 +19,7 @@
 #include "laminar/text_file.hpp"
 #include "runtime/ranks.hpp"
 #include "store/run_file.hpp"
+#include "store/run_layout.hpp"
 #include "store/shards.hpp"
 #include "stages/stages.hpp"
 
@@ -116,7 +117,7 @@ void run_one(const Experiment& exp, const PluginRegistry& registry, const StepSp
     RunFileSink sink(sink_file, step.name, options.verbosity);
     run_metric(exp, registry, step, source, sink, team);
     sink.describe_spaces(source);
-    const std::string group = "results/" + step.name;
+    const std::string group = RunFile::result(step.name);
     h5::set_attr(sink_file, group, "metric", step.plugin);
     h5::set_attr(sink_file, group, "plugin_version", registry.require(PluginKind::metric, step.plugin).version);
     h5::set_attr(sink_file, group, "params", step.params.dump());
@@ -138,7 +139,7 @@ void run_in_place(const Experiment& exp, const PluginRegistry& registry, const S
         });
         return;
     }
-    RunTransaction tx(options.output, {"results/" + step.name, "stages/analyze/" + step.name});
+    RunTransaction tx(options.output, {RunFile::result(step.name), RunFile::analysis_stage(step.name)});
     ranks::together([&] { run_one(exp, registry, step, hash, options, tx.file(), tx.file(), team, log); });
     tx.commit();
 }
@@ -181,11 +182,11 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
         h5::Handle f = open_run_file(options.output);
         changed_model = changed_model_files(exp, f);
         extract_hash = stage_hash(f, "extract");
-        if (h5::has_attr(f, "stages/extract", "spec_hash")) extracted_spec = h5::get_string_attr(f, "stages/extract", "spec_hash");
-        if (h5::exists(f, "stages/analyze"))
-            for (const auto& n : h5::children(h5::open_group(f, "stages/analyze"))) recorded.insert(n);
-        if (h5::exists(f, "results"))
-            for (const auto& n : h5::children(h5::open_group(f, "results"))) recorded.insert(n);
+        if (h5::has_attr(f, RunFile::stage("extract"), "spec_hash")) extracted_spec = h5::get_string_attr(f, RunFile::stage("extract"), "spec_hash");
+        if (h5::exists(f, RunFile::stage("analyze")))
+            for (const auto& n : h5::children(h5::open_group(f, RunFile::stage("analyze")))) recorded.insert(n);
+        if (h5::exists(f, RunFile::results))
+            for (const auto& n : h5::children(h5::open_group(f, RunFile::results))) recorded.insert(n);
     }
     if (!extract_hash)
         throw InputError(options.output.string() + ": no completed extract stage; run `laminar run " +
@@ -215,7 +216,7 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
     if (options.shard.active()) {
         run_file = open_run_file(options.output);
         shard_file = std::make_unique<RunTransaction>(shard_path(options.output, options.shard),
-                                                      std::vector<std::string>{"results", "stages", "shard"});
+                                                      std::vector<std::string>{RunFile::results, RunFile::stages, RunFile::shard});
     }
 
     for (std::size_t i = 0; i < exp.analyze.size(); ++i) {
@@ -252,8 +253,8 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
     if (!recorded.empty() && !options.shard.active() && team.rank() == 0) {  // analyses no longer in the experiment file
         std::vector<std::string> replaced;
         for (const auto& name : recorded) {
-            replaced.push_back("results/" + name);
-            replaced.push_back("stages/analyze/" + name);
+            replaced.push_back(RunFile::result(name));
+            replaced.push_back(RunFile::analysis_stage(name));
         }
         RunTransaction tx(options.output, replaced);
         tx.commit();

@@ -10,6 +10,7 @@
 #include "runtime/errors.hpp"
 #include "spec/recording_plan.hpp"
 #include "store/run_file.hpp"
+#include "store/run_layout.hpp"
 #include "store/shards.hpp"
 #include "stages/stages.hpp"
 #include "spec/stimuli.hpp"
@@ -210,22 +211,22 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
     if (per_token) {  // where each row's tokens begin in a set per token (all rows, also in a shard)
         std::vector<int32_t> lengths;
         for (const auto& r : rows) lengths.push_back(static_cast<int32_t>(r.token_ids.size()));
-        h5::write(file, "stimuli/by_model/" + m.id + "/prompt_lengths", lengths);
+        h5::write(file, RunFile::stimuli_of(m.id, "prompt_lengths"), lengths);
     }
-    h5::require_group(file, "activations/" + m.id);
-    h5::set_attr(file, "activations/" + m.id, "backend", m.backend);
-    h5::set_attr(file, "activations/" + m.id, "model_fingerprint", fingerprint);
-    h5::set_attr(file, "activations/" + m.id, "path", m.path.string());
+    h5::require_group(file, RunFile::activations_of(m.id));
+    h5::set_attr(file, RunFile::activations_of(m.id), "backend", m.backend);
+    h5::set_attr(file, RunFile::activations_of(m.id), "model_fingerprint", fingerprint);
+    h5::set_attr(file, RunFile::activations_of(m.id), "path", m.path.string());
     // What the activations were extracted from, for `--stage analyze` to compare with the model
     // folder, and what each file's hash was computed from, so that the next run hashes only the
     // files that changed (content_hash.hpp).
-    h5::set_attr(file, "activations/" + m.id, "model_files", files.files.dump());
-    h5::set_attr(file, "activations/" + m.id, "model_file_stats", files.stats.dump());
+    h5::set_attr(file, RunFile::activations_of(m.id), "model_files", files.files.dump());
+    h5::set_attr(file, RunFile::activations_of(m.id), "model_file_stats", files.stats.dump());
     // What the model is, for tables and figures that need no model folder (relative depth).
-    h5::set_attr(file, "activations/" + m.id, "architecture", info.architecture);
-    h5::set_attr(file, "activations/" + m.id, "n_layer", static_cast<int64_t>(info.n_layer));
-    h5::set_attr(file, "activations/" + m.id, "n_head", static_cast<int64_t>(info.n_head));
-    h5::set_attr(file, "activations/" + m.id, "d_model", static_cast<int64_t>(info.d_model));
+    h5::set_attr(file, RunFile::activations_of(m.id), "architecture", info.architecture);
+    h5::set_attr(file, RunFile::activations_of(m.id), "n_layer", static_cast<int64_t>(info.n_layer));
+    h5::set_attr(file, RunFile::activations_of(m.id), "n_head", static_cast<int64_t>(info.n_head));
+    h5::set_attr(file, RunFile::activations_of(m.id), "d_model", static_cast<int64_t>(info.d_model));
     // The tokens' texts, so that token ids in results (the logit lens's top tokens) read as
     // text without the model folder: each token's bytes (part of a character, or a NUL, for
     // some), one after another, and where each begins: a few hundred kilobytes.
@@ -241,8 +242,8 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
             bytes.insert(bytes.end(), text.begin(), text.end());
             offsets.push_back(static_cast<int32_t>(bytes.size()));
         }
-        h5::write(file, "stimuli/by_model/" + m.id + "/vocabulary_bytes", bytes);
-        h5::write(file, "stimuli/by_model/" + m.id + "/vocabulary_offsets", offsets);
+        h5::write(file, RunFile::stimuli_of(m.id, "vocabulary_bytes"), bytes);
+        h5::write(file, RunFile::stimuli_of(m.id, "vocabulary_offsets"), offsets);
     }
 
     if (!first) {
@@ -255,8 +256,8 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
             std::vector<std::vector<int32_t>> ids;
             std::vector<int32_t> position;
             for (const auto& s : stimuli) { ids.push_back(s.token_ids); position.push_back(s.position); }
-            h5::write(file, "stimuli/by_model/" + m.id + "/token_ids", ids);
-            h5::write(file, "stimuli/by_model/" + m.id + "/position", position);
+            h5::write(file, RunFile::stimuli_of(m.id, "token_ids"), ids);
+            h5::write(file, RunFile::stimuli_of(m.id, "position"), position);
         }
     }
     const auto ran = std::count_if(prompt_row.begin(), prompt_row.end(), [&](std::size_t r) { return r >= first_row && r < end_row; });
@@ -283,7 +284,7 @@ bool run_extract(const Experiment& exp, const PluginRegistry& registry, const Ru
     if (fs::exists(options.output) && h5::is_hdf5(options.output)) {
         h5::Handle f = open_run_file(options.output);
         previous = stage_hash(f, "extract");
-        if (previous) previous_spec = h5::get_string_attr(f, "stages/extract", "spec_hash");
+        if (previous) previous_spec = h5::get_string_attr(f, RunFile::stage("extract"), "spec_hash");
         for (const auto& m : exp.models)
             known[m.id] = recorded_model_files(f, m.id, "model_file_stats").value_or(nlohmann::json::object());
     }
@@ -317,7 +318,7 @@ bool run_extract(const Experiment& exp, const PluginRegistry& registry, const Ru
 
     // New activations invalidate everything downstream; a shard writes its own file.
     const fs::path written = options.shard.active() ? shard_path(options.output, options.shard) : options.output;
-    RunTransaction tx(written, {"stimuli", "activations", "results", "stages", "shard"});
+    RunTransaction tx(written, {RunFile::stimuli, RunFile::activations, RunFile::results, RunFile::stages, RunFile::shard});
     for (std::size_t i = 0; i < exp.models.size(); ++i) {
         const auto& m = exp.models[i];
         extract_model(exp, registry, m, hash_json(identities[m.id]), folders[m.id], tx.file(), i == 0, options.shard,
@@ -325,7 +326,7 @@ bool run_extract(const Experiment& exp, const PluginRegistry& registry, const Ru
     }
     stamp_root(tx.file(), exp.name, exp.document.text());
     record_stage(tx.file(), "extract", inputs_hash, options.command);
-    h5::set_attr(tx.file(), "stages/extract", "spec_hash", spec_hash);
+    h5::set_attr(tx.file(), RunFile::stage("extract"), "spec_hash", spec_hash);
     if (options.shard.active()) mark_shard(tx.file(), options.shard, "extract", inputs_hash);
     tx.commit();
     if (!options.shard.active()) return true;

@@ -21,6 +21,7 @@
 #include "store/h5.hpp"
 #include "stages/pipeline.hpp"
 #include "store/run_file.hpp"
+#include "store/run_layout.hpp"
 
 #ifndef LAMINAR_BUILD_PYTHON_DIR
 #define LAMINAR_BUILD_PYTHON_DIR ""
@@ -104,7 +105,7 @@ fs::path python_package_dir() {
 
 void print_summary(const fs::path& run_file, std::ostream& out) {
     h5::Handle f = open_run_file(run_file);
-    if (!h5::exists(f, "results")) {
+    if (!h5::exists(f, RunFile::results)) {
         out << "report: no results in " << run_file.string() << "\n";
         return;
     }
@@ -115,9 +116,9 @@ void print_summary(const fs::path& run_file, std::ostream& out) {
                                                   "shuffled_n95_mean", "p_value", "ci_of", "ci_low", "ci_high",
                                                   "r_subjects", "noise_ceiling_low", "noise_ceiling_high", "n_pairs",
                                                   "mean_within", "mean_between", "mean_all"};
-    for (const auto& analysis : h5::children(h5::open_group(f, "results"))) {
+    for (const auto& analysis : h5::children(h5::open_group(f, RunFile::results))) {
         std::size_t rows = 0;
-        h5::walk(f, "results/" + analysis, [&](const std::string& path, bool) {
+        h5::walk(f, RunFile::result(analysis), [&](const std::string& path, bool) {
             std::map<std::string, std::string> attrs;
             for (const auto& [name, value] : h5::attributes_as_text(f, path)) attrs[name] = value;
             std::string line;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/errors.hpp"
+#include "store/run_layout.hpp"
 
 namespace laminar {
 
@@ -58,11 +59,11 @@ std::string csv_field(const std::string& text, char sep) {
 }  // namespace
 
 ResultTable result_table(hid_t file, const std::string& analysis) {
-    const std::string root = "results/" + analysis;
+    const std::string root = RunFile::result(analysis);
     if (analysis.empty() || analysis.find('/') != std::string::npos || !h5::exists(file, root)) {
         std::string names;
-        if (h5::exists(file, "results"))
-            for (const auto& n : h5::children(h5::open_group(file, "results"))) names += (names.empty() ? "" : ", ") + n;
+        if (h5::exists(file, RunFile::results))
+            for (const auto& n : h5::children(h5::open_group(file, RunFile::results))) names += (names.empty() ? "" : ", ") + n;
         throw InputError("no analysis '" + analysis + "' in the run file (analyses: " + (names.empty() ? "none" : names) + ")");
     }
     std::vector<std::string> seen;  // columns in first-seen order

@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "runtime/errors.hpp"
+#include "store/run_layout.hpp"
 #include "laminar/hook_names.hpp"
 #include "laminar/text_file.hpp"
 #include "store/run_file_seal.hpp"
@@ -254,28 +255,28 @@ void write_stimuli(hid_t file, const std::vector<Stimulus>& prompts, const std::
         word.push_back(s.word);
         category.push_back(s.category);
     }
-    h5::write(file, "stimuli/word", word);
-    h5::write(file, "stimuli/category", category);
-    h5::write(file, "stimuli/category_names", categories);
-    h5::require_group(file, "stimuli");
-    h5::set_attr(file, "stimuli", "contexts", contexts);
+    h5::write(file, RunFile::stimulus("word"), word);
+    h5::write(file, RunFile::stimulus("category"), category);
+    h5::write(file, RunFile::stimulus("category_names"), categories);
+    h5::require_group(file, RunFile::stimuli);
+    h5::set_attr(file, RunFile::stimuli, "contexts", contexts);
     if (prompts.size() == rows.size()) {  // each row is a prompt
-        write_prompts(file, "stimuli", prompts);
+        write_prompts(file, RunFile::stimuli, prompts);
         return;
     }
-    write_prompts(file, "stimuli/prompts", prompts);
+    write_prompts(file, RunFile::stimulus("prompts"), prompts);
     std::vector<int32_t> row(prompt_row.begin(), prompt_row.end()), n_contexts(rows.size(), 0);
     for (std::size_t r : prompt_row) ++n_contexts[r];
-    h5::write(file, "stimuli/prompts/row", row);
-    h5::write(file, "stimuli/n_contexts", n_contexts);
+    h5::write(file, RunFile::stimulus("prompts/row"), row);
+    h5::write(file, RunFile::stimulus("n_contexts"), n_contexts);
 }
 
 std::vector<Stimulus> read_stimuli(hid_t file) {
-    if (!h5::exists(file, "stimuli/word")) return {};
-    const auto word = h5::read_strings(file, "stimuli/word");
-    const auto category = h5::read_strings(file, "stimuli/category");
-    std::vector<Stimulus> out = h5::exists(file, "stimuli/prompts") ? std::vector<Stimulus>(word.size())
-                                                                    : read_prompts_in(file, "stimuli");
+    if (!h5::exists(file, RunFile::stimulus("word"))) return {};
+    const auto word = h5::read_strings(file, RunFile::stimulus("word"));
+    const auto category = h5::read_strings(file, RunFile::stimulus("category"));
+    std::vector<Stimulus> out = h5::exists(file, RunFile::stimulus("prompts")) ? std::vector<Stimulus>(word.size())
+                                                                    : read_prompts_in(file, RunFile::stimuli);
     if (out.size() != word.size() || category.size() != word.size())
         throw std::runtime_error("/stimuli: " + std::to_string(word.size()) + " words, " + std::to_string(category.size()) +
                                  " categories and " + std::to_string(out.size()) + " prompts");
@@ -287,12 +288,12 @@ std::vector<Stimulus> read_stimuli(hid_t file) {
 }
 
 std::vector<Stimulus> read_prompts(hid_t file) {
-    if (!h5::exists(file, "stimuli/prompts")) return read_stimuli(file);
-    return read_prompts_in(file, "stimuli/prompts");
+    if (!h5::exists(file, RunFile::stimulus("prompts"))) return read_stimuli(file);
+    return read_prompts_in(file, RunFile::stimulus("prompts"));
 }
 
 std::vector<std::string> read_category_names(hid_t file) {
-    return h5::exists(file, "stimuli/category_names") ? h5::read_strings(file, "stimuli/category_names")
+    return h5::exists(file, RunFile::stimulus("category_names")) ? h5::read_strings(file, RunFile::stimulus("category_names"))
                                                       : std::vector<std::string>{};
 }
 
@@ -324,7 +325,7 @@ void ActivationWriter::write(const ActivationSet& set, const std::vector<std::si
         throw std::logic_error("activation " + set.hook + " has " + std::to_string(set.data.size()) + " values for " +
                                std::to_string(targets.size()) + " rows of width " + std::to_string(set.cols));
     // Hook names contain dots, never slashes: one dataset per hook directly under the model.
-    const std::string path = "activations/" + model_ + "/" + set.hook;
+    const std::string path = RunFile::activation(model_, set.hook);
     auto [it, first] = written_.emplace(set.hook, std::make_pair(set.cols, std::size_t{0}));
     if (first) {
         h5::create_matrix(file_, path, per_token ? static_cast<hsize_t>(first_row_.back()) : stimuli_, static_cast<hsize_t>(set.cols));
@@ -349,7 +350,7 @@ std::size_t ActivationWriter::finish() const {
 }
 
 void record_stage(hid_t file, const std::string& stage, const std::string& inputs_hash, const std::string& command) {
-    const std::string path = "stages/" + stage;
+    const std::string path = RunFile::stage(stage);
     h5::require_group(file, path);
     if (!command.empty()) h5::set_attr(file, path, "command", command);
     h5::set_attr(file, path, "inputs_hash", inputs_hash);
@@ -357,13 +358,13 @@ void record_stage(hid_t file, const std::string& stage, const std::string& input
 }
 
 std::optional<std::string> stage_hash(hid_t file, const std::string& stage) {
-    const std::string path = "stages/" + stage;
+    const std::string path = RunFile::stage(stage);
     if (!h5::has_attr(file, path, "inputs_hash") || !h5::has_attr(file, path, "completed")) return std::nullopt;
     return h5::get_string_attr(file, path, "inputs_hash");
 }
 
 std::optional<nlohmann::json> recorded_model_files(hid_t file, const std::string& model, const std::string& name) {
-    const std::string path = "activations/" + model;
+    const std::string path = RunFile::activations_of(model);
     if (!h5::has_attr(file, path, name)) return std::nullopt;
     auto value = nlohmann::json::parse(h5::get_string_attr(file, path, name), nullptr, false);
     if (value.is_discarded()) return std::nullopt;
@@ -374,18 +375,18 @@ RunFileSource::RunFileSource(hid_t file)
     : file_(file), stimuli_(read_stimuli(file)), categories_(read_category_names(file)) {}
 
 std::vector<std::string> RunFileSource::models() const {
-    if (!h5::exists(file_, "activations")) return {};
-    return h5::children(h5::open_group(file_, "activations"));
+    if (!h5::exists(file_, RunFile::activations)) return {};
+    return h5::children(h5::open_group(file_, RunFile::activations));
 }
 
 std::vector<std::string> RunFileSource::hooks(const std::string& model) const {
-    const std::string path = "activations/" + model;
+    const std::string path = RunFile::activations_of(model);
     if (!h5::exists(file_, path)) return {};
     return h5::children(h5::open_group(file_, path));
 }
 
 int RunFileSource::n_layer(const std::string& model) const {
-    const std::string path = "activations/" + model;
+    const std::string path = RunFile::activations_of(model);
     if (h5::has_attr(file_, path, "n_layer")) return static_cast<int>(h5::get_int_attr(file_, path, "n_layer"));
     int deepest = -1;  // a run file of laminar 0.1: the deepest layer recorded is all it knows
     for (const auto& hook : hooks(model)) deepest = std::max(deepest, hook_layer(hook));
@@ -393,13 +394,13 @@ int RunFileSource::n_layer(const std::string& model) const {
 }
 
 std::string RunFileSource::site(const std::string& model, const std::string& hook) const {
-    const std::string path = "activations/" + model + "/" + hook;
+    const std::string path = RunFile::activation(model, hook);
     if (!h5::exists(file_, path)) throw SpecError("", "no activations recorded for model '" + model + "' at '" + hook + "'");
     return h5::get_string_attr(file_, path, "site");
 }
 
 ActivationSet RunFileSource::read(const std::string& model, const std::string& hook) const {
-    const std::string path = "activations/" + model + "/" + hook;
+    const std::string path = RunFile::activation(model, hook);
     if (!h5::exists(file_, path))
         throw SpecError("", "no activations recorded for model '" + model + "' at '" + hook + "'");
     ActivationSet set;
@@ -411,7 +412,7 @@ ActivationSet RunFileSource::read(const std::string& model, const std::string& h
     set.layer = static_cast<int>(h5::get_int_attr(file_, path, "layer"));
     set.site = h5::get_string_attr(file_, path, "site");
     if (per_token(model, hook)) {
-        const std::string lengths = "stimuli/by_model/" + model + "/prompt_lengths";
+        const std::string lengths = RunFile::stimuli_of(model, "prompt_lengths");
         if (!h5::exists(file_, lengths)) throw std::runtime_error(path + ": a set per token, but /" + lengths + " is missing");
         int64_t total = 0;
         for (int32_t n : h5::read_ints(file_, lengths)) {
@@ -426,12 +427,12 @@ ActivationSet RunFileSource::read(const std::string& model, const std::string& h
 }
 
 bool RunFileSource::per_token(const std::string& model, const std::string& hook) const {
-    const std::string path = "activations/" + model + "/" + hook;
+    const std::string path = RunFile::activation(model, hook);
     return h5::has_attr(file_, path, "rows") && h5::get_string_attr(file_, path, "rows") == "tokens";
 }
 
 RunFileSink::RunFileSink(hid_t file, std::string analysis_name, Verbosity verbosity)
-    : file_(file), name_(std::move(analysis_name)), root_("results/" + name_), verbosity_(verbosity) {
+    : file_(file), name_(std::move(analysis_name)), root_(RunFile::result(name_)), verbosity_(verbosity) {
     h5::require_group(file_, root_);
 }
 

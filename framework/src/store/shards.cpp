@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "runtime/errors.hpp"
+#include "store/run_layout.hpp"
 #include "store/run_file.hpp"
 
 namespace laminar {
@@ -37,10 +38,10 @@ struct RowLayout {
 
 RowLayout row_layout(hid_t file) {
     RowLayout layout;
-    layout.rows = h5::shape(file, "stimuli/word").at(0);
-    if (h5::exists(file, "stimuli/by_model"))
-        for (const auto& model : h5::children(h5::open_group(file, "stimuli/by_model"))) {
-            const std::string lengths = "stimuli/by_model/" + model + "/prompt_lengths";
+    layout.rows = h5::shape(file, RunFile::stimulus("word")).at(0);
+    if (h5::exists(file, RunFile::stimuli_by_model))
+        for (const auto& model : h5::children(h5::open_group(file, RunFile::stimuli_by_model))) {
+            const std::string lengths = RunFile::stimuli_of(model, "prompt_lengths");
             if (!h5::exists(file, lengths)) continue;
             std::vector<int64_t> first{0};
             for (int32_t n : h5::read_ints(file, lengths)) first.push_back(first.back() + n);
@@ -55,13 +56,13 @@ void merge_activations(hid_t to, const std::vector<ShardFile>& shards, const std
     const RowLayout layout = row_layout(files.front());
     std::map<std::string, std::size_t> owner;  // "model/hook" (and "model") -> the first shard that has it
     for (std::size_t k = 0; k < files.size(); ++k)
-        if (h5::exists(files[k], "activations"))
-            for (const auto& model : h5::children(h5::open_group(files[k], "activations"))) {
+        if (h5::exists(files[k], RunFile::activations))
+            for (const auto& model : h5::children(h5::open_group(files[k], RunFile::activations))) {
                 owner.emplace(model, k);
-                for (const auto& hook : h5::children(h5::open_group(files[k], "activations/" + model))) owner.emplace(model + "/" + hook, k);
+                for (const auto& hook : h5::children(h5::open_group(files[k], RunFile::activations_of(model)))) owner.emplace(model + "/" + hook, k);
             }
     for (const auto& [name, k] : owner) {
-        const std::string path = "activations/" + name;
+        const std::string path = RunFile::activations_of(name);
         if (name.find('/') == std::string::npos) {  // a model's group
             h5::require_group(to, path);
             h5::copy_attributes(files[k], path, to);
@@ -73,7 +74,7 @@ void merge_activations(hid_t to, const std::vector<ShardFile>& shards, const std
         auto target_row = [&](std::size_t stimulus_row) {
             return per_token ? static_cast<std::size_t>(layout.first_token.at(model).at(stimulus_row)) : stimulus_row;
         };
-        h5::require_group(to, "activations/" + model);
+        h5::require_group(to, RunFile::activations_of(model));
         h5::create_matrix(to, path, target_row(layout.rows), cols);
         h5::copy_attributes(files[k], path, to);
         for (std::size_t j = 0; j < shards.size(); ++j) {
@@ -153,11 +154,11 @@ std::pair<std::size_t, std::size_t> shard_rows(std::size_t rows, const Shard& sh
 }
 
 void mark_shard(hid_t file, const Shard& shard, const std::string& stage, const std::string& inputs_hash) {
-    h5::require_group(file, "shard");
-    h5::set_attr(file, "shard", "index", static_cast<int64_t>(shard.index));
-    h5::set_attr(file, "shard", "count", static_cast<int64_t>(shard.count));
-    h5::set_attr(file, "shard", "stage", stage);
-    h5::set_attr(file, "shard", "inputs_hash", inputs_hash);
+    h5::require_group(file, RunFile::shard);
+    h5::set_attr(file, RunFile::shard, "index", static_cast<int64_t>(shard.index));
+    h5::set_attr(file, RunFile::shard, "count", static_cast<int64_t>(shard.count));
+    h5::set_attr(file, RunFile::shard, "stage", stage);
+    h5::set_attr(file, RunFile::shard, "inputs_hash", inputs_hash);
 }
 
 std::vector<ShardFile> find_shards(const fs::path& run_file) {
@@ -168,10 +169,10 @@ std::vector<ShardFile> find_shards(const fs::path& run_file) {
         const auto named = shard_of_name(run_file, entry.path());
         if (!named) continue;
         h5::Handle f = open_run_file(entry.path());  // a torn or foreign file is an error naming it
-        if (!h5::exists(f, "shard")) throw InputError(entry.path().string() + ": named as a shard, but not a laminar shard file");
+        if (!h5::exists(f, RunFile::shard)) throw InputError(entry.path().string() + ": named as a shard, but not a laminar shard file");
         ShardFile s{entry.path(),
-                    {static_cast<std::size_t>(h5::get_int_attr(f, "shard", "index")), static_cast<std::size_t>(h5::get_int_attr(f, "shard", "count"))},
-                    h5::get_string_attr(f, "shard", "stage"), h5::get_string_attr(f, "shard", "inputs_hash")};
+                    {static_cast<std::size_t>(h5::get_int_attr(f, RunFile::shard, "index")), static_cast<std::size_t>(h5::get_int_attr(f, RunFile::shard, "count"))},
+                    h5::get_string_attr(f, RunFile::shard, "stage"), h5::get_string_attr(f, RunFile::shard, "inputs_hash")};
         if (s.shard.index != named->index || s.shard.count != named->count)
             throw InputError(entry.path().string() + ": holds shard " + s.shard.text() + ", not the " + named->text() + " its name says");
         out.push_back(std::move(s));
@@ -218,12 +219,12 @@ void merge_shards(const fs::path& run_file, const std::vector<ShardFile>& shards
     check_merge(run_file, ordered, files, checks);
     std::vector<std::string> merged;
     if (ordered.front().stage == "extract") {
-        RunTransaction tx(run_file, {"stimuli", "activations", "results", "stages"});
-        h5::copy(files.front(), "stimuli", tx.file());
+        RunTransaction tx(run_file, {RunFile::stimuli, RunFile::activations, RunFile::results, RunFile::stages});
+        h5::copy(files.front(), RunFile::stimuli, tx.file());
         merge_activations(tx.file(), ordered, files);
-        h5::copy(files.front(), "stages", tx.file());
+        h5::copy(files.front(), RunFile::stages, tx.file());
         h5::copy_attributes(files.front(), ".", tx.file());
-        if (!command.empty()) h5::set_attr(tx.file(), "stages/extract", "command", command);
+        if (!command.empty()) h5::set_attr(tx.file(), RunFile::stage("extract"), "command", command);
         tx.commit();
         merged.push_back("extract");
     } else {
@@ -234,19 +235,19 @@ void merge_shards(const fs::path& run_file, const std::vector<ShardFile>& shards
         }
         std::vector<std::string> replaced;
         for (const auto& f : files)
-            if (h5::exists(f, "results"))
-                for (const auto& name : h5::children(h5::open_group(f, "results"))) {
+            if (h5::exists(f, RunFile::results))
+                for (const auto& name : h5::children(h5::open_group(f, RunFile::results))) {
                     merged.push_back("analyze " + name);
-                    replaced.push_back("results/" + name);
-                    replaced.push_back("stages/analyze/" + name);
+                    replaced.push_back(RunFile::result(name));
+                    replaced.push_back(RunFile::analysis_stage(name));
                 }
         RunTransaction tx(run_file, replaced);
         for (const auto& f : files)
-            if (h5::exists(f, "results"))
-                for (const auto& name : h5::children(h5::open_group(f, "results"))) {
-                    h5::copy(f, "results/" + name, tx.file());
-                    h5::copy(f, "stages/analyze/" + name, tx.file());
-                    if (!command.empty()) h5::set_attr(tx.file(), "stages/analyze/" + name, "command", command);
+            if (h5::exists(f, RunFile::results))
+                for (const auto& name : h5::children(h5::open_group(f, RunFile::results))) {
+                    h5::copy(f, RunFile::result(name), tx.file());
+                    h5::copy(f, RunFile::analysis_stage(name), tx.file());
+                    if (!command.empty()) h5::set_attr(tx.file(), RunFile::analysis_stage(name), "command", command);
                 }
         h5::set_attr(tx.file(), ".", "updated", utc_now());
         tx.commit();
