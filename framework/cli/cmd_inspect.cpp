@@ -4,10 +4,10 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "errors.hpp"
-#include "h5.hpp"
-#include "result_table.hpp"
-#include "run_file.hpp"
+#include "runtime/errors.hpp"
+#include "store/h5.hpp"
+#include "store/result_table.hpp"
+#include "store/run_file.hpp"
 
 namespace po = boost::program_options;
 

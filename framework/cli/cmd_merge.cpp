@@ -5,9 +5,9 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "errors.hpp"
-#include "run_file.hpp"
-#include "shards.hpp"
+#include "runtime/errors.hpp"
+#include "store/run_file.hpp"
+#include "store/shards.hpp"
 
 namespace po = boost::program_options;
 

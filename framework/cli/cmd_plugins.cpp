@@ -2,8 +2,8 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "errors.hpp"
-#include "plugin_registry.hpp"
+#include "runtime/errors.hpp"
+#include "runtime/plugin_registry.hpp"
 
 namespace po = boost::program_options;
 

@@ -3,8 +3,8 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "errors.hpp"
-#include "pipeline.hpp"
+#include "runtime/errors.hpp"
+#include "stages/pipeline.hpp"
 
 namespace po = boost::program_options;
 

@@ -4,10 +4,10 @@
 #include <boost/dll/runtime_symbol_info.hpp>
 
 #include "commands.hpp"
-#include "errors.hpp"
-#include "experiment.hpp"
-#include "pipeline.hpp"
-#include "ranks.hpp"
+#include "runtime/errors.hpp"
+#include "spec/experiment.hpp"
+#include "stages/pipeline.hpp"
+#include "runtime/ranks.hpp"
 
 namespace po = boost::program_options;
 

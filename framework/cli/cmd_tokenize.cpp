@@ -5,9 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
-#include "errors.hpp"
+#include "runtime/errors.hpp"
 #include "laminar/text_file.hpp"
-#include "plugin_registry.hpp"
+#include "runtime/plugin_registry.hpp"
 
 namespace po = boost::program_options;
 

@@ -4,10 +4,10 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "errors.hpp"
-#include "experiment.hpp"
-#include "plugin_registry.hpp"
-#include "recording_plan.hpp"
+#include "runtime/errors.hpp"
+#include "spec/experiment.hpp"
+#include "runtime/plugin_registry.hpp"
+#include "spec/recording_plan.hpp"
 
 namespace po = boost::program_options;
 

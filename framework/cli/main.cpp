@@ -14,10 +14,10 @@
 #include <filesystem>
 
 #include "commands.hpp"
-#include "pipeline.hpp"
-#include "plugin_registry.hpp"
-#include "errors.hpp"
-#include "ranks.hpp"
+#include "stages/pipeline.hpp"
+#include "runtime/plugin_registry.hpp"
+#include "runtime/errors.hpp"
+#include "runtime/ranks.hpp"
 
 #ifndef LAMINAR_VERSION
 #define LAMINAR_VERSION "0.0.0"

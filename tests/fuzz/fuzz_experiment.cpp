@@ -4,10 +4,10 @@
 // cleanly). std::bad_alloc is not caught here: running out of memory is a finding.
 #include <stdexcept>
 
-#include "errors.hpp"
-#include "experiment.hpp"
+#include "runtime/errors.hpp"
+#include "spec/experiment.hpp"
 #include "fuzz_input.hpp"
-#include "plugin_registry.hpp"
+#include "runtime/plugin_registry.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static const laminar::PluginRegistry no_plugins(std::vector<std::filesystem::path>{});

@@ -2,10 +2,10 @@
 // (the seal checked first), every object walked, every attribute and dataset read.
 #include <stdexcept>
 
-#include "errors.hpp"
+#include "runtime/errors.hpp"
 #include "fuzz_input.hpp"
-#include "h5.hpp"
-#include "run_file.hpp"
+#include "store/h5.hpp"
+#include "store/run_file.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto file = laminar::fuzz::write("run.h5", std::string(reinterpret_cast<const char*>(data), size));

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <string>
 
-#include "plugin_registry.hpp"
+#include "runtime/plugin_registry.hpp"
 
 namespace laminar::test {
 

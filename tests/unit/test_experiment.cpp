@@ -2,8 +2,8 @@
 
 #include <cstdlib>
 
-#include "errors.hpp"
-#include "experiment.hpp"
+#include "runtime/errors.hpp"
+#include "spec/experiment.hpp"
 #include "helpers.hpp"
 
 using namespace laminar;

@@ -6,10 +6,10 @@
 #include <cmath>
 #include <sstream>
 
-#include "errors.hpp"
+#include "runtime/errors.hpp"
 #include "helpers.hpp"
-#include "pipeline.hpp"
-#include "run_file.hpp"
+#include "stages/pipeline.hpp"
+#include "store/run_file.hpp"
 
 using namespace laminar;
 

@@ -5,7 +5,7 @@
 #include <sstream>
 #include <thread>
 
-#include "progress.hpp"
+#include "runtime/progress.hpp"
 
 using namespace laminar;
 

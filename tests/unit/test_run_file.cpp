@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "helpers.hpp"
-#include "run_file.hpp"
+#include "store/run_file.hpp"
 
 using namespace laminar;
 

@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
-#include "errors.hpp"
-#include "shards.hpp"
+#include "runtime/errors.hpp"
+#include "store/shards.hpp"
 
 using namespace laminar;
 

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "errors.hpp"
-#include "yaml_document.hpp"
+#include "runtime/errors.hpp"
+#include "spec/yaml_document.hpp"
 
 using laminar::YamlDocument;
 

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "plugin_registry.hpp"
+#include "runtime/plugin_registry.hpp"
 
 using Clock = std::chrono::steady_clock;
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "experiment.hpp"
-#include "plugin_registry.hpp"
-#include "stages.hpp"
+#include "spec/experiment.hpp"
+#include "runtime/plugin_registry.hpp"
+#include "stages/stages.hpp"
 
 int main(int argc, char** argv) {
     if (argc != 2) {
