@@ -33,11 +33,21 @@ BASE = {
 
 
 def blocks(path, language):
-    """(line, text, marked invalid) of every ```language block of a page."""
-    text = open(path, encoding="utf-8").read()
-    out = []
-    for m in re.finditer(rf"(<!-- invalid -->\s*)?^```{language}\n(.*?)^```", text, re.S | re.M):
-        out.append((text[:m.start(2)].count("\n") + 1, m.group(2), m.group(1) is not None))
+    """(line, text, marked invalid) of every ```language block of a page (language "": bare
+    fences), read fence by fence so that a closing fence is never taken for an opening one."""
+    lines = open(path, encoding="utf-8").read().split("\n")
+    out, i = [], 0
+    while i < len(lines):
+        if lines[i].startswith("```"):
+            tag, start = lines[i][3:].strip(), i + 1
+            i = start
+            while not lines[i].startswith("```"):
+                i += 1
+            if tag == language:
+                before = [l.strip() for l in lines[:start - 1] if l.strip()]
+                invalid = bool(before) and before[-1] == "<!-- invalid -->"
+                out.append((start + 1, "\n".join(lines[start:i]) + "\n", invalid))
+        i += 1
     return out
 
 
@@ -85,7 +95,7 @@ class Docs(unittest.TestCase):
         self.assertRegex(r.stdout, r"rsa/demo-gpt2/blocks\.3\.attn\.hook_q~blocks\.3\.attn\.hook_k +r=")
         self.assertTrue(os.path.exists(os.path.join(self.dir, "runs", "minimal.h5")))
         # The output shown is the output of this file (on the trained model: the same lines and names).
-        shown = [b for b in blocks(README, "") if "report: runs/minimal.h5" in b[1]]
+        shown = [b for b in blocks(README, "") if "/runs/minimal.h5\n" in b[1]]
         self.assertEqual(len(shown), 1, "the README shows the minimal experiment's output")
         names = lambda out: [l.split()[0] for l in out.splitlines() if l.startswith("  ")]
         self.assertEqual(names(shown[0][1]), names(r.stdout))
