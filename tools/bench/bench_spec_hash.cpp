@@ -2,11 +2,8 @@
 // checks a run file's /stages/extract@spec_hash against. The analysis benchmarks write run files
 // of generated activations (no model could make 20,000 prompts' worth in seconds) and stamp
 // them with it, so that laminar analyses them as if its extract stage had written them.
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <sstream>
-#include <string>
 #include <vector>
 
 #include "spec/experiment.hpp"
@@ -19,11 +16,10 @@ int main(int argc, char** argv) {
         return 2;
     }
     try {
-        // The build's plugins, and those of LAMINAR_PLUGIN_PATH (a plugin built out of tree).
+        // The build's plugins first (the bench lives in tools/bench, not beside them), then
+        // what laminar itself searches (LAMINAR_PLUGIN_PATH: a plugin built out of tree).
         std::vector<std::filesystem::path> path = {LAMINAR_BENCH_PLUGIN_DIR};
-        std::stringstream extra(std::getenv("LAMINAR_PLUGIN_PATH") ? std::getenv("LAMINAR_PLUGIN_PATH") : "");
-        for (std::string dir; std::getline(extra, dir, ':');)
-            if (!dir.empty()) path.emplace_back(dir);
+        for (auto& dir : laminar::PluginRegistry::default_search_path()) path.push_back(std::move(dir));
         const laminar::PluginRegistry registry(path);
         laminar::LoadOptions options;
         options.stage = "analyze";

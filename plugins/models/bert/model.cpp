@@ -9,8 +9,9 @@ namespace laminar::bert {
 Config Config::load(const std::filesystem::path& dir) {
     const auto j = models::ConfigJson::load(dir);
     Config c;
+    c.model_type = "bert";
     c.n_layer = j.positive({"num_hidden_layers"});
-    c.n_head = j.positive({"num_attention_heads"});
+    c.n_head = c.n_kv_head = j.positive({"num_attention_heads"});
     c.d_model = j.positive({"hidden_size"});
     c.d_mlp = j.positive({"intermediate_size"});
     c.vocab_size = j.positive({"vocab_size"});
@@ -22,6 +23,7 @@ Config Config::load(const std::filesystem::path& dir) {
     if (c.d_model % c.n_head != 0)
         j.fail("hidden_size (" + std::to_string(c.d_model) + ") is not a multiple of num_attention_heads (" +
                std::to_string(c.n_head) + ")");
+    c.d_head = c.d_model / c.n_head;
     if (const auto p = j.string_or("position_embedding_type", "absolute"); p != "absolute")
         j.fail("position_embedding_type \"" + p + "\" is not supported (absolute)");
     if (const auto type = j.string_or("model_type", "bert"); type != "bert") j.fail("model_type is \"" + type + "\", not \"bert\"");
@@ -71,64 +73,55 @@ BlockWeights Model::load_block(const models::WeightReader& r, int l) const {
             r.get(p + "output.LayerNorm.weight", {d}), r.get(p + "output.LayerNorm.bias", {d})};
 }
 
-ModelInfo Model::info() const {
-    const Config& c = config_;
-    return {"bert", c.n_layer, c.n_head, c.d_model, c.n_head, c.d_head()};
-}
-
-void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture,
-                    const models::PassContext&) const {  // an encoder: no cached prefix (causal() is false)
+void Model::forward(const torch::Tensor& ids, const models::Hooks& hooks, const models::PassContext&) const {  // an encoder: no cached prefix (causal() is false)
     torch::InferenceMode guard;
     const Config& c = config_;
-    const int64_t B = ids.size(0), T = ids.size(1), d = c.d_model, H = c.n_head, dh = c.d_head();
+    const int64_t B = ids.size(0), T = ids.size(1), d = c.d_model, H = c.n_head, dh = c.d_head;
     const double eps = c.layer_norm_eps;
 
     // Embeddings: word + position + token type 0 (one segment), then LayerNorm.
     const torch::Tensor word = models::embed(word_, ids);                          // [B, T, d]
     const torch::Tensor pos = pos_.slice(0, 0, T).unsqueeze(0);                   // [1, T, d]
     const torch::Tensor type = type_[0].view({1, 1, d});
-    if (plan.wants("hook_embed")) capture("hook_embed", word);
-    if (plan.wants("hook_pos_embed")) capture("hook_pos_embed", pos.expand({B, T, d}));
-    if (plan.wants("hook_token_type_embed")) capture("hook_token_type_embed", type.expand({B, T, d}));
+    hooks("hook_embed", word);
+    hooks("hook_pos_embed", pos.expand({B, T, d}));
+    hooks("hook_token_type_embed", type.expand({B, T, d}));
     torch::Tensor x = models::layer_norm((word + pos + type).view({B * T, d}), emb_ln_w_, emb_ln_b_, eps);
 
-    for (int l = 0; l <= plan.last_layer(); ++l) {
+    for (int l = 0; l <= hooks.last_layer(); ++l) {
         const BlockWeights& w = blocks_[l];
-        auto want = [&](const char* site) { return plan.wants(l, site); };
-        const std::string name = "blocks." + std::to_string(l) + ".";
-        if (want("hook_resid_pre")) capture(name + "hook_resid_pre", x.view({B, T, d}));
+        const auto hook = hooks.block(l);
+        hook("hook_resid_pre", x.view({B, T, d}));
 
         // Bidirectional attention over the whole prompt.
         const torch::Tensor q = models::linear(x, w.wq, w.bq).view({B, T, H, dh});
         const torch::Tensor k = models::linear(x, w.wk, w.bk).view({B, T, H, dh});
         const torch::Tensor v = models::linear(x, w.wv, w.bv).view({B, T, H, dh});
-        if (want("attn.hook_q")) capture(name + "attn.hook_q", q);
-        if (want("attn.hook_k")) capture(name + "attn.hook_k", k);
-        if (want("attn.hook_v")) capture(name + "attn.hook_v", v);
-        if (plan.done(l, {"attn.hook_pattern", "hook_attn_out", "hook_resid_mid", "hook_normalized_resid_mid", "hook_mlp_out",
-                          "hook_resid_post", "hook_normalized_resid_post"}))
-            return;
+        hook("attn.hook_q", q);
+        hook("attn.hook_k", k);
+        hook("attn.hook_v", v);
+        if (hook.done_after("attn.hook_v")) return;
         const auto [z, pattern] = models::attention(q, k, v, 1.0 / std::sqrt(static_cast<double>(dh)), false);
-        if (want("attn.hook_pattern")) capture(name + "attn.hook_pattern", pattern);
+        hook("attn.hook_pattern", pattern);
         const torch::Tensor attn_out = models::linear(z, w.wo, w.bo);
-        if (want("hook_attn_out")) capture(name + "hook_attn_out", attn_out.view({B, T, d}));
+        hook("hook_attn_out", attn_out.view({B, T, d}));
 
         // Post-LayerNorm: each sublayer's sum is normalised before the next reads it.
         const torch::Tensor mid = x + attn_out;
-        if (want("hook_resid_mid")) capture(name + "hook_resid_mid", mid.view({B, T, d}));
+        hook("hook_resid_mid", mid.view({B, T, d}));
         const torch::Tensor mid_normalized = models::layer_norm(mid, w.attn_ln_w, w.attn_ln_b, eps);
-        if (want("hook_normalized_resid_mid")) capture(name + "hook_normalized_resid_mid", mid_normalized.view({B, T, d}));
-        if (plan.done(l, {"hook_mlp_out", "hook_resid_post", "hook_normalized_resid_post"})) return;
+        hook("hook_normalized_resid_mid", mid_normalized.view({B, T, d}));
+        if (hook.done_after("hook_normalized_resid_mid")) return;
         const torch::Tensor mlp_out =
             models::linear(models::activation(models::linear(mid_normalized, w.up_w, w.up_b), c.hidden_act), w.down_w, w.down_b);
-        if (want("hook_mlp_out")) capture(name + "hook_mlp_out", mlp_out.view({B, T, d}));
+        hook("hook_mlp_out", mlp_out.view({B, T, d}));
         const torch::Tensor post = mid_normalized + mlp_out;
-        if (want("hook_resid_post")) capture(name + "hook_resid_post", post.view({B, T, d}));
+        hook("hook_resid_post", post.view({B, T, d}));
         x = models::layer_norm(post, w.out_ln_w, w.out_ln_b, eps);
-        if (want("hook_normalized_resid_post")) capture(name + "hook_normalized_resid_post", x.view({B, T, d}));
+        hook("hook_normalized_resid_post", x.view({B, T, d}));
     }
 
-    if (plan.wants("logits")) capture("logits", unembed(x).view({B, T, -1}));
+    if (!catalog_.after.empty() && hooks.want("logits")) hooks("logits", unembed(x).view({B, T, -1}));
 }
 
 torch::Tensor Model::unembed(const torch::Tensor& residual) const {

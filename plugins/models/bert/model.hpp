@@ -13,11 +13,12 @@
 
 namespace laminar::bert {
 
-struct Config {
-    int n_layer = 0, n_head = 0, d_model = 0, d_mlp = 0, vocab_size = 0, max_positions = 0, type_vocab = 0;
+/// Shape from num_hidden_layers, num_attention_heads, hidden_size, intermediate_size,
+/// vocab_size, max_position_embeddings.
+struct Config : models::Shape {
+    int type_vocab = 0;
     double layer_norm_eps = 1e-12;
     std::string hidden_act;
-    int d_head() const { return d_model / n_head; }
     static Config load(const std::filesystem::path& dir);
 };
 
@@ -31,13 +32,10 @@ struct BlockWeights {
 class Model : public models::Transformer {
 public:
     explicit Model(const std::filesystem::path& dir);
-    ModelInfo info() const override;
+    const models::Shape& shape() const override { return config_; }
     const models::HookCatalog& catalog() const override { return catalog_; }
     bool causal() const override { return false; }
-    int64_t max_positions() const override { return config_.max_positions; }
-    int64_t vocab_size() const override { return config_.vocab_size; }
-    void forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture,
-                 const models::PassContext& context) const override;
+    void forward(const torch::Tensor& ids, const models::Hooks& hooks, const models::PassContext& context) const override;
     torch::Tensor unembed(const torch::Tensor& residual) const override;
 
 private:

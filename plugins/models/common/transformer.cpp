@@ -100,9 +100,9 @@ void TransformerBackend::load(const std::filesystem::path& dir, const Params&) {
     forget_packed_weights();  // the mappings they came from are gone
     model_ = make_(dir);
     const auto largest = tokenizer_->max_id();
-    if (largest >= model_->vocab_size())
+    if (largest >= model_->shape().vocab_size)
         throw std::runtime_error(dir.string() + ": the tokenizer has token id " + std::to_string(largest) +
-                                 " but config.json's vocab_size is " + std::to_string(model_->vocab_size()));
+                                 " but config.json's vocab_size is " + std::to_string(model_->shape().vocab_size));
 }
 
 void TransformerBackend::forward(const std::vector<std::vector<int32_t>>& prompts, const std::vector<int32_t>& shared,
@@ -112,11 +112,12 @@ void TransformerBackend::forward(const std::vector<std::vector<int32_t>>& prompt
     for (std::size_t i = 0; i < prompts.size(); ++i) {
         const auto& p = prompts[i];
         if (p.empty()) throw SpecError("", "prompt " + std::to_string(i) + " has no tokens");
-        if (m.max_positions() > 0 && static_cast<int64_t>(p.size()) > m.max_positions())
+        const int max_positions = m.shape().max_positions;
+        if (max_positions > 0 && static_cast<int64_t>(p.size()) > max_positions)
             throw SpecError("", "prompt " + std::to_string(i) + " has " + std::to_string(p.size()) +
-                                    " tokens; the model takes at most " + std::to_string(m.max_positions()));
+                                    " tokens; the model takes at most " + std::to_string(max_positions));
         for (int32_t id : p)
-            if (id < 0 || id >= m.vocab_size()) throw SpecError("", "token id " + std::to_string(id) + " is out of range");
+            if (id < 0 || id >= m.shape().vocab_size) throw SpecError("", "token id " + std::to_string(id) + " is out of range");
     }
 
     // Prompts are grouped by the first tokens they share (the template before the word, as the
@@ -139,9 +140,10 @@ void TransformerBackend::forward(const std::vector<std::vector<int32_t>>& prompt
         const int64_t P = static_cast<int64_t>(prefix.size());
         if (P > 0) {
             torch::Tensor ids = torch::tensor(std::vector<int64_t>(prefix.begin(), prefix.end()), torch::kInt64).view({1, P});
-            m.forward(ids, plan, [&](const std::string& hook, const torch::Tensor& value) {
+            const CaptureFn keep = [&](const std::string& hook, const torch::Tensor& value) {
                 prefix_values[hook] = value[0].contiguous();
-            }, {nullptr, &cache});
+            };
+            m.forward(ids, Hooks(plan, keep), {nullptr, &cache});
         }
         const PassContext context{P > 0 ? &cache : nullptr, nullptr};
 
@@ -162,13 +164,14 @@ void TransformerBackend::forward(const std::vector<std::vector<int32_t>>& prompt
                     for (std::size_t t = 0; t < length; ++t) a[b][t] = prompts[batch[b]][P + t];
                 Captures captures;
                 std::size_t bytes = 0;
-                m.forward(ids, plan, [&](const std::string& hook, const torch::Tensor& value) {
+                const CaptureFn collect = [&](const std::string& hook, const torch::Tensor& value) {
                     auto& rows = captures[hook];
                     const auto shared_part = prefix_values.find(hook);
                     for (std::size_t b = 0; b < batch.size(); ++b)
                         rows.push_back(row(shared_part == prefix_values.end() ? value[b] : torch::cat({shared_part->second, value[b]})));
                     bytes += value.numel() * sizeof(float);
-                }, context);
+                };
+                m.forward(ids, Hooks(plan, collect), context);
                 capture_bytes_per_token = std::max(capture_bytes_per_token, static_cast<double>(bytes) / (batch.size() * length));
                 sink(batch, captures);
             }

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <torch/types.h>  // (not torch/torch.h: nn, optim and data would double each compile)
 #include <torch/utils.h>
@@ -20,6 +21,52 @@ namespace laminar::models {
 
 /// Called with a hook name and its value for the whole batch: [batch, pos, ...].
 using CaptureFn = std::function<void(const std::string& hook, const torch::Tensor& value)>;
+
+/// A forward pass's side of the hook plan: `hooks("hook_embed", x)` captures a point when the
+/// plan wants it, `hooks.block(l)` names block l's points, and `block.done_after("attn.hook_v")`
+/// says the pass may stop there (from the catalog's order). Every name is checked against the
+/// family's catalog: one it does not declare throws std::logic_error on the first pass.
+class Hooks {
+public:
+    Hooks(const HookPlan& plan, const CaptureFn& capture) : plan_(plan), capture_(capture) {}
+    /// The last block the pass must run (-1: none).
+    int last_layer() const { return plan_.last_layer(); }
+    bool want(std::string_view hook) const { return plan_.wants(hook); }
+    void operator()(std::string_view hook, const torch::Tensor& value) const {
+        if (want(hook)) capture_(std::string(hook), value);
+    }
+
+    class Block {
+    public:
+        bool want(std::string_view site) const { return hooks_.plan_.wants(layer_, site); }
+        void operator()(std::string_view site, const torch::Tensor& value) const {
+            if (want(site)) hooks_.capture_(prefix_ + std::string(site), value);
+        }
+        bool done_after(std::string_view site) const { return hooks_.plan_.done_after(layer_, site); }
+
+    private:
+        friend class Hooks;
+        Block(const Hooks& hooks, int layer) : hooks_(hooks), layer_(layer), prefix_("blocks." + std::to_string(layer) + ".") {}
+        const Hooks& hooks_;
+        int layer_;
+        std::string prefix_;
+    };
+    Block block(int layer) const { return {*this, layer}; }
+
+private:
+    const HookPlan& plan_;
+    const CaptureFn& capture_;
+};
+
+/// The dimensions every family has, under one set of names (config.json spells them its own
+/// way per family: n_embd, hidden_size, d_model, ...). Each family's Config extends it.
+struct Shape {
+    std::string model_type;
+    int n_layer = 0, n_head = 0;
+    int n_kv_head = 0;       ///< key/value heads (n_head without grouped-query attention)
+    int d_model = 0, d_head = 0, d_mlp = 0, vocab_size = 0;
+    int max_positions = 0;   ///< the longest prompt a learned position table takes; 0: no limit
+};
 
 /// Keys (after rotary) and values of first tokens that many prompts share, block by block
 /// ([1, P, key/value heads, d_head] each): a causal model computes them once, and every
@@ -43,17 +90,18 @@ struct PassContext {
 class Transformer {
 public:
     virtual ~Transformer() = default;
-    virtual ModelInfo info() const = 0;
+    /// The model's dimensions (its Config's).
+    virtual const Shape& shape() const = 0;
     virtual const HookCatalog& catalog() const = 0;
-    /// The longest prompt the model takes (learned position embeddings), or 0 for no limit.
-    virtual int64_t max_positions() const = 0;
-    virtual int64_t vocab_size() const = 0;
+    ModelInfo info() const {
+        const Shape& s = shape();
+        return {s.model_type, s.n_layer, s.n_head, s.d_model, s.n_kv_head, s.d_head, s.vocab_size};
+    }
     /// Causal (decoder) models can continue a cached prefix (PassContext); encoders cannot.
     virtual bool causal() const { return true; }
     /// One batch of equal-length prompts, ids [batch, pos] (int64). Materialises only the
-    /// hooks in `plan` and stops after plan.last_layer().
-    virtual void forward(const torch::Tensor& ids, const HookPlan& plan, const CaptureFn& capture,
-                         const PassContext& context) const = 0;
+    /// hooks the plan wants and stops after hooks.last_layer().
+    virtual void forward(const torch::Tensor& ids, const Hooks& hooks, const PassContext& context) const = 0;
     /// Residual-stream rows [rows, d] through the final norm and the output head: [rows, vocab].
     virtual torch::Tensor unembed(const torch::Tensor& residual) const = 0;
 };
@@ -69,11 +117,7 @@ public:
 
     void load(const std::filesystem::path& dir, const Params& params) override;
     void load_tokenizer(const std::filesystem::path& dir) override { tokenizer_ = Tokenizer::load(dir); }
-    ModelInfo info() const override {
-        ModelInfo i = model().info();
-        i.vocab_size = static_cast<int>(model().vocab_size());
-        return i;
-    }
+    ModelInfo info() const override { return model().info(); }
     std::vector<std::string> hook_points() const override { return model().catalog().names(model().info().n_layer); }
     Encoding encode(const std::string& text) const override { return tokenizer().encode(text); }
     std::string token_text(int32_t id) const override { return tokenizer().token_text(id); }
@@ -91,3 +135,19 @@ private:
 };
 
 }  // namespace laminar::models
+
+/// A family's plugin.cpp: `LAMINAR_TRANSFORMER_PLUGIN(laminar::llama::Model, "llama", "1.0.0",
+/// "llama mistral qwen2")` makes a model plugin of `MODEL` (constructed from a folder), read
+/// for the config.json model_types listed. Model backends take no options: everything comes
+/// from the model folder.
+#define LAMINAR_TRANSFORMER_PLUGIN(MODEL, NAME, VERSION, MODEL_TYPES)                                               \
+    namespace laminar_transformer_plugin {                                                                         \
+    struct Backend : ::laminar::models::TransformerBackend {                                                       \
+        Backend()                                                                                                  \
+            : TransformerBackend([](const std::filesystem::path& dir) { return std::make_unique<MODEL>(dir); }) {} \
+    };                                                                                                             \
+    constexpr const char* kSchema = "{\"type\": \"object\", \"additionalProperties\": false, \"properties\": {}, "     \
+                                    "\"description\": \"the " NAME " backend takes no options: everything comes "       \
+                                    "from the model folder\"}";                                                      \
+    }                                                                                                              \
+    LAMINAR_MODEL_PLUGIN(laminar_transformer_plugin::Backend, NAME, VERSION, laminar_transformer_plugin::kSchema, MODEL_TYPES)

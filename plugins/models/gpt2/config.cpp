@@ -1,29 +1,30 @@
 #include "config.hpp"
 
 #include "config_json.hpp"
-#include "transformer.hpp"
 
 namespace laminar::gpt2 {
 
 Config Config::load(const std::filesystem::path& dir) {
     const auto j = models::ConfigJson::load(dir);
     Config c;
+    c.model_type = "gpt2";
     c.n_layer = j.positive({"n_layer"});
-    c.n_head = j.positive({"n_head"});
-    c.n_embd = j.positive({"n_embd"});
-    c.n_positions = j.positive({"n_positions"});
+    c.n_head = c.n_kv_head = j.positive({"n_head"});
+    c.d_model = j.positive({"n_embd"});
+    c.max_positions = j.positive({"n_positions"});
     c.vocab_size = j.positive({"vocab_size"});
-    c.n_inner = j.positive_or({"n_inner"}, 0);
-    if (c.n_inner == 0) {  // null or absent: 4 * n_embd, which must itself be a width
-        if (c.n_embd > (1 << 29)) j.fail("n_embd " + std::to_string(c.n_embd) + " is too large (4 * n_embd is the MLP width)");
-        c.n_inner = 4 * c.n_embd;
+    c.d_mlp = j.positive_or({"n_inner"}, 0);
+    if (c.d_mlp == 0) {  // null or absent: 4 * n_embd, which must itself be a width
+        if (c.d_model > (1 << 29)) j.fail("n_embd " + std::to_string(c.d_model) + " is too large (4 * n_embd is the MLP width)");
+        c.d_mlp = 4 * c.d_model;
     }
     c.layer_norm_epsilon = j.positive_number_or({"layer_norm_epsilon"}, 1e-5);
     c.activation_function = j.string_or("activation_function", "gelu_new");
     c.scale_attn_by_inverse_layer_idx = j.flag_or("scale_attn_by_inverse_layer_idx", false);
     models::check_activation(c.activation_function, j.file());
-    if (c.n_embd % c.n_head != 0)
-        j.fail("n_embd (" + std::to_string(c.n_embd) + ") is not a multiple of n_head (" + std::to_string(c.n_head) + ")");
+    if (c.d_model % c.n_head != 0)
+        j.fail("n_embd (" + std::to_string(c.d_model) + ") is not a multiple of n_head (" + std::to_string(c.n_head) + ")");
+    c.d_head = c.d_model / c.n_head;
     if (const auto type = j.string_or("model_type", "gpt2"); type != "gpt2")
         j.fail("model_type is \"" + type + "\", not \"gpt2\"");
     return c;

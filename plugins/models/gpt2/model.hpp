@@ -25,12 +25,9 @@ public:
     /// Reads config.json and the safetensors weights of `dir` (memory-mapped).
     explicit Model(const std::filesystem::path& dir);
 
-    ModelInfo info() const override;
+    const models::Shape& shape() const override { return config_; }
     const models::HookCatalog& catalog() const override;
-    int64_t max_positions() const override { return config_.n_positions; }
-    int64_t vocab_size() const override { return config_.vocab_size; }
-    void forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture,
-                 const models::PassContext& context) const override;
+    void forward(const torch::Tensor& ids, const models::Hooks& hooks, const models::PassContext& context) const override;
     torch::Tensor unembed(const torch::Tensor& residual) const override;
 
 private:

@@ -9,8 +9,9 @@ namespace laminar::gpt_neox {
 Config Config::load(const std::filesystem::path& dir) {
     const auto j = models::ConfigJson::load(dir);
     Config c;
+    c.model_type = "gpt_neox";
     c.n_layer = j.positive({"num_hidden_layers"});
-    c.n_head = j.positive({"num_attention_heads"});
+    c.n_head = c.n_kv_head = j.positive({"num_attention_heads"});
     c.d_model = j.positive({"hidden_size"});
     c.d_mlp = j.positive({"intermediate_size"});
     c.vocab_size = j.positive({"vocab_size"});
@@ -24,7 +25,8 @@ Config Config::load(const std::filesystem::path& dir) {
     if (c.d_model % c.n_head != 0)
         j.fail("hidden_size (" + std::to_string(c.d_model) + ") is not a multiple of num_attention_heads (" +
                std::to_string(c.n_head) + ")");
-    c.rotary_dims = pct > 0 && pct <= 1 ? static_cast<int>(c.d_head() * pct) : 0;  // as Hugging Face: int(head_size * rotary_pct)
+    c.d_head = c.d_model / c.n_head;
+    c.rotary_dims = pct > 0 && pct <= 1 ? static_cast<int>(c.d_head * pct) : 0;  // as Hugging Face: int(head_size * rotary_pct)
     if (!(pct > 0 && pct <= 1) || c.rotary_dims % 2 != 0)
         j.fail("rotary_pct " + std::to_string(pct) + " gives " + std::to_string(c.rotary_dims) +
                " rotary dimensions per head; expected an even number between 2 and the head size");
@@ -67,64 +69,55 @@ BlockWeights Model::load_block(const models::WeightReader& r, int l) const {
             r.matrix(p + "mlp.dense_4h_to_h.weight", {d, m}), r.get(p + "mlp.dense_4h_to_h.bias", {d})};
 }
 
-ModelInfo Model::info() const {
-    const Config& c = config_;
-    return {"gpt_neox", c.n_layer, c.n_head, c.d_model, c.n_head, c.d_head()};
-}
-
-void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture,
-                    const models::PassContext& context) const {
+void Model::forward(const torch::Tensor& ids, const models::Hooks& hooks, const models::PassContext& context) const {
     torch::InferenceMode guard;
     const Config& c = config_;
-    const int64_t B = ids.size(0), T = ids.size(1), d = c.d_model, H = c.n_head, dh = c.d_head();
+    const int64_t B = ids.size(0), T = ids.size(1), d = c.d_model, H = c.n_head, dh = c.d_head;
     const double eps = c.layer_norm_eps;
 
     const torch::Tensor tok = models::embed(embed_in_, ids);                       // [B, T, d]
-    if (plan.wants("hook_embed")) capture("hook_embed", tok);
+    hooks("hook_embed", tok);
     torch::Tensor x = tok.reshape({B * T, d});                                     // residual stream
     const models::Rotary rotary(T, c.rotary_dims, c.rotary_base, context.offset());  // positions after a cached prefix
 
-    for (int l = 0; l <= plan.last_layer(); ++l) {
+    for (int l = 0; l <= hooks.last_layer(); ++l) {
         const BlockWeights& w = blocks_[l];
-        auto want = [&](const char* site) { return plan.wants(l, site); };
-        const std::string name = "blocks." + std::to_string(l) + ".";
-        if (want("hook_resid_pre")) capture(name + "hook_resid_pre", x.view({B, T, d}));
+        const auto hook = hooks.block(l);
+        hook("hook_resid_pre", x.view({B, T, d}));
 
         // Attention. The fused projection is laid out per head: [q_h | k_h | v_h] for each head h.
         const torch::Tensor h1 = models::layer_norm(x, w.ln1_w, w.ln1_b, eps);
         const auto parts = models::linear(h1, w.qkv_w, w.qkv_b).view({B, T, H, 3 * dh}).split(dh, -1);
         const torch::Tensor &q = parts[0], &k = parts[1], &v = parts[2];         // [B, T, H, dh]
-        if (want("attn.hook_q")) capture(name + "attn.hook_q", q);
-        if (want("attn.hook_k")) capture(name + "attn.hook_k", k);
-        if (want("attn.hook_v")) capture(name + "attn.hook_v", v);
+        hook("attn.hook_q", q);
+        hook("attn.hook_k", k);
+        hook("attn.hook_v", v);
         const torch::Tensor rq = rotary.apply(q), rk = rotary.apply(k);
-        if (want("attn.hook_rot_q")) capture(name + "attn.hook_rot_q", rq);
-        if (want("attn.hook_rot_k")) capture(name + "attn.hook_rot_k", rk);
+        hook("attn.hook_rot_q", rq);
+        hook("attn.hook_rot_k", rk);
         const auto [keys, values] = context.keys_values(l, rk, v);                   // with a cached prefix's
-        if (plan.done(l, {"attn.hook_pattern", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post"})) return;
+        if (hook.done_after("attn.hook_rot_k")) return;
         const auto [z, pattern] = models::attention(rq, keys, values, 1.0 / std::sqrt(static_cast<double>(dh)), true);
-        if (want("attn.hook_pattern")) capture(name + "attn.hook_pattern", pattern);
+        hook("attn.hook_pattern", pattern);
         const torch::Tensor attn_out = models::linear(z, w.dense_w, w.dense_b);
-        if (want("hook_attn_out")) capture(name + "hook_attn_out", attn_out.view({B, T, d}));
+        hook("hook_attn_out", attn_out.view({B, T, d}));
 
         // MLP: in parallel, it reads the block's input; in sequence, the stream after attention.
         const torch::Tensor mid = x + attn_out;
-        if (!c.parallel_residual && want("hook_resid_mid")) capture(name + "hook_resid_mid", mid.view({B, T, d}));
-        if (plan.done(l, {"hook_mlp_out", "hook_resid_post"})) return;
+        if (!c.parallel_residual) hook("hook_resid_mid", mid.view({B, T, d}));
+        if (hook.done_after(c.parallel_residual ? "hook_attn_out" : "hook_resid_mid")) return;
         const torch::Tensor h2 = models::layer_norm(c.parallel_residual ? x : mid, w.ln2_w, w.ln2_b, eps);
         const torch::Tensor mlp_out =
             models::linear(models::activation(models::linear(h2, w.up_w, w.up_b), c.hidden_act), w.down_w, w.down_b);
-        if (want("hook_mlp_out")) capture(name + "hook_mlp_out", mlp_out.view({B, T, d}));
+        hook("hook_mlp_out", mlp_out.view({B, T, d}));
         x = mid + mlp_out;
-        if (want("hook_resid_post")) capture(name + "hook_resid_post", x.view({B, T, d}));
+        hook("hook_resid_post", x.view({B, T, d}));
     }
 
-    if (plan.wants("ln_final.hook_normalized") || plan.wants("logits")) {
+    if (hooks.want("ln_final.hook_normalized") || hooks.want("logits")) {
         const torch::Tensor normalized = final_norm(x);
-        if (plan.wants("ln_final.hook_normalized")) capture("ln_final.hook_normalized", normalized.view({B, T, d}));
-        if (plan.wants("logits")) {
-            capture("logits", models::linear(normalized, embed_out_, {}).view({B, T, -1}));
-        }
+        hooks("ln_final.hook_normalized", normalized.view({B, T, d}));
+        if (hooks.want("logits")) hooks("logits", models::linear(normalized, embed_out_, {}).view({B, T, -1}));
     }
 }
 

@@ -12,12 +12,13 @@
 
 namespace laminar::gpt_neox {
 
-struct Config {
-    int n_layer = 0, n_head = 0, d_model = 0, d_mlp = 0, vocab_size = 0, rotary_dims = 0;
+/// Shape from num_hidden_layers, num_attention_heads, hidden_size, intermediate_size,
+/// vocab_size (no position table: max_positions 0).
+struct Config : models::Shape {
+    int rotary_dims = 0;
     double layer_norm_eps = 1e-5, rotary_base = 10000.0;
     bool parallel_residual = true;
     std::string hidden_act;
-    int d_head() const { return d_model / n_head; }
     static Config load(const std::filesystem::path& dir);
 };
 
@@ -31,12 +32,9 @@ struct BlockWeights {
 class Model : public models::Transformer {
 public:
     explicit Model(const std::filesystem::path& dir);
-    ModelInfo info() const override;
+    const models::Shape& shape() const override { return config_; }
     const models::HookCatalog& catalog() const override { return catalog_; }
-    int64_t max_positions() const override { return 0; }  // rotary
-    int64_t vocab_size() const override { return config_.vocab_size; }
-    void forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture,
-                 const models::PassContext& context) const override;
+    void forward(const torch::Tensor& ids, const models::Hooks& hooks, const models::PassContext& context) const override;
     torch::Tensor unembed(const torch::Tensor& residual) const override;
 
 private:

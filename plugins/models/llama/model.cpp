@@ -69,11 +69,6 @@ MlpWeights Model::load_mlp(const models::WeightReader& r, int l) const {
             r.matrix(p + "mlp.up_proj.weight", {m, d}), r.matrix(p + "mlp.down_proj.weight", {d, m})};
 }
 
-ModelInfo Model::info() const {
-    const Config& c = config_;
-    return {c.model_type, c.n_layer, c.n_head, c.d_model, c.n_kv_head, c.d_head};
-}
-
 const models::HookCatalog& Model::catalog() const {
     static const models::HookCatalog hooks{
         "llama",
@@ -84,61 +79,59 @@ const models::HookCatalog& Model::catalog() const {
     return hooks;
 }
 
-void Model::forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture,
-                    const models::PassContext& context) const {
+void Model::forward(const torch::Tensor& ids, const models::Hooks& hooks, const models::PassContext& context) const {
     torch::InferenceMode guard;
     const Config& c = config_;
     const int64_t B = ids.size(0), T = ids.size(1), d = c.d_model, H = c.n_head, KV = c.n_kv_head, dh = c.d_head;
     const double eps = c.rms_norm_eps;
 
     const torch::Tensor tok = models::embed(embed_, ids);                          // [B, T, d]
-    if (plan.wants("hook_embed")) capture("hook_embed", tok);
+    hooks("hook_embed", tok);
     torch::Tensor x = tok.reshape({B * T, d});                                     // residual stream
 
     const models::Rotary rotary(T, dh, c.rope_theta, context.offset());          // positions after a cached prefix
 
-    for (int l = 0; l <= plan.last_layer(); ++l) {
+    for (int l = 0; l <= hooks.last_layer(); ++l) {
         const AttentionWeights& w = attention_[l];  // read on first use
-        auto want = [&](const char* site) { return plan.wants(l, site); };
-        const std::string name = "blocks." + std::to_string(l) + ".";
-        if (want("hook_resid_pre")) capture(name + "hook_resid_pre", x.view({B, T, d}));
+        const auto hook = hooks.block(l);
+        hook("hook_resid_pre", x.view({B, T, d}));
 
         // Attention: q, k, v per head; rotary on q and k; k and v have the key/value heads.
         const torch::Tensor h = models::rms_norm(x, w.input_norm, eps);                     // [B*T, d]
         const torch::Tensor q = models::linear(h, w.wq, w.bq).view({B, T, H, dh});
         const torch::Tensor k = models::linear(h, w.wk, w.bk).view({B, T, KV, dh});
         const torch::Tensor v = models::linear(h, w.wv, w.bv).view({B, T, KV, dh});
-        if (want("attn.hook_q")) capture(name + "attn.hook_q", q);
-        if (want("attn.hook_k")) capture(name + "attn.hook_k", k);
-        if (want("attn.hook_v")) capture(name + "attn.hook_v", v);
+        hook("attn.hook_q", q);
+        hook("attn.hook_k", k);
+        hook("attn.hook_v", v);
         const torch::Tensor rq = rotary.apply(q), rk = rotary.apply(k);
-        if (want("attn.hook_rot_q")) capture(name + "attn.hook_rot_q", rq);
-        if (want("attn.hook_rot_k")) capture(name + "attn.hook_rot_k", rk);
+        hook("attn.hook_rot_q", rq);
+        hook("attn.hook_rot_k", rk);
         const auto [keys, values] = context.keys_values(l, rk, v);                   // with a cached prefix's
-        if (plan.done(l, {"attn.hook_pattern", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post"})) return;
+        if (hook.done_after("attn.hook_rot_k")) return;
 
         const auto [z, pattern] = models::attention(rq, keys, values, 1.0 / std::sqrt(static_cast<double>(dh)), true, c.sliding_window);
-        if (want("attn.hook_pattern")) capture(name + "attn.hook_pattern", pattern);
+        hook("attn.hook_pattern", pattern);
         const torch::Tensor attn_out = models::linear(z, w.wo, {});
-        if (want("hook_attn_out")) capture(name + "hook_attn_out", attn_out.view({B, T, d}));
+        hook("hook_attn_out", attn_out.view({B, T, d}));
         x = x + attn_out;
-        if (want("hook_resid_mid")) capture(name + "hook_resid_mid", x.view({B, T, d}));
-        if (plan.done(l, {"hook_mlp_out", "hook_resid_post"})) return;
+        hook("hook_resid_mid", x.view({B, T, d}));
+        if (hook.done_after("hook_resid_mid")) return;
 
         // SwiGLU MLP: down(act(gate(h)) * up(h)).
         const MlpWeights& mlp = mlp_[l];
         const torch::Tensor h2 = models::rms_norm(x, mlp.post_norm, eps);
         const torch::Tensor gated = models::activation(models::linear(h2, mlp.gate, {}), c.hidden_act).mul_(models::linear(h2, mlp.up, {}));
         const torch::Tensor mlp_out = models::linear(gated, mlp.down, {});
-        if (want("hook_mlp_out")) capture(name + "hook_mlp_out", mlp_out.view({B, T, d}));
+        hook("hook_mlp_out", mlp_out.view({B, T, d}));
         x = x + mlp_out;
-        if (want("hook_resid_post")) capture(name + "hook_resid_post", x.view({B, T, d}));
+        hook("hook_resid_post", x.view({B, T, d}));
     }
 
-    if (plan.wants("ln_final.hook_normalized") || plan.wants("logits")) {
+    if (hooks.want("ln_final.hook_normalized") || hooks.want("logits")) {
         const torch::Tensor normalized = final_norm(x);
-        if (plan.wants("ln_final.hook_normalized")) capture("ln_final.hook_normalized", normalized.view({B, T, d}));
-        if (plan.wants("logits")) capture("logits", models::linear(normalized, lm_head_, {}).view({B, T, -1}));
+        hooks("ln_final.hook_normalized", normalized.view({B, T, d}));
+        if (hooks.want("logits")) hooks("logits", models::linear(normalized, lm_head_, {}).view({B, T, -1}));
     }
 }
 

@@ -12,9 +12,9 @@
 
 namespace laminar::llama {
 
-struct Config {
-    std::string model_type;
-    int n_layer = 0, n_head = 0, n_kv_head = 0, d_model = 0, d_head = 0, d_mlp = 0, vocab_size = 0, max_positions = 0;
+/// Shape from num_hidden_layers, num_attention_heads, num_key_value_heads, hidden_size,
+/// head_dim, intermediate_size, vocab_size (no position table: max_positions 0).
+struct Config : models::Shape {
     double rms_norm_eps = 1e-6, rope_theta = 10000.0;
     int sliding_window = 0;  ///< Mistral: keys further back than this are masked (0: none)
     bool tied = false;
@@ -39,12 +39,9 @@ struct MlpWeights {
 class Model : public models::Transformer {
 public:
     explicit Model(const std::filesystem::path& dir);
-    ModelInfo info() const override;
+    const models::Shape& shape() const override { return config_; }
     const models::HookCatalog& catalog() const override;
-    int64_t max_positions() const override { return 0; }  // rotary: no learned table to run past
-    int64_t vocab_size() const override { return config_.vocab_size; }
-    void forward(const torch::Tensor& ids, const models::HookPlan& plan, const models::CaptureFn& capture,
-                 const models::PassContext& context) const override;
+    void forward(const torch::Tensor& ids, const models::Hooks& hooks, const models::PassContext& context) const override;
     torch::Tensor unembed(const torch::Tensor& residual) const override;
 
 private:
