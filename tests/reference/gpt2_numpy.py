@@ -73,8 +73,8 @@ def forward(config, w, ids):
     """Hook values of one prompt, TransformerLens names -> arrays with position first."""
     d, H = config["n_embd"], config["n_head"]
     dh, eps, T = d // H, config.get("layer_norm_epsilon", 1e-5), len(ids)
-    hooks = {}
-    x = w["wte.weight"][ids] + w["wpe.weight"][:T]
+    hooks = {"hook_embed": w["wte.weight"][ids], "hook_pos_embed": w["wpe.weight"][:T]}
+    x = hooks["hook_embed"] + hooks["hook_pos_embed"]
     mask = np.triu(np.ones((T, T), bool), 1)
     for l in range(config["n_layer"]):
         p, name = f"h.{l}.", f"blocks.{l}."

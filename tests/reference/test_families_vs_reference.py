@@ -15,35 +15,28 @@ with the attn.bias buffers and no lm_head; bert's with LayerNorm.gamma/beta and 
 pre-training heads (make_model.py --config; weights scaled to their width, see fan_in_scale).
 F32, F16 and BF16 files, single and sharded. Every hook point at the analysed token within 1e-4
 absolute, at the last token and averaged over the word; batches equal to prompts run alone.
+The checks every family gets are family_check.py's; the tests here are the first wave's own.
 Run by ctest (families_vs_reference).
 """
 import json
 import os
 import shutil
 import subprocess
-import tempfile
 import unittest
 
 import h5py
 import numpy as np
 
 import bert_numpy
+import family_check
 import gpt2_numpy
 import llama_numpy
 import neox_numpy
+from family_check import BIN, Model, SHARED, TOLERANCE
 
-BIN = os.environ["LAMINAR_BIN"]
-MAKE_MODEL = os.environ["LAMINAR_MAKE_MODEL"]
-PYTHON = os.environ.get("LAMINAR_PYTHON", "/usr/bin/python3")
-SHARED = os.path.join(os.environ["LAMINAR_SOURCE"], "..", "shared", "tokenizers")
 PUBLISHED = os.path.join(SHARED, "published")
-TOLERANCE = 1e-4
-# The wide model's residual stream reaches ~200 and its MLP sums 4,096 products, which float32
-# gets right to a few 1e-6 of the largest value: held to 1e-5 of the hook's largest value.
-RELATIVE_TOLERANCE = {"llama-wide-bf16": 1e-5}
-
 ROTARY_SITES = ["q", "k", "v", "rot_q", "rot_k"]
-MODELS = {  # name: (backend, reference module, make_model options, attention sites, residual sites, hooks)
+MODELS = {name: Model(*entry) for name, entry in {  # backend, reference, make_model options, attention sites, residual sites, hooks
     "pythia-parallel-f32": ("gpt_neox", neox_numpy,
                             ["--family", "gpt_neox", "--layers", "2", "--heads", "4", "--width", "64", "--seed", "1"],
                             ROTARY_SITES, ["resid_pre", "resid_post"],
@@ -86,95 +79,31 @@ MODELS = {  # name: (backend, reference module, make_model options, attention si
                               ["--family", "bert", "--config", os.path.join(PUBLISHED, "bert-base-uncased", "config.json"),
                                "--old-names", "--tokenizer", "none", "--seed", "8"],
                               ["q", "k", "v"], ["resid_pre", "resid_post", "normalized_resid_post"], ["logits"]),
-}
+}.items()}
+# The wide model's residual stream reaches ~200 and its MLP sums 4,096 products, which float32
+# gets right to a few 1e-6 of the largest value: held to 1e-5 of the hook's largest value.
+MODELS["llama-wide-bf16"].relative_tolerance = 1e-5
 # The Hub folders' tokenizer files, linked from ../shared/tokenizers/published.
 PUBLISHED_TOKENIZERS = {"gpt2-hub": ("gpt2", ["tokenizer.json", "vocab.json", "merges.txt"]),
                         "bert-base-uncased-hub": ("bert-base-uncased", ["tokenizer.json", "tokenizer_config.json", "vocab.txt"])}
 
 
-def experiment(name, model_dir, out, position="last", heads="concat", words=None):
-    backend, _, _, attention, residual, hooks = MODELS[name]
-    words = words or {"space": ["galaxy", "asteroid", "moon"], "fruit": ["pear", "pomegranate", "apple"]}
-    categories = "\n".join(f"    {c}: [{', '.join(ws)}]" for c, ws in words.items())
-    return f"""experiment: family-check
-models:
-  - id: m
-    backend: {backend}
-    path: {model_dir}
-stimuli:
-  template: "The {{word}} is next to me"
-  position: {position}
-  categories:
-{categories}
-extract:
-  - extractor: attention
-    sites: [{", ".join(attention)}]
-    heads: {heads}
-    layers: all
-  - extractor: residual
-    sites: [{", ".join(residual)}]
-    layers: all
-  - extractor: hooks
-    hooks: [{", ".join(hooks)}]
-output: {out}
-"""
 
 
-@unittest.skipUnless(os.path.isdir(SHARED), f"the real tokenizer files are not at {SHARED} (../shared/tokenizers)")
-class FamiliesAgainstReference(unittest.TestCase):
+class FamiliesAgainstReference(family_check.FamilyCheck):  # (imported as a module: unittest would run the base too)
+    MODELS = MODELS
+    BATCH_MODELS = ["pythia-sequential-bf16-sharded", "mistral-bf16-sharded-window", "llama-wide-bf16", "bert-mlm-old-names"]
+
     @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="laminar-families-")
-        for name, (_, _, options, *_) in MODELS.items():
-            subprocess.run([PYTHON, MAKE_MODEL, os.path.join(cls.dir, name), *options], check=True)
+    def prepare(cls):
         os.remove(os.path.join(cls.dir, "bert-bare-f16-vocab-txt", "tokenizer.json"))  # vocab.txt alone
         for name, (published, files) in PUBLISHED_TOKENIZERS.items():
             for file in files:
                 os.symlink(os.path.join(PUBLISHED, published, file), os.path.join(cls.dir, name, file))
 
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.dir)
-
-    def extract(self, name, tag, **kwargs):
-        out = os.path.join(self.dir, f"{name}-{tag}.h5")
-        with open(out[:-3] + ".yaml", "w") as f:
-            f.write(experiment(name, os.path.join(self.dir, name), out, **kwargs))
-        r = subprocess.run([BIN, "run", out[:-3] + ".yaml", "--stage", "extract"], capture_output=True, text=True)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        return out
-
-    def compare(self, name, position):
-        _, reference, _, attention, residual, hooks = MODELS[name]
-        config, weights = reference.load(os.path.join(self.dir, name))
-        layers = config.get("num_hidden_layers", config.get("n_layer"))
-        worst = 0.0
-        with h5py.File(self.extract(name, position, position=position), "r") as f:
-            ids, pos = f["stimuli/token_ids"][:], f["stimuli/position"][:]
-            begin, end = f["stimuli/word_begin"][:], f["stimuli/word_end"][:]
-            sets = f["activations/m"]
-            self.assertEqual(len(sets), (len(attention) + len(residual)) * layers + len(hooks))
-            for i, prompt in enumerate(ids):
-                ref = reference.forward(config, weights, list(prompt))
-                for hook, data in sets.items():
-                    value = ref[hook].reshape(len(prompt), -1)
-                    expected = value[pos[i]] if pos[i] >= 0 else value[begin[i]:end[i]].mean(0)
-                    diff = np.abs(data[i].astype(np.float64) - expected).max()
-                    if name in RELATIVE_TOLERANCE:
-                        diff *= TOLERANCE / (RELATIVE_TOLERANCE[name] * np.abs(value).max())
-                    worst = max(worst, diff)
-                    self.assertLess(diff, TOLERANCE, f"{name} {hook} stimulus {i} position {position}")
-        return worst
-
-    def test_every_hook_of_every_model(self):
-        for name in MODELS:
-            for position in ["last", "word_mean"]:
-                with self.subTest(model=name, position=position):
-                    print(f"{name} {position}: max |laminar - numpy| = {self.compare(name, position):.2e}")
-
     def test_added_tokens_are_in_the_prompt_but_never_analysed(self):
         for name, first, last in [("llama-gqa-f32", 1, None), ("bert-mlm-old-names", 101, 102), ("pythia-parallel-f32", None, None)]:
-            with self.subTest(model=name), h5py.File(self.extract(name, "added"), "r") as f:
+            with self.subTest(model=name), h5py.File(self.run_laminar(name, "added"), "r") as f:
                 for prompt, p, b in zip(f["stimuli/token_ids"][:], f["stimuli/position"][:], f["stimuli/word_begin"][:]):
                     self.assertEqual(prompt[0] == first, first is not None)  # <s> / [CLS]
                     self.assertEqual(prompt[-1] == last, last is not None)  # [SEP]
@@ -192,12 +121,12 @@ class FamiliesAgainstReference(unittest.TestCase):
                     "bert-base-uncased-hub": [bert["[CLS]"]] + [bert[w.lower()] for w in words] + [bert["[SEP]"]]}
         self.assertEqual(expected["gpt2-hub"][:3], [464, 16161, 318])
         for name, ids in expected.items():
-            with self.subTest(model=name), h5py.File(self.extract(name, "ids"), "r") as f:
+            with self.subTest(model=name), h5py.File(self.run_laminar(name, "ids"), "r") as f:
                 self.assertEqual(list(f["stimuli/token_ids"][0]), ids)
 
     def test_separate_heads_follow_grouped_query_attention(self):
         config, weights = llama_numpy.load(os.path.join(self.dir, "llama-gqa-f32"))
-        with h5py.File(self.extract("llama-gqa-f32", "heads", heads="separate"), "r") as f:
+        with h5py.File(self.run_laminar("llama-gqa-f32", "heads", heads="separate"), "r") as f:
             ids, pos = f["stimuli/token_ids"][:], f["stimuli/position"][:]
             for site, heads in [("q", 4), ("rot_q", 4), ("k", 2), ("v", 2), ("rot_k", 2)]:
                 self.assertNotIn(f"blocks.1.attn.hook_{site}.head{heads}", f["activations/m"])
@@ -208,32 +137,6 @@ class FamiliesAgainstReference(unittest.TestCase):
                         ref = llama_numpy.forward(config, weights, list(prompt))[f"blocks.1.attn.hook_{site}"]
                         np.testing.assert_allclose(data[i], ref[pos[i], h], atol=TOLERANCE)
 
-    def test_batches_give_the_numbers_of_one_prompt_at_a_time(self):
-        words = {"space": ["galaxy", "asteroid", "moon"], "fruit": ["pear", "pomegranate", "apple"]}
-        for name in ["pythia-sequential-bf16-sharded", "mistral-bf16-sharded-window", "llama-wide-bf16", "bert-mlm-old-names"]:
-            with self.subTest(model=name):
-                with h5py.File(self.extract(name, "together"), "r") as f:
-                    together = {k: v[:] for k, v in f["activations/m"].items()}
-                row = 0
-                for category, ws in words.items():
-                    for word in ws:
-                        with h5py.File(self.extract(name, f"alone-{word}", words={category: [word]}), "r") as f:
-                            for hook, data in f["activations/m"].items():
-                                np.testing.assert_array_equal(data[0], together[hook][row], err_msg=f"{name} {word} {hook}")
-                        row += 1
-
-    def test_backend_is_chosen_by_model_type(self):
-        for name in ["pythia-parallel-f32", "qwen2-f16-tied", "bert-bare-f16-vocab-txt", "gpt2-hub", "bert-base-uncased-hub"]:
-            with self.subTest(model=name):
-                text = experiment(name, os.path.join(self.dir, name), os.path.join(self.dir, f"{name}-auto.h5"))
-                yaml = os.path.join(self.dir, f"{name}-auto.yaml")
-                with open(yaml, "w") as f:
-                    f.write(text.replace(f"    backend: {MODELS[name][0]}\n", ""))
-                r = subprocess.run([BIN, "run", yaml, "--stage", "extract"], capture_output=True, text=True)
-                self.assertEqual(r.returncode, 0, r.stderr)
-                with h5py.File(os.path.join(self.dir, f"{name}-auto.h5"), "r") as f:
-                    self.assertEqual(f["activations/m"].attrs["backend"], MODELS[name][0])
-
     def test_a_model_type_no_plugin_reads_is_an_error_listing_those_read(self):
         folder = os.path.join(self.dir, "t5")
         shutil.copytree(os.path.join(self.dir, "bert-bare-f16-vocab-txt"), folder)
@@ -243,7 +146,7 @@ class FamiliesAgainstReference(unittest.TestCase):
             f.write(config.replace('"model_type": "bert"', '"model_type": "t5"'))
         yaml = os.path.join(self.dir, "t5.yaml")
         with open(yaml, "w") as f:
-            f.write(experiment("bert-bare-f16-vocab-txt", folder, "t5.h5").replace("    backend: bert\n", ""))
+            f.write(family_check.experiment(MODELS["bert-bare-f16-vocab-txt"], folder, "t5.h5", backend=False))
         r = subprocess.run([BIN, "run", yaml], capture_output=True, text=True)
         self.assertEqual(r.returncode, 2)
         self.assertIn("t5.yaml:4:11: models[0].path:", r.stderr)
