@@ -29,7 +29,8 @@ make_model holds the float32 weights while it writes; PyTorch holds them widened
   olmo2      allenai/OLMo-2-0425-1B: 16 layers, width 2048, 16 heads, MLP 8192, rope_theta 500000; BF16
   stablelm   stabilityai/stablelm-2-1_6b: 24 layers, width 2048, 32 heads, MLP 5632, partial rotary 0.25,
              q/k/v biases; BF16
-  roberta    roberta-base: 12 layers, width 768, 12 heads, MLP 3072, 514 positions; F32
+  roberta    roberta-base: 12 layers, width 768, 12 heads, MLP 3072, 514 positions (make_model's --positions
+             512: it adds padding_idx + 1); F32
   distilbert distilbert-base-uncased: 6 layers, width 768, 12 heads, MLP 3072, 512 positions; F32
 The vocabulary (and so the embedding's size) is whatever the family's make_model module writes
 with its tokenizer; the table prints each file's real size. --small shrinks every family to
@@ -58,7 +59,7 @@ TOLERANCE = 1e-3
 # family (config.json model_type): make_model options of the real model's shape (see above)
 FAMILIES = {
     "gpt_neo": "--layers 24 --heads 16 --width 2048 --positions 2048",
-    "gptj": "--layers 12 --heads 16 --width 4096 --positions 2048 --dtype bf16",
+    "gptj": "--layers 12 --heads 16 --width 4096 --positions 2048 --dtype bf16 --set rotary_dim=64",
     "opt": "--layers 24 --heads 32 --width 2048 --mlp 8192 --positions 2048",
     "phi": "--layers 32 --heads 32 --width 2560 --mlp 10240 --positions 2048 --dtype bf16",
     "phi3": "--layers 24 --heads 32 --kv-heads 32 --width 3072 --mlp 8192 --positions 4096 --dtype bf16",
@@ -67,7 +68,7 @@ FAMILIES = {
               "--set head_dim=256 --set query_pre_attn_scalar=256",
     "olmo2": "--layers 16 --heads 16 --kv-heads 16 --width 2048 --mlp 8192 --positions 4096 --rope-theta 500000 --dtype bf16",
     "stablelm": "--layers 24 --heads 32 --kv-heads 32 --width 2048 --mlp 5632 --positions 4096 --dtype bf16",
-    "roberta": "--layers 12 --heads 12 --width 768 --mlp 3072 --positions 514",
+    "roberta": "--layers 12 --heads 12 --width 768 --mlp 3072 --positions 512",  # config: 512 + 2 = 514
     "distilbert": "--layers 6 --heads 12 --width 768 --mlp 3072 --positions 512",
 }
 SMALL = {"--layers": "8", "--width": "256", "--heads": "4", "--mlp": "1024"}
