@@ -8,6 +8,12 @@ import time
 def timed(cmd):
     """(seconds, peak RSS in GB, stdout) of `cmd`; exits naming it when it fails. Output goes
     through files, not pipes, so a chatty process cannot block before wait4 reaps it."""
+    return timed_cpu(cmd)[:3]
+
+
+def timed_cpu(cmd):
+    """timed(cmd) and the process's CPU seconds (user + system): on a shared machine the wall
+    seconds include waiting for a core, the CPU seconds do not."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t = time.perf_counter()
         pid = os.posix_spawnp(cmd[0], cmd, os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, out.fileno(), 1),
@@ -18,4 +24,4 @@ def timed(cmd):
         err.seek(0)
         if status != 0:
             raise SystemExit(f"{' '.join(cmd)} failed: {err.read().decode()}")
-        return seconds, usage.ru_maxrss / 1e6, out.read().decode()
+        return seconds, usage.ru_maxrss / 1e6, out.read().decode(), usage.ru_utime + usage.ru_stime
