@@ -1,6 +1,8 @@
-"""experiments/family_comparison.yaml end to end, on miniature random models of the four
-families at the real models' depths (gpt2-medium 24 layers, pythia-410m 24, TinyLlama 22,
-bert-base 12; width 32), made by tools/make_model.py with real tokenizers. Every model gets
+"""experiments/family_comparison.yaml end to end, on miniature random models of every family at
+the real models' depths (gpt2-medium 24 layers, pythia-410m 24, TinyLlama 22, bert-base 12,
+gpt-neo-125m 12, gpt-j-6b 28, opt-1.3b 24, phi-2 32, phi-3-mini 32, gemma-2b 18, gemma-2-2b 26,
+olmo-2-1b 16, stablelm-2-1.6b 24, roberta-base 12, distilbert 6; width 32), made by
+tools/make_model.py with real tokenizers. Every model gets
 selectivity at every layer, Q-K RSA at every layer, and the cross-model RSA pairs; the
 tokenizers' added tokens (<s>, [CLS], [SEP]) are never the analysed position. Run by ctest
 (family_comparison)."""
@@ -21,12 +23,27 @@ MODELS = {  # id: (layers, make_model options)
     "pythia-410m": (24, ["--family", "gpt_neox", "--heads", "2", "--width", "32"]),
     "tinyllama-1.1b": (22, ["--family", "llama", "--heads", "4", "--kv-heads", "2", "--width", "32", "--dtype", "bf16"]),
     "bert-base-uncased": (12, ["--family", "bert", "--heads", "2", "--width", "32"]),
+    "gpt-neo-125m": (12, ["--family", "gpt_neo", "--heads", "2", "--width", "32"]),
+    "gpt-j-6b": (28, ["--family", "gptj", "--heads", "2", "--width", "32"]),
+    "opt-1.3b": (24, ["--family", "opt", "--heads", "2", "--width", "32"]),
+    "phi-2": (32, ["--family", "phi", "--heads", "2", "--width", "32", "--dtype", "bf16"]),
+    "phi-3-mini": (32, ["--family", "phi3", "--heads", "2", "--width", "32", "--dtype", "bf16"]),
+    "gemma-2b": (18, ["--family", "gemma", "--heads", "2", "--kv-heads", "1", "--width", "32", "--dtype", "bf16"]),
+    "gemma-2-2b": (26, ["--family", "gemma2", "--heads", "2", "--kv-heads", "1", "--width", "32", "--dtype", "bf16"]),
+    "olmo-2-1b": (16, ["--family", "olmo2", "--heads", "2", "--width", "32", "--dtype", "bf16"]),
+    "stablelm-2-1.6b": (24, ["--family", "stablelm", "--heads", "2", "--width", "32", "--dtype", "bf16"]),
+    "roberta-base": (12, ["--family", "roberta", "--heads", "2", "--width", "32"]),
+    "distilbert-base-uncased": (6, ["--family", "distilbert", "--heads", "2", "--width", "32"]),
 }
+BACKENDS = {"gpt2-medium": "gpt2", "pythia-410m": "gpt_neox", "tinyllama-1.1b": "llama", "bert-base-uncased": "bert",
+            "gpt-neo-125m": "gpt_neo", "gpt-j-6b": "gptj", "opt-1.3b": "opt", "phi-2": "phi", "phi-3-mini": "phi3",
+            "gemma-2b": "gemma", "gemma-2-2b": "gemma", "olmo-2-1b": "olmo2", "stablelm-2-1.6b": "stablelm",
+            "roberta-base": "roberta", "distilbert-base-uncased": "distilbert"}
 
 
 @unittest.skipUnless(os.path.isdir(SHARED), f"the real tokenizer files are not at {SHARED} (../shared/tokenizers)")
 class FamilyComparison(unittest.TestCase):
-    def test_runs_on_all_four_families(self):
+    def test_runs_on_every_family(self):
         tmp = tempfile.mkdtemp(prefix="laminar-families-e2e-")
         try:
             overrides = []
@@ -40,9 +57,7 @@ class FamilyComparison(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             with h5py.File(out, "r") as f:
                 for model, (layers, _) in MODELS.items():
-                    self.assertEqual(f[f"activations/{model}"].attrs["backend"],
-                                     {"gpt2-medium": "gpt2", "pythia-410m": "gpt_neox", "tinyllama-1.1b": "llama",
-                                      "bert-base-uncased": "bert"}[model])
+                    self.assertEqual(f[f"activations/{model}"].attrs["backend"], BACKENDS[model])
                     for l in range(layers):
                         for hook in [f"blocks.{l}.hook_resid_post", f"blocks.{l}.attn.hook_q"]:
                             self.assertIn("p_value", f[f"results/selectivity/{model}/{hook}"].attrs)
@@ -51,7 +66,8 @@ class FamilyComparison(unittest.TestCase):
                 self.assertIn("blocks.23.hook_resid_post~blocks.11.hook_resid_post",
                               across["gpt2-medium~bert-base-uncased"])
                 self.assertIn("blocks.23.hook_resid_post~blocks.21.hook_resid_post", across["pythia-410m~tinyllama-1.1b"])
-                self.assertEqual(sum(len(g) for g in across.values()), 7)
+                self.assertIn("blocks.11.hook_resid_post~blocks.5.hook_resid_post", across["bert-base-uncased~distilbert-base-uncased"])
+                self.assertEqual(sum(len(g) for g in across.values()), 12)
                 # Each tokenizer's own ids and positions; never an added token.
                 bert_ids = f["stimuli/by_model/bert-base-uncased/token_ids"][:]
                 bert_pos = f["stimuli/by_model/bert-base-uncased/position"][:]

@@ -215,10 +215,10 @@ def llama_attention(c, w, h, p, cap, rot, norm=None, **kw):
     H = c["num_attention_heads"]
     KV, dh = c.get("num_key_value_heads") or H, c.get("head_dim") or c["hidden_size"] // H
     q, k, v = (linear(h, w, p + f"self_attn.{n}_proj") for n in "qkv")
+    cap(heads(q, H, dh), heads(k, KV, dh))  # the projections, before any norm: laminar's hook_q, hook_k
     if norm:
         q, k = norm(q, w[p + "self_attn.q_norm.weight"]), norm(k, w[p + "self_attn.k_norm.weight"])
     q, k, v = heads(q, H, dh), heads(k, KV, dh), heads(v, KV, dh)
-    cap(q, k)
     q, k = apply_half(q, *rot), apply_half(k, *rot)
     return attention(q, k, v, **kw)
 
