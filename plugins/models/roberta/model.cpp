@@ -1,0 +1,150 @@
+#include "model.hpp"
+
+#include <cmath>
+
+#include "config_json.hpp"
+
+namespace laminar::roberta {
+
+Config Config::load(const std::filesystem::path& dir) {
+    const auto j = models::ConfigJson::load(dir);
+    Config c;
+    c.model_type = "roberta";
+    c.n_layer = j.positive({"num_hidden_layers"});
+    c.n_head = c.n_kv_head = j.positive({"num_attention_heads"});
+    c.d_model = j.positive({"hidden_size"});
+    c.d_mlp = j.positive({"intermediate_size"});
+    c.vocab_size = j.positive({"vocab_size"});
+    c.position_rows = j.positive({"max_position_embeddings"});
+    c.type_vocab = j.positive_or({"type_vocab_size"}, 2);
+    c.layer_norm_eps = j.positive_number_or({"layer_norm_eps"}, 1e-12);  // RobertaConfig's default; roberta-base says 1e-5
+    c.hidden_act = j.string_or("hidden_act", "gelu");
+    models::check_activation(c.hidden_act, j.file());
+    const auto& json = j.json();
+    if (json.contains("pad_token_id")) {
+        if (!json["pad_token_id"].is_number_integer() || json["pad_token_id"].get<int64_t>() < 0 ||
+            json["pad_token_id"].get<int64_t>() >= c.vocab_size)
+            j.fail("pad_token_id " + json["pad_token_id"].dump() + " is not a token id (positions count from it)");
+        c.pad_token_id = json["pad_token_id"].get<int>();
+    }
+    c.max_positions = c.position_rows - c.pad_token_id - 1;  // rows pad_token_id + 1 .. max_position_embeddings - 1
+    if (c.max_positions < 1)
+        j.fail("max_position_embeddings (" + std::to_string(c.position_rows) + ") leaves no position after pad_token_id (" +
+               std::to_string(c.pad_token_id) + ")");
+    if (c.d_model % c.n_head != 0)
+        j.fail("hidden_size (" + std::to_string(c.d_model) + ") is not a multiple of num_attention_heads (" +
+               std::to_string(c.n_head) + ")");
+    c.d_head = c.d_model / c.n_head;
+    if (const auto p = j.string_or("position_embedding_type", "absolute"); p != "absolute")
+        j.fail("position_embedding_type \"" + p + "\" is not supported (absolute)");
+    if (j.flag_or("is_decoder", false)) j.fail("is_decoder is true (RobertaForCausalLM): only the bidirectional encoder is supported");
+    if (const auto type = j.string_or("model_type", "roberta"); type != "roberta")
+        j.fail("model_type is \"" + type + "\", not \"roberta\"");
+    return c;
+}
+
+Model::Model(const std::filesystem::path& dir)
+    : config_(Config::load(dir)), weights_(dir, {"roberta."}),
+      blocks_(weights_, config_.n_layer, [this](const models::WeightReader& r, int l) { return load_block(r, l); }) {
+    const Config& c = config_;
+    const int64_t d = c.d_model, V = c.vocab_size;
+    // embeddings.position_ids / token_type_ids (buffers in some files) and the pooler are never read.
+    word_ = weights_.get_raw("embeddings.word_embeddings.weight", {V, d});
+    pos_ = weights_.get("embeddings.position_embeddings.weight", {c.position_rows, d});
+    type_ = weights_.get("embeddings.token_type_embeddings.weight", {c.type_vocab, d});
+    emb_ln_w_ = weights_.get("embeddings.LayerNorm.weight", {d});
+    emb_ln_b_ = weights_.get("embeddings.LayerNorm.bias", {d});
+    catalog_ = {"roberta",
+                {"hook_resid_pre", "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_pattern", "hook_attn_out",
+                 "hook_resid_mid", "hook_normalized_resid_mid", "hook_mlp_out", "hook_resid_post", "hook_normalized_resid_post"},
+                {"hook_embed", "hook_pos_embed", "hook_token_type_embed"},
+                {}};
+    if (weights_.has("lm_head.dense.weight")) {  // RobertaForMaskedLM (RobertaModel has no head)
+        head_w_ = weights_.get_raw("lm_head.dense.weight", {d, d});
+        head_b_ = weights_.get("lm_head.dense.bias", {d});
+        head_ln_w_ = weights_.get("lm_head.layer_norm.weight", {d});
+        head_ln_b_ = weights_.get("lm_head.layer_norm.bias", {d});
+        // The decoder is tied to the word embeddings, its bias to lm_head.bias; files may leave either out.
+        decoder_ = weights_.has("lm_head.decoder.weight") ? weights_.get_raw("lm_head.decoder.weight", {V, d}) : word_;
+        decoder_b_ = weights_.has("lm_head.bias") ? weights_.get("lm_head.bias", {V}) : weights_.get("lm_head.decoder.bias", {V});
+        catalog_.after = {"logits"};
+    }
+    blocks_.check((dir / "config.json").string() + ": num_hidden_layers");
+}
+
+BlockWeights Model::load_block(const models::WeightReader& r, int l) const {
+    const int64_t d = config_.d_model, m = config_.d_mlp;
+    const std::string p = "encoder.layer." + std::to_string(l) + ".";
+    return {r.matrix(p + "attention.self.query.weight", {d, d}), r.get(p + "attention.self.query.bias", {d}),
+            r.matrix(p + "attention.self.key.weight", {d, d}), r.get(p + "attention.self.key.bias", {d}),
+            r.matrix(p + "attention.self.value.weight", {d, d}), r.get(p + "attention.self.value.bias", {d}),
+            r.matrix(p + "attention.output.dense.weight", {d, d}), r.get(p + "attention.output.dense.bias", {d}),
+            r.get(p + "attention.output.LayerNorm.weight", {d}), r.get(p + "attention.output.LayerNorm.bias", {d}),
+            r.matrix(p + "intermediate.dense.weight", {m, d}), r.get(p + "intermediate.dense.bias", {m}),
+            r.matrix(p + "output.dense.weight", {d, m}), r.get(p + "output.dense.bias", {d}),
+            r.get(p + "output.LayerNorm.weight", {d}), r.get(p + "output.LayerNorm.bias", {d})};
+}
+
+void Model::forward(const torch::Tensor& ids, const models::Hooks& hooks, const models::PassContext&) const {  // an encoder: no cached prefix (causal() is false)
+    torch::InferenceMode guard;
+    const Config& c = config_;
+    const int64_t B = ids.size(0), T = ids.size(1), d = c.d_model, H = c.n_head, dh = c.d_head;
+    const double eps = c.layer_norm_eps;
+
+    // Positions as fairseq's make_positions: each token that is not <pad> counts from
+    // pad_token_id + 1; <pad> reads row pad_token_id.
+    const torch::Tensor counted = ids.ne(c.pad_token_id).to(torch::kLong);
+    const torch::Tensor positions = torch::cumsum(counted, 1) * counted + c.pad_token_id;  // [B, T]
+    const torch::Tensor word = models::embed(word_, ids);                          // [B, T, d]
+    const torch::Tensor pos = models::embed(pos_, positions);                      // [B, T, d]
+    const torch::Tensor type = type_[0].view({1, 1, d});
+    hooks("hook_embed", word);
+    hooks("hook_pos_embed", pos);
+    hooks("hook_token_type_embed", type.expand({B, T, d}));
+    torch::Tensor x = models::layer_norm((word + pos + type).view({B * T, d}), emb_ln_w_, emb_ln_b_, eps);
+
+    for (int l = 0; l <= hooks.last_layer(); ++l) {
+        const BlockWeights& w = blocks_[l];
+        const auto hook = hooks.block(l);
+        hook("hook_resid_pre", x.view({B, T, d}));
+
+        // Bidirectional attention over the whole prompt.
+        const torch::Tensor q = models::linear(x, w.wq, w.bq).view({B, T, H, dh});
+        const torch::Tensor k = models::linear(x, w.wk, w.bk).view({B, T, H, dh});
+        const torch::Tensor v = models::linear(x, w.wv, w.bv).view({B, T, H, dh});
+        hook("attn.hook_q", q);
+        hook("attn.hook_k", k);
+        hook("attn.hook_v", v);
+        if (hook.done_after("attn.hook_v")) return;
+        const auto [z, pattern] = models::attention(q, k, v, 1.0 / std::sqrt(static_cast<double>(dh)), false);
+        hook("attn.hook_pattern", pattern);
+        const torch::Tensor attn_out = models::linear(z, w.wo, w.bo);
+        hook("hook_attn_out", attn_out.view({B, T, d}));
+
+        // Post-LayerNorm: each sublayer's sum is normalised before the next reads it.
+        const torch::Tensor mid = x + attn_out;
+        hook("hook_resid_mid", mid.view({B, T, d}));
+        const torch::Tensor mid_normalized = models::layer_norm(mid, w.attn_ln_w, w.attn_ln_b, eps);
+        hook("hook_normalized_resid_mid", mid_normalized.view({B, T, d}));
+        if (hook.done_after("hook_normalized_resid_mid")) return;
+        const torch::Tensor mlp_out =
+            models::linear(models::activation(models::linear(mid_normalized, w.up_w, w.up_b), c.hidden_act), w.down_w, w.down_b);
+        hook("hook_mlp_out", mlp_out.view({B, T, d}));
+        const torch::Tensor post = mid_normalized + mlp_out;
+        hook("hook_resid_post", post.view({B, T, d}));
+        x = models::layer_norm(post, w.out_ln_w, w.out_ln_b, eps);
+        hook("hook_normalized_resid_post", x.view({B, T, d}));
+    }
+
+    if (!catalog_.after.empty() && hooks.want("logits")) hooks("logits", unembed(x).view({B, T, -1}));
+}
+
+torch::Tensor Model::unembed(const torch::Tensor& residual) const {
+    // RobertaLMHead: dense, exact GELU (whatever hidden_act says), LayerNorm, tied decoder + bias,
+    // on the stream as each block passes it on (after its output LayerNorm).
+    const torch::Tensor t = models::layer_norm(models::activation(models::linear(residual, head_w_, head_b_), "gelu"), head_ln_w_,
+                                               head_ln_b_, config_.layer_norm_eps);
+    return models::linear(t, decoder_, decoder_b_);
+}
+
+}  // namespace laminar::roberta

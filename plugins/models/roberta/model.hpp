@@ -1,0 +1,56 @@
+// RoBERTa (Liu et al. 2019; Hugging Face's modeling_roberta): BERT's post-LayerNorm encoder
+// (see plugins/models/bert) under the prefix roberta., with positions counted from
+// pad_token_id + 1 as fairseq does (a prompt without padding reads rows 2 .. T + 1 of the table;
+// a <pad> token reads row pad_token_id and does not advance the count), one token type, and the
+// MLM head lm_head.* for logits: decoder(layer_norm(gelu(dense(x)))) + bias, the decoder tied to
+// the word embeddings. Hook names as TransformerLens's HookedEncoder (bert's).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "safetensors.hpp"
+#include "transformer.hpp"
+
+namespace laminar::roberta {
+
+/// Shape from num_hidden_layers, num_attention_heads, hidden_size, intermediate_size,
+/// vocab_size; max_positions is max_position_embeddings - pad_token_id - 1 (512 for roberta-base).
+struct Config : models::Shape {
+    int type_vocab = 0;
+    int pad_token_id = 1;
+    int position_rows = 0;  ///< max_position_embeddings: the table's rows
+    double layer_norm_eps = 1e-5;
+    std::string hidden_act;
+    static Config load(const std::filesystem::path& dir);
+};
+
+struct BlockWeights {
+    torch::Tensor wq, bq, wk, bk, wv, bv;           // [d, d], [d]
+    torch::Tensor wo, bo, attn_ln_w, attn_ln_b;     // attention.output.dense and its LayerNorm
+    torch::Tensor up_w, up_b, down_w, down_b;       // intermediate.dense [mlp, d], output.dense [d, mlp]
+    torch::Tensor out_ln_w, out_ln_b;               // output.LayerNorm
+};
+
+class Model : public models::Transformer {
+public:
+    explicit Model(const std::filesystem::path& dir);
+    const models::Shape& shape() const override { return config_; }
+    const models::HookCatalog& catalog() const override { return catalog_; }
+    bool causal() const override { return false; }
+    void forward(const torch::Tensor& ids, const models::Hooks& hooks, const models::PassContext& context) const override;
+    torch::Tensor unembed(const torch::Tensor& residual) const override;
+
+private:
+    Config config_;
+    models::HookCatalog catalog_;
+    models::WeightStore weights_;
+    torch::Tensor word_, pos_, type_, emb_ln_w_, emb_ln_b_;  // word_ in the file's dtype
+    torch::Tensor head_w_, head_b_, head_ln_w_, head_ln_b_, decoder_b_;  // undefined without an MLM head
+    torch::Tensor decoder_;                                  // [vocab, d] as stored: its own, or word_ (tied)
+    models::LazyBlocks<BlockWeights> blocks_;
+    BlockWeights load_block(const models::WeightReader& r, int l) const;
+};
+
+}  // namespace laminar::roberta
