@@ -5,14 +5,14 @@ rows longer than max_position_embeddings.
 
 Tokenizer: the real facebook/opt-* folders hold GPT2Tokenizer's vocab.json + merges.txt (the
 fairseq ids RoBERTa also uses: <s> 0, <pad> 1, </s> 2, <unk> 3, then the byte-level BPE tokens in
-fairseq's order) and a tokenizer_config.json with add_bos_token true and bos_token "</s>":
-transformers prepends </s> (id 2) to every prompt, and its conversion to a fast tokenizer writes
-that as a TemplateProcessing "</s> $A". The real vocabulary is not among the shared files, so this
-writes a tokenizer.json from GPT-2's published one with the four special tokens at OPT's ids 0-3
-and GPT-2's tokens after them (id + 4: the same BPE, other ids than the real OPT's), and that
-post-processor; tokenizer_config.json as OPT's."""
+fairseq's order) and a tokenizer_config.json with add_bos_token true and bos_token "</s>", and
+no tokenizer.json: transformers prepends </s> (id 2) to every prompt. The real vocabulary is not
+among the shared files, so this writes the same three files from GPT-2's published ones with the
+four special tokens at OPT's ids 0-3 and GPT-2's tokens after them (id + 4: the same BPE, other
+ids than the real OPT's)."""
 import json
 import os
+import shutil
 
 FAMILY = "opt"
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]  # OPT's (and RoBERTa's) ids 0-3
@@ -82,13 +82,11 @@ def gpt2_with_specials(shared, front, back=()):
 
 def tokenizer(out, shared):
     t = gpt2_with_specials(shared, SPECIALS)
-    t["post_processor"] = {"type": "TemplateProcessing",
-                           "single": [{"SpecialToken": {"id": "</s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
-                           "pair": [{"SpecialToken": {"id": "</s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                                    {"Sequence": {"id": "B", "type_id": 1}}],
-                           "special_tokens": {"</s>": {"id": "</s>", "ids": [2], "tokens": ["</s>"]}}}
-    with open(os.path.join(out, "tokenizer.json"), "w", encoding="utf-8") as f:
-        json.dump(t, f, ensure_ascii=False)
+    with open(os.path.join(out, "vocab.json"), "w", encoding="utf-8") as f:
+        json.dump(t["model"]["vocab"], f, ensure_ascii=False)
+    shutil.copy(os.path.join(shared, "published", "gpt2", "merges.txt"), os.path.join(out, "merges.txt"))
     with open(os.path.join(out, "tokenizer_config.json"), "w") as f:
         json.dump({"tokenizer_class": "GPT2Tokenizer", "add_bos_token": True, "add_prefix_space": False, "errors": "replace",
-                   "bos_token": "</s>", "eos_token": "</s>", "unk_token": "</s>", "pad_token": "<pad>"}, f, indent=2)
+                   "bos_token": {"__type": "AddedToken", "content": "</s>", "lstrip": False, "normalized": True,
+                                 "rstrip": False, "single_word": False},
+                   "eos_token": "</s>", "unk_token": "</s>", "pad_token": "<pad>"}, f, indent=2)

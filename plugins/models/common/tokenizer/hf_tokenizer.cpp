@@ -242,8 +242,10 @@ private:
     }
 };
 
-/// GPT-2's vocab.json + merges.txt as the tokenizer.json that stands for them.
-nlohmann::json from_vocab_and_merges(const fs::path& dir) {
+/// GPT-2's vocab.json + merges.txt as the tokenizer.json that stands for them, with a BOS
+/// first where tokenizer_config.json says add_bos_token (OPT's folders: "</s>"), as transformers'
+/// GPT2Tokenizer adds it and its conversion to a fast tokenizer writes it.
+nlohmann::json from_vocab_and_merges(const fs::path& dir, const nlohmann::json& config) {
     nlohmann::json merges = nlohmann::json::array();
     std::istringstream in(read_text_file(dir / "merges.txt"));
     std::string line;
@@ -252,10 +254,25 @@ nlohmann::json from_vocab_and_merges(const fs::path& dir) {
         if (line.empty() || line.rfind("#version", 0) == 0) continue;
         merges.push_back(line);
     }
-    return {{"normalizer", nullptr},
-            {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}}},
-            {"model", {{"type", "BPE"}, {"vocab", read_json(dir / "vocab.json")}, {"merges", merges}}},
-            {"added_tokens", nlohmann::json::array()}};
+    nlohmann::json tokenizer = {{"normalizer", nullptr},
+                                {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}}},
+                                {"model", {{"type", "BPE"}, {"vocab", read_json(dir / "vocab.json")}, {"merges", merges}}},
+                                {"added_tokens", nlohmann::json::array()}};
+    const nlohmann::json add_bos = config.value("add_bos_token", nlohmann::json(false));
+    if (!add_bos.is_boolean())
+        throw std::runtime_error((dir / "tokenizer_config.json").string() + ": add_bos_token is " + add_bos.dump() + ", expected true or false");
+    if (add_bos.get<bool>()) {
+        nlohmann::json bos = config.value("bos_token", nlohmann::json("<|endoftext|>"));  // GPT2Tokenizer's default
+        if (bos.is_object()) bos = bos.value("content", nlohmann::json());                // an AddedToken
+        const nlohmann::json& vocab = tokenizer["model"]["vocab"];
+        if (!bos.is_string() || !vocab.is_object() || !vocab.contains(bos.get<std::string>()))
+            throw std::runtime_error((dir / "tokenizer_config.json").string() + ": add_bos_token is true, but bos_token " + bos.dump() +
+                                     " is not a token of vocab.json");
+        tokenizer["added_tokens"].push_back({{"content", bos}, {"id", vocab[bos.get<std::string>()]}, {"special", true}, {"normalized", false}});
+        tokenizer["post_processor"] = {{"type", "TemplateProcessing"},
+                                       {"single", {{{"SpecialToken", {{"id", bos}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}}};
+    }
+    return tokenizer;
 }
 
 /// BERT's vocab.txt (one token per line, id = line number) as its tokenizer.json.
@@ -314,7 +331,7 @@ std::unique_ptr<Tokenizer> load_files(const fs::path& dir, const nlohmann::json&
         return std::make_unique<HfTokenizer>(tokenizer, (dir / "tokenizer.json").string());
     }
     if (present(dir / "vocab.json") && present(dir / "merges.txt"))
-        return std::make_unique<HfTokenizer>(from_vocab_and_merges(dir), (dir / "merges.txt").string());
+        return std::make_unique<HfTokenizer>(from_vocab_and_merges(dir, config), (dir / "merges.txt").string());
     if (present(dir / "vocab.txt")) return std::make_unique<HfTokenizer>(from_vocab_txt(dir, config), (dir / "vocab.txt").string());
     if (present(dir / "tokenizer.model")) return load_sentencepiece(dir / "tokenizer.model", config);
     throw std::runtime_error(dir.string() + ": no tokenizer (expected tokenizer.json, vocab.json and merges.txt, vocab.txt, "
