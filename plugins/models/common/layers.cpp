@@ -184,12 +184,13 @@ std::pair<torch::Tensor, torch::Tensor> attention(const torch::Tensor& q_in, con
     return {z.view({B * T, H * dh}), std::move(pattern)};
 }
 
-Rotary::Rotary(int64_t T, int64_t dims, double theta, int64_t offset) : dims_(dims) {
+Rotary::Rotary(int64_t T, int64_t dims, double theta, int64_t offset, bool interleaved) : dims_(dims), interleaved_(interleaved) {
     // As Hugging Face computes them: inv_freq in float32, angles for positions 0..T-1.
     const torch::Tensor inv_freq =
         1.0 / torch::pow(theta, torch::arange(0, dims, 2, torch::kInt64).to(torch::kFloat32) / static_cast<double>(dims));
     const torch::Tensor angles = torch::outer(torch::arange(offset, offset + T, torch::kFloat32), inv_freq);  // [T, dims/2]
-    const torch::Tensor both = torch::cat({angles, angles}, -1).view({1, T, 1, dims});
+    // Rotate-half: angle i for dimensions i and i + dims/2; rotate-every-two: for 2i and 2i + 1.
+    const torch::Tensor both = (interleaved ? angles.repeat_interleave(2, -1) : torch::cat({angles, angles}, -1)).view({1, T, 1, dims});
     cos_ = both.cos();
     sin_ = both.sin();
 }
@@ -197,8 +198,15 @@ Rotary::Rotary(int64_t T, int64_t dims, double theta, int64_t offset) : dims_(di
 torch::Tensor Rotary::apply(const torch::Tensor& x) const {
     const bool partial = dims_ < x.size(-1);
     const torch::Tensor r = partial ? x.narrow(-1, 0, dims_) : x;
-    const auto halves = r.chunk(2, -1);
-    const torch::Tensor rotated = r * cos_ + torch::cat({-halves[1], halves[0]}, -1) * sin_;
+    torch::Tensor turned;  // the partner of each dimension, signed: x_i's rotated value is x_i cos + partner sin
+    if (interleaved_) {
+        const torch::Tensor even = r.slice(-1, 0, dims_, 2), odd = r.slice(-1, 1, dims_, 2);
+        turned = torch::stack({-odd, even}, -1).flatten(-2);  // (-x1, x0, -x3, x2, ...)
+    } else {
+        const auto halves = r.chunk(2, -1);
+        turned = torch::cat({-halves[1], halves[0]}, -1);
+    }
+    const torch::Tensor rotated = r * cos_ + turned * sin_;
     return partial ? torch::cat({rotated, x.narrow(-1, dims_, x.size(-1) - dims_)}, -1) : rotated;
 }
 

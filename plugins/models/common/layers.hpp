@@ -52,15 +52,19 @@ std::pair<torch::Tensor, torch::Tensor> attention(const torch::Tensor& q, const 
 /// Rotary position embeddings as Hugging Face applies them (the rotate-half convention: the
 /// first and second halves of the rotated dimensions pair up), for positions 0..T-1, on the
 /// first `dims` dimensions of each head (all of them, or GPT-NeoX's rotary_pct share).
+/// `interleaved`: GPT-J's rotate-every-two convention instead, where neighbouring dimensions
+/// (0, 1), (2, 3), ... pair up and pair i turns at frequency i (modeling_gptj's
+/// rotate_every_two); the arithmetic is the same elementwise products by cos and sin.
 class Rotary {
 public:
     /// For positions offset .. offset + T - 1.
-    Rotary(int64_t T, int64_t dims, double theta, int64_t offset = 0);
+    Rotary(int64_t T, int64_t dims, double theta, int64_t offset = 0, bool interleaved = false);
     /// x [B, T, heads, d_head] -> the same shape, rotated.
     torch::Tensor apply(const torch::Tensor& x) const;
 
 private:
     int64_t dims_;
+    bool interleaved_ = false;
     torch::Tensor cos_, sin_;  // [1, T, 1, dims]
 };
 
