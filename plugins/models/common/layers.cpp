@@ -142,7 +142,7 @@ torch::Tensor embed(const torch::Tensor& table, const torch::Tensor& ids) {
 }
 
 std::pair<torch::Tensor, torch::Tensor> attention(const torch::Tensor& q_in, const torch::Tensor& k_in, const torch::Tensor& v_in,
-                                                  double scale, bool causal, int window) {
+                                                  double scale, bool causal, int window, double softcap) {
     const torch::Tensor q = q_in.to(torch::kFloat32).contiguous(), k = k_in.to(torch::kFloat32).contiguous(),
                         v = v_in.to(torch::kFloat32).contiguous();
     const int64_t B = q.size(0), T = q.size(1), H = q.size(2), dh = q.size(3), KV = k.size(2), group = H / KV;
@@ -154,7 +154,7 @@ std::pair<torch::Tensor, torch::Tensor> attention(const torch::Tensor& q_in, con
     const float* vs = v.data_ptr<float>();
     float* zs = z.data_ptr<float>();
     float* ps = pattern.data_ptr<float>();
-    const float factor = static_cast<float>(scale);
+    const float factor = static_cast<float>(scale), cap = static_cast<float>(softcap);
     // One prompt's head at a time: its products and its softmax depend on it alone.
     at::parallel_for(0, B * H, 1, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) {
@@ -169,7 +169,11 @@ std::pair<torch::Tensor, torch::Tensor> attention(const torch::Tensor& q_in, con
                 const int64_t last = causal ? past + t : Tk - 1;
                 const int64_t first = causal && window > 0 ? std::max<int64_t>(0, past + t - window + 1) : 0;
                 float top = -std::numeric_limits<float>::infinity();
-                for (int64_t j = first; j <= last; ++j) top = std::max(top, row[j] *= factor);
+                if (softcap > 0)  // Gemma 2: cap * tanh(s / cap) of the scaled score, before the mask
+                    for (int64_t j = first; j <= last; ++j) row[j] = cap * std::tanh(row[j] * factor / cap);
+                else
+                    for (int64_t j = first; j <= last; ++j) row[j] *= factor;
+                for (int64_t j = first; j <= last; ++j) top = std::max(top, row[j]);
                 double sum = 0;
                 for (int64_t j = first; j <= last; ++j) sum += (row[j] = std::exp(row[j] - top));
                 const float total = static_cast<float>(sum);
@@ -182,6 +186,13 @@ std::pair<torch::Tensor, torch::Tensor> attention(const torch::Tensor& q_in, con
         }
     });
     return {z.view({B * T, H * dh}), std::move(pattern)};
+}
+
+torch::Tensor soft_cap(const torch::Tensor& x, double cap) {
+    const float c = static_cast<float>(cap);
+    return each_row(x, [&](const float* in, float* out, int64_t d) {
+        for (int64_t i = 0; i < d; ++i) out[i] = c * std::tanh(in[i] / c);
+    }).view(x.sizes());
 }
 
 Rotary::Rotary(int64_t T, int64_t dims, double theta, int64_t offset, bool interleaved) : dims_(dims), interleaved_(interleaved) {

@@ -45,9 +45,15 @@ torch::Tensor embed(const torch::Tensor& table, const torch::Tensor& ids);
 /// Softmax attention of q [B, Tq, H, dh] over k, v [B, Tk, KV, dh] (Tk - Tq cached positions come
 /// first); KV divides H and query head h reads key/value head h / (H / KV) (grouped-query
 /// attention). `causal` masks later keys, `window` > 0 also keys `window` or more positions back
-/// (Mistral). Returns the heads' outputs side by side [B*Tq, H*dh] and the pattern [B, H, Tq, Tk].
+/// (Mistral). `softcap` > 0 soft-caps the scaled scores before the mask, softcap * tanh(s / softcap)
+/// (Gemma 2). Returns the heads' outputs side by side [B*Tq, H*dh] and the pattern [B, H, Tq, Tk].
 std::pair<torch::Tensor, torch::Tensor> attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                                  double scale, bool causal, int window = 0);
+                                                  double scale, bool causal, int window = 0, double softcap = 0);
+
+/// Soft-capping, cap * tanh(x / cap), element by element in float32 (std::tanh, not libtorch's
+/// vectorised tanh, whose lanes and scalar tails can differ in the last bit): Gemma 2's final
+/// logits.
+torch::Tensor soft_cap(const torch::Tensor& x, double cap);
 
 /// Rotary position embeddings as Hugging Face applies them (the rotate-half convention: the
 /// first and second halves of the rotated dimensions pair up), for positions 0..T-1, on the
