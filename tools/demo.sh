@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # README command 1: install what is missing, build what the demo needs, train the demo model
-# (once: about six minutes) while the rest of it builds, run the default experiment and write
+# (once: about 15 minutes on one core) while the rest of it builds, run the default experiment and write
 # its report page (runs/demo/index.html). Extra arguments go to `laminar run` (e.g. --force).
 # The tests and the other plugins are built by tools/test.sh (or tools/build.sh), not here.
 set -euo pipefail
@@ -29,7 +29,7 @@ recipe="$(/usr/bin/python3 "${train[@]}" --recipe)"
 cached="$(/usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["laminar_training"]["recipe"])' \
           "$model/config.json" 2>/dev/null || true)"
 if [ "$cached" != "$recipe" ]; then
-  echo "demo: training the demo model (a tiny GPT-2 reading WordNet's definitions; about six minutes, once) into $model,"
+  echo "demo: training the demo model (a tiny GPT-2 reading WordNet's definitions; about 15 minutes on one core, once) into $model,"
   echo "demo: while the extractors and metrics build beside it"
   # Training runs on one thread (its numbers are the same on every machine); the build takes
   # the other cores, or shares the one there is.
