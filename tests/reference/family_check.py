@@ -155,3 +155,25 @@ class FamilyCheck(unittest.TestCase):
                 config, weights = model.reference.load(os.path.join(self.dir, name))
                 ref = model.reference.forward(config, weights, [1, 2, 3])
                 self.assertEqual(sorted(r.stdout.split()), sorted(ref))
+
+    def test_the_logit_lens_reads_a_head_and_a_folder_without_one_is_refused(self):
+        for name, model in self.MODELS.items():
+            with self.subTest(model=name):
+                config, weights = model.reference.load(os.path.join(self.dir, name))
+                headed = "logits" in model.reference.forward(config, weights, [1, 2, 3])
+                out = os.path.join(self.dir, f"{name}-lens.h5")
+                with open(out[:-3] + ".yaml", "w") as f:
+                    f.write(f"""experiment: lens
+models: [{{id: m, path: {os.path.join(self.dir, name)}}}]
+stimuli: {{template: "The {{word}} is next to me", categories: {{space: [galaxy, moon], fruit: [pear, apple]}}}}
+extract:
+  - {{extractor: logit_lens, k: 3}}
+output: {out}
+""")
+                r = subprocess.run([BIN, "run", out[:-3] + ".yaml", "--stage", "extract"], capture_output=True, text=True)
+                if headed:
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                else:
+                    self.assertNotEqual(r.returncode, 0)
+                    self.assertIn("has no output head", r.stderr)
+

@@ -32,6 +32,12 @@ laminar::Tensor row(const torch::Tensor& value) {
 
 Tensor TransformerBackend::unembed(const Tensor& residual) const {
     torch::NoGradGuard no_grad;
+    // A folder without an output head (a bare BertModel, RobertaModel, DistilBertModel) has no
+    // logits in its catalog, and nothing to unembed with.
+    const auto& after = model().catalog().after;
+    if (std::find(after.begin(), after.end(), "logits") == after.end())
+        throw SpecError("", "this " + model().catalog().family +
+                                " folder has no output head (its weights hold the base model only): no logits, so no logit lens");
     if (residual.shape.size() != 2 || residual.shape[1] != model().info().d_model)
         throw SpecError("", "unembed: expected rows of width d_model (" + std::to_string(model().info().d_model) + ")");
     const torch::Tensor rows = torch::from_blob(const_cast<float*>(residual.data.data()), {residual.shape[0], residual.shape[1]},
