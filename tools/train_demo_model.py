@@ -1,21 +1,21 @@
 #!/usr/bin/env python3
-"""Trains the demo model: a tiny GPT-2 that reads WordNet's definitions for about five minutes.
+"""Trains the demo model: a tiny GPT-2 that reads WordNet's definitions for about six minutes.
 
-    tools/train_demo_model.py OUT_DIR [--steps 1300] [--seed 0] [--laminar build/laminar]
-    tools/train_demo_model.py --recipe [--steps 1300] [--seed 0]    the hash a cached model must carry
+    tools/train_demo_model.py OUT_DIR [--steps 700] [--seed 0]
+    tools/train_demo_model.py --recipe [--steps 700] [--seed 0]    the hash a cached model must carry
 
 The corpus is WordNet 3.0 as Debian's wordnet-base installs it (/usr/share/wordnet/data.*), one
 line per synset: its first lemma, its gloss and its examples ("galaxy: (astronomy) a collection
-of star systems; ..."), tokenized with the real GPT-2 vocabulary by `laminar tokenize` (the
-tokenizer laminar reads the model with). The model is GPT-2 exactly as Hugging Face defines it
-(4 blocks, width 128, 4 heads, context 64, tied unembedding), trained with PyTorch on one thread
+of star systems; ..."), tokenized by GPT-2's own encoder (the npm package gpt-3-encoder, whose
+ids laminar's tokenizer matches on every line of it). The model is GPT-2 exactly as Hugging Face
+defines it (4 blocks, width 128, 4 heads, context 64, tied unembedding), trained with PyTorch on one thread
 (faster than two here, and the only way to the same bytes from the same seed), with OpenBLAS's
 Haswell kernels and libtorch's AVX2 code on any CPU that has them (the same bytes on every
 machine of our kind, not only on one), for a fixed number
 of steps: AdamW (lr 3e-3 after 50 warm-up steps, cosine decay to a tenth; betas 0.9/0.95; weight
 decay 0.01 on matrices; gradients clipped at 1.0), batches of 32 windows of 64 tokens. The loss
 is a sampled softmax over the batch's target tokens and 1,024 random others instead of all
-50,257: four times faster, and in five minutes the full softmax learned nothing visible in the
+50,257: four times faster, and in as many minutes the full softmax learned nothing visible in the
 founding study's numbers.
 
 The folder is written by tools/make_model.py's writer (safetensors, vocab.json + merges.txt,
@@ -32,7 +32,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 # One thread everywhere, set before numpy and torch load their BLAS: OpenBLAS would otherwise
@@ -97,17 +96,14 @@ def corpus_digest(folder=WORDNET):
     return h.hexdigest()
 
 
-def tokenize(lines, laminar, vocab_folder):
-    """Token ids of every line, by `laminar tokenize`, joined with GPT-2's end-of-text token."""
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8") as f:
-        for line in lines:
-            f.write(json.dumps(line) + "\n")
-        path = f.name
-    try:
-        out = subprocess.run([laminar, "tokenize", "--model", vocab_folder, "--json", "--jsonl", path],
-                             check=True, capture_output=True, text=True).stdout
-    finally:
-        os.remove(path)
+def tokenize(lines):
+    """Token ids of every line by GPT-2's own encoder (gpt-3-encoder, tools/gpt2_encode.js),
+    joined with GPT-2's end-of-text token. laminar reads the model with the same ids on this
+    corpus, all 2.4 million of them (tests/e2e/test_trained_demo.py); encoding with node needs
+    no build, so the training starts while laminar builds."""
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    out = subprocess.run(["node", os.path.join(HERE, "gpt2_encode.js")], input=text, check=True,
+                         capture_output=True, text=True).stdout
     ids = []
     for row in out.splitlines():
         ids.extend(json.loads(row))
@@ -243,9 +239,8 @@ def train(data, steps, seed, log):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out", nargs="?", help="the model folder to write")
-    ap.add_argument("--steps", type=int, default=1300)
+    ap.add_argument("--steps", type=int, default=700)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--laminar", default=os.path.join(HERE, "..", "build", "laminar"))
     ap.add_argument("--recipe", action="store_true", help="print the recipe hash of these settings and exit")
     args = ap.parse_args()
     if args.recipe:
@@ -261,16 +256,14 @@ def main():
     partial = args.out.rstrip("/") + ".partial"
     os.makedirs(partial, exist_ok=True)
     make_model.write_tokenizer_files(partial)
-    with open(os.path.join(partial, "config.json"), "w") as f:
-        json.dump({"model_type": "gpt2"}, f)  # enough for `laminar tokenize`
     lines = wordnet_lines()
-    data = tokenize(lines, args.laminar, partial)
+    data = tokenize(lines)
     log(f"train: WordNet 3.0, {len(lines)} synsets, {len(data)} GPT-2 tokens; {args.steps} steps, seed {args.seed}")
     model, losses = train(data, args.steps, args.seed, log)
 
     make_model.write_weights(partial, model.hf_tensors(), "f32", 1)
     config = make_model.gpt2_config(SHAPE["layers"], SHAPE["width"], SHAPE["heads"], SHAPE["positions"], "f32")
-    config["laminar_note"] = ("a tiny GPT-2 (4 blocks, width 128) that read WordNet's definitions for about five "
+    config["laminar_note"] = ("a tiny GPT-2 (4 blocks, width 128) that read WordNet's definitions for about six "
                               "minutes (tools/train_demo_model.py): enough for category structure, not a language "
                               "model for anything else")
     config["laminar_training"] = {

@@ -37,7 +37,7 @@ class TokenizerAgainstJs(unittest.TestCase):
         with open(cls.jsonl, "w") as f:
             f.write("".join(json.dumps(t) + "\n" for t in cls.texts))
         with open(cls.jsonl) as f:
-            ref = subprocess.run([NODE, os.path.join(os.path.dirname(__file__), "js_encode.js"), NODE_MODULES],
+            ref = subprocess.run([NODE, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "gpt2_encode.js"), NODE_MODULES],
                                  stdin=f, capture_output=True, text=True, check=True, timeout=600)
         cls.reference = [json.loads(line) for line in ref.stdout.splitlines()]
         # A folder as Hugging Face saves GPT-2's tokenizer...
