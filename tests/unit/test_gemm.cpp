@@ -19,7 +19,7 @@
 
 using laminar::models::gemm::Kernel;
 using laminar::models::gemm::multiply;
-using laminar::models::gemm::Packed;
+using laminar::models::gemm::Weights;
 
 namespace {
 
@@ -58,7 +58,7 @@ std::vector<float> chain(const Case& c) {
 }
 
 std::vector<float> product(const Case& c, Kernel kernel, int64_t first_row = 0, int64_t rows = -1) {
-    const Packed w(c.w, c.in_by_out, kernel);
+    const Weights w(c.w, c.in_by_out, kernel);
     if (rows < 0) rows = c.x.size(0) - first_row;
     std::vector<float> y(rows * w.out());
     multiply(c.x.data_ptr<float>() + first_row * w.in(), rows, w.in(), w, y.data(), w.out());
@@ -120,7 +120,7 @@ TEST_CASE("rows and weights with strides, as attention reads them, give the same
     const Case c{q.select(1, 2).contiguous(), k.select(1, 1), false};  // head 2 against key/value head 1
     const std::vector<float> expected = chain(c);
     for (Kernel kernel : kernels_here()) {
-        const Packed keys(k.data_ptr<float>() + dh, torch::kFloat32, dh, Tk, 1, KV * dh, kernel);
+        const Weights keys(k.data_ptr<float>() + dh, torch::kFloat32, dh, Tk, 1, KV * dh, kernel);
         std::vector<float> y(T * (Tk + 3), -7.0f);
         multiply(q.data_ptr<float>() + 2 * dh, T, H * dh, keys, y.data(), Tk + 3);
         for (int64_t t = 0; t < T; ++t) {

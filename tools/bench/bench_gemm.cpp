@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
         const double blas = median_seconds(repeats, [&] { torch::mm_out(y, x, w.t()); });
         for (gemm::Kernel k : {gemm::Kernel::avx512, gemm::Kernel::avx2}) {
             if (!gemm::supported(k)) continue;
-            const gemm::Packed packed(w, false, k);
+            const gemm::Weights packed(w, false, k);
             const double ours = median_seconds(repeats, [&] {
                 gemm::multiply(x.data_ptr<float>(), s[0], s[1], packed, y.data_ptr<float>(), s[2]);
             });

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <ATen/Parallel.h>
 
@@ -141,7 +142,7 @@ std::array<TileFn<W>, sizeof...(R) + 1> tile_table(std::integer_sequence<int, R.
 }
 
 template <class K, typename W>
-void product(const float* x, int64_t rows, int64_t ldx, const Packed& w, float* y, int64_t ldy) {
+void product(const float* x, int64_t rows, int64_t ldx, const Weights& w, float* y, int64_t ldy) {
     static const auto tiles = tile_table<K, W>(std::make_integer_sequence<int, K::rows>{});
     constexpr int64_t R = K::rows, N = K::width, P = kColumns / N;  // P: panels in a block of columns
     const int64_t in = w.in(), out = w.out(), row_blocks = (rows + R - 1) / R, panels = w.panels();
@@ -152,14 +153,14 @@ void product(const float* x, int64_t rows, int64_t ldx, const Packed& w, float* 
     // Tiles in the order: column block, row block, panel. Each thread takes a contiguous run of
     // them (one parallel region per product) and goes through it block of columns by block of
     // columns, all of k for one block of depth at a time: a tile's x rows are read from L1 while
-    // the block's panels stream from L2.
-    auto tile = [&](int64_t t, int64_t k0, int64_t depth) {
+    // the block's panels, laid out in the thread's buffer when its first tile needs them, stream
+    // from L2 for every row block.
+    auto tile = [&](int64_t t, int64_t k0, int64_t depth, const W* panel) {
         const int64_t block = t / (row_blocks * P), local = t - block * row_blocks * P;
         const int64_t here = std::min(P, panels - block * P);  // panels in this block
         const int64_t r0 = local / here * R, p = block * P + local % here;
         const int rows_here = static_cast<int>(std::min(R, rows - r0));
         const int64_t cols = std::min(N, out - p * N);
-        const W* panel = static_cast<const W*>(w.panel(p)) + k0 * N;
         const float* xs = x + r0 * ldx + k0;
         float* ys = y + r0 * ldy + p * N;
         if (cols == N) return tiles[rows_here](xs, ldx, panel, depth, ys, ldy, k0 == 0);
@@ -171,17 +172,34 @@ void product(const float* x, int64_t rows, int64_t ldx, const Packed& w, float* 
         for (int r = 0; r < rows_here; ++r) std::copy(buffer + r * N, buffer + r * N + cols, ys + r * ldy);
     };
     at::parallel_for(0, row_blocks * panels, 1, [&](int64_t begin, int64_t end) {
+        // One block's panels, kDepth deep, as the kernel reads them (P * kDepth * N weights: 512 KB
+        // in float32), and which of them hold the current (block, k0).
+        thread_local std::vector<W> laid_out(P * kDepth * N);
+        thread_local std::vector<char> ready(P);
         for (int64_t start = begin; start < end;) {
-            const int64_t stop = std::min(end, (start / (row_blocks * P) + 1) * row_blocks * P);  // this block's tiles
-            for (int64_t k0 = 0; k0 < in; k0 += kDepth)
-                for (int64_t t = start; t < stop; ++t) tile(t, k0, std::min(kDepth, in - k0));
+            const int64_t block = start / (row_blocks * P), base = block * row_blocks * P;
+            const int64_t here = std::min(P, panels - block * P);
+            const int64_t stop = std::min(end, base + row_blocks * P);  // this block's tiles
+            for (int64_t k0 = 0; k0 < in; k0 += kDepth) {
+                const int64_t depth = std::min(kDepth, in - k0);
+                std::fill(ready.begin(), ready.end(), 0);
+                for (int64_t t = start; t < stop; ++t) {
+                    const int64_t local = (t - base) % here;
+                    W* panel = laid_out.data() + local * kDepth * N;
+                    if (!ready[local]) {
+                        w.pack(block * P + local, k0, depth, panel);
+                        ready[local] = 1;
+                    }
+                    tile(t, k0, depth, panel);
+                }
+            }
             start = stop;
         }
     });
 }
 
 template <class K>
-void product_of(const float* x, int64_t rows, int64_t ldx, const Packed& w, float* y, int64_t ldy) {
+void product_of(const float* x, int64_t rows, int64_t ldx, const Weights& w, float* y, int64_t ldy) {
     switch (w.dtype()) {
         case torch::kFloat32: return product<K, float>(x, rows, ldx, w, y, ldy);
         case torch::kFloat16: return product<K, c10::Half>(x, rows, ldx, w, y, ldy);
@@ -229,42 +247,89 @@ Kernel best_kernel() {
     return chosen;
 }
 
-Packed::Packed(const torch::Tensor& w, bool in_by_out, Kernel kernel)
-    : Packed(w.data_ptr(), w.scalar_type(), w.size(in_by_out ? 0 : 1), w.size(in_by_out ? 1 : 0), w.stride(in_by_out ? 0 : 1),
-             w.stride(in_by_out ? 1 : 0), kernel) {}
-
-Packed::Packed(const void* data, torch::ScalarType dtype, int64_t in, int64_t out, int64_t k_stride, int64_t c_stride,
-               Kernel kernel)
-    : in_(in), out_(out), width_(width_of(kernel)), kernel_(kernel), dtype_(dtype) {
-    element_ = static_cast<int64_t>(c10::elementSize(dtype));
-    data_.reset(new unsigned char[static_cast<std::size_t>(panels() * in_ * width_ * element_)]);  // written whole below
-    switch (dtype_) {
-        case torch::kFloat32: pack(static_cast<const float*>(data), k_stride, c_stride); break;
-        case torch::kFloat16: pack(static_cast<const c10::Half*>(data), k_stride, c_stride); break;
-        case torch::kBFloat16: pack(static_cast<const c10::BFloat16*>(data), k_stride, c_stride); break;
-        default: throw std::logic_error("gemm: weights must be F32, F16 or BF16");
-    }
+Weights::Weights(const torch::Tensor& w, bool in_by_out, Kernel kernel)
+    : Weights(w.data_ptr(), w.scalar_type(), w.size(in_by_out ? 0 : 1), w.size(in_by_out ? 1 : 0), w.stride(in_by_out ? 0 : 1),
+              w.stride(in_by_out ? 1 : 0), kernel) {
+    keep_ = w;
 }
+
+Weights::Weights(const void* data, torch::ScalarType dtype, int64_t in, int64_t out, int64_t k_stride, int64_t c_stride,
+                 Kernel kernel)
+    : in_(in), out_(out), width_(width_of(kernel)), k_stride_(k_stride), c_stride_(c_stride), kernel_(kernel), dtype_(dtype),
+      data_(data) {
+    if (dtype != torch::kFloat32 && dtype != torch::kFloat16 && dtype != torch::kBFloat16)
+        throw std::logic_error("gemm: weights must be F32, F16 or BF16");
+}
+
+namespace {
+
+// to[k * ld_to + j] = from[j * ld_from + k] for j < cols, k < depth: an nn.Linear's rows turned
+// into k-major panels, in blocks through SSE registers (4 x 4 float32 values, or 8 x 8 16-bit
+// ones: SSE2, which every x86-64 has), the edges one by one. Moves only: no value changes.
+template <typename T>
+void transpose(const T* from, int64_t ld_from, int64_t cols, int64_t depth, T* to, int64_t ld_to) {
+    constexpr int64_t B = sizeof(T) == 4 ? 4 : 8;
+    int64_t j = 0;
+    for (; j + B <= cols; j += B) {
+        int64_t k = 0;
+        for (; k + B <= depth; k += B) {
+            const T* f = from + j * ld_from + k;
+            T* t = to + k * ld_to + j;
+            if constexpr (sizeof(T) == 4) {
+                __m128 r0 = _mm_loadu_ps(reinterpret_cast<const float*>(f)),
+                       r1 = _mm_loadu_ps(reinterpret_cast<const float*>(f + ld_from)),
+                       r2 = _mm_loadu_ps(reinterpret_cast<const float*>(f + 2 * ld_from)),
+                       r3 = _mm_loadu_ps(reinterpret_cast<const float*>(f + 3 * ld_from));
+                _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+                _mm_storeu_ps(reinterpret_cast<float*>(t), r0);
+                _mm_storeu_ps(reinterpret_cast<float*>(t + ld_to), r1);
+                _mm_storeu_ps(reinterpret_cast<float*>(t + 2 * ld_to), r2);
+                _mm_storeu_ps(reinterpret_cast<float*>(t + 3 * ld_to), r3);
+            } else {
+                __m128i a[8], b[8], c[8];
+                for (int r = 0; r < 8; ++r) a[r] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(f + r * ld_from));
+                for (int r = 0; r < 8; r += 2) {  // pairs of rows interleaved, then pairs of pairs
+                    b[r] = _mm_unpacklo_epi16(a[r], a[r + 1]);
+                    b[r + 1] = _mm_unpackhi_epi16(a[r], a[r + 1]);
+                }
+                for (int r = 0; r < 8; r += 4)
+                    for (int h = 0; h < 2; ++h) {
+                        c[r + 2 * h] = _mm_unpacklo_epi32(b[r + h], b[r + h + 2]);
+                        c[r + 2 * h + 1] = _mm_unpackhi_epi32(b[r + h], b[r + h + 2]);
+                    }
+                for (int q = 0; q < 4; ++q) {  // column 2q and 2q + 1: rows 0-3 from c[q], 4-7 from c[q + 4]
+                    _mm_storeu_si128(reinterpret_cast<__m128i*>(t + 2 * q * ld_to), _mm_unpacklo_epi64(c[q], c[q + 4]));
+                    _mm_storeu_si128(reinterpret_cast<__m128i*>(t + (2 * q + 1) * ld_to), _mm_unpackhi_epi64(c[q], c[q + 4]));
+                }
+            }
+        }
+        for (; k < depth; ++k)
+            for (int64_t i = 0; i < B; ++i) to[k * ld_to + j + i] = from[(j + i) * ld_from + k];
+    }
+    for (; j < cols; ++j)
+        for (int64_t k = 0; k < depth; ++k) to[k * ld_to + j] = from[j * ld_from + k];
+}
+
+}  // namespace
 
 template <typename T>
-void Packed::pack(const T* source, int64_t k_stride, int64_t c_stride) {
-    T* packed = reinterpret_cast<T*>(data_.get());
-    at::parallel_for(0, panels(), 1, [&](int64_t begin, int64_t end) {
-        for (int64_t p = begin; p < end; ++p) {
-            T* to = packed + p * in_ * width_;
-            const int64_t cols = std::min(width_, out_ - p * width_);  // the last panel's others are 0
-            const T* from = source + p * width_ * c_stride;
-            if (k_stride == 1)  // nn.Linear: a column's weights side by side, read column by column
-                for (int64_t j = 0; j < width_; ++j)
-                    for (int64_t k = 0; k < in_; ++k) to[k * width_ + j] = j < cols ? from[j * c_stride + k] : T(0);
-            else  // Conv1D: a k's weights side by side, read k by k
-                for (int64_t k = 0; k < in_; ++k)
-                    for (int64_t j = 0; j < width_; ++j) to[k * width_ + j] = j < cols ? from[k * k_stride + j * c_stride] : T(0);
-        }
-    });
+void Weights::pack(int64_t p, int64_t k0, int64_t depth, T* to) const {
+    const int64_t cols = std::min(width_, out_ - p * width_);
+    const T* from = static_cast<const T*>(data_) + p * width_ * c_stride_ + k0 * k_stride_;
+    if (k_stride_ == 1)  // nn.Linear: a column's weights side by side
+        transpose(from, c_stride_, cols, depth, to, width_);
+    else  // Conv1D: a k's weights side by side, read k by k
+        for (int64_t k = 0; k < depth; ++k)
+            for (int64_t j = 0; j < cols; ++j) to[k * width_ + j] = from[k * k_stride_ + j * c_stride_];
+    for (int64_t k = 0; k < depth; ++k)  // the last panel's other columns
+        std::fill(to + k * width_ + cols, to + (k + 1) * width_, T(0));
 }
 
-void multiply(const float* x, int64_t rows, int64_t ldx, const Packed& w, float* y, int64_t ldy) {
+template void Weights::pack(int64_t, int64_t, int64_t, float*) const;
+template void Weights::pack(int64_t, int64_t, int64_t, c10::Half*) const;
+template void Weights::pack(int64_t, int64_t, int64_t, c10::BFloat16*) const;
+
+void multiply(const float* x, int64_t rows, int64_t ldx, const Weights& w, float* y, int64_t ldy) {
     switch (w.kernel()) {
         case Kernel::avx512: return product_of<Avx512>(x, rows, ldx, w, y, ldy);
         case Kernel::avx2: return product_of<Avx2>(x, rows, ldx, w, y, ldy);

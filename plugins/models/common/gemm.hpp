@@ -10,7 +10,6 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 
 #include <torch/types.h>  // (not torch/torch.h: nn, optim and data would double each compile)
 #include <torch/utils.h>
@@ -24,33 +23,38 @@ bool supported(Kernel kernel);
 /// The fastest this CPU has, unless LAMINAR_GEMM_KERNEL names another (avx512, avx2, portable).
 Kernel best_kernel();
 
-/// A weight matrix laid out for the product: its output columns in panels of the kernel's
-/// width, each panel k-major (the `width` weights of one k side by side), in the file's dtype
-/// (F32, F16 or BF16: widened exactly as the kernel reads them, so a half-precision model
-/// keeps its file's size in memory).
-class Packed {
+/// A weight matrix as the product reads it: a view of the weights where they lie (the mapped
+/// file, in its dtype: F32, F16 or BF16, widened exactly as the kernel reads them), never a copy.
+/// The product lays each block of it out as its kernel wants, panels of the kernel's width, each
+/// k-major, in a small buffer of the thread that computes with it (L2-sized, reused for every
+/// row of the block): a model takes no memory beyond its file's pages, and loading it copies
+/// nothing. Moving values changes no bit of the product.
+class Weights {
 public:
-    /// `w` as nn.Linear stores it, [out, in], or (`in_by_out`) as GPT-2's Conv1D, [in, out].
-    Packed(const torch::Tensor& w, bool in_by_out, Kernel kernel = best_kernel());
-    /// Weights (k, c) at data + k * k_stride + c * c_stride (in elements of `dtype`).
-    Packed(const void* data, torch::ScalarType dtype, int64_t in, int64_t out, int64_t k_stride, int64_t c_stride,
-           Kernel kernel = best_kernel());
+    /// `w` as nn.Linear stores it, [out, in], or (`in_by_out`) as GPT-2's Conv1D, [in, out];
+    /// kept alive by this view.
+    Weights(const torch::Tensor& w, bool in_by_out, Kernel kernel = best_kernel());
+    /// Weights (k, c) at data + k * k_stride + c * c_stride (in elements of `dtype`), alive while
+    /// this view is used.
+    Weights(const void* data, torch::ScalarType dtype, int64_t in, int64_t out, int64_t k_stride, int64_t c_stride,
+            Kernel kernel = best_kernel());
     int64_t in() const { return in_; }
     int64_t out() const { return out_; }
     Kernel kernel() const { return kernel_; }
     torch::ScalarType dtype() const { return dtype_; }
-    /// Panel p's weights for k = 0 .. in - 1, `width()` per k.
-    const void* panel(int64_t p) const { return data_.get() + p * in_ * width_ * element_; }
     int64_t width() const { return width_; }
     int64_t panels() const { return (out_ + width_ - 1) / width_; }
+    /// Panel p's weights for k = k0 .. k0 + depth - 1 into `to`, `width()` per k (k-major),
+    /// zeros past the last column. T is the dtype's C++ type (float, c10::Half, c10::BFloat16).
+    template <typename T>
+    void pack(int64_t p, int64_t k0, int64_t depth, T* to) const;
 
 private:
-    template <typename T>
-    void pack(const T* source, int64_t k_stride, int64_t c_stride);
-    int64_t in_ = 0, out_ = 0, width_ = 0, element_ = 0;
+    int64_t in_ = 0, out_ = 0, width_ = 0, k_stride_ = 0, c_stride_ = 0;
     Kernel kernel_;
     torch::ScalarType dtype_;
-    std::unique_ptr<unsigned char[]> data_;
+    const void* data_ = nullptr;
+    torch::Tensor keep_;  // the tensor viewed, when there is one
 };
 
 /// y[r, c] = sum over k of x[r, k] w[k, c] (the chain above), for `rows` rows of x (float32,
@@ -58,6 +62,6 @@ private:
 /// Parallel over tiles of rows and columns with libtorch's threads (serial when called from
 /// one of them; the library is built with OpenMP, as libtorch is, or libtorch's parallel_for
 /// would run inline): the split changes which thread computes an element, never how.
-void multiply(const float* x, int64_t rows, int64_t ldx, const Packed& w, float* y, int64_t ldy);
+void multiply(const float* x, int64_t rows, int64_t ldx, const Weights& w, float* y, int64_t ldy);
 
 }  // namespace laminar::models::gemm

@@ -20,31 +20,8 @@ namespace laminar::models {
 
 namespace {
 
-/// Weights packed for gemm::multiply, by what identifies a view of the mapped files: address,
-/// shape, strides, dtype and layout. Cleared when a model is loaded or unloaded (its mappings,
-/// and so these addresses, come and go with it).
-struct PackedWeights {
-    using Key = std::tuple<const void*, std::vector<int64_t>, std::vector<int64_t>, torch::ScalarType, bool>;
-    std::mutex lock;
-    std::map<Key, std::shared_ptr<const gemm::Packed>> by_view;
-};
-
-PackedWeights& packed_weights() {
-    static PackedWeights kept;
-    return kept;
-}
-
-std::shared_ptr<const gemm::Packed> packed(const torch::Tensor& w, bool in_by_out) {
-    PackedWeights& kept = packed_weights();
-    const PackedWeights::Key key{w.data_ptr(), w.sizes().vec(), w.strides().vec(), w.scalar_type(), in_by_out};
-    std::lock_guard<std::mutex> guard(kept.lock);
-    auto& slot = kept.by_view[key];
-    if (!slot) slot = std::make_shared<const gemm::Packed>(w, in_by_out);
-    return slot;
-}
-
-/// x [..., in] times packed weights, plus b.
-torch::Tensor times(const torch::Tensor& x, const gemm::Packed& w, const torch::Tensor& b) {
+/// x [..., in] times the weights, plus b.
+torch::Tensor times(const torch::Tensor& x, const gemm::Weights& w, const torch::Tensor& b) {
     const torch::Tensor rows = x.reshape({-1, w.in()}).to(torch::kFloat32).contiguous();
     torch::Tensor y = torch::empty({rows.size(0), w.out()}, torch::kFloat32);
     gemm::multiply(rows.data_ptr<float>(), rows.size(0), w.in(), w, y.data_ptr<float>(), w.out());
@@ -85,15 +62,10 @@ torch::Tensor per_row(const torch::Tensor& x, F f) {
 
 }  // namespace
 
-torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) { return times(x, *packed(w, false), b); }
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) { return times(x, gemm::Weights(w, false), b); }
 
-torch::Tensor conv1d(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) { return times(x, *packed(w, true), b); }
+torch::Tensor conv1d(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) { return times(x, gemm::Weights(w, true), b); }
 
-void forget_packed_weights() {
-    PackedWeights& kept = packed_weights();
-    std::lock_guard<std::mutex> guard(kept.lock);
-    kept.by_view.clear();
-}
 
 // The norms as Hugging Face's modules compute them, written out row by row (mean and variance
 // summed in double, in order): the same arithmetic on every CPU, and no libtorch call per row.
@@ -163,7 +135,7 @@ std::pair<torch::Tensor, torch::Tensor> attention(const torch::Tensor& q_in, con
             const float* values = vs + (b * Tk * KV + g) * dh;
             float* p = ps + i * T * Tk;                            // [T, Tk]
             // scores = q kᵀ: the keys as the weights of a [Tk, dh] nn.Linear.
-            gemm::multiply(qs + (b * T * H + h) * dh, T, H * dh, gemm::Packed(keys, torch::kFloat32, dh, Tk, 1, KV * dh), p, Tk);
+            gemm::multiply(qs + (b * T * H + h) * dh, T, H * dh, gemm::Weights(keys, torch::kFloat32, dh, Tk, 1, KV * dh), p, Tk);
             for (int64_t t = 0; t < T; ++t) {
                 float* row = p + t * Tk;
                 const int64_t last = causal ? past + t : Tk - 1;
@@ -182,7 +154,7 @@ std::pair<torch::Tensor, torch::Tensor> attention(const torch::Tensor& q_in, con
                 std::fill(row + last + 1, row + Tk, 0.0f);
             }
             // z = pattern v: the values as the weights of a [Tk, dh] Conv1D.
-            gemm::multiply(p, T, Tk, gemm::Packed(values, torch::kFloat32, Tk, dh, KV * dh, 1), zs + (b * T * H + h) * dh, H * dh);
+            gemm::multiply(p, T, Tk, gemm::Weights(values, torch::kFloat32, Tk, dh, KV * dh, 1), zs + (b * T * H + h) * dh, H * dh);
         }
     });
     return {z.view({B * T, H * dh}), std::move(pattern)};

@@ -24,11 +24,6 @@ namespace laminar::models {
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b);
 /// GPT-2's Conv1D: x W + b for W [in, out].
 torch::Tensor conv1d(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b);
-/// The weights linear() and conv1d() laid out for their kernel once, on first use, are kept
-/// until a model is loaded or unloaded (they are views of its mapped files). For an F32 model
-/// that is a second copy of its matrices in memory (the mapped file's pages can be dropped).
-void forget_packed_weights();
-
 /// LayerNorm over the last dimension (w and b float32 [d]; b may be undefined).
 torch::Tensor layer_norm(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b, double eps);
 /// RMSNorm as Llama's: x / sqrt(mean(x^2) + eps) * w.

@@ -85,7 +85,7 @@ private:
 
 /// What a family's block loader reads through: the store itself, or (check_only) the check
 /// that every tensor is there with its shape. A folder is so refused at load, while the
-/// weights of a block are read (vectors widened, matrices packed by linear()) only when a
+/// weights of a block are read (vectors widened; matrices are read where they lie) only when a
 /// forward pass first reaches it.
 struct WeightReader {
     const WeightStore& store;

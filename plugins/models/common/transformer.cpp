@@ -56,7 +56,7 @@ const Tokenizer& TransformerBackend::tokenizer() const {
     return *tokenizer_;
 }
 
-TransformerBackend::~TransformerBackend() { forget_packed_weights(); }  // their originals are unmapped next
+TransformerBackend::~TransformerBackend() = default;
 
 namespace {
 
@@ -103,7 +103,6 @@ void TransformerBackend::load(const std::filesystem::path& dir, const Params&) {
     }
     load_tokenizer(dir);
     model_.reset();
-    forget_packed_weights();  // the mappings they came from are gone
     model_ = make_(dir);
     const auto largest = tokenizer_->max_id();
     if (largest >= model_->shape().vocab_size)
