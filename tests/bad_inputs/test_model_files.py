@@ -216,6 +216,18 @@ class ConfigValues(ModelFiles):
             ("qwen2", {"rms_norm_eps": "1e-6"}, "rms_norm_eps must be a number greater than 0 (found \"1e-6\")"),
             ("bert", {"layer_norm_eps": -1e-12}, "layer_norm_eps must be a number greater than 0 (found -1e-12)"),
             ("bert", {"num_attention_heads": 5}, "hidden_size (32) is not a multiple of num_attention_heads (5)"),
+            # the checks every family's config reading shares (plugins/models/common/config_json.hpp)
+            ("gptj", {"n_head": 3}, "n_embd (32) is not a multiple of n_head (3)"),
+            ("distilbert", {"n_heads": 5}, "dim (32) is not a multiple of n_heads (5)"),
+            ("phi", {"num_key_value_heads": 3}, "num_attention_heads (2) is not a multiple of num_key_value_heads (3)"),
+            ("phi", {"partial_rotary_factor": 0.05}, "partial_rotary_factor 0.050000 of head size 16 gives 0 rotary dimensions; "
+                                                     "expected a factor in (0, 1] giving an even number of at least 2"),
+            ("gemma", {"head_dim": 15}, "the head size (15) must be even for rotary embeddings"),
+            ("stablelm", {"rope_scaling": {"type": "linear", "factor": 2.0}},
+             'rope_scaling {"factor":2.0,"type":"linear"} is not supported (only unscaled rotary embeddings)'),
+            ("olmo2", {"rope_parameters": {"rope_type": "yarn"}}, 'rope_parameters {"rope_type":"yarn"} is not supported (only rope_type "default")'),
+            # Llama configs as transformers 5 writes them: the base inside rope_parameters (read, so a bad one is refused)
+            ("llama", {"rope_parameters": {"rope_type": "default", "rope_theta": 0}}, "rope_parameters.rope_theta 0 is not a number > 0"),
         ]
         for i, (family, changes, message) in enumerate(cases):
             with self.subTest(family=family, changes=changes):
@@ -237,6 +249,11 @@ class ConfigValues(ModelFiles):
         self.assertNotIn("no model_type", r.stderr)
         r = run("hooks", "--model", folder, "--backend", "gpt2", timeout=TIMEOUT)
         self.assertFails(r, 1, os.path.join(folder, "config.json") + ":4:3: not valid JSON: syntax error")
+
+    def test_a_backend_named_for_a_folder_of_another_model_type_says_which_it_reads(self):
+        folder = self.config_folder("family-llama", "llama")
+        r = run("hooks", "--model", folder, "--backend", "gemma", timeout=TIMEOUT)
+        self.assertFails(r, 1, os.path.join(folder, "config.json") + ': model_type is "llama", not "gemma" or "gemma2"')
 
 
 class Patterns(ModelFiles):

@@ -69,4 +69,65 @@ std::string ConfigJson::string_or(const char* key, const std::string& fallback) 
     return json_[key].get<std::string>();
 }
 
+std::string ConfigJson::model_type(std::initializer_list<const char*> types) const {
+    const std::string type = string_or("model_type", *types.begin());
+    std::string names;
+    for (const char* t : types) {
+        if (type == t) return type;
+        names += (names.empty() ? "\"" : " or \"") + std::string(t) + "\"";
+    }
+    fail("model_type is \"" + type + "\", not " + names);
+}
+
+int ConfigJson::head_size(int width, const char* width_key, int heads, const char* heads_key) const {
+    if (width % heads != 0)
+        fail(std::string(width_key) + " (" + std::to_string(width) + ") is not a multiple of " + heads_key + " (" +
+             std::to_string(heads) + ")");
+    return width / heads;
+}
+
+int ConfigJson::head_dim_or_split(int width, int heads) const {
+    if (const int d_head = positive_or({"head_dim"}, 0); d_head > 0) return d_head;  // absent or null: split
+    if (width % heads != 0)
+        fail("hidden_size (" + std::to_string(width) + ") is not a multiple of num_attention_heads (" + std::to_string(heads) +
+             "), and there is no head_dim");
+    return width / heads;
+}
+
+void ConfigJson::check_kv_heads(int heads, int kv_heads) const {
+    if (heads % kv_heads != 0)
+        fail("num_attention_heads (" + std::to_string(heads) + ") is not a multiple of num_key_value_heads (" +
+             std::to_string(kv_heads) + ")");
+}
+
+int ConfigJson::rotary_dims(double factor, const char* key, int d_head) const {
+    if (!key) {
+        if (d_head % 2 != 0) fail("the head size (" + std::to_string(d_head) + ") must be even for rotary embeddings");
+        return d_head;
+    }
+    const int dims = factor > 0 && factor <= 1 ? static_cast<int>(d_head * factor) : 0;
+    if (dims < 2 || dims % 2 != 0)
+        fail(std::string(key) + " " + std::to_string(factor) + " of head size " + std::to_string(d_head) + " gives " +
+             std::to_string(dims) + " rotary dimensions; expected a factor in (0, 1] giving an even number of at least 2");
+    return dims;
+}
+
+double ConfigJson::rope_theta(double fallback, const std::string& what) const {
+    if (json_.contains("rope_scaling") && !json_["rope_scaling"].is_null())
+        fail("rope_scaling " + json_["rope_scaling"].dump() + " is not supported (" + (what.empty() ? "" : what + "; ") +
+             "only unscaled rotary embeddings)");
+    double theta = positive_number_or({"rope_theta"}, fallback);
+    if (json_.contains("rope_parameters") && !json_["rope_parameters"].is_null()) {
+        const auto& rope = json_["rope_parameters"];
+        if (!rope.is_object() || rope.value("rope_type", std::string("default")) != "default")
+            fail("rope_parameters " + rope.dump() + " is not supported (only rope_type \"default\")");
+        if (rope.contains("rope_theta")) {
+            if (!rope["rope_theta"].is_number() || !(rope["rope_theta"].get<double>() > 0))
+                fail("rope_parameters.rope_theta " + rope["rope_theta"].dump() + " is not a number > 0");
+            theta = rope["rope_theta"].get<double>();
+        }
+    }
+    return theta;
+}
+
 }  // namespace laminar::models

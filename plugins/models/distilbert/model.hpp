@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "safetensors.hpp"
+#include "post_ln_encoder.hpp"
 #include "transformer.hpp"
 
 namespace laminar::distilbert {
@@ -19,13 +20,6 @@ namespace laminar::distilbert {
 struct Config : models::Shape {
     std::string activation;
     static Config load(const std::filesystem::path& dir);
-};
-
-struct BlockWeights {
-    torch::Tensor wq, bq, wk, bk, wv, bv, wo, bo;   // attention.{q,k,v,out}_lin [d, d], [d]
-    torch::Tensor sa_ln_w, sa_ln_b;                 // sa_layer_norm
-    torch::Tensor lin1_w, lin1_b, lin2_w, lin2_b;   // ffn.lin1 [mlp, d], ffn.lin2 [d, mlp]
-    torch::Tensor out_ln_w, out_ln_b;               // output_layer_norm
 };
 
 class Model : public models::Transformer {
@@ -42,10 +36,9 @@ private:
     models::HookCatalog catalog_;
     models::WeightStore weights_;
     torch::Tensor word_, pos_, emb_ln_w_, emb_ln_b_;         // word_ in the file's dtype
-    torch::Tensor head_w_, head_b_, head_ln_w_, head_ln_b_, projector_b_;  // undefined without an MLM head
-    torch::Tensor projector_;                                // [vocab, d] as stored: its own, or word_ (tied)
-    models::LazyBlocks<BlockWeights> blocks_;
-    BlockWeights load_block(const models::WeightReader& r, int l) const;
+    models::MlmHead head_;                                   // vocab_*; absent in DistilBertModel
+    models::LazyBlocks<models::PostLnBlock> blocks_;
+    models::PostLnBlock load_block(const models::WeightReader& r, int l) const;
 };
 
 }  // namespace laminar::distilbert

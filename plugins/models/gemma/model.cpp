@@ -23,9 +23,7 @@ Config Config::load(const std::filesystem::path& dir) {
     const auto j = models::ConfigJson::load(dir);
     const auto& json = j.json();
     Config c;
-    c.model_type = j.string_or("model_type", "gemma");
-    if (c.model_type != "gemma" && c.model_type != "gemma2")
-        j.fail("model_type is \"" + c.model_type + "\"; the gemma backend reads gemma and gemma2");
+    c.model_type = j.model_type({"gemma", "gemma2"});
     c.gemma2 = c.model_type == "gemma2";
     c.n_layer = j.positive({"num_hidden_layers"});
     c.n_head = j.positive({"num_attention_heads"});
@@ -42,26 +40,9 @@ Config Config::load(const std::filesystem::path& dir) {
     models::check_activation(c.hidden_activation, j.file());
     if (!j.flag_or("tie_word_embeddings", true)) j.fail("tie_word_embeddings is false; Gemma's unembedding is the embedding");
     if (j.flag_or("use_bidirectional_attention", false)) j.fail("use_bidirectional_attention is true; only causal attention is supported");
-    if (c.n_head % c.n_kv_head != 0)
-        j.fail("num_attention_heads (" + std::to_string(c.n_head) + ") is not a multiple of num_key_value_heads (" +
-               std::to_string(c.n_kv_head) + ")");
-    if (c.d_head % 2 != 0) j.fail("head_dim (" + std::to_string(c.d_head) + ") must be even for rotary embeddings");
-
-    // Rotary: rope_theta, or rope_parameters {"rope_type": "default", "rope_theta": ...} as newer
-    // configs write it; any scaling is refused.
-    if (json.contains("rope_scaling") && !json["rope_scaling"].is_null())
-        j.fail("rope_scaling " + json["rope_scaling"].dump() + " is not supported (only unscaled rotary embeddings)");
-    c.rope_theta = j.positive_number_or({"rope_theta"}, 10000.0);
-    if (json.contains("rope_parameters") && !json["rope_parameters"].is_null()) {
-        const auto& rope = json["rope_parameters"];
-        if (!rope.is_object() || rope.value("rope_type", std::string("default")) != "default")
-            j.fail("rope_parameters " + rope.dump() + " is not supported (only rope_type \"default\")");
-        if (rope.contains("rope_theta")) {
-            if (!rope["rope_theta"].is_number() || !(rope["rope_theta"].get<double>() > 0))
-                j.fail("rope_parameters.rope_theta " + rope["rope_theta"].dump() + " is not a number > 0");
-            c.rope_theta = rope["rope_theta"].get<double>();
-        }
-    }
+    j.check_kv_heads(c.n_head, c.n_kv_head);
+    j.rotary_dims(1.0, nullptr, c.d_head);
+    c.rope_theta = j.rope_theta(10000.0);
 
     c.window.assign(c.n_layer, 0);
     if (!c.gemma2) {

@@ -7,7 +7,7 @@ namespace laminar::gpt_neo {
 Config Config::load(const std::filesystem::path& dir) {
     const auto j = models::ConfigJson::load(dir);
     Config c;
-    c.model_type = "gpt_neo";
+    c.model_type = j.model_type({"gpt_neo"});
     c.n_layer = j.positive({"num_layers"});
     c.n_head = c.n_kv_head = j.positive({"num_heads"});
     c.d_model = j.positive({"hidden_size"});
@@ -19,10 +19,7 @@ Config Config::load(const std::filesystem::path& dir) {
     c.activation_function = j.string_or("activation_function", "gelu_new");
     c.window_size = j.positive_or({"window_size"}, 256);
     models::check_activation(c.activation_function, j.file());
-    if (c.d_model % c.n_head != 0)
-        j.fail("hidden_size (" + std::to_string(c.d_model) + ") is not a multiple of num_heads (" + std::to_string(c.n_head) + ")");
-    c.d_head = c.d_model / c.n_head;
-    if (const auto type = j.string_or("model_type", "gpt_neo"); type != "gpt_neo") j.fail("model_type is \"" + type + "\", not \"gpt_neo\"");
+    c.d_head = j.head_size(c.d_model, "hidden_size", c.n_head, "num_heads");
 
     // attention_types: [[["global", "local"], 12]] repeats the pattern 12 times, layer by layer
     // (Hugging Face's expand_attention_types_params); attention_layers is that expansion.

@@ -9,7 +9,7 @@ namespace laminar::gpt_neox {
 Config Config::load(const std::filesystem::path& dir) {
     const auto j = models::ConfigJson::load(dir);
     Config c;
-    c.model_type = "gpt_neox";
+    c.model_type = j.model_type({"gpt_neox"});
     c.n_layer = j.positive({"num_hidden_layers"});
     c.n_head = c.n_kv_head = j.positive({"num_attention_heads"});
     c.d_model = j.positive({"hidden_size"});
@@ -18,22 +18,12 @@ Config Config::load(const std::filesystem::path& dir) {
     c.layer_norm_eps = j.positive_number_or({"layer_norm_eps"}, 1e-5);
     // Newer transformers write partial_rotary_factor and rope_theta for rotary_pct and rotary_emb_base.
     const double pct = j.number_or({"rotary_pct", "partial_rotary_factor"}, 0.25);
-    c.rotary_base = j.positive_number_or({"rotary_emb_base", "rope_theta"}, 10000.0);
+    c.rotary_base = j.positive_number_or({"rotary_emb_base"}, j.rope_theta(10000.0));
     c.parallel_residual = j.flag_or("use_parallel_residual", true);
     c.hidden_act = j.string_or("hidden_act", "gelu");
     models::check_activation(c.hidden_act, j.file());
-    if (c.d_model % c.n_head != 0)
-        j.fail("hidden_size (" + std::to_string(c.d_model) + ") is not a multiple of num_attention_heads (" +
-               std::to_string(c.n_head) + ")");
-    c.d_head = c.d_model / c.n_head;
-    c.rotary_dims = pct > 0 && pct <= 1 ? static_cast<int>(c.d_head * pct) : 0;  // as Hugging Face: int(head_size * rotary_pct)
-    if (!(pct > 0 && pct <= 1) || c.rotary_dims % 2 != 0)
-        j.fail("rotary_pct " + std::to_string(pct) + " gives " + std::to_string(c.rotary_dims) +
-               " rotary dimensions per head; expected an even number between 2 and the head size");
-    if (j.json().contains("rope_scaling") && !j.json()["rope_scaling"].is_null())
-        j.fail("rope_scaling " + j.json()["rope_scaling"].dump() + " is not supported yet (only unscaled rotary embeddings)");
-    if (const auto type = j.string_or("model_type", "gpt_neox"); type != "gpt_neox")
-        j.fail("model_type is \"" + type + "\", not \"gpt_neox\"");
+    c.d_head = j.head_size(c.d_model, "hidden_size", c.n_head, "num_attention_heads");
+    c.rotary_dims = j.rotary_dims(pct, "rotary_pct", c.d_head);
     return c;
 }
 

@@ -9,7 +9,7 @@ namespace laminar::gptj {
 Config Config::load(const std::filesystem::path& dir) {
     const auto j = models::ConfigJson::load(dir);
     Config c;
-    c.model_type = "gptj";
+    c.model_type = j.model_type({"gptj"});
     c.n_layer = j.positive({"n_layer"});
     c.n_head = c.n_kv_head = j.positive({"n_head"});
     c.d_model = j.positive({"n_embd"});
@@ -21,16 +21,12 @@ Config Config::load(const std::filesystem::path& dir) {
     c.activation_function = j.string_or("activation_function", "gelu_new");
     c.tied = j.flag_or("tie_word_embeddings", false);
     models::check_activation(c.activation_function, j.file());
-    if (c.d_model % c.n_head != 0)
-        j.fail("n_embd (" + std::to_string(c.d_model) + ") is not a multiple of n_head (" + std::to_string(c.n_head) + ")");
-    c.d_head = c.d_model / c.n_head;
+    c.d_head = j.head_size(c.d_model, "n_embd", c.n_head, "n_head");
     c.rotary_dims = j.positive_or({"rotary_dim"}, c.d_head);  // null: every dimension of the head
     if (c.rotary_dims > c.d_head || c.rotary_dims % 2 != 0)
         j.fail("rotary_dim (" + std::to_string(c.rotary_dims) + ") must be even and at most the head size (" +
                std::to_string(c.d_head) + ")");
-    if (j.json().contains("rope_scaling") && !j.json()["rope_scaling"].is_null())
-        j.fail("rope_scaling " + j.json()["rope_scaling"].dump() + " is not supported (GPT-J's rotary embeddings are unscaled)");
-    if (const auto type = j.string_or("model_type", "gptj"); type != "gptj") j.fail("model_type is \"" + type + "\", not \"gptj\"");
+    j.rope_theta(10000.0);  // GPT-J's base is fixed at 10,000; this refuses rope_scaling
     return c;
 }
 

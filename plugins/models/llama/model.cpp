@@ -9,33 +9,24 @@ namespace laminar::llama {
 Config Config::load(const std::filesystem::path& dir) {
     const auto j = models::ConfigJson::load(dir);
     Config c;
-    c.model_type = j.string_or("model_type", "llama");
+    c.model_type = j.model_type({"llama", "mistral", "qwen2"});
     c.n_layer = j.positive({"num_hidden_layers"});
     c.n_head = j.positive({"num_attention_heads"});
     c.n_kv_head = j.positive_or({"num_key_value_heads"}, c.n_head);
     c.d_model = j.positive({"hidden_size"});
-    if (j.positive_or({"head_dim"}, 0) == 0 && c.d_model % c.n_head != 0)  // absent or null: hidden_size / heads
-        j.fail("hidden_size (" + std::to_string(c.d_model) + ") is not a multiple of num_attention_heads (" +
-               std::to_string(c.n_head) + "), and there is no head_dim");
-    c.d_head = j.positive_or({"head_dim"}, c.d_model / c.n_head);
+    c.d_head = j.head_dim_or_split(c.d_model, c.n_head);
     c.d_mlp = j.positive({"intermediate_size"});
     c.vocab_size = j.positive({"vocab_size"});
     c.rms_norm_eps = j.positive_number_or({"rms_norm_eps"}, 1e-6);
-    c.rope_theta = j.positive_number_or({"rope_theta"}, 10000.0);
+    c.rope_theta = j.rope_theta(10000.0);
     c.hidden_act = j.string_or("hidden_act", "silu");
     c.tied = j.flag_or("tie_word_embeddings", false);
     // Qwen2 writes sliding_window but uses it only with use_sliding_window.
     if (c.model_type != "qwen2" || j.flag_or("use_sliding_window", false)) c.sliding_window = j.positive_or({"sliding_window"}, 0);
     models::check_activation(c.hidden_act, j.file());
-    if (c.n_head % c.n_kv_head != 0)
-        j.fail("num_attention_heads (" + std::to_string(c.n_head) + ") is not a multiple of num_key_value_heads (" +
-               std::to_string(c.n_kv_head) + ")");
-    if (c.d_head % 2 != 0) j.fail("the head dimension (" + std::to_string(c.d_head) + ") must be even for rotary embeddings");
-    if (j.json().contains("rope_scaling") && !j.json()["rope_scaling"].is_null())
-        j.fail("rope_scaling " + j.json()["rope_scaling"].dump() + " is not supported yet (only unscaled rotary embeddings)");
-    for (const char* type : {"llama", "mistral", "qwen2"})
-        if (c.model_type == type) return c;
-    j.fail("model_type is \"" + c.model_type + "\"; the llama backend reads llama, mistral and qwen2");
+    j.check_kv_heads(c.n_head, c.n_kv_head);
+    j.rotary_dims(1.0, nullptr, c.d_head);
+    return c;
 }
 
 Model::Model(const std::filesystem::path& dir)

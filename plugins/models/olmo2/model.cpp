@@ -8,43 +8,22 @@ namespace laminar::olmo2 {
 
 Config Config::load(const std::filesystem::path& dir) {
     const auto j = models::ConfigJson::load(dir);
-    const auto& json = j.json();
     Config c;
-    c.model_type = "olmo2";
-    if (const auto type = j.string_or("model_type", "olmo2"); type != "olmo2") j.fail("model_type is \"" + type + "\", not \"olmo2\"");
+    c.model_type = j.model_type({"olmo2"});
     c.n_layer = j.positive({"num_hidden_layers"});
     c.n_head = j.positive({"num_attention_heads"});
     c.n_kv_head = j.positive_or({"num_key_value_heads"}, c.n_head);
     c.d_model = j.positive({"hidden_size"});
-    if (j.positive_or({"head_dim"}, 0) == 0 && c.d_model % c.n_head != 0)
-        j.fail("hidden_size (" + std::to_string(c.d_model) + ") is not a multiple of num_attention_heads (" +
-               std::to_string(c.n_head) + "), and there is no head_dim");
-    c.d_head = j.positive_or({"head_dim"}, c.d_model / c.n_head);
+    c.d_head = j.head_dim_or_split(c.d_model, c.n_head);
     c.d_mlp = j.positive({"intermediate_size"});
     c.vocab_size = j.positive({"vocab_size"});
     c.rms_norm_eps = j.positive_number_or({"rms_norm_eps"}, 1e-5);
     c.hidden_act = j.string_or("hidden_act", "silu");
     c.tied = j.flag_or("tie_word_embeddings", false);
     models::check_activation(c.hidden_act, j.file());
-    if (c.n_head % c.n_kv_head != 0)
-        j.fail("num_attention_heads (" + std::to_string(c.n_head) + ") is not a multiple of num_key_value_heads (" +
-               std::to_string(c.n_kv_head) + ")");
-    if (c.d_head % 2 != 0) j.fail("the head dimension (" + std::to_string(c.d_head) + ") must be even for rotary embeddings");
-    // Rotary: rope_theta, or rope_parameters {"rope_type": "default", "rope_theta": ...} as newer
-    // configs write it; any scaling is refused.
-    if (json.contains("rope_scaling") && !json["rope_scaling"].is_null())
-        j.fail("rope_scaling " + json["rope_scaling"].dump() + " is not supported (only unscaled rotary embeddings)");
-    c.rope_theta = j.positive_number_or({"rope_theta"}, 10000.0);
-    if (json.contains("rope_parameters") && !json["rope_parameters"].is_null()) {
-        const auto& rope = json["rope_parameters"];
-        if (!rope.is_object() || rope.value("rope_type", std::string("default")) != "default")
-            j.fail("rope_parameters " + rope.dump() + " is not supported (only rope_type \"default\")");
-        if (rope.contains("rope_theta")) {
-            if (!rope["rope_theta"].is_number() || !(rope["rope_theta"].get<double>() > 0))
-                j.fail("rope_parameters.rope_theta " + rope["rope_theta"].dump() + " is not a number > 0");
-            c.rope_theta = rope["rope_theta"].get<double>();
-        }
-    }
+    j.check_kv_heads(c.n_head, c.n_kv_head);
+    j.rotary_dims(1.0, nullptr, c.d_head);
+    c.rope_theta = j.rope_theta(10000.0);
     return c;
 }
 

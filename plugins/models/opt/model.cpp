@@ -9,7 +9,7 @@ namespace laminar::opt {
 Config Config::load(const std::filesystem::path& dir) {
     const auto j = models::ConfigJson::load(dir);
     Config c;
-    c.model_type = "opt";
+    c.model_type = j.model_type({"opt"});
     c.n_layer = j.positive({"num_hidden_layers"});
     c.n_head = c.n_kv_head = j.positive({"num_attention_heads"});
     c.d_model = j.positive({"hidden_size", "d_model"});  // (older configs: d_model)
@@ -23,11 +23,7 @@ Config Config::load(const std::filesystem::path& dir) {
     c.affine = j.flag_or("layer_norm_elementwise_affine", true);
     c.activation_function = j.string_or("activation_function", "relu");
     models::check_activation(c.activation_function, j.file());
-    if (c.d_model % c.n_head != 0)
-        j.fail("hidden_size (" + std::to_string(c.d_model) + ") is not a multiple of num_attention_heads (" +
-               std::to_string(c.n_head) + ")");
-    c.d_head = c.d_model / c.n_head;
-    if (const auto type = j.string_or("model_type", "opt"); type != "opt") j.fail("model_type is \"" + type + "\", not \"opt\"");
+    c.d_head = j.head_size(c.d_model, "hidden_size", c.n_head, "num_attention_heads");
     return c;
 }
 

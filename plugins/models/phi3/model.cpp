@@ -16,37 +16,23 @@ torch::Tensor rows(const torch::Tensor& w, int64_t first, int64_t n) { return w.
 
 Config Config::load(const std::filesystem::path& dir) {
     const auto j = models::ConfigJson::load(dir);
-    const auto& json = j.json();
     Config c;
-    c.model_type = "phi3";
-    if (const auto type = j.string_or("model_type", "phi3"); type != "phi3") j.fail("model_type is \"" + type + "\", not \"phi3\"");
+    c.model_type = j.model_type({"phi3"});
     c.n_layer = j.positive({"num_hidden_layers"});
     c.n_head = j.positive({"num_attention_heads"});
     c.n_kv_head = j.positive_or({"num_key_value_heads"}, c.n_head);
     c.d_model = j.positive({"hidden_size"});
-    if (c.d_model % c.n_head != 0)
-        j.fail("hidden_size (" + std::to_string(c.d_model) + ") is not a multiple of num_attention_heads (" + std::to_string(c.n_head) + ")");
-    c.d_head = c.d_model / c.n_head;
+    c.d_head = j.head_size(c.d_model, "hidden_size", c.n_head, "num_attention_heads");
     c.d_mlp = j.positive({"intermediate_size"});
     c.vocab_size = j.positive({"vocab_size"});
     c.rms_norm_eps = j.positive_number_or({"rms_norm_eps"}, 1e-5);
-    c.rope_theta = j.positive_number_or({"rope_theta"}, 10000.0);
+    c.rope_theta = j.rope_theta(10000.0, "longrope / su / yarn rotary scaling, as the 128k Phi-3 models have it");
     c.hidden_act = j.string_or("hidden_act", "silu");
     c.tied = j.flag_or("tie_word_embeddings", false);
     c.sliding_window = j.positive_or({"sliding_window"}, 0);  // absent or null: none
     models::check_activation(c.hidden_act, j.file());
-    if (c.n_head % c.n_kv_head != 0)
-        j.fail("num_attention_heads (" + std::to_string(c.n_head) + ") is not a multiple of num_key_value_heads (" +
-               std::to_string(c.n_kv_head) + ")");
-    if (json.contains("rope_scaling") && !json["rope_scaling"].is_null())
-        j.fail("rope_scaling " + json["rope_scaling"].dump() +
-               " is not supported (longrope / su / yarn rotary scaling, as the 128k Phi-3 models have it; only unscaled rotary embeddings)");
-    const double factor = j.number_or({"partial_rotary_factor"}, 1.0);
-    if (!(factor > 0 && factor <= 1)) j.fail("partial_rotary_factor (" + std::to_string(factor) + ") is not in (0, 1]");
-    c.rotary_dims = static_cast<int>(c.d_head * factor);  // int(head_dim * partial_rotary_factor), as Hugging Face
-    if (c.rotary_dims < 2 || c.rotary_dims % 2 != 0)
-        j.fail("partial_rotary_factor " + std::to_string(factor) + " of head dimension " + std::to_string(c.d_head) + " rotates " +
-               std::to_string(c.rotary_dims) + " dimensions; rotary embeddings need an even number");
+    j.check_kv_heads(c.n_head, c.n_kv_head);
+    c.rotary_dims = j.rotary_dims(j.number_or({"partial_rotary_factor"}, 1.0), "partial_rotary_factor", c.d_head);
     return c;
 }
 

@@ -1,7 +1,5 @@
 #include "model.hpp"
 
-#include <cmath>
-
 #include "config_json.hpp"
 
 namespace laminar::roberta {
@@ -9,7 +7,7 @@ namespace laminar::roberta {
 Config Config::load(const std::filesystem::path& dir) {
     const auto j = models::ConfigJson::load(dir);
     Config c;
-    c.model_type = "roberta";
+    c.model_type = j.model_type({"roberta"});
     c.n_layer = j.positive({"num_hidden_layers"});
     c.n_head = c.n_kv_head = j.positive({"num_attention_heads"});
     c.d_model = j.positive({"hidden_size"});
@@ -31,15 +29,10 @@ Config Config::load(const std::filesystem::path& dir) {
     if (c.max_positions < 1)
         j.fail("max_position_embeddings (" + std::to_string(c.position_rows) + ") leaves no position after pad_token_id (" +
                std::to_string(c.pad_token_id) + ")");
-    if (c.d_model % c.n_head != 0)
-        j.fail("hidden_size (" + std::to_string(c.d_model) + ") is not a multiple of num_attention_heads (" +
-               std::to_string(c.n_head) + ")");
-    c.d_head = c.d_model / c.n_head;
+    c.d_head = j.head_size(c.d_model, "hidden_size", c.n_head, "num_attention_heads");
     if (const auto p = j.string_or("position_embedding_type", "absolute"); p != "absolute")
         j.fail("position_embedding_type \"" + p + "\" is not supported (absolute)");
     if (j.flag_or("is_decoder", false)) j.fail("is_decoder is true (RobertaForCausalLM): only the bidirectional encoder is supported");
-    if (const auto type = j.string_or("model_type", "roberta"); type != "roberta")
-        j.fail("model_type is \"" + type + "\", not \"roberta\"");
     return c;
 }
 
@@ -54,25 +47,19 @@ Model::Model(const std::filesystem::path& dir)
     type_ = weights_.get("embeddings.token_type_embeddings.weight", {c.type_vocab, d});
     emb_ln_w_ = weights_.get("embeddings.LayerNorm.weight", {d});
     emb_ln_b_ = weights_.get("embeddings.LayerNorm.bias", {d});
-    catalog_ = {"roberta",
-                {"hook_resid_pre", "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_pattern", "hook_attn_out",
-                 "hook_resid_mid", "hook_normalized_resid_mid", "hook_mlp_out", "hook_resid_post", "hook_normalized_resid_post"},
-                {"hook_embed", "hook_pos_embed", "hook_token_type_embed"},
-                {}};
+    catalog_ = {"roberta", models::post_ln_block_hooks(), {"hook_embed", "hook_pos_embed", "hook_token_type_embed"}, {}};
     if (weights_.has("lm_head.dense.weight")) {  // RobertaForMaskedLM (RobertaModel has no head)
-        head_w_ = weights_.get_raw("lm_head.dense.weight", {d, d});
-        head_b_ = weights_.get("lm_head.dense.bias", {d});
-        head_ln_w_ = weights_.get("lm_head.layer_norm.weight", {d});
-        head_ln_b_ = weights_.get("lm_head.layer_norm.bias", {d});
         // The decoder is tied to the word embeddings, its bias to lm_head.bias; files may leave either out.
-        decoder_ = weights_.has("lm_head.decoder.weight") ? weights_.get_raw("lm_head.decoder.weight", {V, d}) : word_;
-        decoder_b_ = weights_.has("lm_head.bias") ? weights_.get("lm_head.bias", {V}) : weights_.get("lm_head.decoder.bias", {V});
+        head_ = {weights_.get_raw("lm_head.dense.weight", {d, d}), weights_.get("lm_head.dense.bias", {d}),
+                 weights_.get("lm_head.layer_norm.weight", {d}), weights_.get("lm_head.layer_norm.bias", {d}),
+                 weights_.has("lm_head.decoder.weight") ? weights_.get_raw("lm_head.decoder.weight", {V, d}) : word_,
+                 weights_.has("lm_head.bias") ? weights_.get("lm_head.bias", {V}) : weights_.get("lm_head.decoder.bias", {V})};
         catalog_.after = {"logits"};
     }
     blocks_.check((dir / "config.json").string() + ": num_hidden_layers");
 }
 
-BlockWeights Model::load_block(const models::WeightReader& r, int l) const {
+models::PostLnBlock Model::load_block(const models::WeightReader& r, int l) const {
     const int64_t d = config_.d_model, m = config_.d_mlp;
     const std::string p = "encoder.layer." + std::to_string(l) + ".";
     return {r.matrix(p + "attention.self.query.weight", {d, d}), r.get(p + "attention.self.query.bias", {d}),
@@ -88,7 +75,7 @@ BlockWeights Model::load_block(const models::WeightReader& r, int l) const {
 void Model::forward(const torch::Tensor& ids, const models::Hooks& hooks, const models::PassContext&) const {  // an encoder: no cached prefix (causal() is false)
     torch::InferenceMode guard;
     const Config& c = config_;
-    const int64_t B = ids.size(0), T = ids.size(1), d = c.d_model, H = c.n_head, dh = c.d_head;
+    const int64_t B = ids.size(0), T = ids.size(1), d = c.d_model;
     const double eps = c.layer_norm_eps;
 
     // Positions as fairseq's make_positions: each token that is not <pad> counts from
@@ -103,48 +90,17 @@ void Model::forward(const torch::Tensor& ids, const models::Hooks& hooks, const 
     hooks("hook_token_type_embed", type.expand({B, T, d}));
     torch::Tensor x = models::layer_norm((word + pos + type).view({B * T, d}), emb_ln_w_, emb_ln_b_, eps);
 
-    for (int l = 0; l <= hooks.last_layer(); ++l) {
-        const BlockWeights& w = blocks_[l];
-        const auto hook = hooks.block(l);
-        hook("hook_resid_pre", x.view({B, T, d}));
+    const models::EncoderShape shape{B, T, c.n_head, c.d_head, eps, c.hidden_act};
+    for (int l = 0; l <= hooks.last_layer(); ++l)
+        if (x = models::post_ln_block(x, blocks_[l], hooks.block(l), shape); !x.defined()) return;
 
-        // Bidirectional attention over the whole prompt.
-        const torch::Tensor q = models::linear(x, w.wq, w.bq).view({B, T, H, dh});
-        const torch::Tensor k = models::linear(x, w.wk, w.bk).view({B, T, H, dh});
-        const torch::Tensor v = models::linear(x, w.wv, w.bv).view({B, T, H, dh});
-        hook("attn.hook_q", q);
-        hook("attn.hook_k", k);
-        hook("attn.hook_v", v);
-        if (hook.done_after("attn.hook_v")) return;
-        const auto [z, pattern] = models::attention(q, k, v, 1.0 / std::sqrt(static_cast<double>(dh)), false);
-        hook("attn.hook_pattern", pattern);
-        const torch::Tensor attn_out = models::linear(z, w.wo, w.bo);
-        hook("hook_attn_out", attn_out.view({B, T, d}));
-
-        // Post-LayerNorm: each sublayer's sum is normalised before the next reads it.
-        const torch::Tensor mid = x + attn_out;
-        hook("hook_resid_mid", mid.view({B, T, d}));
-        const torch::Tensor mid_normalized = models::layer_norm(mid, w.attn_ln_w, w.attn_ln_b, eps);
-        hook("hook_normalized_resid_mid", mid_normalized.view({B, T, d}));
-        if (hook.done_after("hook_normalized_resid_mid")) return;
-        const torch::Tensor mlp_out =
-            models::linear(models::activation(models::linear(mid_normalized, w.up_w, w.up_b), c.hidden_act), w.down_w, w.down_b);
-        hook("hook_mlp_out", mlp_out.view({B, T, d}));
-        const torch::Tensor post = mid_normalized + mlp_out;
-        hook("hook_resid_post", post.view({B, T, d}));
-        x = models::layer_norm(post, w.out_ln_w, w.out_ln_b, eps);
-        hook("hook_normalized_resid_post", x.view({B, T, d}));
-    }
-
-    if (!catalog_.after.empty() && hooks.want("logits")) hooks("logits", unembed(x).view({B, T, -1}));
+    if (head_.present() && hooks.want("logits")) hooks("logits", unembed(x).view({B, T, -1}));
 }
 
 torch::Tensor Model::unembed(const torch::Tensor& residual) const {
     // RobertaLMHead: dense, exact GELU (whatever hidden_act says), LayerNorm, tied decoder + bias,
     // on the stream as each block passes it on (after its output LayerNorm).
-    const torch::Tensor t = models::layer_norm(models::activation(models::linear(residual, head_w_, head_b_), "gelu"), head_ln_w_,
-                                               head_ln_b_, config_.layer_norm_eps);
-    return models::linear(t, decoder_, decoder_b_);
+    return head_(residual, "gelu", config_.layer_norm_eps);
 }
 
 }  // namespace laminar::roberta

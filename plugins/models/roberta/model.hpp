@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "safetensors.hpp"
+#include "post_ln_encoder.hpp"
 #include "transformer.hpp"
 
 namespace laminar::roberta {
@@ -24,13 +25,6 @@ struct Config : models::Shape {
     double layer_norm_eps = 1e-5;
     std::string hidden_act;
     static Config load(const std::filesystem::path& dir);
-};
-
-struct BlockWeights {
-    torch::Tensor wq, bq, wk, bk, wv, bv;           // [d, d], [d]
-    torch::Tensor wo, bo, attn_ln_w, attn_ln_b;     // attention.output.dense and its LayerNorm
-    torch::Tensor up_w, up_b, down_w, down_b;       // intermediate.dense [mlp, d], output.dense [d, mlp]
-    torch::Tensor out_ln_w, out_ln_b;               // output.LayerNorm
 };
 
 class Model : public models::Transformer {
@@ -47,10 +41,9 @@ private:
     models::HookCatalog catalog_;
     models::WeightStore weights_;
     torch::Tensor word_, pos_, type_, emb_ln_w_, emb_ln_b_;  // word_ in the file's dtype
-    torch::Tensor head_w_, head_b_, head_ln_w_, head_ln_b_, decoder_b_;  // undefined without an MLM head
-    torch::Tensor decoder_;                                  // [vocab, d] as stored: its own, or word_ (tied)
-    models::LazyBlocks<BlockWeights> blocks_;
-    BlockWeights load_block(const models::WeightReader& r, int l) const;
+    models::MlmHead head_;                                   // lm_head.*; absent in RobertaModel
+    models::LazyBlocks<models::PostLnBlock> blocks_;
+    models::PostLnBlock load_block(const models::WeightReader& r, int l) const;
 };
 
 }  // namespace laminar::roberta

@@ -9,7 +9,7 @@ namespace laminar::stablelm {
 Config Config::load(const std::filesystem::path& dir) {
     const auto j = models::ConfigJson::load(dir);
     Config c;
-    c.model_type = "stablelm";
+    c.model_type = j.model_type({"stablelm"});
     c.n_layer = j.positive({"num_hidden_layers"});
     c.n_head = j.positive({"num_attention_heads"});
     c.n_kv_head = j.positive_or({"num_key_value_heads"}, c.n_head);
@@ -17,7 +17,7 @@ Config Config::load(const std::filesystem::path& dir) {
     c.d_mlp = j.positive({"intermediate_size"});
     c.vocab_size = j.positive({"vocab_size"});
     c.layer_norm_eps = j.positive_number_or({"layer_norm_eps"}, 1e-5);
-    c.rope_theta = j.positive_number_or({"rope_theta"}, 10000.0);
+    c.rope_theta = j.rope_theta(10000.0);
     const double factor = j.number_or({"partial_rotary_factor"}, 0.25);
     c.qkv_bias = j.flag_or("use_qkv_bias", false);
     c.qk_layernorm = j.flag_or("qk_layernorm", false);
@@ -25,21 +25,9 @@ Config Config::load(const std::filesystem::path& dir) {
     c.tied = j.flag_or("tie_word_embeddings", false);
     c.hidden_act = j.string_or("hidden_act", "silu");
     models::check_activation(c.hidden_act, j.file());
-    if (c.d_model % c.n_head != 0)
-        j.fail("hidden_size (" + std::to_string(c.d_model) + ") is not a multiple of num_attention_heads (" +
-               std::to_string(c.n_head) + ")");
-    if (c.n_head % c.n_kv_head != 0)
-        j.fail("num_attention_heads (" + std::to_string(c.n_head) + ") is not a multiple of num_key_value_heads (" +
-               std::to_string(c.n_kv_head) + ")");
-    c.d_head = c.d_model / c.n_head;
-    c.rotary_dims = factor > 0 && factor <= 1 ? static_cast<int>(c.d_head * factor) : 0;  // as Hugging Face: int(head_dim * factor)
-    if (!(factor > 0 && factor <= 1) || c.rotary_dims < 2 || c.rotary_dims % 2 != 0)
-        j.fail("partial_rotary_factor " + std::to_string(factor) + " gives " + std::to_string(c.rotary_dims) +
-               " rotary dimensions per head; expected an even number between 2 and the head size");
-    if (j.json().contains("rope_scaling") && !j.json()["rope_scaling"].is_null())
-        j.fail("rope_scaling " + j.json()["rope_scaling"].dump() + " is not supported yet (only unscaled rotary embeddings)");
-    if (const auto type = j.string_or("model_type", "stablelm"); type != "stablelm")
-        j.fail("model_type is \"" + type + "\", not \"stablelm\"");
+    c.d_head = j.head_size(c.d_model, "hidden_size", c.n_head, "num_attention_heads");
+    j.check_kv_heads(c.n_head, c.n_kv_head);
+    c.rotary_dims = j.rotary_dims(factor, "partial_rotary_factor", c.d_head);
     return c;
 }
 
