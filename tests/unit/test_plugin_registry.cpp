@@ -115,3 +115,23 @@ TEST_CASE("a run of one stage loads only the plugins that stage uses") {
     CHECK(registry.plugins().size() == 3);  // listing examines them all
     CHECK(is_loaded(dir.path / "laminar_model_toy.so"));
 }
+
+TEST_CASE("a folder's model plugin is chosen by its model_type without loading any other plugin") {
+    test::ScratchDir dir;  // private copies: no other registry in this process has loaded them
+    for (const char* name : {"laminar_model_toy.so", "laminar_extractor_toy_resid.so", "laminar_metric_row_norms.so"})
+        std::filesystem::copy_file(std::filesystem::path(FIXTURE_PLUGIN_DIR) / name, dir.path / name);
+    const PluginRegistry registry({dir.path});
+    dir.write("config.json", R"({"model_type": "toy"})");
+    CHECK(registry.model_backend_for(dir.path) == "toy");
+    CHECK(is_loaded(dir.path / "laminar_model_toy.so"));
+    CHECK(!is_loaded(dir.path / "laminar_extractor_toy_resid.so"));
+    CHECK(!is_loaded(dir.path / "laminar_metric_row_norms.so"));
+    // A model_type none reads: every library is examined, and the message lists what each reads.
+    dir.write("config.json", R"({"model_type": "gpt2"})");
+    try {
+        registry.model_backend_for(dir.path);
+        FAIL("expected an error");
+    } catch (const InputError& e) {
+        CHECK(std::string(e.what()).find("model_type \"gpt2\" is read by no model plugin (read: toy: toy)") != std::string::npos);
+    }
+}

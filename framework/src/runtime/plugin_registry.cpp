@@ -254,7 +254,28 @@ std::string PluginRegistry::model_backend_for(const fs::path& dir, const std::st
     if (!config.contains("model_type") || !config["model_type"].is_string())
         throw InputError(file.string() + ": no model_type to choose a model plugin by; name one with backend:");
     const std::string type = config["model_type"].get<std::string>();
-    examine_all();
+    // The first model plugin on the search path that reads it, the library named for it
+    // (laminar_model_<model_type>.so) looked at first. Libraries are examined only until one
+    // reads it: a run loads no other model plugin (each brings libtorch's relocations) and no
+    // extractor or metric it does not name (libraries named laminar_<kind>_<name>.so for those
+    // kinds are passed over).
+    auto reads = [&](std::size_t candidate) -> const PluginInfo* {
+        examine(candidate);
+        for (std::size_t j = 0; j < plugins_.size(); ++j)
+            if (entries_[j]->order == candidate && plugins_[j].kind == PluginKind::model &&
+                std::find(plugins_[j].model_types.begin(), plugins_[j].model_types.end(), type) != plugins_[j].model_types.end())
+                return &plugins_[j];
+        return nullptr;
+    };
+    for (std::size_t i = 0; i < candidates_.size(); ++i)
+        if (candidates_[i].filename() == "laminar_model_" + type + ".so")
+            if (const PluginInfo* p = reads(i)) return p->name;
+    for (std::size_t i = 0; i < candidates_.size(); ++i) {
+        const std::string file = candidates_[i].filename().string();
+        if (file.rfind("laminar_extractor_", 0) == 0 || file.rfind("laminar_metric_", 0) == 0) continue;
+        if (const PluginInfo* p = reads(i)) return p->name;
+    }
+    examine_all();  // none: name what each reads, whatever its file is called
     std::string read;
     for (const auto& p : plugins_) {
         if (p.kind != PluginKind::model) continue;
