@@ -123,6 +123,38 @@ class FamilyCheck(unittest.TestCase):
                 with self.subTest(model=name, position=position):
                     print(f"{name} {position}: max |laminar - numpy| = {self.compare(name, position):.2e}")
 
+    def test_attention_patterns_where_the_analysed_token_looks(self):
+        # blocks.L.attn.hook_pattern through the hooks extractor: a row per token of the prompt
+        # (the keys), a column per head, the analysed token's row of [head, query, key]; windows,
+        # soft-caps and masks show in it as the reference computes them.
+        for name, model in self.MODELS.items():
+            config, weights = model.reference.load(os.path.join(self.dir, name))
+            layers = sorted({int(h.split(".")[1]) for h in model.reference.forward(config, weights, [1, 2]) if h.startswith("blocks.")})
+            patterns = Model(model.backend, model.reference, model.options, attention=(), residual=(),
+                             hooks=[f"blocks.{l}.attn.hook_pattern" for l in layers])
+            for position in ["last", "word_mean"]:
+                with self.subTest(model=name, position=position):
+                    out = os.path.join(self.dir, f"{name}-pattern-{position}.h5")
+                    with open(out[:-3] + ".yaml", "w") as f:
+                        f.write(experiment(patterns, os.path.join(self.dir, name), out, position=position))
+                    r = subprocess.run([BIN, "run", out[:-3] + ".yaml", "--stage", "extract"], capture_output=True, text=True)
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    with h5py.File(out, "r") as f:
+                        ids, pos = f["stimuli/token_ids"][:], f["stimuli/position"][:]
+                        begin, end = f["stimuli/word_begin"][:], f["stimuli/word_end"][:]
+                        first = 0
+                        for i, prompt in enumerate(ids):
+                            ref = model.reference.forward(config, weights, list(prompt))
+                            for l in layers:
+                                pattern = ref[f"blocks.{l}.attn.hook_pattern"]  # [head, query, key]
+                                queries = slice(pos[i], pos[i] + 1) if pos[i] >= 0 else slice(begin[i], end[i])
+                                expected = pattern[:, queries, :].mean(1).T      # [key, head]
+                                data = f[f"activations/m/blocks.{l}.attn.hook_pattern"][first:first + len(prompt)]
+                                self.assertEqual(data.shape, expected.shape)
+                                diff = np.abs(data.astype(np.float64) - expected).max()
+                                self.assertLess(diff, TOLERANCE, f"{name} layer {l} stimulus {i} position {position}")
+                            first += len(prompt)
+
     def test_batches_give_the_numbers_of_one_prompt_at_a_time(self):
         for name in self.BATCH_MODELS if self.BATCH_MODELS is not None else self.MODELS:
             with self.subTest(model=name):

@@ -108,4 +108,33 @@ inline ActivationSet token_rows(const std::string& hook, int layer, const std::s
     return set;
 }
 
+/// An attention pattern's analysed query row for all stimuli, as a set with a row per token
+/// (ActivationSet::tokens): each prompt's value is [head, query, key], T x T per head; its rows
+/// are the prompt's tokens as keys and its columns the heads, so that row k of a stimulus is how
+/// much its analysed token (the position, or the mean over the word's tokens) attends to token k
+/// in each head (0 where the mask or a window hides it).
+inline ActivationSet pattern_rows(const std::string& hook, int layer, const std::string& site, const std::vector<Tensor>& values,
+                                  const std::vector<Stimulus>& stimuli) {
+    ActivationSet set{hook, layer, site, 0, 0, {}, {}};
+    for (std::size_t i = 0; i < stimuli.size(); ++i) {
+        const Tensor& t = values.at(i);
+        if (t.shape.size() != 3 || t.shape[1] != t.shape[2])
+            throw SpecError("", hook + ": expected an attention pattern [head, query, key] of one prompt");
+        const int64_t heads = t.shape[0], T = t.shape[1];
+        const Stimulus& s = stimuli[i];
+        const int64_t first = s.position >= 0 ? s.position : s.word_begin, last = s.position >= 0 ? s.position + 1 : s.word_end;
+        if (last > T) throw SpecError("", "position " + std::to_string(last - 1) + " is beyond the prompt");
+        set.cols = heads;
+        set.rows += T;
+        set.tokens.push_back(T);
+        for (int64_t k = 0; k < T; ++k)
+            for (int64_t h = 0; h < heads; ++h) {
+                double sum = 0;
+                for (int64_t q = first; q < last; ++q) sum += t.data[(h * T + q) * T + k];
+                set.data.push_back(static_cast<float>(sum / (last - first)));
+            }
+    }
+    return set;
+}
+
 }  // namespace laminar
