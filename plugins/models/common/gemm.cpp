@@ -20,8 +20,9 @@ namespace {
 
 // Blocks of the product: kDepth values of k at a time (a tile's x rows stay in L1) and
 // kColumns output columns (their panels, kDepth deep, stay in L2 while every row passes).
-// A block boundary stores the running sums and loads them again, which changes no bit.
-constexpr int64_t kDepth = 256;
+// Each block of k is summed from zero and added to what y holds (gemm.hpp's chain): kDepth is
+// part of the numbers' definition, not a tuning knob.
+constexpr int64_t kDepth = kBlock;
 constexpr int64_t kColumns = 512;
 
 // Weights as the file stores them; widening F16 and BF16 to float32 is exact.
@@ -29,8 +30,8 @@ inline float widen(float w) { return w; }
 inline float widen(c10::Half w) { return static_cast<float>(w); }
 inline float widen(c10::BFloat16 w) { return static_cast<float>(w); }
 
-// A tile: rows x the kernel's width of y, from k0 to k0 + depth (x and panel start at k0).
-// `first`: the sums start from 0 (the first block of k), else from what y holds.
+// A tile: rows x the kernel's width of y, from k0 to k0 + depth (x and panel start at k0): the
+// block's sums, each a chain from 0, stored in y (`first`: the first block of k) or added to it.
 template <typename W>
 using TileFn = void (*)(const float* x, int64_t ldx, const W* panel, int64_t depth, float* y, int64_t ldy, bool first);
 
@@ -56,10 +57,7 @@ struct Avx512 {
                                                           int64_t ldy, bool first) {
         __m512 lo[R], hi[R];
 #pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) {
-            lo[r] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(y + r * ldy);
-            hi[r] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(y + r * ldy + 16);
-        }
+        for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm512_setzero_ps();
         for (int64_t k = 0; k < depth; ++k) {
             const __m512 w_lo = load16(panel + k * width), w_hi = load16(panel + k * width + 16);
 #pragma GCC unroll 16
@@ -71,8 +69,8 @@ struct Avx512 {
         }
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
-            _mm512_storeu_ps(y + r * ldy, lo[r]);
-            _mm512_storeu_ps(y + r * ldy + 16, hi[r]);
+            _mm512_storeu_ps(y + r * ldy, first ? lo[r] : _mm512_add_ps(_mm512_loadu_ps(y + r * ldy), lo[r]));
+            _mm512_storeu_ps(y + r * ldy + 16, first ? hi[r] : _mm512_add_ps(_mm512_loadu_ps(y + r * ldy + 16), hi[r]));
         }
     }
 };
@@ -95,10 +93,7 @@ struct Avx2 {
                                                                float* y, int64_t ldy, bool first) {
         __m256 lo[R], hi[R];
 #pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) {
-            lo[r] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(y + r * ldy);
-            hi[r] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(y + r * ldy + 8);
-        }
+        for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
         for (int64_t k = 0; k < depth; ++k) {
             const __m256 w_lo = load8(panel + k * width), w_hi = load8(panel + k * width + 8);
 #pragma GCC unroll 8
@@ -110,8 +105,8 @@ struct Avx2 {
         }
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
-            _mm256_storeu_ps(y + r * ldy, lo[r]);
-            _mm256_storeu_ps(y + r * ldy + 8, hi[r]);
+            _mm256_storeu_ps(y + r * ldy, first ? lo[r] : _mm256_add_ps(_mm256_loadu_ps(y + r * ldy), lo[r]));
+            _mm256_storeu_ps(y + r * ldy + 8, first ? hi[r] : _mm256_add_ps(_mm256_loadu_ps(y + r * ldy + 8), hi[r]));
         }
     }
 };
@@ -124,14 +119,14 @@ struct Portable {
     static void tile(const float* x, int64_t ldx, const W* panel, int64_t depth, float* y, int64_t ldy, bool first) {
         float acc[R][width];
         for (int r = 0; r < R; ++r)
-            for (int j = 0; j < width; ++j) acc[r][j] = first ? 0.0f : y[r * ldy + j];
+            for (int j = 0; j < width; ++j) acc[r][j] = 0.0f;
         for (int64_t k = 0; k < depth; ++k)
             for (int r = 0; r < R; ++r) {
                 const float a = x[r * ldx + k];
                 for (int j = 0; j < width; ++j) acc[r][j] = std::fma(a, widen(panel[k * width + j]), acc[r][j]);
             }
         for (int r = 0; r < R; ++r)
-            for (int j = 0; j < width; ++j) y[r * ldy + j] = acc[r][j];
+            for (int j = 0; j < width; ++j) y[r * ldy + j] = first ? acc[r][j] : y[r * ldy + j] + acc[r][j];
     }
 };
 
