@@ -87,10 +87,11 @@ class FamilyCheck(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.dir)
 
-    def run_laminar(self, name, tag, **kwargs):
+    def run_laminar(self, name, tag, model=None, **kwargs):
+        """The extraction of experiment(model or MODELS[name], ...) on model folder `name`: its run file."""
         out = os.path.join(self.dir, f"{name}-{tag}.h5")
         with open(out[:-3] + ".yaml", "w") as f:
-            f.write(experiment(self.MODELS[name], os.path.join(self.dir, name), out, **kwargs))
+            f.write(experiment(model or self.MODELS[name], os.path.join(self.dir, name), out, **kwargs))
         r = subprocess.run([BIN, "run", out[:-3] + ".yaml", "--stage", "extract"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         return out
@@ -134,12 +135,7 @@ class FamilyCheck(unittest.TestCase):
                              hooks=[f"blocks.{l}.attn.hook_pattern" for l in layers])
             for position in ["last", "word_mean"]:
                 with self.subTest(model=name, position=position):
-                    out = os.path.join(self.dir, f"{name}-pattern-{position}.h5")
-                    with open(out[:-3] + ".yaml", "w") as f:
-                        f.write(experiment(patterns, os.path.join(self.dir, name), out, position=position))
-                    r = subprocess.run([BIN, "run", out[:-3] + ".yaml", "--stage", "extract"], capture_output=True, text=True)
-                    self.assertEqual(r.returncode, 0, r.stderr)
-                    with h5py.File(out, "r") as f:
+                    with h5py.File(self.run_laminar(name, f"pattern-{position}", patterns, position=position), "r") as f:
                         ids, pos = f["stimuli/token_ids"][:], f["stimuli/position"][:]
                         begin, end = f["stimuli/word_begin"][:], f["stimuli/word_end"][:]
                         first = 0
@@ -171,12 +167,7 @@ class FamilyCheck(unittest.TestCase):
     def test_backend_is_chosen_by_model_type(self):
         for name, model in self.MODELS.items():
             with self.subTest(model=name):
-                out = os.path.join(self.dir, f"{name}-auto.h5")
-                with open(out[:-3] + ".yaml", "w") as f:
-                    f.write(experiment(model, os.path.join(self.dir, name), out, backend=False))
-                r = subprocess.run([BIN, "run", out[:-3] + ".yaml", "--stage", "extract"], capture_output=True, text=True)
-                self.assertEqual(r.returncode, 0, r.stderr)
-                with h5py.File(out, "r") as f:
+                with h5py.File(self.run_laminar(name, "auto", backend=False), "r") as f:
                     self.assertEqual(f["activations/m"].attrs["backend"], model.backend)
 
     def test_hooks_lists_exactly_the_points_the_reference_computes(self):
