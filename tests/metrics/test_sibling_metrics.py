@@ -203,7 +203,7 @@ class Siblings(unittest.TestCase):
     def test_sets_per_token_are_refused_where_stimuli_are_compared(self):
         for analysis, contexts, expected in [
                 ("  - {metric: rsa, pairs: [[resid_post.tokens, q]]}\n", "",
-                 "has a row for every token of each prompt (positions: all): this metric compares stimuli"),
+                 "has a row for every token of each prompt (positions: all, or an attention pattern over its keys): this metric compares stimuli"),
                 ("  - {metric: cosine}\n", "  templates: [\"The next word is {word}\", \"I saw the {word}\"]\n",
                  "cannot be averaged over a word's contexts: use stimuli.contexts: keep")]:
             with self.subTest(analysis=analysis):

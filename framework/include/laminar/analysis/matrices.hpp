@@ -17,8 +17,9 @@ namespace laminar::analysis {
 /// Refuses a set with a row per token (ActivationSet::tokens) where a metric compares stimuli.
 inline void require_stimulus_rows(const ActivationSet& set) {
     if (!set.tokens.empty())
-        throw SpecError("sites", "'" + set.hook + "' has a row for every token of each prompt (positions: all): this metric compares "
-                                 "stimuli, one row each (effective_dimensionality reads sets per token)");
+        throw SpecError("sites", "'" + set.hook +
+                                     "' has a row for every token of each prompt (positions: all, or an attention pattern over its "
+                                     "keys): this metric compares stimuli, one row each (effective_dimensionality reads sets per token)");
 }
 
 /// An activation set as an [n x d] double matrix (rows = stimuli).
