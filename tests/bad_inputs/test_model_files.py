@@ -228,6 +228,12 @@ class ConfigValues(ModelFiles):
             ("olmo2", {"rope_parameters": {"rope_type": "yarn"}}, 'rope_parameters {"rope_type":"yarn"} is not supported (only rope_type "default")'),
             # Llama configs as transformers 5 writes them: the base inside rope_parameters (read, so a bad one is refused)
             ("llama", {"rope_parameters": {"rope_type": "default", "rope_theta": 0}}, "rope_parameters.rope_theta 0 is not a number > 0"),
+            # ... and the rotated share where transformers 5 writes it, read (not the family's default) and checked
+            ("stablelm", {"rope_parameters": {"rope_type": "default", "rope_theta": 10000, "partial_rotary_factor": 0.05}},
+             "rope_parameters.partial_rotary_factor 0.050000 of head size 16 gives 0 rotary dimensions; "
+             "expected a factor in (0, 1] giving an even number of at least 2"),
+            ("phi3", {"rope_parameters": {"rope_type": "default", "factor": 2.0}},
+             "rope_parameters.factor is not supported (only rope_type, rope_theta and partial_rotary_factor: unscaled rotary embeddings)"),
         ]
         for i, (family, changes, message) in enumerate(cases):
             with self.subTest(family=family, changes=changes):

@@ -74,8 +74,9 @@ public:
     const JsonSchema& schema(PluginKind kind, const std::string& name) const;
 
     /// The model plugin for a Hugging Face folder: `given` when not empty, else the one that
-    /// reads config.json's model_type (the first on the search path; laminar_model_<type>.so
-    /// looked at first, and no further library loaded once one reads it). Throws InputError naming config.json when it has no
+    /// reads config.json's model_type: the library named for it (laminar_model_<model_type>.so)
+    /// when it reads it, else the first on the search path that does; libraries are loaded only
+    /// until one reads it. Throws InputError naming config.json when it has no
     /// model_type or no plugin reads it (listing the model_types that are read).
     std::string model_backend_for(const std::filesystem::path& dir, const std::string& given = "") const;
 

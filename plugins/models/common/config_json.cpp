@@ -112,6 +112,19 @@ int ConfigJson::rotary_dims(double factor, const char* key, int d_head) const {
     return dims;
 }
 
+std::pair<double, std::string> ConfigJson::rotary_factor(std::initializer_list<const char*> keys, double fallback) const {
+    if (json_.contains("rope_parameters") && json_["rope_parameters"].is_object() &&
+        json_["rope_parameters"].contains("partial_rotary_factor")) {
+        const auto& v = json_["rope_parameters"]["partial_rotary_factor"];
+        if (!v.is_number()) fail("rope_parameters.partial_rotary_factor must be a number (found " + v.dump() + ")");
+        return {v.get<double>(), "rope_parameters.partial_rotary_factor"};
+    }
+    std::string name;
+    const double factor = number_or(keys, fallback);
+    first(keys, name);
+    return {factor, name.find(" or ") == std::string::npos ? name : *keys.begin()};
+}
+
 double ConfigJson::rope_theta(double fallback, const std::string& what) const {
     if (json_.contains("rope_scaling") && !json_["rope_scaling"].is_null())
         fail("rope_scaling " + json_["rope_scaling"].dump() + " is not supported (" + (what.empty() ? "" : what + "; ") +
@@ -121,6 +134,10 @@ double ConfigJson::rope_theta(double fallback, const std::string& what) const {
         const auto& rope = json_["rope_parameters"];
         if (!rope.is_object() || rope.value("rope_type", std::string("default")) != "default")
             fail("rope_parameters " + rope.dump() + " is not supported (only rope_type \"default\")");
+        for (const auto& [key, value] : rope.items())  // a scaling's own keys: refused, never ignored
+            if (key != "rope_type" && key != "rope_theta" && key != "partial_rotary_factor")
+                fail("rope_parameters." + key + " is not supported (only rope_type, rope_theta and partial_rotary_factor: "
+                     "unscaled rotary embeddings)");
         if (rope.contains("rope_theta")) {
             if (!rope["rope_theta"].is_number() || !(rope["rope_theta"].get<double>() > 0))
                 fail("rope_parameters.rope_theta " + rope["rope_theta"].dump() + " is not a number > 0");

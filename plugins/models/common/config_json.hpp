@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <initializer_list>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -40,9 +41,13 @@ public:
     /// (partial_rotary_factor, rotary_pct): int(d_head * factor), as Hugging Face; fails unless
     /// factor is in (0, 1] and the count is even and at least 2. `key` null: every dimension.
     int rotary_dims(double factor, const char* key, int d_head) const;
+    /// The rotated share of each head: rope_parameters.partial_rotary_factor as transformers 5
+    /// writes it, else the first of `keys` present, else `fallback`; with the key it came from.
+    std::pair<double, std::string> rotary_factor(std::initializer_list<const char*> keys, double fallback) const;
     /// The rotary base: rope_parameters.rope_theta as newer configs write it ({"rope_type":
     /// "default", "rope_theta": ...}), else rope_theta, else `fallback`. Fails when rope_scaling
-    /// is set or rope_parameters names another rope_type: rotary embeddings are read unscaled.
+    /// is set, or rope_parameters names another rope_type or holds a key other than rope_type,
+    /// rope_theta and partial_rotary_factor: rotary embeddings are read unscaled.
     /// `what`: the scalings the family's larger models use, for the message.
     double rope_theta(double fallback, const std::string& what = "") const;
 

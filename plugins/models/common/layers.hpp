@@ -1,7 +1,7 @@
 // The layers every family's forward pass is made of, each computed so that a prompt's numbers
 // are the same alone and in any batch, shard or rank, on any x86-64 CPU and thread count:
 //   * products with weights and attention's two products run gemm.hpp's kernel, whose every
-//     element is one fixed chain of fused multiply-adds;
+//     element is one fixed sum (chains of fused multiply-adds over blocks of k, added in order);
 //   * norms are written out row by row; activations run on each row by a libtorch call of its
 //     own (libtorch picks vector widths, scalar tails and thread splits by a tensor's size: for
 //     one row, by the row alone);

@@ -7,7 +7,7 @@ namespace laminar::gpt2 {
 Config Config::load(const std::filesystem::path& dir) {
     const auto j = models::ConfigJson::load(dir);
     Config c;
-    c.model_type = "gpt2";
+    c.model_type = j.model_type({"gpt2"});
     c.n_layer = j.positive({"n_layer"});
     c.n_head = c.n_kv_head = j.positive({"n_head"});
     c.d_model = j.positive({"n_embd"});
@@ -22,11 +22,7 @@ Config Config::load(const std::filesystem::path& dir) {
     c.activation_function = j.string_or("activation_function", "gelu_new");
     c.scale_attn_by_inverse_layer_idx = j.flag_or("scale_attn_by_inverse_layer_idx", false);
     models::check_activation(c.activation_function, j.file());
-    if (c.d_model % c.n_head != 0)
-        j.fail("n_embd (" + std::to_string(c.d_model) + ") is not a multiple of n_head (" + std::to_string(c.n_head) + ")");
-    c.d_head = c.d_model / c.n_head;
-    if (const auto type = j.string_or("model_type", "gpt2"); type != "gpt2")
-        j.fail("model_type is \"" + type + "\", not \"gpt2\"");
+    c.d_head = j.head_size(c.d_model, "n_embd", c.n_head, "n_head");
     return c;
 }
 

@@ -17,13 +17,13 @@ Config Config::load(const std::filesystem::path& dir) {
     c.vocab_size = j.positive({"vocab_size"});
     c.layer_norm_eps = j.positive_number_or({"layer_norm_eps"}, 1e-5);
     // Newer transformers write partial_rotary_factor and rope_theta for rotary_pct and rotary_emb_base.
-    const double pct = j.number_or({"rotary_pct", "partial_rotary_factor"}, 0.25);
+    const auto [pct, pct_key] = j.rotary_factor({"rotary_pct", "partial_rotary_factor"}, 0.25);
     c.rotary_base = j.positive_number_or({"rotary_emb_base"}, j.rope_theta(10000.0));
     c.parallel_residual = j.flag_or("use_parallel_residual", true);
     c.hidden_act = j.string_or("hidden_act", "gelu");
     models::check_activation(c.hidden_act, j.file());
     c.d_head = j.head_size(c.d_model, "hidden_size", c.n_head, "num_attention_heads");
-    c.rotary_dims = j.rotary_dims(pct, "rotary_pct", c.d_head);
+    c.rotary_dims = j.rotary_dims(pct, pct_key.c_str(), c.d_head);
     return c;
 }
 

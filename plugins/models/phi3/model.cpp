@@ -32,7 +32,8 @@ Config Config::load(const std::filesystem::path& dir) {
     c.sliding_window = j.positive_or({"sliding_window"}, 0);  // absent or null: none
     models::check_activation(c.hidden_act, j.file());
     j.check_kv_heads(c.n_head, c.n_kv_head);
-    c.rotary_dims = j.rotary_dims(j.number_or({"partial_rotary_factor"}, 1.0), "partial_rotary_factor", c.d_head);
+    const auto [factor, factor_key] = j.rotary_factor({"partial_rotary_factor"}, 1.0);
+    c.rotary_dims = j.rotary_dims(factor, factor_key.c_str(), c.d_head);
     return c;
 }
 

@@ -18,7 +18,7 @@ Config Config::load(const std::filesystem::path& dir) {
     c.vocab_size = j.positive({"vocab_size"});
     c.layer_norm_eps = j.positive_number_or({"layer_norm_eps"}, 1e-5);
     c.rope_theta = j.rope_theta(10000.0);
-    const double factor = j.number_or({"partial_rotary_factor"}, 0.25);
+    const auto [factor, factor_key] = j.rotary_factor({"partial_rotary_factor"}, 0.25);
     c.qkv_bias = j.flag_or("use_qkv_bias", false);
     c.qk_layernorm = j.flag_or("qk_layernorm", false);
     c.parallel_residual = j.flag_or("use_parallel_residual", false);
@@ -27,7 +27,7 @@ Config Config::load(const std::filesystem::path& dir) {
     models::check_activation(c.hidden_act, j.file());
     c.d_head = j.head_size(c.d_model, "hidden_size", c.n_head, "num_attention_heads");
     j.check_kv_heads(c.n_head, c.n_kv_head);
-    c.rotary_dims = j.rotary_dims(factor, "partial_rotary_factor", c.d_head);
+    c.rotary_dims = j.rotary_dims(factor, factor_key.c_str(), c.d_head);
     return c;
 }
 
