@@ -255,7 +255,8 @@ std::string PluginRegistry::model_backend_for(const fs::path& dir, const std::st
         throw InputError(file.string() + ": no model_type to choose a model plugin by; name one with backend:");
     const std::string type = config["model_type"].get<std::string>();
     // The library named for it (laminar_model_<model_type>.so) when it reads it, else the first
-    // model plugin on the search path that does. Libraries are examined only until one reads it: a run loads no other model plugin (each brings libtorch's relocations) and no
+    // model plugin on the search path that does. Libraries are examined only until one reads
+    // it: a run loads no other model plugin (each brings libtorch's relocations) and no
     // extractor or metric it does not name (libraries named laminar_<kind>_<name>.so for those
     // kinds are passed over).
     auto reads = [&](std::size_t candidate) -> const PluginInfo* {

@@ -20,7 +20,7 @@ public:
 
     std::vector<laminar::Recording> records() const override {
         std::vector<laminar::Recording> out;
-        for (const auto& h : hooks_) out.push_back({h, laminar::hook_layer(h), laminar::hook_site(h), is_pattern(h)});
+        for (const auto& h : hooks_) out.push_back({h, laminar::hook_layer(h), laminar::hook_site(h), laminar::hook_site(h) == "pattern"});
         return out;
     }
 
@@ -34,11 +34,6 @@ public:
     }
 
 private:
-    static bool is_pattern(const std::string& hook) {
-        const std::string suffix = "attn.hook_pattern";
-        return hook.size() >= suffix.size() && hook.compare(hook.size() - suffix.size(), suffix.size(), suffix) == 0;
-    }
-
     std::vector<std::string> hooks_;
 };
 

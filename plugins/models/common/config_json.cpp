@@ -119,10 +119,9 @@ std::pair<double, std::string> ConfigJson::rotary_factor(std::initializer_list<c
         if (!v.is_number()) fail("rope_parameters.partial_rotary_factor must be a number (found " + v.dump() + ")");
         return {v.get<double>(), "rope_parameters.partial_rotary_factor"};
     }
-    std::string name;
-    const double factor = number_or(keys, fallback);
-    first(keys, name);
-    return {factor, name.find(" or ") == std::string::npos ? name : *keys.begin()};
+    for (const char* key : keys)
+        if (json_.contains(key) && !json_[key].is_null()) return {number_or({key}, fallback), key};
+    return {fallback, *keys.begin()};
 }
 
 double ConfigJson::rope_theta(double fallback, const std::string& what) const {

@@ -64,7 +64,7 @@ private:
     torch::Tensor keep_;  // the tensor viewed, when there is one
 };
 
-/// y[r, c] = sum over k of x[r, k] w[k, c] (the chain above), for `rows` rows of x (float32,
+/// y[r, c] = sum over k of x[r, k] w[k, c] (the sum above), for `rows` rows of x (float32,
 /// row r at x + r * ldx, `w.in()` wide) into y (row r at y + r * ldy, `w.out()` wide).
 /// Parallel over tiles of rows and columns with libtorch's threads (serial when called from
 /// one of them; the library is built with OpenMP, as libtorch is, or libtorch's parallel_for

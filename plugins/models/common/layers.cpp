@@ -66,7 +66,6 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch
 
 torch::Tensor conv1d(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) { return times(x, gemm::Weights(w, true), b); }
 
-
 // The norms as Hugging Face's modules compute them, written out row by row (mean and variance
 // summed in double, in order): the same arithmetic on every CPU, and no libtorch call per row.
 torch::Tensor layer_norm(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b, double eps) {
