@@ -15,8 +15,9 @@ packages=(
   # experiment validation (valijson: header-only JSON Schema), hashing; the tokenizers: regexes
   # (PCRE2), Unicode normalization and case (ICU), tokenizer.model files (sentencepiece)
   nlohmann-json3-dev libvalijson-dev libxxhash-dev libpcre2-dev libicu-dev libsentencepiece-dev
-  # stimuli and hypothesis files (CSV, TSV)
-  libcsv-dev
+  # stimuli, hypothesis, targets and labels files (CSV, TSV); L-BFGS for the decoding metric's
+  # logistic regression
+  libcsv-dev liblbfgs-dev
   # the Python reader and the report page (tools/python: h5py, numpy, pandas, matplotlib), and
   # the demo model's training (PyTorch) and corpus (WordNet 3.0's glosses)
   python3 python3-h5py python3-numpy python3-torch python3-yaml python3-pandas python3-matplotlib

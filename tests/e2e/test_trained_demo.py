@@ -190,6 +190,51 @@ class TrainedDemo(unittest.TestCase):
         self.assertIn("cka-grid.png", figures)
         self.assertIn("cka_heads-heads.png", figures)
 
+    def test_the_brain_alignment_experiment_on_the_demo_model(self):
+        """experiments/brain_alignment.yaml as shipped on the demo model: a set's every fold
+        refitted with scikit-learn (RidgeCV: alphas equal, r within 1e-6; LogisticRegression:
+        predictions equal on >= 97 % of words); the reader's per-target frame; the page's figures."""
+        from sklearn.linear_model import LogisticRegression, RidgeCV
+        from sklearn.preprocessing import StandardScaler
+        sys.path.insert(0, os.path.join(ROOT, "tools", "python"))
+        from laminar.run_file import RunFile
+        out = os.path.join(self.dir, "brain.h5")
+        r = subprocess.run([BIN, "run", os.path.join(ROOT, "experiments", "brain_alignment.yaml"), "--quiet",
+                            "--model", f"gpt2-medium={self.trained}", "--out", out], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ratings = np.genfromtxt(os.path.join(ROOT, "experiments", "data", "word_ratings.csv"), delimiter=",", names=True,
+                                dtype=None, encoding="utf-8")
+        run = RunFile(out)
+        words = list(run.stimuli()["word"])
+        Y = np.array([[row[c] for c in ("concreteness", "log10_size_m", "edible")] for row in ratings])[
+            [list(ratings["word"]).index(w) for w in words]]
+        X = run.file["activations/gpt2-medium/blocks.2.hook_resid_post"][()].astype(np.float64)
+        g = run.file["results/encoding/gpt2-medium/blocks.2.hook_resid_post"]
+        fold = g["fold"][()].astype(int)
+        predicted = np.zeros_like(Y)
+        for k in range(5):
+            train, test = fold != k, fold == k
+            model = RidgeCV(alphas=[0.01, 0.1, 1, 10, 100, 1000, 10000], alpha_per_target=True).fit(X[train], Y[train])
+            np.testing.assert_array_equal(g["alpha"][k], model.alpha_)
+            predicted[test] = model.predict(X[test])
+        np.testing.assert_allclose(g["r"][()], [np.corrcoef(predicted[:, j], Y[:, j])[0, 1] for j in range(3)], atol=1e-6)
+        targets = run.per_target("encoding")
+        self.assertEqual(list(targets["target"][:3]), ["concreteness", "log10_size_m", "edible"])
+        self.assertEqual(len(targets), 8 * 3)  # 4 layers x (resid_post, q) x 3 ratings
+        d = run.file["results/decoding/gpt2-medium/blocks.2.hook_resid_post"]
+        y = np.array([["space", "interior", "fruit"].index(c) for c in run.stimuli()["category"]])
+        fold, theirs = d["fold"][()].astype(int), np.zeros_like(y)
+        for k in range(5):
+            train, test = fold != k, fold == k
+            scaler = StandardScaler().fit(X[train])
+            fit = LogisticRegression(C=1.0, tol=1e-10, max_iter=100000).fit(scaler.transform(X[train]), y[train])
+            theirs[test] = fit.predict(scaler.transform(X[test]))
+        self.assertGreaterEqual(np.mean(d["predicted"][()] == theirs), 0.97)
+        self.assertGreater(d.attrs["accuracy"], d.attrs["chance"])
+        figures = os.listdir(os.path.join(self.dir, "brain", "figures"))
+        self.assertIn("encoding-profile.png", figures)
+        self.assertIn("decoding-profile.png", figures)
+
 
 if __name__ == "__main__":
     unittest.main()

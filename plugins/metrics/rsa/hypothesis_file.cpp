@@ -2,14 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <map>
-#include <regex>
-#include <sstream>
 
 #include "laminar/delimited_file.hpp"
 #include "laminar/types.hpp"
-#include "laminar/utf8.hpp"
+#include "laminar/word_table.hpp"
 
 namespace laminar::rsa {
 
@@ -57,54 +54,21 @@ Labelled read_table(const fs::path& file, const std::string& field) {
     return out;
 }
 
-/// A .npy file (format versions 1-3) of float64 or float32, [n x n], C or Fortran order.
+/// A .npy file [n x n] (laminar/word_table.hpp) with its words in a .txt of the same name.
 Labelled read_npy(const fs::path& file, const std::string& field) {
-    const std::string bytes = read_text_file(file);
-    auto fail = [&](const std::string& what) { throw SpecError(field, file.string() + ": " + what); };
-    if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) fail("not a .npy file");
-    const int major = static_cast<unsigned char>(bytes[6]);
-    const std::size_t width = major == 1 ? 2 : 4;
-    std::size_t header_len = 0;
-    for (std::size_t k = 0; k < width; ++k) header_len |= std::size_t(static_cast<unsigned char>(bytes[8 + k])) << (8 * k);
-    const std::size_t data_at = 8 + width + header_len;
-    if (data_at > bytes.size()) fail("truncated header");
-    const std::string header = bytes.substr(8 + width, header_len);
-    std::smatch m;
-    if (!std::regex_search(header, m, std::regex(R"('descr':\s*'([<>|=]?)([fi])(\d)')")))
-        fail("expected a float64 or float32 array");
-    const std::string kind = m[2].str() + m[3].str();
-    if ((kind != "f8" && kind != "f4") || m[1] == ">") fail("expected a little-endian float64 or float32 array (descr " + m[0].str() + ")");
-    const bool fortran = header.find("'fortran_order': True") != std::string::npos;
-    if (!std::regex_search(header, m, std::regex(R"('shape':\s*\((\d+),\s*(\d+)\))")) || m[1] != m[2])
-        fail("expected a square [n, n] array");
-    const std::size_t n = std::stoul(m[1]);
-    const std::size_t item = kind == "f8" ? 8 : 4;
-    if (bytes.size() - data_at < n * n * item) fail("shorter than its shape says");
-    Labelled out;
-    out.values.set_size(n, n);
-    for (std::size_t k = 0; k < n * n; ++k) {
-        double v;
-        if (item == 8) std::memcpy(&v, bytes.data() + data_at + 8 * k, 8);
-        else { float f; std::memcpy(&f, bytes.data() + data_at + 4 * k, 4); v = f; }
-        // C order: k = i * n + j; Fortran: k = j * n + i.
-        (fortran ? out.values(k % n, k / n) : out.values(k / n, k % n)) = v;
-    }
-    if (!out.values.is_finite()) fail("contains NaN or infinite values");
-    fs::path labels = file;
-    labels.replace_extension(".txt");
-    if (!fs::exists(labels)) fail("its words are missing: expected " + labels.string() + ", one word per line in row order");
-    const std::string words = without_utf8_bom(read_text_file(labels));
     try {
-        require_utf8(words, labels.string());
+        const NpyMatrix m = read_npy_matrix(file);
+        if (m.rows != m.cols) throw std::runtime_error(file.string() + ": expected a square [n, n] array");
+        Labelled out;
+        out.values = arma::mat(m.values.data(), m.cols, m.rows).t();  // row-major to column-major
+        if (!out.values.is_finite()) throw std::runtime_error(file.string() + ": contains NaN or infinite values");
+        out.labels = read_npy_row_labels(file, m.rows);
+        return out;
+    } catch (const SpecError&) {
+        throw;
     } catch (const std::exception& e) {
         throw SpecError(field, e.what());
     }
-    std::istringstream lines(words);
-    for (std::string line; std::getline(lines, line);)
-        if (!line.empty()) out.labels.push_back(line.back() == '\r' ? line.substr(0, line.size() - 1) : line);
-    if (out.labels.size() != n)
-        fail(labels.string() + " lists " + std::to_string(out.labels.size()) + " words for " + std::to_string(n) + " rows");
-    return out;
 }
 
 }  // namespace

@@ -342,6 +342,52 @@ def plot_rsa_grid(run, analysis="rsa"):
     return fig
 
 
+def plot_prediction_profile(run, analysis):
+    """An encoding or decoding analysis per layer, a line per model and site: the held-out score
+    (encoding: the median r over targets; decoding: accuracy), filled where p < 0.05; grey: the
+    permutation null's mean +- 1.96 SD; encoding's noise ceiling (median and interquartile range
+    of the targets' ceilings) and decoding's chance (the largest class's share) as dashed lines."""
+    metric = run.analyses().get(analysis)
+    table = run.table(analysis)
+    value = {"encoding": "score", "decoding": "accuracy"}.get(metric)
+    if value not in table or "layer" not in table or table["layer"].isna().all():
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for (model, site), rows in table.sort_values("layer").groupby(["model", "site"], sort=False):
+        x, y = rows["layer"].to_numpy(float), rows[value].to_numpy(float)
+        line, = ax.plot(x, y, "-", label=f"{model} {site}")
+        p = rows["p_value"].to_numpy(float) if "p_value" in rows else np.full(len(rows), np.nan)
+        ax.scatter(x, y, s=30, edgecolors=line.get_color(), zorder=3,
+                   facecolors=[line.get_color() if q < SIGNIFICANT else "white" for q in p])
+        if "null_mean" in rows:
+            mean, sd = rows["null_mean"].to_numpy(float), rows["null_sd"].to_numpy(float)
+            ax.fill_between(x, mean - 1.96 * sd, mean + 1.96 * sd, color="grey", alpha=0.15, linewidth=0)
+    if metric == "encoding":
+        group = run.file["results"][analysis]
+        ceilings = [g["ceiling"][()] for _, g in _walk_groups(group) if "ceiling" in g]
+        if ceilings:
+            c = ceilings[0]
+            low, mid, high = np.nanpercentile(c, [25, 50, 75])
+            ax.axhspan(low, high, color="tab:green", alpha=0.12, linewidth=0)
+            ax.axhline(mid, color="tab:green", linestyle="--", linewidth=1, label="noise ceiling (median, IQR)")
+        ax.set_ylabel("held-out r, median over targets")
+    else:
+        ax.axhline(float(table["chance"].iloc[0]), color="black", linestyle="--", linewidth=1, label="chance (largest class)")
+        ax.set_ylabel("held-out accuracy")
+    ax.set_xlabel("layer")
+    ax.set_title(f"{analysis} ({metric}); filled: p < {SIGNIFICANT}; grey: null mean +- 1.96 SD")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _walk_groups(group):
+    """Every subgroup under `group` (depth first), with its path."""
+    out = []
+    group.visititems(lambda name, obj: out.append((name, obj)) if hasattr(obj, "keys") else None)
+    return out
+
+
 # The value a per-head map shows for each metric.
 HEAD_VALUES = {"selectivity": "index", "rsa": "r", "cka": "cka", "mutual_information": "mi_binned"}
 

@@ -23,7 +23,7 @@ from . import figures  # noqa: E402
 from .run_file import RunFile  # noqa: E402
 
 # The numbers a reader looks for first, in this order, where an analysis has them.
-HEADLINE = ["index", "r", "cka", "cka_unbiased", "cka_rbf", "mi_binned", "mi_equal_frequency", "mi_ksg", "n80", "n90",
+HEADLINE = ["index", "r", "score", "score_normalized", "ceiling", "accuracy", "balanced_accuracy", "chance", "cka", "cka_unbiased", "cka_rbf", "mi_binned", "mi_equal_frequency", "mi_ksg", "n80", "n90",
             "n95", "n99", "participation_ratio", "shuffled_n95_mean", "p_value", "p_value_corrected", "ci_of", "ci_low", "ci_high",
             "r_subjects", "noise_ceiling_low", "noise_ceiling_high", "mean_within", "mean_between", "ill_conditioned", "n_pairs", "n"]
 MAX_ROWS = 60  # rows of a headline table shown on the page; `laminar inspect --table` has them all
@@ -77,6 +77,9 @@ def _figures(run):
     for name, metric in analyses.items():
         if metric == "cka":
             add(f"{name}-grid", "CKA grids: layer x layer (linear, biased)", figures.plot_rsa_grid, name)
+        if metric in ("encoding", "decoding"):
+            add(f"{name}-profile", f"{metric} per layer: held-out {'r (median over targets)' if metric == 'encoding' else 'accuracy'}"
+                f"{', noise ceiling' if metric == 'encoding' else ', chance'} and the permutation null", figures.plot_prediction_profile, name)
         if metric in figures.HEAD_VALUES:
             add(f"{name}-heads", f"{metric} per layer and head ({figures.HEAD_VALUES[metric]})", figures.plot_head_map, name)
     for name, metric in run.analyses().items():

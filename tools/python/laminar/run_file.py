@@ -1,6 +1,8 @@
 """A laminar run file read with h5py: its stimuli, models, tables, matrices and activations."""
 from collections import namedtuple
 
+import json
+
 import h5py
 import numpy as np
 import pandas as pd
@@ -218,6 +220,27 @@ class RunFile:
             records.append(record)
         columns = [c for c in KEY_COLUMNS if c in seen] + [c for c in seen if c not in KEY_COLUMNS]
         return pd.DataFrame(records, columns=columns)
+
+    def per_target(self, analysis="encoding"):
+        """An encoding analysis's numbers per target, one row per model, hook and target: its
+        held-out `r`, the median `alpha` its folds chose, and its `ceiling` where one was given."""
+        if analysis not in self.analyses():
+            raise KeyError(f"no analysis '{analysis}' in {self.path} (analyses: {', '.join(self.analyses()) or 'none'})")
+        records = []
+        for _, group in _walk(self.file["results"][analysis]):
+            if not isinstance(group, h5py.Group) or "r" not in group or "targets" not in group.attrs:
+                continue
+            names = json.loads(_text(group.attrs["targets"]))
+            columns = {"r": group["r"][()], "alpha": np.median(group["alpha"][()], axis=0)}
+            if "ceiling" in group:
+                columns["ceiling"] = group["ceiling"][()]
+            for j, target in enumerate(names):
+                records.append({"model": _text(group.attrs["model"]), "hook": _text(group.attrs["hook"]),
+                                "layer": group.attrs.get("layer"), "site": _text(group.attrs.get("site", "")),
+                                "target": target, **{k: float(v[j]) for k, v in columns.items()}})
+        if not records:
+            raise KeyError(f"analysis '{analysis}' has no per-target results (an encoding analysis has them)")
+        return pd.DataFrame(records)
 
     def matrix(self, analysis, model, hook, name="matrix"):
         """A result dataset as a DataFrame whose index and columns are the words, categories or

@@ -13,6 +13,9 @@
 // unless that variable is set.
 #pragma once
 
+#include <dlfcn.h>
+#include <omp.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdlib>
@@ -22,6 +25,31 @@
 
 namespace laminar::analysis {
 
+/// While it lives, OpenBLAS runs each call on the calling thread: inside an OpenMP loop on all
+/// cores, N iterations each starting N OpenBLAS threads fight over N cores (the decoding
+/// metric's logistic fits ran 4x slower so on 2 cores). OpenBLAS's setter is looked up at run
+/// time, as threadpoolctl does in Python: with another BLAS this does nothing.
+class SerialBlas {
+public:
+    SerialBlas()
+        : set_(reinterpret_cast<void (*)(int)>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))),
+          get_(reinterpret_cast<int (*)()>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads"))) {
+        if (!set_ || !get_) return;
+        threads_ = get_();
+        set_(1);
+    }
+    ~SerialBlas() {
+        if (set_ && get_) set_(threads_);
+    }
+    SerialBlas(const SerialBlas&) = delete;
+    SerialBlas& operator=(const SerialBlas&) = delete;
+
+private:
+    void (*set_)(int);
+    int (*get_)();
+    int threads_ = 1;
+};
+
 /// body(i) for i in [first, last), on all cores (OpenMP, dynamic schedule, `chunk` iterations a
 /// time); an exception thrown by body is rethrown after the loop (the lowest iteration's).
 template <class Body>
@@ -29,6 +57,7 @@ void parallel_for(std::size_t first, std::size_t last, Body body, std::size_t ch
     const bool inject = std::getenv("LAMINAR_TEST_FAIL_IN_PARALLEL") != nullptr;
     std::atomic<std::size_t> failed_at{last};  // the lowest iteration that threw so far
     std::exception_ptr error;
+    const SerialBlas serial_blas;  // the iterations share the cores, not each iteration's BLAS calls
 #pragma omp parallel for schedule(dynamic, chunk)
     for (std::size_t i = first; i < last; ++i) {
         if (i > failed_at.load(std::memory_order_relaxed)) continue;  // only an earlier failure matters now

@@ -1,0 +1,196 @@
+// The `decoding` metric: what a linear probe reads from a layer. Rows are words (a word's
+// contexts averaged first). The words are cut into k folds stratified by label (from `seed`);
+// for each, the other folds' words standardise the features (their mean and SD) and fit an
+// L2-penalised logistic regression (logistic.hpp: scikit-learn's LogisticRegression(C,
+// solver="lbfgs") optimum), which predicts the fold's words. Per set: `predicted`, the
+// `confusion` matrix, `accuracy`, `balanced_accuracy` (the mean of the classes' recalls) and
+// `chance` (the largest class's share). The null shuffles the labels across words (the folds
+// stay) and refits every fold; its statistic is the accuracy.
+#include <algorithm>
+#include <random>
+
+#include "labels.hpp"
+#include "laminar/analysis/folds.hpp"
+#include "laminar/analysis/matrices.hpp"
+#include "laminar/analysis/parallel.hpp"
+#include "laminar/analysis/rdm.hpp"
+#include "laminar/analysis/rsa.hpp"
+#include "laminar/correction.hpp"
+#include "laminar/team_work.hpp"
+#include "logistic.hpp"
+
+namespace {
+
+using namespace laminar;
+using namespace laminar::analysis;
+using laminar::decoding::LogisticModel;
+
+/// One fold's features, standardised by its training words' mean and SD (an SD of 0 left at 1,
+/// as scikit-learn's StandardScaler leaves it).
+struct Standardised {
+    arma::uvec train, test;
+    arma::mat X_train, X_test;
+};
+
+Standardised standardise(const arma::mat& X, const FoldSplit& s) {
+    Standardised out{s.train, s.test, X.rows(s.train), X.rows(s.test)};
+    const arma::rowvec mean = arma::mean(out.X_train, 0);
+    arma::rowvec sd = arma::stddev(out.X_train, 1, 0);  // population SD (ddof 0)
+    sd.elem(arma::find(sd == 0)).ones();
+    out.X_train.each_row() -= mean;
+    out.X_train.each_row() /= sd;
+    out.X_test.each_row() -= mean;
+    out.X_test.each_row() /= sd;
+    return out;
+}
+
+class DecodingMetric : public Metric {
+public:
+    void configure(const Params& params) override {
+        sites_ = params.value("sites", std::vector<std::string>{});
+        labels_ = params.value("labels", std::string("category"));
+        labels_file_ = params.value("labels_file", std::string());
+        folds_ = params.value("folds", arma::uword{5});
+        C_ = params.value("C", 1.0);
+        permutations_ = params.value("permutations", std::size_t{1000});
+        seed_ = params.value("seed", std::uint64_t{0});
+        correction_ = params.value("correction", std::string("holm"));
+        if (labels_ != "category" && labels_file_.empty())
+            throw SpecError("labels", "labels: " + labels_ + " is a column of a table: name it with labels_file (your stimuli file will do)");
+        if (labels_ == "category" && !labels_file_.empty())
+            throw SpecError("labels_file", "labels: category are the stimuli's own; name the column of labels_file to read");
+    }
+
+    std::vector<SpaceUse> spaces() const override { return site_uses(sites_); }
+
+    void check(const std::vector<Stimulus>& rows, const std::vector<std::string>& categories) const override {
+        const Conditions words = conditions_of(rows);
+        const decoding::Labels labels = read(words, categories);
+        const arma::uvec count = arma::hist(labels.of_word, arma::regspace<arma::uvec>(0, labels.names.size() - 1));
+        if (labels.names.size() < 2) throw SpecError("labels", "one label among the words: nothing to decode");
+        for (std::size_t c = 0; c < labels.names.size(); ++c)
+            if (count(c) < 2)
+                throw SpecError("labels", "the label '" + labels.names[c] + "' has " + std::to_string(count(c)) +
+                                              " word: a held-out word's label must be among its fold's training words (2 or more each)");
+        if (words.n < folds_) throw SpecError("folds", std::to_string(folds_) + " folds of " + std::to_string(words.n) + " words: a fold needs a word");
+    }
+
+    void run(const ActivationSource& in, ResultSink& all_out, const Team& team) override {
+        const Conditions words = conditions_of(in.stimuli());
+        check(in.stimuli(), in.categories());
+        const decoding::Labels labels = read(words, in.categories());
+        const arma::uword classes = labels.names.size();
+        std::mt19937_64 rng(seed_);
+        const arma::uvec fold = stratified_kfold(labels.of_word, folds_, rng);
+        const std::vector<arma::uvec> perms = shuffles(words.n, permutations_, rng);
+        const arma::uvec count = arma::hist(labels.of_word, arma::regspace<arma::uvec>(0, classes - 1));
+        const double chance = double(count.max()) / double(words.n);
+        const auto work = picked_spaces(in, sites_);
+        CorrectedPValues<ResultSink> family(correction_);
+        for_each_item(team, work.size(), all_out, {&family}, [&](std::size_t i, ResultSink& out, const Team& group) {
+            const auto& [model, hook] = work[i];
+            const std::string path = model + "/" + hook;
+            const arma::mat X = word_means(as_columns(in.read(model, hook)), words).t();  // [words x dims]
+            out.attribute(path, "n_words", static_cast<int64_t>(words.n));
+            out.attribute(path, "labels", nlohmann::json(labels.names).dump());
+            out.attribute(path, "labels_from", labels_);
+            out.attribute(path, "folds", static_cast<int64_t>(folds_));
+            out.attribute(path, "C", C_);
+            out.attribute(path, "seed", static_cast<int64_t>(seed_));
+            out.attribute(path, "chance", chance);
+            write_words(out, path + "/fold", fold, words);
+            if (warn_nonfinite(X.t(), path, "word vector(s)", "no decoding of this space", out)) {
+                for (const char* name : {"accuracy", "balanced_accuracy"}) out.attribute(path, name, arma::datum::nan);
+                if (permutations_) family.add(path, arma::datum::nan);
+                return;
+            }
+            std::vector<Standardised> parts;
+            for (arma::uword f = 0; f < folds_; ++f) parts.push_back(standardise(X, split(fold, f)));
+            std::string warning;
+            arma::uvec predicted;
+            {
+                const SerialBlas serial;  // one thread per fit: the numbers must not depend on their number
+                predicted = held_out(parts, labels.of_word, classes, &warning);
+            }
+            if (!warning.empty()) out.warn(path + ": " + warning);
+            write_words(out, path + "/predicted", predicted, words);
+            arma::mat confusion(classes, classes, arma::fill::zeros);  // rows: the label; columns: the prediction
+            for (arma::uword w = 0; w < words.n; ++w) confusion(labels.of_word(w), predicted(w)) += 1;
+            const arma::mat ct = confusion.t();
+            out.write(path + "/confusion", {static_cast<int64_t>(classes), static_cast<int64_t>(classes)}, {ct.begin(), ct.end()});
+            if (labels_ == "category") out.axes(path + "/confusion", {Axis::categories, Axis::categories});
+            const double accuracy = arma::accu(confusion.diag()) / double(words.n);
+            out.attribute(path, "accuracy", accuracy);
+            out.attribute(path, "balanced_accuracy", arma::mean(confusion.diag() / arma::sum(confusion, 1)));
+            out.attribute(path, "permutations", static_cast<int64_t>(permutations_));
+            if (permutations_ == 0) return;
+            // The null: each shuffle of the labels refitted and scored as the observed ones were.
+            const arma::vec null = gather_blocks(group, perms.size(), [&](std::size_t first, std::size_t last) {
+                arma::vec v(last - first);
+                parallel_for(first, last, [&](std::size_t p) {
+                    const arma::uvec shuffled = labels.of_word(perms[p]);
+                    v(p - first) = arma::accu(held_out(parts, shuffled, classes, nullptr) == shuffled) / double(words.n);
+                });
+                return v;
+            });
+            write_permutation_test(out, path, accuracy, null, family);
+            out.write(path + "/null", {static_cast<int64_t>(null.n_elem)}, std::vector<double>(null.begin(), null.end()));
+        });
+        family.write(all_out);
+        all_out.progress(work.size(), work.size());
+    }
+
+private:
+    std::vector<std::string> sites_;
+    std::string labels_, labels_file_;
+    arma::uword folds_ = 5;
+    double C_ = 1.0;
+    std::size_t permutations_ = 1000;
+    std::uint64_t seed_ = 0;
+    std::string correction_;
+
+    decoding::Labels read(const Conditions& words, const std::vector<std::string>& categories) const {
+        if (labels_ != "category") return decoding::read_labels(labels_file_, labels_, words.words);
+        decoding::Labels out;
+        for (const auto& c : categories)  // the experiment's order; a category without words has no class
+            if (std::find(words.categories.begin(), words.categories.end(), c) != words.categories.end()) out.names.push_back(c);
+        out.of_word = condition_labels(words, out.names);
+        return out;
+    }
+
+    /// Each word's class predicted by the fold that holds it out.
+    arma::uvec held_out(const std::vector<Standardised>& parts, const arma::uvec& y, arma::uword classes, std::string* warning) const {
+        arma::uvec predicted(y.n_elem);
+        for (const auto& part : parts) {
+            const LogisticModel model = decoding::fit_logistic(part.X_train, y(part.train), classes, C_);
+            if (warning && !model.warning.empty()) *warning = model.warning;
+            predicted(part.test) = decoding::predict(model, part.X_test);
+        }
+        return predicted;
+    }
+
+    /// A value per word, on the stimuli's axis where words are the stimuli (contexts averaged).
+    static void write_words(ResultSink& out, const std::string& path, const arma::uvec& values, const Conditions& words) {
+        out.write(path, {static_cast<int64_t>(values.n_elem)}, std::vector<double>(values.begin(), values.end()));
+        if (!words.repeated()) out.axes(path, {Axis::stimuli});
+    }
+};
+
+const std::string kSchema = R"json({
+  "type": "object", "additionalProperties": false,
+  "properties": {
+    "sites": {"type": "array", "items": {"type": "string"}, "description": "sites or hook names (model:site to pick a model); all when absent"},
+    "labels": {"type": "string", "minLength": 1, "description": "category (default), or a column of labels_file"},
+    "labels_file": {"type": "string", "pattern": "\\.(csv|tsv)$", "format": "path",
+                    "description": "a table with a column word and the column `labels` names (the stimuli file will do)"},
+    "folds": {"type": "integer", "minimum": 2, "maximum": 1000, "description": "k-fold cross-validation over words, stratified by label (default 5)"},
+    "C": {"type": "number", "exclusiveMinimum": 0, "description": "inverse penalty, scikit-learn's C (default 1)"},
+    "permutations": {"type": "integer", "minimum": 0, "maximum": 1000000, "description": "shuffles of the labels across words (0: no p-value; default 1000)"},
+    "seed": {"type": "integer", "minimum": 0, "description": "draws the folds, then the shuffles"},
+    "correction": )json" + std::string(kCorrectionSchema) + R"json(
+  }
+})json";
+
+}  // namespace
+
+LAMINAR_PLUGIN(laminar::Metric, "metric", DecodingMetric, "decoding", "1.0.0", kSchema.c_str())
