@@ -42,6 +42,7 @@ analyze:
   - {metric: mutual_information, pairs: [[q, k]], sites: [q], permutations: 20, seed: 3}
   - {metric: correlation}
   - {metric: logit_lens}
+  - {metric: decoding, sites: [q], folds: 2, permutations: 40, seed: 2}
 output: one.h5
 """
 # A word's contexts averaged: a shard takes whole words; two models, the second a deeper one.
@@ -60,6 +61,7 @@ analyze:
   - {metric: selectivity}
   - {metric: rsa, pairs: [["m:q", "deep:q"]], align: relative_depth, grid: true, method: spearman, permutations: 100, bootstrap: 50}
   - {metric: cka, pairs: [["m:k", "deep:k"]], align: relative_depth, grid: true, permutations: 30, bootstrap: 20}
+  - {metric: encoding, sites: [q], targets: targets.csv, folds: 3, permutations: 30}
 output: one.h5
 """
 
@@ -94,6 +96,9 @@ def prepare(folder):
     for name, args in [("model", ["--layers", "2", "--heads", "2", "--width", "32", "--seed", "3"]),
                        ("deep", ["--layers", "3", "--heads", "2", "--width", "32", "--seed", "4"])]:
         subprocess.run([PYTHON, MAKE_MODEL, os.path.join(folder, name), *args], check=True, capture_output=True)
+    with open(os.path.join(folder, "targets.csv"), "w") as f:  # the encoding metric's, made-up numbers per word
+        f.write("word,a,b\n" + "".join(f"{w},{i % 4},{(i * 7) % 5}\n" for i, w in
+                                        enumerate(["galaxy", "comet", "moon", "star", "planet", "pear", "dragonfruit", "apple", "lime"])))
     for name, text in [("kept", KEPT.replace("SEED", "1")), ("averaged", AVERAGED)]:
         with open(os.path.join(folder, f"{name}.yaml"), "w") as f:
             f.write(text)
@@ -174,7 +179,7 @@ class Shards(unittest.TestCase):
         self.assertIn("analyze cosine", r.stdout)
         r = laminar("run", "kept.yaml", "--out", out, cwd=self.dir)  # the report; every stage up to date
         self.ok(r)
-        self.assertEqual(r.stdout.count(": up to date"), 9, r.stdout)  # extract and the 8 analyses
+        self.assertEqual(r.stdout.count(": up to date"), 10, r.stdout)  # extract and the 9 analyses
         self.assert_same_run("kept-one.h5", out)
 
     def test_a_missing_or_stale_shard_is_named_and_nothing_is_written(self):

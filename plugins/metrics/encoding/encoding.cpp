@@ -101,16 +101,12 @@ public:
             // One thread per fit, the fits on all cores: OpenBLAS's sums over several threads
             // depend on their number, and the numbers must not.
             std::vector<std::unique_ptr<FoldRidge>> ridges(folds_);
+            parallel_for(0, folds_, [&](std::size_t f) {
+                const FoldSplit s = split(fold, f);
+                ridges[f] = std::make_unique<FoldRidge>(X, s.train, s.test, alphas_);
+            });
             arma::umat chosen;
-            arma::rowvec r;
-            {
-                const SerialBlas serial;
-                parallel_for(0, folds_, [&](std::size_t f) {
-                    const FoldSplit s = split(fold, f);
-                    ridges[f] = std::make_unique<FoldRidge>(X, s.train, s.test, alphas_);
-                });
-                r = held_out_r(ridges, fold, targets.values, &chosen);
-            }
+            const arma::rowvec r = held_out_r(ridges, fold, targets.values, Precision::exact, &chosen);
             const double score = finite_median(r);
             out.write(path + "/r", {static_cast<int64_t>(r.n_elem)}, std::vector<double>(r.begin(), r.end()));
             std::vector<double> alpha;  // [folds x targets], row-major
@@ -123,15 +119,18 @@ public:
             if (!ceiling.is_empty()) out.attribute(path, "score_normalized", score / finite_median(ceiling.t()));
             out.attribute(path, "permutations", static_cast<int64_t>(permutations_));
             if (permutations_ == 0) return;
-            // The null: each shuffle's targets fitted and scored as the observed ones were.
+            // The null: each shuffle's targets fitted and scored as the observed ones were, in
+            // single precision (ridge_cv.hpp); the observed is scored so too for the comparison.
+            const double observed = finite_median(held_out_r(ridges, fold, targets.values, Precision::fast, nullptr));
             const arma::vec null = gather_blocks(group, perms.size(), [&](std::size_t first, std::size_t last) {
                 arma::vec v(last - first);
                 parallel_for(first, last, [&](std::size_t p) {
-                    v(p - first) = finite_median(held_out_r(ridges, fold, targets.values.rows(perms[p]), nullptr));
+                    v(p - first) = finite_median(held_out_r(ridges, fold, targets.values.rows(perms[p]), Precision::fast, nullptr, false));
                 });
                 return v;
             });
-            write_permutation_test(out, path, score, null, family);
+            out.attribute(path, "score_single_precision", observed);
+            write_permutation_test(out, path, observed, null, family);
             out.write(path + "/null", {static_cast<int64_t>(null.n_elem)}, std::vector<double>(null.begin(), null.end()));
         });
         family.write(all_out);
@@ -158,17 +157,23 @@ private:
         return {t, encoding::spearman_brown_ceiling(t.values, repeat.values)};
     }
 
+    enum class Precision { exact, fast };
+
     /// Every word predicted by the fold that holds it out; r per target. `chosen`: the alpha
-    /// index each fold chose per target [folds x targets].
-    arma::rowvec held_out_r(const std::vector<std::unique_ptr<FoldRidge>>& ridges, const arma::uvec& fold, const arma::mat& Y, arma::umat* chosen) const {
+    /// index each fold chose per target [folds x targets]. `folds_in_parallel`: the folds on all
+    /// cores (false inside a loop that already is).
+    arma::rowvec held_out_r(const std::vector<std::unique_ptr<FoldRidge>>& ridges, const arma::uvec& fold, const arma::mat& Y,
+                            Precision precision, arma::umat* chosen, bool folds_in_parallel = true) const {
         arma::mat predicted(Y.n_rows, Y.n_cols);
         if (chosen) chosen->set_size(folds_, Y.n_cols);
-        for (arma::uword f = 0; f < folds_; ++f) {
+        auto one = [&](std::size_t f) {
             const FoldSplit s = split(fold, f);
-            const FoldRidge::Fit fit = ridges[f]->fit(Y.rows(s.train));
+            const FoldRidge::Fit fit = precision == Precision::exact ? ridges[f]->fit(Y.rows(s.train)) : ridges[f]->fit_fast(Y.rows(s.train));
             predicted.rows(s.test) = fit.predicted;
             if (chosen) chosen->row(f) = fit.alpha.t();
-        }
+        };
+        if (folds_in_parallel) parallel_for(0, folds_, one);
+        else for (arma::uword f = 0; f < folds_; ++f) one(f);
         return column_r(predicted, Y);
     }
 
