@@ -145,7 +145,7 @@ class EncodingDecoding(unittest.TestCase):
 
     def test_nulls_are_calibrated_and_planted_structure_is_found(self):
         rng = np.random.default_rng(28)
-        n, dims, sets = 30, 8, 200
+        n, dims, sets = 30, 40, 200  # more dimensions than words: the null's fast path (ridge_cv.hpp)
         words = [f"w{i}" for i in range(n)]
         cats = [NAMES[i % 3] for i in range(n)]
         noise = [rng.standard_normal((n, dims)) for _ in range(sets)]
@@ -154,7 +154,8 @@ class EncodingDecoding(unittest.TestCase):
         targets = os.path.join(self.dir, "calibration.csv")
         write_targets(targets, words, Y)
         labels = np.arange(n) % 3
-        separated = np.eye(3)[labels].repeat(3, axis=1)[:, :dims] * 3 + rng.standard_normal((n, dims)) * 0.3
+        separated = rng.standard_normal((n, dims)) * 0.3
+        separated[:, :3] += np.eye(3)[labels] * 3
         f = self.analyze("calibration", words, cats, sets_of(noise + [planted, separated]),
                          f"  - {{metric: encoding, targets: {targets}, permutations: 99, seed: 11, correction: none}}\n"
                          f"  - {{metric: decoding, permutations: 49, seed: 12, correction: none}}")
@@ -168,7 +169,7 @@ class EncodingDecoding(unittest.TestCase):
                 found = f[f"results/{metric}/m/blocks.{sets if metric == 'encoding' else sets + 1}.hook_resid_post"].attrs
                 self.assertAlmostEqual(found["p_value"], 1 / (permutations + 1))
         self.assertGreater(f[f"results/encoding/m/blocks.{sets}.hook_resid_post"].attrs["score"], 0.5)
-        self.assertGreater(f[f"results/decoding/m/blocks.{sets + 1}.hook_resid_post"].attrs["accuracy"], 0.9)
+        self.assertGreater(f[f"results/decoding/m/blocks.{sets + 1}.hook_resid_post"].attrs["accuracy"], 0.75)  # chance: 1/3
 
     def test_ceiling_is_spearman_brown_and_threads_change_nothing(self):
         rng = np.random.default_rng(29)

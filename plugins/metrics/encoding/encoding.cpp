@@ -103,7 +103,7 @@ public:
             std::vector<std::unique_ptr<FoldRidge>> ridges(folds_);
             parallel_for(0, folds_, [&](std::size_t f) {
                 const FoldSplit s = split(fold, f);
-                ridges[f] = std::make_unique<FoldRidge>(X, s.train, s.test, alphas_);
+                ridges[f] = std::make_unique<FoldRidge>(X, s.train, s.test, alphas_, permutations_ > 0);
             });
             arma::umat chosen;
             const arma::rowvec r = held_out_r(ridges, fold, targets.values, Precision::exact, &chosen);

@@ -1,14 +1,26 @@
 #include "ridge_cv.hpp"
 
 #include <limits>
+#include <type_traits>
 
 namespace laminar::encoding {
 
+extern "C" void strmm_(const char* side, const char* uplo, const char* transa, const char* diag, const int* m, const int* n,
+                       const float* alpha, const float* a, const int* lda, float* b, const int* ldb);
+
 namespace {
+
+/// B := A B for A upper triangular [m x m] (BLAS strmm, in place): half a full product's work.
+void upper_times(const arma::fmat& A, arma::fmat& B) {
+    const int m = static_cast<int>(B.n_rows), n = static_cast<int>(B.n_cols);
+    const float one = 1;
+    strmm_("L", "U", "N", "N", &m, &n, &one, A.memptr(), &m, B.memptr(), &m);
+}
 
 /// The fit of Y_train in the precision of `b`: alphas chosen per target, the held-out words predicted.
 template <class eT>
-FoldRidge::Fit fit_in(const FoldRidge::Basis<eT>& b, const arma::vec& alphas, bool full_rank, const arma::mat& Y_train) {
+FoldRidge::Fit fit_in(const FoldRidge::Basis<eT>& b, const arma::vec& alphas, bool full_rank, const arma::mat& Y_train,
+                      const std::vector<arma::fmat>* loo_factor = nullptr) {
     using Mat = arma::Mat<eT>;
     const arma::uword n = Y_train.n_rows, targets = Y_train.n_cols;
     const arma::rowvec mean = arma::mean(Y_train, 0);
@@ -22,6 +34,18 @@ FoldRidge::Fit fit_in(const FoldRidge::Basis<eT>& b, const arma::vec& alphas, bo
     arma::rowvec best(targets, arma::fill::value(arma::datum::inf));
     for (arma::uword a = 0; a < alphas.n_elem; ++a) {
         const arma::Col<eT> shrink = eT(alphas(a)) / (b.s2 + eT(alphas(a)));
+        if constexpr (std::is_same_v<eT, float>)
+            if (loo_factor) {  // full rank: |W U (g o z)|^2 = |R (g o z)|^2 (ridge_cv.hpp)
+                arma::fmat scaled = Z.each_col() % shrink;
+                upper_times((*loo_factor)[a], scaled);
+                for (arma::uword t = 0; t < targets; ++t) {
+                    const float* r = scaled.colptr(t);
+                    double sum = 0;
+                    for (arma::uword j = 0; j < scaled.n_rows; ++j) sum += double(r[j]) * double(r[j]);
+                    if (sum / double(n) < best(t)) best(t) = sum / double(n), fit.alpha(t) = a;
+                }
+                continue;
+            }
         Mat residual = b.U * (Z.each_col() % shrink);
         if (!full_rank) residual += outside;
         const eT* w = b.inv_d.colptr(a);
@@ -46,7 +70,7 @@ FoldRidge::Fit fit_in(const FoldRidge::Basis<eT>& b, const arma::vec& alphas, bo
 
 }  // namespace
 
-FoldRidge::FoldRidge(const arma::mat& X, const arma::uvec& train, const arma::uvec& test, const arma::vec& alphas)
+FoldRidge::FoldRidge(const arma::mat& X, const arma::uvec& train, const arma::uvec& test, const arma::vec& alphas, bool for_null)
     : alphas_(alphas) {
     const arma::mat Xtr = X.rows(train);
     const arma::rowvec mean = arma::mean(Xtr, 0);
@@ -76,12 +100,25 @@ FoldRidge::FoldRidge(const arma::mat& X, const arma::uvec& train, const arma::uv
     b.inv_d.set_size(n, alphas.n_elem);
     for (arma::uword a = 0; a < alphas.n_elem; ++a)
         b.inv_d.col(a) = 1.0 / (outside + U2 * (alphas(a) / (b.s2 + alphas(a))));
+    if (!for_null) return;
     fast_ = {arma::conv_to<arma::fmat>::from(b.U), arma::conv_to<arma::fvec>::from(b.s2),
              arma::conv_to<arma::fmat>::from(b.test_U), arma::conv_to<arma::fmat>::from(b.inv_d)};
+    if (!full_rank_) return;
+    for (arma::uword a = 0; a < alphas.n_elem; ++a) {
+        const arma::mat WU = b.U.each_col() % b.inv_d.col(a);
+        arma::mat R;
+        if (!arma::chol(R, WU.t() * WU)) {  // upper: R'R = U'W^2U (cannot fail for W >= 1; if it does, the full products)
+            loo_factor_.clear();
+            return;
+        }
+        loo_factor_.push_back(arma::conv_to<arma::fmat>::from(R));
+    }
 }
 
 FoldRidge::Fit FoldRidge::fit(const arma::mat& Y_train) const { return fit_in(exact_, alphas_, full_rank_, Y_train); }
 
-FoldRidge::Fit FoldRidge::fit_fast(const arma::mat& Y_train) const { return fit_in(fast_, alphas_, full_rank_, Y_train); }
+FoldRidge::Fit FoldRidge::fit_fast(const arma::mat& Y_train) const {
+    return fit_in(fast_, alphas_, full_rank_, Y_train, loo_factor_.empty() ? nullptr : &loo_factor_);
+}
 
 }  // namespace laminar::encoding
