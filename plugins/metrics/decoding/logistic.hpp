@@ -4,7 +4,8 @@
 // and with 2 classes scikit-learn's binary model, one weight vector (class 1's logit against a
 // class 0 fixed at 0). The intercepts b are not penalised. The loss is strictly convex in W, so
 // the optimum's weights, and its predictions, do not depend on the optimiser; it is found by
-// L-BFGS (libLBFGS), stopped where scikit-learn's solver stops (logistic.cpp).
+// L-BFGS (libLBFGS), stopped where scikit-learn's solver stops (logistic.cpp), after a first
+// phase in single-precision products.
 //
 // Several labellings of the same words (a permutation null's shuffles) are fitted as one
 // problem: the sum of their losses, separate in their weights, whose optimum is each one's. Its
