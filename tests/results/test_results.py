@@ -183,6 +183,24 @@ class Results(unittest.TestCase):
         self.assertEqual(models.loc[0, "n_layer"], 2)
         self.assertEqual(models.loc[0, "hooks"], 4)
 
+    def test_reader_lookup_errors_name_what_exists(self):
+        """Issue 27, item 5: a lookup that fails names what was asked and what there is."""
+        cases = [(("rsa", "m", "blocks.1.attn.hook_q~blocks.1.attn.hook_k"),
+                  "analysis 'rsa' (rsa) has no matrices at m/blocks.1.attn.hook_q~blocks.1.attn.hook_k; it has: "),
+                 (("cosine", "m", "blocks.1.attn.hook_k", "nope"),
+                  "analysis 'cosine' (cosine) has no dataset 'nope' at m/blocks.1.attn.hook_k; it has: matrix"),
+                 (("cosine", "other", "blocks.1.attn.hook_k"), "analysis 'cosine' (cosine) has no model 'other'; it has: m"),
+                 (("cosine", "m", "blocks.9.attn.hook_k"), "analysis 'cosine' (cosine) has no hook or pair 'blocks.9.attn.hook_k'"),
+                 (("qk", "m", "x"), "no analysis 'qk' in ")]
+        messages = []
+        for args, message in cases:
+            with self.subTest(args=args):
+                with self.assertRaises(KeyError) as caught:
+                    self.reader.matrix(*args)
+                self.assertIn(message, caught.exception.args[0])
+                messages.append(caught.exception.args[0])
+        self.assertIn("p_value", messages[0])  # the rsa pair's numbers, named
+
     def test_pip_installs_the_reader_offline(self):
         source = os.path.join(self.dir, "python-source")
         shutil.copytree(PYTHON_DIR, source, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))

@@ -246,7 +246,7 @@ class RunFile:
         """A result dataset as a DataFrame whose index and columns are the words, categories or
         layers its `rows` and `columns` attributes name (a path in the file, or a dataset beside
         it). `rsa` grids: `run.matrix("rsa", "a~b", "resid_post", "grid")`."""
-        dataset = self.file["results"][analysis][model][hook][name]
+        dataset = self._result_dataset(analysis, model, hook, name)
         values = dataset[()]
 
         def labels(axis):
@@ -258,6 +258,28 @@ class RunFile:
         if values.ndim == 1:
             return pd.Series(values, index=labels("rows"), name=name)
         return pd.DataFrame(values, index=labels("rows"), columns=labels("columns"))
+
+    def _result_dataset(self, analysis, model, hook, name):
+        """/results/ANALYSIS/MODEL/HOOK/NAME, or a KeyError that names what was asked and what exists."""
+        analyses = self.analyses()
+        if analysis not in analyses:
+            raise KeyError(f"no analysis '{analysis}' in {self.path} (analyses: {', '.join(analyses) or 'none'})")
+        what = f"analysis '{analysis}' ({analyses[analysis]})"
+        group = self.file["results"][analysis]
+        for key, kind in ((model, "model"), (hook, "hook or pair")):
+            if key not in group or not isinstance(group[key], h5py.Group):
+                have = [k for k in _children(group) if isinstance(group[k], h5py.Group)]
+                raise KeyError(f"{what} has no {kind} '{key}'" + (f" under '{group.name}'" if kind != "model" else "") +
+                               f"; it has: {', '.join(have) or 'none'}")
+            group = group[key]
+        datasets = [k for k in _children(group) if isinstance(group[k], h5py.Dataset)]
+        if name in datasets:
+            return group[name]
+        numbers = list(_scalar_attributes(group))
+        if not datasets:
+            raise KeyError(f"{what} has no matrices at {model}/{hook}; it has: {', '.join(numbers)} "
+                           f"(numbers: run.table('{analysis}'))")
+        raise KeyError(f"{what} has no dataset '{name}' at {model}/{hook}; it has: {', '.join(datasets)}")
 
     def rdm(self, model, hook, measure="cosine"):
         """The words' RDM computed here from the activations, as the rsa metric (and rsatoolbox's
