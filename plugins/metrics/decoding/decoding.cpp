@@ -83,7 +83,10 @@ public:
 
     void check(const std::vector<Stimulus>& rows, const std::vector<std::string>& categories) const override {
         const Conditions words = conditions_of(rows);
-        const decoding::Labels labels = read(words, categories);
+        check_labels(words, read(words, categories));
+    }
+
+    void check_labels(const Conditions& words, const decoding::Labels& labels) const {
         const arma::uvec count = arma::hist(labels.of_word, arma::regspace<arma::uvec>(0, labels.names.size() - 1));
         if (labels.names.size() < 2) throw SpecError("labels", "one label among the words: nothing to decode");
         for (std::size_t c = 0; c < labels.names.size(); ++c)
@@ -95,8 +98,8 @@ public:
 
     void run(const ActivationSource& in, ResultSink& all_out, const Team& team) override {
         const Conditions words = conditions_of(in.stimuli());
-        check(in.stimuli(), in.categories());
         const decoding::Labels labels = read(words, in.categories());
+        check_labels(words, labels);
         const arma::uword classes = labels.names.size();
         std::mt19937_64 rng(seed_);
         const arma::uvec fold = stratified_kfold(labels.of_word, folds_, rng);
@@ -116,7 +119,7 @@ public:
             out.attribute(path, "C", C_);
             out.attribute(path, "seed", static_cast<int64_t>(seed_));
             out.attribute(path, "chance", chance);
-            write_words(out, path + "/fold", fold, words);
+            write_per_word(out, path + "/fold", fold, words);
             if (warn_nonfinite(X.t(), path, "word vector(s)", "no decoding of this space", out)) {
                 for (const char* name : {"accuracy", "balanced_accuracy"}) out.attribute(path, name, arma::datum::nan);
                 if (permutations_) family.add(path, arma::datum::nan);
@@ -133,7 +136,7 @@ public:
             });
             for (const auto& warning : warnings)
                 if (!warning.empty()) out.warn(path + ": " + warning);
-            write_words(out, path + "/predicted", predicted, words);
+            write_per_word(out, path + "/predicted", predicted, words);
             arma::mat confusion(classes, classes, arma::fill::zeros);  // rows: the label; columns: the prediction
             for (arma::uword w = 0; w < words.n; ++w) confusion(labels.of_word(w), predicted(w)) += 1;
             const arma::mat ct = confusion.t();
@@ -199,11 +202,6 @@ private:
         return predicted;
     }
 
-    /// A value per word, on the stimuli's axis where words are the stimuli (contexts averaged).
-    static void write_words(ResultSink& out, const std::string& path, const arma::uvec& values, const Conditions& words) {
-        out.write(path, {static_cast<int64_t>(values.n_elem)}, std::vector<double>(values.begin(), values.end()));
-        if (!words.repeated()) out.axes(path, {Axis::stimuli});
-    }
 };
 
 const std::string kSchema = R"json({

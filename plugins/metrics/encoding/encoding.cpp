@@ -61,6 +61,10 @@ public:
     void check(const std::vector<Stimulus>& rows, const std::vector<std::string>&) const override {
         const Conditions words = conditions_of(rows);
         read(words);
+        check_folds(words);
+    }
+
+    void check_folds(const Conditions& words) const {
         if (words.n < folds_)
             throw SpecError("folds", std::to_string(folds_) + " folds of " + std::to_string(words.n) + " words: a fold needs a word");
         if (words.n - (words.n + folds_ - 1) / folds_ < 3)
@@ -70,7 +74,7 @@ public:
 
     void run(const ActivationSource& in, ResultSink& all_out, const Team& team) override {
         const Conditions words = conditions_of(in.stimuli());
-        check(in.stimuli(), {});
+        check_folds(words);
         const auto given = read(words);
         const encoding::Targets& targets = given.first;
         const arma::vec& ceiling = given.second;  // empty without a ceiling file
@@ -90,8 +94,7 @@ public:
             out.attribute(path, "targets", names);
             out.attribute(path, "folds", static_cast<int64_t>(folds_));
             out.attribute(path, "seed", static_cast<int64_t>(seed_));
-            out.write(path + "/fold", {static_cast<int64_t>(words.n)}, std::vector<double>(fold.begin(), fold.end()));
-            if (!words.repeated()) out.axes(path + "/fold", {Axis::stimuli});
+            write_per_word(out, path + "/fold", fold, words);
             if (!ceiling.is_empty()) write_ceiling(ceiling, path, out);
             if (warn_nonfinite(X.t(), path, "word vector(s)", "no encoding of this space", out)) {
                 out.attribute(path, "score", arma::datum::nan);

@@ -10,6 +10,9 @@
 #include <random>
 #include <vector>
 
+#include "laminar/analysis/rdm.hpp"
+#include "laminar/metric.hpp"
+
 namespace laminar::analysis {
 
 /// k-fold: the words in a random order (from `rng`), cut into `k` contiguous blocks whose sizes
@@ -61,6 +64,13 @@ inline std::vector<arma::uvec> shuffles(arma::uword n, std::size_t count, std::m
         p = arma::uvec(perm);
     }
     return out;
+}
+
+/// A value per word (its fold, its prediction) written at `path`, on the stimuli's axis where the
+/// words are the stimuli (contexts averaged).
+inline void write_per_word(ResultSink& out, const std::string& path, const arma::uvec& values, const Conditions& words) {
+    out.write(path, {static_cast<int64_t>(values.n_elem)}, std::vector<double>(values.begin(), values.end()));
+    if (!words.repeated()) out.axes(path, {Axis::stimuli});
 }
 
 }  // namespace laminar::analysis
