@@ -35,30 +35,32 @@ void print_attrs(hid_t f, const std::string& path, const std::string& indent, bo
 
 int inspect(const Args& args) {
     po::options_description options("laminar inspect");
-    std::string table, format;
+    std::string table, format, columns;
     std::vector<std::string> where;
     options.add_options()("run", po::value<std::string>()->required(), "the run file (HDF5)")
                          ("all", "print long attributes (e.g. the experiment spec) in full")
                          ("table", po::value<std::string>(&table), "ANALYSIS: its results as a table, one row per model and hook (or pair)")
                          ("format", po::value<std::string>(&format)->default_value("text"), "of --table: text, csv, tsv or json")
-                         ("where", po::value<std::vector<std::string>>(&where)->composing(), "of --table: COLUMN=VALUE, e.g. layer=5 (repeatable)");
+                         ("where", po::value<std::vector<std::string>>(&where)->composing(), "of --table: COLUMN=VALUE, e.g. layer=5 (repeatable)")
+                         ("columns", po::value<std::string>(&columns), "of --table: the columns to print, e.g. model,layer,r,categories/*/r");
     po::positional_options_description positional;
     positional.add("run", 1);
     po::variables_map vm;
-    if (parse(args, "laminar inspect RUN.h5 [--all] [--table ANALYSIS [--format text|csv|tsv|json] [--where COLUMN=VALUE]...]",
+    if (parse(args, "laminar inspect RUN.h5 [--all] [--table ANALYSIS [--format text|csv|tsv|json] [--where COLUMN=VALUE]... [--columns A,B,C]]",
               options, positional, vm))
         return kExitOk;
 
     const std::string file = vm["run"].as<std::string>();
     const bool all = vm.count("all") > 0;
-    if (table.empty() && (!where.empty() || !vm["format"].defaulted()))
-        throw InputError("--format and --where go with --table ANALYSIS");
+    if (table.empty() && (!where.empty() || !vm["format"].defaulted() || vm.count("columns")))
+        throw InputError("--format, --where and --columns go with --table ANALYSIS");
     if (format != "text" && format != "csv" && format != "tsv" && format != "json")
         throw InputError("--format must be text, csv, tsv or json (got '" + format + "')");
     h5::Handle f = open_run_file(file);
     if (!table.empty()) {
         ResultTable t = result_table(f, table);
-        filter_rows(t, where);
+        for (const auto& note : filter_rows(t, where)) std::cerr << "note: " << note << "\n";
+        if (vm.count("columns")) select_columns(t, columns);
         print_table(t, format, std::cout);
         return kExitOk;
     }

@@ -21,7 +21,7 @@ int report(const Args& args) {
     po::variables_map vm;
     if (parse(args, "laminar report RUN.h5 [--out DIR]", options, positional, vm)) return kExitOk;
     if (vm.count("out") && out.empty()) throw InputError("--out expects a folder (got an empty string)");
-    write_report_page(run, out.empty() ? report_folder(run) : std::filesystem::path(out), std::cout);
+    write_report_page(run, out.empty() ? report_folder(run) : std::filesystem::path(out), std::cout, true);
     return kExitOk;
 }
 

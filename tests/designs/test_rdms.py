@@ -199,9 +199,9 @@ output: run.h5
         import laminar
         run = laminar.open(os.path.join(self.dir, "run.h5"))
         fig = laminar.plot_profile(run)
-        rsa_axes = [ax for ax in fig.axes if ax.get_ylabel() == "RSA r"][0]
+        rsa_axes = [ax for ax in fig.axes if ax.get_ylabel().startswith("RSA r")][0]
         bands = {c.get_label(): c for c in rsa_axes.collections if c.get_label().startswith("noise ceiling")}
-        label = "noise ceiling m q (euclidean_corr), bounds r per context"
+        label = "noise ceiling of m q (euclidean_corr)"
         self.assertIn(label, bands)
         # The band spans the stored bounds at the layer recorded.
         g = self.f[f"results/euclidean_corr/m/{Q}"]

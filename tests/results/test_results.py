@@ -306,8 +306,9 @@ class Results(unittest.TestCase):
         files = sorted(os.listdir(os.path.join(alone, "page", "figures")))
         stems = sorted({os.path.splitext(f)[0] for f in files})
         self.assertEqual(files, sorted([s + ".png" for s in stems] + [s + ".svg" for s in stems]))
-        self.assertEqual(set(stems), {"cosine-m-matrices", "cosine-m-histograms", "rsa-scatter-1", "rsa_grid-scatter-3",
-                                      "rsa_grid-grid", "profile"})
+        self.assertEqual(set(stems), {"cosine-m-matrices", "cosine-m-histograms", "selectivity-profile", "rsa-profile",
+                                      "rsa-m-rdms", "rsa-m-mds", "rsa-scatter", "rsa_grid-profile", "rsa_grid-m-rdms",
+                                      "rsa_grid-m-mds", "rsa_grid-scatter", "rsa_grid-grid", "profile"})
         # As a person sees it: headless Chromium loads the page; no image may be broken.
         check = os.path.join(alone, "page", "check.html")
         with open(check, "w", encoding="utf-8") as f:

@@ -30,6 +30,14 @@ public:
     virtual ActivationSet read(const std::string& model, const std::string& hook) const = 0;
     /// Whether the set has a row per token (ActivationSet::tokens), without reading its data.
     virtual bool per_token(const std::string& model, const std::string& hook) const = 0;
+    /// Why the set is not a representational space (token ids, statistics of a distribution:
+    /// Recording::no_context_mean), or "" when it is one. A metric's default (no `sites:`) leaves
+    /// such sets out; named, they are read like any other.
+    virtual std::string not_a_space(const std::string& model, const std::string& hook) const {
+        (void)model;
+        (void)hook;
+        return {};
+    }
 };
 
 /// What the entries along one axis of a result dataset are, so that tables and figures can

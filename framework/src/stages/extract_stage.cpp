@@ -205,6 +205,10 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
         });
     }
     const std::size_t count = writer.finish();
+    for (const Extractor* ex : configured)  // what metrics leave out unless named (ActivationSource::not_a_space)
+        for (const auto& r : ex->records())
+            if (!r.no_context_mean.empty() && h5::exists(file, RunFile::activation(m.id, r.name)))
+                h5::set_attr(file, RunFile::activation(m.id, r.name), "not_a_space", r.no_context_mean);
     bool per_token = false;
     for (const Extractor* ex : configured)
         for (const auto& r : ex->records()) per_token |= r.per_token;

@@ -28,7 +28,7 @@ private:
 
 void report(const RunOptions& options, std::ostream& log) {
     print_summary(options.output, log);
-    write_report_page(options.output, report_folder(options.output), log);
+    write_report_page(options.output, report_folder(options.output), log, options.force);
 }
 
 /// Under `mpirun -n N`: each rank extracts its shard of the stimuli, and rank 0 merges the shards

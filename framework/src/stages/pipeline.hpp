@@ -26,7 +26,9 @@ std::filesystem::path python_package_dir();
 std::filesystem::path report_folder(const std::filesystem::path& run_file);
 
 /// Writes DIR/index.html and DIR/figures/ from the run file alone (python3 -m laminar.report);
-/// throws std::runtime_error when Python or its packages fail.
-void write_report_page(const std::filesystem::path& run_file, const std::filesystem::path& dir, std::ostream& log);
+/// throws std::runtime_error when Python or its packages fail. Cached like the other stages:
+/// unless `redraw`, a page drawn from the same stages with the same code is kept as it is.
+void write_report_page(const std::filesystem::path& run_file, const std::filesystem::path& dir, std::ostream& log,
+                       bool redraw);
 
 }  // namespace laminar

@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <fstream>
 
@@ -12,11 +14,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <iomanip>
+#include <iterator>
 #include <map>
+#include <sstream>
 #include <vector>
 
 #include <boost/dll/runtime_symbol_info.hpp>
 
+#include "runtime/content_hash.hpp"
 #include "runtime/errors.hpp"
 #include "store/h5.hpp"
 #include "stages/pipeline.hpp"
@@ -88,6 +93,57 @@ void prepare_report_folder(const fs::path& dir) {
             throw InputError(d.string() + ": cannot write into it (" + std::strerror(errno) + ")");
 }
 
+/// What a report page is drawn from: the run file's stages (each one's inputs, completion time
+/// and command), its experiment, where it and the page are, and the code that draws the page.
+/// A page whose head holds the same key is the page that would be drawn again.
+std::string report_key(hid_t file, const fs::path& run_file, const fs::path& dir, const fs::path& package) {
+    std::string text = std::string("laminar ") + LAMINAR_VERSION + "\n" + fs::absolute(run_file).string() + "\n" +
+                       fs::absolute(dir).string() + "\n";
+    for (const auto& [name, value] : h5::attributes_as_text(file, "/"))
+        if (name != "updated" && name != "created") text += name + "=" + value + "\n";
+    h5::walk(file, RunFile::stages, [&](const std::string& path, bool) {
+        for (const auto& [name, value] : h5::attributes_as_text(file, path)) text += path + "@" + name + "=" + value + "\n";
+    });
+    std::vector<fs::path> code;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(package / "laminar", ec))
+        if (entry.path().extension() == ".py") code.push_back(entry.path());
+    std::sort(code.begin(), code.end());
+    for (const auto& source : code) text += source.filename().string() + ":" + hash_file(source) + "\n";
+    return hash_text(text);
+}
+
+/// Whether `dir` holds the page drawn with `key`, whole (its head says so, its figures are there).
+bool page_is_current(const fs::path& dir, const std::string& key) {
+    const fs::path page = dir / "index.html";
+    std::ifstream in(page, std::ios::binary);
+    std::string head(8192, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<std::size_t>(std::max<std::streamsize>(in.gcount(), 0)));
+    if (head.find("<meta name='laminar-report-key' content='" + key + "'>") == std::string::npos) return false;
+    std::ifstream whole(page, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(whole)), std::istreambuf_iterator<char>());
+    for (std::size_t at = text.find("href='figures/"); at != std::string::npos; at = text.find("href='figures/", at + 1)) {
+        const std::size_t begin = at + 6, end = text.find('\'', begin);
+        if (end == std::string::npos || !fs::exists(dir / text.substr(begin, end - begin))) return false;
+    }
+    return true;
+}
+
+/// A p-value as the report page writes it (tools/python/laminar/findings.py, p_text): "<0.002"
+/// when none of n relabellings beat the observed value (p = 1/(n + 1), its smallest), else as is.
+std::string p_text(const std::map<std::string, std::string>& attrs, const std::string& p) {
+    const auto used = attrs.find("n_permutations_used"), exact = attrs.find("exact");
+    if (used == attrs.end() || (exact != attrs.end() && exact->second == "1")) return p;
+    const double n = std::atof(used->second.c_str()), value = std::atof(p.c_str());
+    if (n < 1 || value > 1.0 / (n + 1) * (1 + 1e-9)) return p;
+    const double bound = 1.0 / (n + 1);
+    const double scale = std::pow(10.0, 1 - std::floor(std::log10(bound)));  // two significant digits, rounded up
+    std::ostringstream out;
+    out << "<" << std::ceil(bound * scale - 1e-9) / scale;
+    return out.str();
+}
+
 }  // namespace
 
 /// Beside the build's sources or in the installation, relative to this executable, else the
@@ -123,7 +179,8 @@ void print_summary(const fs::path& run_file, std::ostream& out) {
             for (const auto& [name, value] : h5::attributes_as_text(f, path)) attrs[name] = value;
             std::string line;
             for (const auto& key : keys)
-                if (auto it = attrs.find(key); it != attrs.end()) line += "  " + key + "=" + it->second;
+                if (auto it = attrs.find(key); it != attrs.end())
+                    line += "  " + key + "=" + (key == "p_value" ? p_text(attrs, it->second) : it->second);
             if (line.empty() && attrs.count("hook"))  // a metric with other names: its short results
                 for (const auto& [name, value] : attrs)
                     if (value.size() <= 24 && name != "model" && name != "hook" && name != "site" && name != "layer")
@@ -142,13 +199,23 @@ fs::path report_folder(const fs::path& run_file) {
     return dir.extension() == ".h5" ? dir.replace_extension() : fs::path(run_file.string() + ".report");
 }
 
-void write_report_page(const fs::path& run_file, const fs::path& dir, std::ostream& log) {
-    open_run_file(run_file);  // the clear error for a missing, foreign or corrupted file, before Python
-    prepare_report_folder(dir);  // and for a folder it cannot or must not write
+void write_report_page(const fs::path& run_file, const fs::path& dir, std::ostream& log, bool redraw) {
     const fs::path package = python_package_dir();
+    std::string key;
+    {
+        h5::Handle file = open_run_file(run_file);  // the clear error for a missing, foreign or corrupted file, before Python
+        key = report_key(file, run_file, dir, package);
+    }
+    if (!redraw && page_is_current(dir, key)) {
+        log << "report: " << (dir / "index.html").string() << " (up to date: nothing changed since it was drawn; "
+            << "`laminar report " << run_file.string() << "` redraws it)\n";
+        return;
+    }
+    prepare_report_folder(dir);  // the clear error for a folder it cannot or must not write
     const std::string python = python_executable();
     const std::string run_arg = run_file.string(), out_arg = dir.string();
-    std::vector<const char*> argv = {python.c_str(), "-m", "laminar.report", run_arg.c_str(), "--out", out_arg.c_str(), nullptr};
+    std::vector<const char*> argv = {python.c_str(), "-m", "laminar.report", run_arg.c_str(), "--out", out_arg.c_str(),
+                                     "--key", key.c_str(), nullptr};
     std::string pythonpath = package.string();
     if (const char* existing = std::getenv("PYTHONPATH"); existing && *existing)
         pythonpath += (pythonpath.empty() ? "" : ":") + std::string(existing);

@@ -1,5 +1,7 @@
 #include "store/result_table.hpp"
 
+#include <fnmatch.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -56,6 +58,47 @@ std::string csv_field(const std::string& text, char sep) {
     return out + "\"";
 }
 
+using Record = std::map<std::string, h5::Scalar>;
+
+std::string text_of(const Record& record, const std::string& column) {
+    const auto it = record.find(column);
+    return it == record.end() ? std::string() : cell_text(it->second, false);
+}
+
+/// rsa's noise ceilings on the rows they bound: a space's own ceiling row (its `<hook>` group:
+/// bounds, no r) is joined onto the pairs it is side a of (noise_ceiling_low/high, already there
+/// when rsa wrote them) or side b of (noise_ceiling_low_b/high_b), and left out as a row of its
+/// own when some pair took it. tools/python/laminar/run_file.py joins them the same way.
+void join_noise_ceilings(std::vector<Record>& records, std::vector<std::string>& seen) {
+    static const std::vector<std::string> bounds = {"noise_ceiling_low", "noise_ceiling_high", "noise_ceiling_subjects",
+                                                    "noise_ceiling_rdm"};
+    std::map<std::pair<std::string, std::string>, std::size_t> ceilings;  // (model, hook) -> its row
+    for (std::size_t i = 0; i < records.size(); ++i)
+        if (records[i].count("noise_ceiling_low") && !records[i].count("r") && !records[i].count("hook_a"))
+            ceilings[{text_of(records[i], "model"), text_of(records[i], "hook")}] = i;
+    if (ceilings.empty()) return;
+    std::vector<bool> joined(records.size(), false);
+    for (auto& record : records) {
+        if (!record.count("hook_a")) continue;
+        for (const char* side : {"_a", "_b"}) {
+            const auto it = ceilings.find({text_of(record, std::string("model") + side), text_of(record, std::string("hook") + side)});
+            if (it == ceilings.end()) continue;
+            joined[it->second] = true;
+            for (const auto& name : bounds) {
+                const std::string column = side == std::string("_a") ? name : name + "_b";
+                const auto value = records[it->second].find(name);
+                if (value == records[it->second].end() || record.count(column)) continue;
+                record[column] = value->second;
+                if (std::find(seen.begin(), seen.end(), column) == seen.end()) seen.push_back(column);
+            }
+        }
+    }
+    std::vector<Record> kept;
+    for (std::size_t i = 0; i < records.size(); ++i)
+        if (!joined[i]) kept.push_back(std::move(records[i]));
+    records = std::move(kept);
+}
+
 }  // namespace
 
 ResultTable result_table(hid_t file, const std::string& analysis) {
@@ -67,8 +110,8 @@ ResultTable result_table(hid_t file, const std::string& analysis) {
         throw InputError("no analysis '" + analysis + "' in the run file (analyses: " + (names.empty() ? "none" : names) + ")");
     }
     std::vector<std::string> seen;  // columns in first-seen order
-    std::vector<std::map<std::string, h5::Scalar>> records;
-    auto add = [&](std::map<std::string, h5::Scalar>& record, const std::string& prefix, const std::string& path) {
+    std::vector<Record> records;
+    auto add = [&](Record& record, const std::string& prefix, const std::string& path) {
         for (auto& [name, value] : h5::scalar_attributes(file, path)) {
             const std::string column = prefix + name;
             if (std::find(seen.begin(), seen.end(), column) == seen.end()) seen.push_back(column);
@@ -80,13 +123,14 @@ ResultTable result_table(hid_t file, const std::string& analysis) {
         if (is_group && h5::has_attr(file, path, "model") && h5::has_attr(file, path, "hook")) row_groups.push_back(path);
     });
     for (const auto& group : row_groups) {
-        std::map<std::string, h5::Scalar> record;
+        Record record;
         add(record, "", group);
         h5::walk(file, group, [&](const std::string& path, bool is_group) {
             if (is_group) add(record, path.substr(group.size() + 1) + "/", path);
         });
         records.push_back(std::move(record));
     }
+    join_noise_ceilings(records, seen);
     ResultTable table;
     for (const auto& key : kKeyColumns)
         if (std::find(seen.begin(), seen.end(), key) != seen.end()) table.columns.push_back(key);
@@ -103,17 +147,22 @@ ResultTable result_table(hid_t file, const std::string& analysis) {
     return table;
 }
 
-void filter_rows(ResultTable& table, const std::vector<std::string>& conditions) {
+std::vector<std::string> filter_rows(ResultTable& table, const std::vector<std::string>& conditions) {
+    std::vector<std::string> notes;
     for (const auto& condition : conditions) {
         const auto eq = condition.find('=');
         if (eq == std::string::npos || eq == 0)
             throw InputError("--where " + condition + ": expected COLUMN=VALUE, e.g. layer=5");
         const std::string column = condition.substr(0, eq), wanted = condition.substr(eq + 1);
         const auto at = std::find(table.columns.begin(), table.columns.end(), column);
+        const bool sides = std::find(table.columns.begin(), table.columns.end(), column + "_a") != table.columns.end();
+        const std::string pairs = "; a pair's sides have " + column + "_a and " + column + "_b (e.g. --where " + column + "_a=" +
+                                  condition.substr(eq + 1) + ")";
         if (at == table.columns.end()) {
             std::string names;
             for (const auto& c : table.columns) names += (names.empty() ? "" : ", ") + c;
-            throw InputError("--where " + condition + ": no column '" + column + "' (columns: " + names + ")");
+            throw InputError("--where " + condition + ": no column '" + column + "'" + (sides ? pairs : "") +
+                             " (columns: " + names + ")");
         }
         const auto index = static_cast<std::size_t>(at - table.columns.begin());
         const auto number = as_number(wanted);
@@ -125,9 +174,54 @@ void filter_rows(ResultTable& table, const std::vector<std::string>& conditions)
             }
             return text == wanted;
         };
+        std::size_t empty = 0;
+        std::vector<std::string> values;  // what the column holds, for the note below
+        for (const auto& row : table.rows) {
+            empty += !row[index].has_value();
+            const std::string text = cell_text(row[index], true);
+            if (row[index] && values.size() < 12 && std::find(values.begin(), values.end(), text) == values.end()) values.push_back(text);
+        }
+        std::string held;
+        for (const auto& v : values) held += (held.empty() ? "" : ", ") + v;
+        const std::size_t before = table.rows.size();
         table.rows.erase(std::remove_if(table.rows.begin(), table.rows.end(), [&](const auto& r) { return !keep(r); }),
                          table.rows.end());
+        if (before > 0 && table.rows.empty())  // said, so that an empty answer is not taken for "none"
+            notes.push_back("--where " + condition + ": no row matches; '" + column + "' holds " +
+                            (held.empty() ? std::string("nothing") : held + (values.size() == 12 ? ", ..." : "")) + " and is empty in " +
+                            std::to_string(empty) + " of " + std::to_string(before) + " rows" + (sides && empty > 0 ? pairs : ""));
     }
+    return notes;
+}
+
+void select_columns(ResultTable& table, const std::string& wanted) {
+    std::vector<std::size_t> picked;
+    std::size_t begin = 0;
+    while (begin <= wanted.size()) {
+        const std::size_t comma = std::min(wanted.find(',', begin), wanted.size());
+        const std::string pattern = wanted.substr(begin, comma - begin);
+        begin = comma + 1;
+        if (pattern.empty()) continue;
+        const std::size_t found = picked.size();
+        for (std::size_t i = 0; i < table.columns.size(); ++i)
+            if (fnmatch(pattern.c_str(), table.columns[i].c_str(), 0) == 0 &&
+                std::find(picked.begin(), picked.end(), i) == picked.end())
+                picked.push_back(i);
+        if (picked.size() == found) {
+            std::string names;
+            for (const auto& c : table.columns) names += (names.empty() ? "" : ", ") + c;
+            throw InputError("--columns: no column '" + pattern + "' (columns: " + names + "; patterns such as 'categories/*/r' work)");
+        }
+    }
+    if (picked.empty()) throw InputError("--columns expects column names separated by commas (got '" + wanted + "')");
+    ResultTable out;
+    for (std::size_t i : picked) out.columns.push_back(table.columns[i]);
+    for (const auto& row : table.rows) {
+        std::vector<std::optional<h5::Scalar>> cells;
+        for (std::size_t i : picked) cells.push_back(row[i]);
+        out.rows.push_back(std::move(cells));
+    }
+    table = std::move(out);
 }
 
 void print_table(const ResultTable& table, const std::string& format, std::ostream& out) {

@@ -21,8 +21,13 @@ struct ResultTable {
 /// Throws InputError naming the analyses the run file has when `analysis` is not one of them.
 ResultTable result_table(hid_t file, const std::string& analysis);
 
-/// Keeps the rows where every "column=value" holds (numbers compared as numbers).
-void filter_rows(ResultTable& table, const std::vector<std::string>& conditions);
+/// Keeps the rows where every "column=value" holds (numbers compared as numbers); returns a note
+/// for each condition that left no row (how many rows had the column empty, and where a pair's
+/// sides have it as column_a/column_b). An InputError for a column the table lacks.
+std::vector<std::string> filter_rows(ResultTable& table, const std::vector<std::string>& conditions);
+
+/// Keeps the columns `wanted` names ("a,b,c"; shell patterns such as categories/*/r), in that order.
+void select_columns(ResultTable& table, const std::string& wanted);
 
 /// `format`: text (aligned columns), csv, tsv or json (an array of records).
 void print_table(const ResultTable& table, const std::string& format, std::ostream& out);

@@ -431,6 +431,11 @@ bool RunFileSource::per_token(const std::string& model, const std::string& hook)
     return h5::has_attr(file_, path, "rows") && h5::get_string_attr(file_, path, "rows") == "tokens";
 }
 
+std::string RunFileSource::not_a_space(const std::string& model, const std::string& hook) const {
+    const std::string path = RunFile::activation(model, hook);
+    return h5::has_attr(file_, path, "not_a_space") ? h5::get_string_attr(file_, path, "not_a_space") : std::string();
+}
+
 RunFileSink::RunFileSink(hid_t file, std::string analysis_name, Verbosity verbosity)
     : file_(file), name_(std::move(analysis_name)), root_(RunFile::result(name_)), verbosity_(verbosity) {
     h5::require_group(file_, root_);

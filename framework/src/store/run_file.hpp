@@ -134,6 +134,7 @@ public:
     int n_layer(const std::string& model) const override;
     ActivationSet read(const std::string& model, const std::string& hook) const override;
     bool per_token(const std::string& model, const std::string& hook) const override;
+    std::string not_a_space(const std::string& model, const std::string& hook) const override;
 
 private:
     hid_t file_;

@@ -93,6 +93,22 @@ public:
                                    ? arma::mat(1.0 - arma::conv_to<arma::mat>::from(arma::repmat(labels, 1, labels.n_elem) ==
                                                                                     arma::repmat(labels.t(), labels.n_elem, 1)))
                                    : rsa::read_hypothesis_rdm(kind, conditions.words, "hypotheses." + name);
+        // Within a category where a hypothesis is constant there is nothing to correlate with:
+        // those comparisons are not computed (said once per hypothesis, not as NaN rows).
+        std::map<std::string, std::vector<bool>> flat;  // hypothesis -> per category
+        for (const auto& [name, rdm] : hypotheses) {
+            std::string which;
+            for (arma::uword c = 0; c < names.size(); ++c) {
+                const arma::vec w = within_category(rdm, labels, c);
+                flat[name].push_back(w.n_elem > 0 && w.max() == w.min());
+                if (flat[name].back()) which += (which.empty() ? "" : ", ") + names[c];
+            }
+            if (std::count(flat[name].begin(), flat[name].end(), true) == static_cast<long>(names.size())) which = "every category";
+            if (!which.empty())
+                out.warn("hypotheses." + name + ": constant within " + which + ": within-category RSA against it is not "
+                         "computed there (a constant has no order to correlate with)");
+            if (conditions.words.size() <= kStoredHypothesisWords) write_hypothesis(out, name, rdm);
+        }
         std::vector<std::string> left_out;
         const auto work = paired_spaces(in, pairs_, relative_depth_, left_out);
         for (const auto& message : left_out) out.warn(message);
@@ -109,9 +125,8 @@ public:
                                             : space_rdm(in, model_b, hook_b, conditions, rdms, item_out);
             const std::string path = work[i].path();
             if (hypothesis) item_out.attribute(path, "hypothesis", parse_space(hook_b).what);  // the host describes the rest
-            // Within one category the category model is flat: nothing to compare there.
-            const bool flat = hypothesis && hypotheses_.at(parse_space(hook_b).what) == "category";
-            compare_rdms(A, B, path, flat, labels, names, item_out, overall, within, group);
+            const std::vector<bool> skip = hypothesis ? flat.at(parse_space(hook_b).what) : std::vector<bool>(names.size(), false);
+            compare_rdms(A, B, path, skip, labels, names, item_out, overall, within, group);
             if (noise_ceiling_) write_fit_to_subjects(in, model_a, hook_a, conditions, B, path, item_out);
         });
         overall.write(out);
@@ -156,6 +171,9 @@ private:
     std::string correction_;
     std::map<std::string, std::string> hypotheses_;  ///< name -> "category" or a file (resolved by the host)
     bool relative_depth_ = false;
+
+    /// Hypothesis RDMs are stored up to this many words (8 MB each); the report draws them.
+    static constexpr std::size_t kStoredHypothesisWords = 1000;
 
     using RdmCache = std::map<std::pair<std::string, std::string>, arma::mat>;  ///< (model, hook) -> RDM
 
@@ -241,7 +259,17 @@ private:
         write_bounds(subs, path, out);
     }
 
-    void compare_rdms(const arma::mat& A, const arma::mat& B, const std::string& path, bool flat,
+    /// The hypothesis's RDM beside the results (`hypotheses/<name>`, rows and columns the words in
+    /// their first appearance), for the report to draw next to the spaces' RDMs.
+    static void write_hypothesis(ResultSink& out, const std::string& name, const arma::mat& rdm) {
+        const std::string path = "hypotheses/" + name;
+        const arma::mat row_major = rdm.t();
+        out.write(path, {static_cast<int64_t>(rdm.n_rows), static_cast<int64_t>(rdm.n_cols)},
+                  std::vector<double>(row_major.begin(), row_major.end()));
+        out.attribute(path, "order", std::string("the words, in the order of their first stimulus"));
+    }
+
+    void compare_rdms(const arma::mat& A, const arma::mat& B, const std::string& path, const std::vector<bool>& skip,
                       const arma::uvec& labels, const std::vector<std::string>& names, ResultSink& out,
                       CorrectedPValues<ResultSink>& overall, CorrectedPValues<ResultSink>& within, const Team& group) const {
         const arma::vec a = upper(A), b = upper(B);
@@ -255,7 +283,8 @@ private:
         out.attribute(path, "permutations", static_cast<int64_t>(permutations_));
         out.attribute(path, "bootstrap", static_cast<int64_t>(bootstrap_));
         out.attribute(path, "seed", static_cast<int64_t>(seed_));
-        for (arma::uword c = 0; c < names.size() && !flat; ++c) {
+        for (arma::uword c = 0; c < names.size(); ++c) {
+            if (skip[c]) continue;
             const arma::vec wa = within_category(A, labels, c), wb = within_category(B, labels, c);
             const std::string sub = path + "/categories/" + names[c];
             if (wa.n_elem < 2)
@@ -322,4 +351,4 @@ const std::string kSchema = R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", RsaMetric, "rsa", "2.2.0", kSchema.c_str())
+LAMINAR_PLUGIN(laminar::Metric, "metric", RsaMetric, "rsa", "2.3.0", kSchema.c_str())

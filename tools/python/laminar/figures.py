@@ -4,7 +4,8 @@ to draw for it."""
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
-from matplotlib.lines import Line2D
+
+from .findings import row_p
 
 SIGNIFICANT = 0.05  # p-values below are drawn as filled markers, above as hollow ones
 
@@ -125,160 +126,12 @@ def plot_rsa_scatter(run, analysis="rsa", row=0):
     for category in dict.fromkeys(cats):
         mask = (cats[iu[0]] == category) & (cats[iu[1]] == category)
         ax.scatter(a[mask], b[mask], s=10, label=category)
-    p = r.get("p_value", np.nan)
-    ax.set_title(f"{r['model']}: r = {r['r']:.3f} ({r.get('method', 'corr')})" +
-                 (f", p = {p:.2g}" if np.isfinite(p) else ""), fontsize=10)
+    tested = f", {row_p(r)}" if np.isfinite(r.get("p_value", np.nan)) else ""
+    ax.set_title(f"{r['model']}: {_short(r['hook_a'])} ~ {_short(r['hook_b'])}\nr = {r['r']:.3f} "
+                 f"({r.get('method', 'corr')}){tested}", fontsize=10)
     ax.set_xlabel(f"{measure} dissimilarity, {r['model_a']} {_short(r['hook_a'])}")
     ax.set_ylabel(f"{measure} dissimilarity, {r['model_b']} {_short(r['hook_b'])}")
     ax.legend(fontsize=8, markerscale=1.5)
-    fig.tight_layout()
-    return fig
-
-
-def _profile_rows(run):
-    """(panel, label, table) per line of the profile: selectivity index and RSA r per layer."""
-    lines = []
-    for name, metric in run.analyses().items():
-        if metric not in ("selectivity", "rsa"):
-            continue
-        table = run.table(name)
-        if table.empty or "layer" not in table:
-            continue
-        table = table[table["layer"].notna() & (table["layer"] >= 0)]
-        if "head" in table:
-            table = table[table["head"].isna()]
-        value = "index" if metric == "selectivity" else "r"
-        if value not in table:
-            continue
-        # within - between has another scale than the ratios (0, not 1, is no selectivity): its own panel
-        panel = "selectivity_difference" if "difference" in set(table.get("variant", [])) else metric
-        for (model, site), rows in table[table[value].notna()].groupby(["model", "site"], sort=False):
-            lines.append((panel, f"{model} {site}" + ("" if name == metric else f" ({name})"), model, rows, value))
-    return lines
-
-
-PANELS = {"selectivity": ("selectivity index (within / between)", 1.0),
-          "selectivity_difference": ("selectivity: within − between", 0.0),
-          "rsa": ("RSA r", None)}  # panel: y label, reference line
-
-
-def _ill_conditioned(rows):
-    """Which rows' selectivity ratio the metric marked ill-conditioned (a between-category mean
-    near 0 or below: the ratio explodes or changes sign)."""
-    flags = rows["ill_conditioned"] if "ill_conditioned" in rows else pd.Series(0, index=rows.index)
-    return flags.fillna(0).to_numpy(dtype=float) > 0
-
-
-def _mark_off_scale(ax, points, colour):
-    """Ill-conditioned values, left out of the axis's limits (one such value would squash every
-    other line): red-edged, with their value; beyond the limits, an arrow at that edge."""
-    low, high = ax.get_ylim()
-    pad = 0.04 * (high - low)
-    for x, y in points:
-        at, marker = (y, "o") if low <= y <= high else ((high - pad, "^") if y > high else (low + pad, "v"))
-        ax.plot([x], [at], marker, color=colour, markersize=8, markeredgecolor="red", markeredgewidth=1.5)
-        ax.annotate(f"{y:.3g}", (x, at), textcoords="offset points", xytext=(6, -3), fontsize=7, color="red")
-    ax.set_ylim(low, high)
-
-
-def _noise_ceilings(run):
-    """(label, model, rows) per model and site whose RSA noise ceiling was computed."""
-    out = []
-    for name, metric in run.analyses().items():
-        table = run.table(name) if metric == "rsa" else pd.DataFrame()
-        if "noise_ceiling_low" not in table:
-            continue
-        # A space's own ceiling (its <hook> group), not the copies beside each pair's r_subjects.
-        table = table[table["noise_ceiling_low"].notna() & table["layer"].notna() & ~table["site"].astype(str).str.contains("~")]
-        for (model, site), rows in table.groupby(["model", "site"], sort=False):
-            out.append((f"noise ceiling {model} {site}" + ("" if name == metric else f" ({name})") + ", bounds r per context",
-                        model, rows))
-    return out
-
-
-def plot_profile(run, x="auto"):
-    """The laminar profile: selectivity and RSA per layer, one line per model and site, the RSA's
-    bootstrap CI as a band, filled markers where p < 0.05. x: "layer", "depth" (layer / (layers
-    - 1)) or "auto" (depth when the models differ in depth)."""
-    lines = _profile_rows(run)
-    if not lines:
-        return None
-    models = run.models().set_index("model")
-    depths = {int(d) for d in models["n_layer"].dropna()}
-    relative = x == "depth" or (x == "auto" and len(depths) > 1)
-    panels = [p for p in PANELS if any(line[0] == p for line in lines)]
-    # A colour per model, a line style and a marker per site: twelve lines stay told apart, and
-    # so do sites recorded at a single layer (points without a line).
-    colours = {m: plt.cm.tab10(i % 10) for i, m in enumerate(dict.fromkeys(line[2] for line in lines))}
-    styles, markers = ["-", "--", ":", "-."], ["o", "s", "^", "D"]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3.6 * len(panels)), squeeze=False, sharex=True)
-    legend_rows = 0
-    for ax, panel in zip(axes[:, 0], panels):
-        off_scale = []  # (colour, [(x, y), ...]) of ill-conditioned values
-        per_context = False  # whether r_subjects was drawn (one legend entry says what the crosses are)
-        trusted = np.concatenate([~_ill_conditioned(line[3]) for line in lines if line[0] == panel])
-        sites = list(dict.fromkeys(line[1].split(" ")[1] for line in lines if line[0] == panel))
-        for metric, label, model, rows, value in (line for line in lines if line[0] == panel):
-            rows = rows.sort_values("layer")
-            layers = rows["layer"].to_numpy(dtype=float)
-            n_layer = models["n_layer"].get(model.split("~")[0], np.nan)  # a pair of models: the first one's depth
-            xs = layers / max(n_layer - 1, 1) if relative and np.isfinite(n_layer) else layers
-            ys = rows[value].to_numpy(dtype=float)
-            ill = _ill_conditioned(rows) & trusted.any()  # (all of them ill-conditioned: drawn as they are)
-            if ill.any():  # drawn apart (below), the line broken there
-                off_scale.append((colours[model], list(zip(xs[ill], ys[ill]))))
-                ys = np.where(ill, np.nan, ys)
-            site_index = sites.index(label.split(" ")[1])
-            style, marker = styles[site_index % len(styles)], markers[site_index % len(markers)]
-            (line,) = ax.plot(xs, ys, style, marker=marker, markerfacecolor="white", color=colours[model], label=label)
-            if {"ci_low", "ci_high"} <= set(rows):
-                low, high = rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float)
-                ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
-                ax.errorbar(xs, ys, yerr=[ys - low, high - ys], fmt="none", ecolor=line.get_color(), capsize=3,
-                            linewidth=0.8)  # visible also where a profile has a single layer
-            if "r_subjects" in rows and rows["r_subjects"].notna().any():
-                # The ceiling bounds r over single-context RDMs, not r of the averaged RDMs: the
-                # number on its scale is drawn beside r, so a line above the band is no paradox.
-                ax.plot(xs, rows["r_subjects"].to_numpy(float), "x", color=line.get_color(), label="_r per context")
-                per_context = True
-            p = rows["p_value"].to_numpy(float) if "p_value" in rows else np.full(len(rows), np.nan)
-            sig = p < SIGNIFICANT
-            ax.plot(xs[sig], ys[sig], marker, color=line.get_color())  # filled: significant
-        if panel == "rsa":  # where the data's own reliability caps r: lower to upper bound
-            for index, (label, model, rows) in enumerate(_noise_ceilings(run)):
-                rows = rows.sort_values("layer")
-                n_layer = models["n_layer"].get(model, np.nan)
-                layers = rows["layer"].to_numpy(dtype=float)
-                xs = layers / max(n_layer - 1, 1) if relative and np.isfinite(n_layer) else layers
-                low, high = rows["noise_ceiling_low"].to_numpy(float), rows["noise_ceiling_high"].to_numpy(float)
-                if len(xs) == 1:  # one layer: a box around it, not a band of no width
-                    width = 0.03 if relative else 0.3
-                    xs, low, high = np.r_[xs - width, xs + width], np.r_[low, low], np.r_[high, high]
-                colour = colours.get(model, "gray")
-                ax.fill_between(xs, low, high, color=colour, alpha=0.25, linewidth=0, label=label)
-                for bound in (low, high):  # edges in the site's line style: several ceilings stay told apart
-                    ax.plot(xs, bound, styles[index % len(styles)], color=colour, linewidth=0.7, label="_")
-        ylabel, reference = PANELS[panel]
-        if reference is not None:
-            ax.axhline(reference, color="gray", linewidth=0.8, linestyle=":")
-        ax.set_ylabel(ylabel)
-        for colour, points in off_scale:
-            _mark_off_scale(ax, points, colour)
-        handles, labels = ax.get_legend_handles_labels()
-        handles += [Line2D([], [], marker="o", color="gray", linestyle=""),
-                    Line2D([], [], marker="o", color="gray", markerfacecolor="white", linestyle="")]
-        labels += [f"p < {SIGNIFICANT}", f"p \u2265 {SIGNIFICANT} (or not computed)"]
-        if per_context:
-            handles.append(Line2D([], [], marker="x", color="gray", linestyle=""))
-            labels.append("r per context (r_subjects): the number the noise ceiling bounds")
-        if off_scale:
-            handles.append(Line2D([], [], marker="^", color="gray", markeredgecolor="red", linestyle=""))
-            labels.append("ill-conditioned ratio, off scale (value written; see the warnings)")
-        ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
-        legend_rows = max(legend_rows, len(labels))
-    axes[-1, 0].set_xlabel("relative depth (layer / (layers - 1))" if relative else "layer")
-    # A panel as tall as its legend (8 pt rows, about 0.16 inch each): a long legend is not cut.
-    fig.set_size_inches(10, len(panels) * max(3.6, 0.16 * legend_rows + 0.6))
     fig.tight_layout()
     return fig
 
@@ -342,52 +195,6 @@ def plot_rsa_grid(run, analysis="rsa"):
     return fig
 
 
-def plot_prediction_profile(run, analysis):
-    """An encoding or decoding analysis per layer, a line per model and site: the held-out score
-    (encoding: the median r over targets; decoding: accuracy), filled where p < 0.05; grey: the
-    permutation null's mean +- 1.96 SD; encoding's noise ceiling (median and interquartile range
-    of the targets' ceilings) and decoding's chance (the largest class's share) as dashed lines."""
-    metric = run.analyses().get(analysis)
-    table = run.table(analysis)
-    value = {"encoding": "score", "decoding": "accuracy"}.get(metric)
-    if value not in table or "layer" not in table or table["layer"].isna().all():
-        return None
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for (model, site), rows in table.sort_values("layer").groupby(["model", "site"], sort=False):
-        x, y = rows["layer"].to_numpy(float), rows[value].to_numpy(float)
-        line, = ax.plot(x, y, "-", label=f"{model} {site}")
-        p = rows["p_value"].to_numpy(float) if "p_value" in rows else np.full(len(rows), np.nan)
-        ax.scatter(x, y, s=30, edgecolors=line.get_color(), zorder=3,
-                   facecolors=[line.get_color() if q < SIGNIFICANT else "white" for q in p])
-        if "null_mean" in rows:
-            mean, sd = rows["null_mean"].to_numpy(float), rows["null_sd"].to_numpy(float)
-            ax.fill_between(x, mean - 1.96 * sd, mean + 1.96 * sd, color="grey", alpha=0.15, linewidth=0)
-    if metric == "encoding":
-        group = run.file["results"][analysis]
-        ceilings = [g["ceiling"][()] for _, g in _walk_groups(group) if "ceiling" in g]
-        if ceilings:
-            c = ceilings[0]
-            low, mid, high = np.nanpercentile(c, [25, 50, 75])
-            ax.axhspan(low, high, color="tab:green", alpha=0.12, linewidth=0)
-            ax.axhline(mid, color="tab:green", linestyle="--", linewidth=1, label="noise ceiling (median, IQR)")
-        ax.set_ylabel("held-out r, median over targets")
-    else:
-        ax.axhline(float(table["chance"].iloc[0]), color="black", linestyle="--", linewidth=1, label="chance (largest class)")
-        ax.set_ylabel("held-out accuracy")
-    ax.set_xlabel("layer")
-    ax.set_title(f"{analysis} ({metric}); filled: p < {SIGNIFICANT}; grey: null mean +- 1.96 SD")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def _walk_groups(group):
-    """Every subgroup under `group` (depth first), with its path."""
-    out = []
-    group.visititems(lambda name, obj: out.append((name, obj)) if hasattr(obj, "keys") else None)
-    return out
-
-
 # The value a per-head map shows for each metric.
 HEAD_VALUES = {"selectivity": "index", "rsa": "r", "cka": "cka", "mutual_information": "mi_binned"}
 
@@ -426,23 +233,35 @@ def plot_head_map(run, analysis):
 
 
 
-LENS_ROWS = 40  # stimuli drawn in the logit lens's token map (the table has them all)
+LENS_ROWS = 40  # stimuli drawn in one page of the logit lens's token map (the report's table has them all)
 
 
-def plot_logit_lens(run, analysis="logit_lens", model=None):
-    """The logit lens of one model (the first by default): left, each stimulus's most probable
-    token at each layer (colour: its probability; the first LENS_ROWS stimuli); right, per layer
-    the mean entropy and mean KL divergence to the last layer (bits), and the median rank of the
-    target on a log scale."""
+def lens_row_labels(run):
+    """A label per stimulus row that tells rows apart: the word, and with contexts kept its
+    context ("moon \u00b7 c2")."""
+    stimuli = run.stimuli()
+    if "context" in stimuli and stimuli["context"].nunique() > 1:
+        return [f"{w} \u00b7 c{int(c)}" for w, c in zip(stimuli["word"], stimuli["context"])]
+    return list(stimuli["word"])
+
+
+def plot_logit_lens(run, analysis="logit_lens", model=None, first=0, rows=LENS_ROWS):
+    """The logit lens of one model (the first by default): left, the most probable token of
+    stimuli first..first+rows at each layer (colour: its probability; each row labelled by word
+    and context, the title says which rows of how many); right, per layer the mean entropy and
+    mean KL divergence to the last layer (bits), and the median rank of the target on a log scale."""
     lens = run.logit_lens(analysis, model)
     model = model or lens["model"].iloc[0]
     lens = lens[lens["model"] == model]
     top = lens[lens["rank"] == 1]
     layers = sorted(top["layer"].unique())
-    stimuli = sorted(top["stimulus"].unique())[:LENS_ROWS]
+    every = sorted(top["stimulus"].unique())
+    stimuli = every[first:first + rows]
+    if not stimuli:
+        return None
     probs = top.pivot(index="stimulus", columns="layer", values="prob").loc[stimuli, layers]
     tokens = top.pivot(index="stimulus", columns="layer", values="token").loc[stimuli, layers]
-    words = top.drop_duplicates("stimulus").set_index("stimulus")["word"]
+    labels = lens_row_labels(run)
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(4 + 0.7 * len(layers) + 5, 1.5 + 0.22 * len(stimuli)),
                                       gridspec_kw={"width_ratios": [0.7 * len(layers) + 2, 5]})
@@ -451,9 +270,10 @@ def plot_logit_lens(run, analysis="logit_lens", model=None):
         left.text(j, i, repr(token)[1:-1][:10], ha="center", va="center", fontsize=6,
                   color="white" if probs.iat[i, j] > 0.6 else "black")
     left.set_xticks(range(len(layers)), [str(l) for l in layers], fontsize=7)
-    left.set_yticks(range(len(stimuli)), [words[s] for s in stimuli], fontsize=7)
+    left.set_yticks(range(len(stimuli)), [labels[s] for s in stimuli], fontsize=7)
     left.set_xlabel("layer")
-    left.set_title(f"{model}: most probable token per layer", fontsize=9)
+    shown = f"rows {first + 1}\u2013{first + len(stimuli)} of {len(every)}" if len(stimuli) < len(every) else f"all {len(every)} rows"
+    left.set_title(f"{model}: most probable token per layer ({shown})", fontsize=9)
     fig.colorbar(image, ax=left, label="probability", fraction=0.04)
 
     per_layer = top.groupby("layer")

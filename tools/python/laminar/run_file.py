@@ -2,6 +2,7 @@
 from collections import namedtuple
 
 import json
+import warnings
 
 import h5py
 import numpy as np
@@ -59,6 +60,36 @@ def _scalar_attributes(obj):
         elif isinstance(value, (np.floating, float)):
             out[name] = float(value)
     return out
+
+
+NOISE_CEILING = ["noise_ceiling_low", "noise_ceiling_high", "noise_ceiling_subjects", "noise_ceiling_rdm"]
+
+
+def _join_noise_ceilings(records, seen):
+    """rsa's noise ceilings on the rows they bound: a space's own ceiling row (its <hook> group:
+    bounds, no r) is joined onto the pairs it is side a of (noise_ceiling_low/high, there already
+    when rsa wrote them) or side b of (noise_ceiling_low_b/high_b), and left out as a row of its
+    own when some pair took it (as `laminar inspect --table` does: result_table.cpp)."""
+    ceilings = {(r["model"], r["hook"]): i for i, r in enumerate(records)
+                if "noise_ceiling_low" in r and "r" not in r and "hook_a" not in r}
+    if not ceilings:
+        return records
+    joined = set()
+    for record in records:
+        if "hook_a" not in record:
+            continue
+        for side in ("_a", "_b"):
+            at = ceilings.get((record.get("model" + side), record.get("hook" + side)))
+            if at is None:
+                continue
+            joined.add(at)
+            for name in NOISE_CEILING:
+                column = name if side == "_a" else name + "_b"
+                if name in records[at] and column not in record:
+                    record[column] = records[at][name]
+                    if column not in seen:
+                        seen.append(column)
+    return [r for i, r in enumerate(records) if i not in joined]
 
 
 class RunFile:
@@ -195,7 +226,16 @@ class RunFile:
             self._tables[analysis] = self._read_table(analysis)
         frame = self._tables[analysis].copy()
         for column, value in (where or {}).items():
+            sides = f"; a pair's sides have {column}_a and {column}_b" if f"{column}_a" in frame else ""
+            if column not in frame:
+                raise KeyError(f"analysis '{analysis}' has no column '{column}'{sides} (columns: {', '.join(frame.columns)})")
+            before = frame
             frame = frame[frame[column] == value]
+            if frame.empty and not before.empty:  # said, so that an empty answer is not taken for "none"
+                held = ", ".join(str(v) for v in before[column].dropna().unique()[:12])
+                warnings.warn(f"{analysis}: no row has {column} = {value!r}; '{column}' holds {held or 'nothing'} and is "
+                              f"empty in {before[column].isna().sum()} of {len(before)} rows"
+                              f"{sides if before[column].isna().any() else ''}", stacklevel=2)
         return frame.reset_index(drop=True)
 
     def _read_table(self, analysis):
@@ -218,6 +258,7 @@ class RunFile:
                 if isinstance(obj, h5py.Group):
                     add(sub + "/", obj)
             records.append(record)
+        records = _join_noise_ceilings(records, seen)
         columns = [c for c in KEY_COLUMNS if c in seen] + [c for c in seen if c not in KEY_COLUMNS]
         return pd.DataFrame(records, columns=columns)
 

@@ -116,8 +116,8 @@ inline std::vector<std::string> hooks_for_sites(const ActivationSource& in, cons
                                                 const std::vector<std::string>& sites, bool per_token = false) {
     std::vector<std::string> out;
     for (const auto& hook : in.hooks(model)) {
-        if (sites.empty()) {
-            if (per_token || !in.per_token(model, hook)) out.push_back(hook);
+        if (sites.empty()) {  // every space: not the sets that are none (the logit lens's token ids)
+            if ((per_token || !in.per_token(model, hook)) && in.not_a_space(model, hook).empty()) out.push_back(hook);
             continue;
         }
         const std::string site = in.site(model, hook);
