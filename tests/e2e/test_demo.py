@@ -28,9 +28,9 @@ class Demo(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             number = r"-?[0-9.e+-]+"
             for site in "qk":
-                self.assertRegex(r.stdout, rf"selectivity/demo-gpt2/blocks\.3\.attn\.hook_{site} +index={number}  p_value={number}")
+                self.assertRegex(r.stdout, rf"selectivity/demo-gpt2/blocks\.3\.attn\.hook_{site} +index={number}  p_value=<?{number}")
             self.assertRegex(r.stdout, rf"rsa/demo-gpt2/blocks\.3\.attn\.hook_q~blocks\.3\.attn\.hook_k +r={number}  "
-                                       rf"p_value={number}  ci_low={number}  ci_high={number}  n_pairs=561")
+                                       rf"p_value=<?{number}  ci_low={number}  ci_high={number}  n_pairs=561")
             with h5py.File(out, "r") as f:
                 self.assertEqual(f["activations/demo-gpt2/blocks.3.attn.hook_q"].shape, (34, 128))
                 self.assertEqual([f[f"activations/demo-gpt2/blocks.{l}.hook_resid_post"].shape for l in range(4)],

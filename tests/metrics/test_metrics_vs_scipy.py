@@ -239,12 +239,12 @@ output: two.h5
             r = subprocess.run([BIN, "run", yaml], capture_output=True, text=True)
             self.assertEqual(r.returncode, 0, r.stderr)
             # Layer 2 of the deeper model has no partner: said, never dropped silently.
-            self.assertIn("warning: analyze rsa: pairs[0]: 1 of model 'small-b''s 3 sets have no partner at the same "
+            self.assertIn("warning: analyze rsa: pairs[0]: 1 of the 3 sets of model 'small-b' have no partner at the same "
                           "layer in 'small-a' and are left out (name hooks to pair other layers, or align: "
                           "relative_depth): blocks.2.hook_resid_post", r.stdout)
-            self.assertNotIn("of model 'small-a''s", r.stdout)
+            self.assertNotIn("sets of model 'small-a'", r.stdout)
             # align: relative_depth pairs layer 0 with 0 and the last with the last (0 -> 0, 1 -> 2).
-            self.assertIn("warning: analyze by_depth: pairs[0]: 1 of model 'small-b''s 3 sets have no partner at the "
+            self.assertIn("warning: analyze by_depth: pairs[0]: 1 of the 3 sets of model 'small-b' have no partner at the "
                           "same layer in 'small-a' and are left out (name hooks to pair other layers): "
                           "blocks.1.hook_resid_post", r.stdout)
             with h5py.File(os.path.join(tmp, "two.h5"), "r") as f:

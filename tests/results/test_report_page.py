@@ -192,18 +192,32 @@ class ReportPage(unittest.TestCase):
         self.assertIn(f"q~k: r up to {qk['r'].max():.3g}", sentences["hypotheses"].replace("&lt;", "<"))
         self.assertIn(f"{(self.reader.table('cka')['cka']).max():.3g}", sentences["cka"])
 
+    def test_a_sentence_without_tests_claims_none(self):
+        class Untested:  # an analysis run with permutations: 0
+            def analyses(self):
+                return {"s": "selectivity", "r": "rsa"}
+        import pandas as pd
+        nan = float("nan")
+        table = pd.DataFrame({"model": ["m", "m"], "site": ["q", "k"], "layer": [1, 1], "index": [1.2, 1.1],
+                              "p_value": [nan, nan], "r": [0.5, 0.4]})
+        self.assertEqual(findings.finding(Untested(), "s", table),
+                         "q at layer 1 of m has the highest selectivity index, 1.2 (not tested: no permutations).")
+        sentence = findings.finding(Untested(), "r", table.assign(site=["q~k", "q~k"]))
+        self.assertEqual(sentence, "q~k: r up to 0.5 (m, layer 1, not tested).")
+
     def test_p_values_are_written_one_way(self):
         self.assertEqual(findings.format_p(1 / 10001, 10000), "p < 0.0001")
         self.assertEqual(findings.format_p(1 / 501, 500), "p < 0.002")
         self.assertEqual(findings.format_p(0.0359281, 500), "p = 0.036")
-        self.assertEqual(findings.format_p(1 / 501, 500, exact=True), "p = 0.002")
+        self.assertEqual(findings.format_p(1 / 501, 500, exact=True), "p = 0.0020")  # two significant digits
+        self.assertEqual(findings.format_p(0.06), "p = 0.060")
         self.assertEqual(findings.format_p(float("nan")), "not tested")
         # No p-value of the page written as a raw float: every p cell is the tables' form.
         for cell in re.findall(r"<td class='g-main'>([^<]*)</td>", self.page):
             self.assertNotRegex(cell, r"^9\.99")
         p_cells = re.findall(r"<td class='g-main'>(&lt; 0\.00[0-9]+)</td>", self.page)
         self.assertTrue(p_cells)  # the q~k rows: none of 500 relabellings beat them
-        self.assertNotIn("p = 0.002", self.page)
+        self.assertNotIn("p = 0.0020", self.page)
 
     # --- 3. robust axes, tables that fit, flagged intervals -------------------------------------------
     def test_an_outlier_set_is_marked_not_allowed_to_squash_the_others(self):
@@ -250,12 +264,15 @@ class ReportPage(unittest.TestCase):
     # --- 4. the report is cached ----------------------------------------------------------------
     def test_a_rerun_with_nothing_changed_redraws_nothing(self):
         page = os.path.join(self.page_dir, "index.html")
-        before = os.stat(page).st_mtime_ns
-        # No Python at all: the cache is decided before it would start.
-        r = laminar_cli("run", self.yaml, cwd=self.dir, env=dict(os.environ, LAMINAR_PYTHON="/bin/false"))
+        figures = os.path.join(self.page_dir, "figures")
+
+        def times():
+            return {name: os.stat(os.path.join(figures, name)).st_mtime_ns for name in os.listdir(figures)}
+        before, drawn = os.stat(page).st_mtime_ns, times()
+        r = laminar_cli("run", self.yaml, cwd=self.dir)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("(up to date: nothing changed since it was drawn", r.stdout)
-        self.assertEqual(os.stat(page).st_mtime_ns, before)
+        self.assertEqual((os.stat(page).st_mtime_ns, times()), (before, drawn))  # not one file written again
         # A figure removed by hand: the page is drawn again.
         os.remove(os.path.join(self.page_dir, "figures", "cka-grid.svg"))
         r = laminar_cli("run", self.yaml, cwd=self.dir)
@@ -288,12 +305,18 @@ class ReportPage(unittest.TestCase):
                         "--format", "csv")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.splitlines()[0], "model,layer,r,categories/space/r,categories/fruit/r,categories/interior/r")
+        r = laminar_cli("inspect", self.run_file, "--table", "cka", "--columns", "layer,cka*,cka", "--format", "csv")
+        self.assertEqual(r.stdout.splitlines()[0], "layer,cka,cka_unbiased")  # named twice: printed once
         r = laminar_cli("inspect", self.run_file, "--table", "hypotheses", "--columns", "model,rr")
         self.assertEqual(r.returncode, 2)
         self.assertIn("--columns: no column 'rr' (columns: model, hook, layer", r.stderr)
         r = laminar_cli("inspect", self.run_file, "--table", "across", "--where", "layer=7")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("note: --where layer=7: no row matches; 'layer' holds 0, 1", r.stderr)
+        self.assertTrue(self.reader.table("across", where={"layer": "1"}).equals(self.reader.table("across", where={"layer": 1})))
+        self.assertEqual(len(self.reader.table("across", where={"layer": [0, 1]})), 2)
+        with self.assertRaisesRegex(TypeError, "where expects"):
+            self.reader.table("across", where="layer=1")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             self.assertTrue(self.reader.table("across", where={"layer": 7}).empty)
@@ -324,8 +347,8 @@ class ReportPage(unittest.TestCase):
             self.assertNotIn("categories", f["results/hypotheses/deep/blocks.1.attn.hook_q~hypothesis:edible"])
             self.assertIn("categories", f["results/hypotheses/deep/blocks.1.attn.hook_q~hypothesis:size"])
             notes = [w for w in f["results/hypotheses"].attrs["warnings"].splitlines() if "constant within" in w]
-        self.assertEqual(notes, [f"hypotheses.{h}: constant within every category: within-category RSA against it is not "
-                                 "computed there (a constant has no order to correlate with)" for h in ("category", "edible")])
+        self.assertEqual(notes, ["hypotheses.edible: constant within every category: within-category RSA against it is not "
+                                 "computed there (a constant has no order to correlate with)"])
 
     # --- 6. the page as a person sees it -------------------------------------------------------------
     def test_chromium_sees_every_figure_load_and_no_text_overflow(self):

@@ -94,11 +94,12 @@ void prepare_report_folder(const fs::path& dir) {
 }
 
 /// What a report page is drawn from: the run file's stages (each one's inputs, completion time
-/// and command), its experiment, where it and the page are, and the code that draws the page.
+/// and command), its experiment, where it and the page are, and the code that draws the page
+/// (the package's sources and the Python that runs them).
 /// A page whose head holds the same key is the page that would be drawn again.
 std::string report_key(hid_t file, const fs::path& run_file, const fs::path& dir, const fs::path& package) {
     std::string text = std::string("laminar ") + LAMINAR_VERSION + "\n" + fs::absolute(run_file).string() + "\n" +
-                       fs::absolute(dir).string() + "\n";
+                       fs::absolute(dir).string() + "\n" + python_executable() + "\n";
     for (const auto& [name, value] : h5::attributes_as_text(file, "/"))
         if (name != "updated" && name != "created") text += name + "=" + value + "\n";
     h5::walk(file, RunFile::stages, [&](const std::string& path, bool) {
@@ -106,10 +107,10 @@ std::string report_key(hid_t file, const fs::path& run_file, const fs::path& dir
     });
     std::vector<fs::path> code;
     std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(package / "laminar", ec))
+    for (const auto& entry : fs::recursive_directory_iterator(package / "laminar", ec))
         if (entry.path().extension() == ".py") code.push_back(entry.path());
     std::sort(code.begin(), code.end());
-    for (const auto& source : code) text += source.filename().string() + ":" + hash_file(source) + "\n";
+    for (const auto& source : code) text += fs::relative(source, package).string() + ":" + hash_file(source) + "\n";
     return hash_text(text);
 }
 

@@ -153,11 +153,15 @@ std::vector<std::string> filter_rows(ResultTable& table, const std::vector<std::
         const auto eq = condition.find('=');
         if (eq == std::string::npos || eq == 0)
             throw InputError("--where " + condition + ": expected COLUMN=VALUE, e.g. layer=5");
-        const std::string column = condition.substr(0, eq), wanted = condition.substr(eq + 1);
+        auto trimmed = [](std::string text) {
+            const auto first = text.find_first_not_of(" \t"), last = text.find_last_not_of(" \t");
+            return first == std::string::npos ? std::string() : text.substr(first, last - first + 1);
+        };
+        const std::string column = trimmed(condition.substr(0, eq)), wanted = trimmed(condition.substr(eq + 1));
         const auto at = std::find(table.columns.begin(), table.columns.end(), column);
         const bool sides = std::find(table.columns.begin(), table.columns.end(), column + "_a") != table.columns.end();
         const std::string pairs = "; a pair's sides have " + column + "_a and " + column + "_b (e.g. --where " + column + "_a=" +
-                                  condition.substr(eq + 1) + ")";
+                                  wanted + ")";
         if (at == table.columns.end()) {
             std::string names;
             for (const auto& c : table.columns) names += (names.empty() ? "" : ", ") + c;
@@ -188,8 +192,10 @@ std::vector<std::string> filter_rows(ResultTable& table, const std::vector<std::
                          table.rows.end());
         if (before > 0 && table.rows.empty())  // said, so that an empty answer is not taken for "none"
             notes.push_back("--where " + condition + ": no row matches; '" + column + "' holds " +
-                            (held.empty() ? std::string("nothing") : held + (values.size() == 12 ? ", ..." : "")) + " and is empty in " +
-                            std::to_string(empty) + " of " + std::to_string(before) + " rows" + (sides && empty > 0 ? pairs : ""));
+                            (held.empty() ? std::string("nothing") : held + (values.size() == 12 ? ", ..." : "")) +
+                            (empty > 0 ? " and is empty in " + std::to_string(empty) + " of " + std::to_string(before) + " rows" : "") +
+                            (sides && empty > 0 ? pairs : "") +
+                            (wanted.find('=') != std::string::npos ? " (one condition per --where: --where a=1 --where b=2)" : ""));
     }
     return notes;
 }
@@ -202,12 +208,13 @@ void select_columns(ResultTable& table, const std::string& wanted) {
         const std::string pattern = wanted.substr(begin, comma - begin);
         begin = comma + 1;
         if (pattern.empty()) continue;
-        const std::size_t found = picked.size();
+        bool matched = false;  // (a column named twice is printed once)
         for (std::size_t i = 0; i < table.columns.size(); ++i)
-            if (fnmatch(pattern.c_str(), table.columns[i].c_str(), 0) == 0 &&
-                std::find(picked.begin(), picked.end(), i) == picked.end())
-                picked.push_back(i);
-        if (picked.size() == found) {
+            if (fnmatch(pattern.c_str(), table.columns[i].c_str(), 0) == 0) {
+                matched = true;
+                if (std::find(picked.begin(), picked.end(), i) == picked.end()) picked.push_back(i);
+            }
+        if (!matched) {
             std::string names;
             for (const auto& c : table.columns) names += (names.empty() ? "" : ", ") + c;
             throw InputError("--columns: no column '" + pattern + "' (columns: " + names + "; patterns such as 'categories/*/r' work)");

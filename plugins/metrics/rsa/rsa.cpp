@@ -104,7 +104,7 @@ public:
                 if (flat[name].back()) which += (which.empty() ? "" : ", ") + names[c];
             }
             if (std::count(flat[name].begin(), flat[name].end(), true) == static_cast<long>(names.size())) which = "every category";
-            if (!which.empty())
+            if (!which.empty() && hypotheses_.at(name) != "category")  // (the category model is so by definition)
                 out.warn("hypotheses." + name + ": constant within " + which + ": within-category RSA against it is not "
                          "computed there (a constant has no order to correlate with)");
             if (conditions.words.size() <= kStoredHypothesisWords) write_hypothesis(out, name, rdm);

@@ -19,6 +19,11 @@ def _ceil2(x):
 
 
 def _g(x):
+    """Two significant digits, trailing zeros kept (0.060, 0.50): every p-value reads alike."""
+    return f"{x:#.2g}".rstrip(".") if x >= 1e-4 else f"{x:.1e}"
+
+
+def _bound(x):
     return f"{x:.2g}" if x >= 1e-4 else f"{x:.1e}"
 
 
@@ -28,7 +33,7 @@ def p_text(p, permutations=None, exact=False):
     if p is None or not np.isfinite(p):
         return "not tested"
     if permutations and not exact and p <= 1.0 / (permutations + 1) * (1 + 1e-9):
-        return f"< {_g(_ceil2(1.0 / (permutations + 1)))}"
+        return f"< {_bound(_ceil2(1.0 / (permutations + 1)))}"
     return _g(p)
 
 
@@ -67,15 +72,19 @@ def _where(row, run=None):
     site = str(row.get("site", row.get("hook", "")))
     layer = row.get("layer")
     at = f" at layer {int(layer)}" if layer is not None and pd.notna(layer) else ""
+    head = row.get("head")
+    if head is not None and pd.notna(head):
+        at = f" head {int(head)}{at}"
     return f"{site}{at} of {row.get('model', '?')}"
 
 
 def _count(table, what):
+    """"; 6 of 6 sets p < 0.05 after correction", or "" where nothing was tested."""
     n, column = _significant(table)
-    if n is None:
+    if n is None or table[column].isna().all():
         return ""
     after = " after correction" if column == "p_value_corrected" else ""
-    return f"{n} of {len(table)} {what} p < {ALPHA}{after}"
+    return f"; {n} of {len(table)} {what} p < {ALPHA}{after}"
 
 
 def _spaces(table):
@@ -93,10 +102,10 @@ def _selectivity(run, name, table):
         table.sort_values("index", ascending=False)
     best = ranked.iloc[0]
     n, column = _significant(table)
-    significant = n is not None and best[column] < ALPHA
-    verdict = "is category-selective" if significant else "is the most category-selective set, but not at p < 0.05"
-    return (f"{_where(best)} {verdict}: index {best['index']:.4g}, {row_p(best)}{_tested(best)}; "
-            f"{_count(table, 'sets')}.")
+    if n is None or not np.isfinite(best.get(column, np.nan)):
+        return f"{_where(best)} has the highest selectivity index, {best['index']:.4g} (not tested: no permutations)."
+    verdict = "is category-selective" if best[column] < ALPHA else "is the most category-selective set, but not at p < 0.05"
+    return f"{_where(best)} {verdict}: index {best['index']:.4g}, {row_p(best)}{_tested(best)}{_count(table, 'sets')}."
 
 
 def _pair_kind(site):
@@ -114,7 +123,7 @@ def _rsa(run, name, table):
         best = rows.loc[rows["r"].idxmax()]
         text = f"{site}: r up to {best['r']:.3g} ({best['model']}"
         text += f", layer {int(best['layer'])}" if "layer" in best and pd.notna(best["layer"]) else ""
-        text += f", {row_p(best)}{_tested(best)}); {_count(rows, 'comparisons')}"
+        text += f", {row_p(best)}{_tested(best)}){_count(rows, 'comparisons')}"
         if "r_subjects" in rows and "noise_ceiling_low" in rows and pd.notna(best.get("noise_ceiling_low")):
             text += (f"; its r per context {best['r_subjects']:.3g} against a noise ceiling of "
                      f"[{best['noise_ceiling_low']:.3g}, {best['noise_ceiling_high']:.3g}]")
@@ -129,7 +138,7 @@ def _cka(run, name, table):
     for site, rows in table[table["cka"].notna()].groupby("site", sort=False):
         best = rows.loc[rows["cka"].idxmax()]
         parts.append(f"{site}: linear CKA {rows['cka'].min():.3g} to {rows['cka'].max():.3g}, highest for "
-                     f"{_where(best)} ({row_p(best)}{_tested(best)}); {_count(rows, 'pairs')}")
+                     f"{_where(best)} ({row_p(best)}{_tested(best)}){_count(rows, 'pairs')}")
     return "; ".join(parts) + "."
 
 
@@ -137,9 +146,11 @@ def _dimensionality(run, name, table):
     threshold = next((t for t in ("n95", "n90", "n99", "n80") if t in table), None)
     if threshold is None or table.empty:
         return "No set has an effective dimensionality (see the warnings)."
+    if "head" in table:  # whole layers: a head's set has another width
+        table = table[table["head"].isna()]
     parts = []
     for (model, site), rows in table.groupby(["model", "site"], sort=False):
-        rows = rows.sort_values("layer") if "layer" in rows else rows
+        rows = rows.sort_values("layer", kind="stable") if "layer" in rows else rows
         dims = f" of {int(rows['dims'].iloc[0])}" if "dims" in rows else ""
         text = f"{site} of {model}: {threshold[1:]}% of the variance in {_span(rows[threshold], 0)}{dims} dimensions"
         control = f"shuffled_{threshold}_mean"
@@ -165,7 +176,7 @@ def _mutual_information(run, name, table):
         return "No pair has a mutual information (see the warnings)."
     best = table.loc[table[value].idxmax()]
     return (f"{value[3:].replace('_', '-')} mutual information is highest for {_where(best)}: "
-            f"{best[value]:.3g} bits, {row_p(best)}{_tested(best)}; {_count(table, 'pairs')}.")
+            f"{best[value]:.3g} bits, {row_p(best)}{_tested(best)}{_count(table, 'pairs')}.")
 
 
 def _encoding(run, name, table):
@@ -176,7 +187,7 @@ def _encoding(run, name, table):
             f"{row_p(best)}{_tested(best)}")
     if "ceiling" in table and pd.notna(best.get("ceiling")):
         text += f", against a noise ceiling of {best['ceiling']:.3g}"
-    return text + f"; {_count(table, 'sets')}."
+    return text + f"{_count(table, 'sets')}."
 
 
 def _decoding(run, name, table):
@@ -184,7 +195,7 @@ def _decoding(run, name, table):
         return "No set has a decoding accuracy (see the warnings)."
     best = table.loc[table["accuracy"].idxmax()]
     return (f"{_where(best)} decodes the labels best: accuracy {best['accuracy']:.3g} against chance "
-            f"{best['chance']:.3g}, {row_p(best)}{_tested(best)}; {_count(table, 'sets')}.")
+            f"{best['chance']:.3g}, {row_p(best)}{_tested(best)}{_count(table, 'sets')}.")
 
 
 def _similarity(run, name, table):
@@ -210,9 +221,10 @@ def _logit_lens(run, name, table):
             rank = per_layer["target_rank"].median()
             text += f"the target's median rank goes from {rank.loc[layers[0]]:.0f} at layer {layers[0]} to " \
                     f"{rank.loc[layers[-1]]:.0f} at layer {layers[-1]}"
-        if "kl_to_final" in rows and len(layers) > 1:
+        if "kl_to_final" in rows and len(layers) > 2:  # (the last layer's own is 0)
             kl = per_layer["kl_to_final"].mean()
-            text += f", the mean KL divergence to the last layer from {kl.loc[layers[0]]:.3g} bits at layer {layers[0]}"
+            text += (f", the mean KL divergence to the last layer from {kl.loc[layers[0]]:.3g} bits at layer {layers[0]} "
+                     f"to {kl.loc[layers[-2]]:.3g} at layer {layers[-2]}")
         parts.append(text)
     return "; ".join(parts) + "." if parts else "No logit-lens results."
 

@@ -11,6 +11,8 @@ Axes are robust: a value far outside the others (Tukey's fences at 3 IQR), or a 
 ratio marked ill-conditioned, is drawn at the axis's edge with its value written, so that one
 set does not squash every other line.
 """
+import textwrap
+
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
@@ -87,15 +89,27 @@ def _relative(run, x):
 
 
 def _legend(ax, extra):
+    """The legend beside the axes, its long labels wrapped (a 60-character model id must not
+    squeeze the plot); returns its rows."""
     handles, labels = ax.get_legend_handles_labels()
     for handle, label in extra:
         handles.append(handle)
         labels.append(label)
+    labels = [textwrap.fill(label, 64) for label in labels]
     ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
-    return len(labels)
+    return sum(label.count("\n") + 1 for label in labels)
 
 
-SIGNIFICANCE_KEY = [(Line2D([], [], marker="o", color="gray", linestyle=""), f"p < {SIGNIFICANT}"),
+def tested_p(rows):
+    """The p-values a figure marks: corrected where the analysis corrected them (as the page's
+    sentences count them), else as they are."""
+    for column in ("p_value_corrected", "p_value"):
+        if column in rows and rows[column].notna().any():
+            return rows[column].to_numpy(float)
+    return np.full(len(rows), np.nan)
+
+
+SIGNIFICANCE_KEY = [(Line2D([], [], marker="o", color="gray", linestyle=""), f"p < {SIGNIFICANT} (corrected where corrected)"),
                     (Line2D([], [], marker="o", color="gray", markerfacecolor="white", linestyle=""),
                      f"p \u2265 {SIGNIFICANT} (or not computed)")]
 OFF_SCALE_KEY = (Line2D([], [], marker="^", color="gray", markeredgecolor="red", linestyle=""),
@@ -183,7 +197,7 @@ def plot_profile(run, x="auto", analysis=None):
                 ax.errorbar(xs, ys, yerr=[ys - low, high - ys], fmt="none", ecolor=line.get_color(), capsize=3, linewidth=0.8)
                 drawn.extend(low)
                 drawn.extend(high)
-            p = rows["p_value"].to_numpy(float) if "p_value" in rows else np.full(len(rows), np.nan)
+            p = tested_p(rows)
             ax.plot(xs[p < SIGNIFICANT], ys[p < SIGNIFICANT], marker, color=line.get_color())  # filled: significant
             if "noise_ceiling_low" in rows and rows["noise_ceiling_low"].notna().any():
                 suffix = label[len(f"{model} {rows['site'].iloc[0]}"):]  # " (analysis)" on the overview
@@ -266,7 +280,7 @@ def plot_cka_profile(run, analysis="cka", x="auto"):
             if outside.any():
                 flagged = True
                 ax.plot(xs[outside], ys[outside], "o", markersize=11, markerfacecolor="none", markeredgecolor="red")
-        p = rows["p_value"].to_numpy(float) if "p_value" in rows else np.full(len(rows), np.nan)
+        p = tested_p(rows)
         ax.plot(xs[p < SIGNIFICANT], ys[p < SIGNIFICANT], MARKERS[index % 4], color=line.get_color())
     extra = list(SIGNIFICANCE_KEY)
     if flagged:
@@ -331,7 +345,7 @@ def plot_mi_profile(run, analysis="mutual_information", x="auto"):
                               label=f"{model} {site}: {column[3:]}")
             colour = line.get_color()
             tested = rows.get("estimator", pd.Series(dtype=object)).eq(column[3:]).to_numpy()
-            p = rows["p_value"].to_numpy(float) if "p_value" in rows else np.full(len(rows), np.nan)
+            p = tested_p(rows)
             sig = tested & (p < SIGNIFICANT)
             ax.plot(xs[sig], ys[sig], MARKERS[i % 4], color=colour)
     ax.set_ylabel("mutual information (bits)")
@@ -356,7 +370,7 @@ def plot_prediction_profile(run, analysis):
     for (model, site), rows in table.sort_values("layer").groupby(["model", "site"], sort=False):
         x, y = rows["layer"].to_numpy(float), rows[value].to_numpy(float)
         line, = ax.plot(x, y, "-", label=f"{model} {site}")
-        p = rows["p_value"].to_numpy(float) if "p_value" in rows else np.full(len(rows), np.nan)
+        p = tested_p(rows)
         ax.scatter(x, y, s=30, edgecolors=line.get_color(), zorder=3,
                    facecolors=[line.get_color() if q < SIGNIFICANT else "white" for q in p])
         if "null_mean" in rows:
@@ -373,7 +387,9 @@ def plot_prediction_profile(run, analysis):
         ax.axhline(float(table["chance"].iloc[0]), color="black", linestyle="--", linewidth=1, label="chance (largest class)")
         ax.set_ylabel("held-out accuracy")
     ax.set_xlabel("layer")
-    ax.set_title(f"{analysis} ({metric}); filled: p < {SIGNIFICANT}; grey: null mean +- 1.96 SD")
+    layers = sorted(table["layer"].dropna().unique())
+    ax.set_xticks(layers, [str(int(l)) for l in layers])
+    ax.set_title(f"{analysis} ({metric}); filled: p < {SIGNIFICANT}; grey: null mean \u00b1 1.96 SD", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

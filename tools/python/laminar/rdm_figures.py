@@ -5,6 +5,8 @@
     plot_rdms(run, "rsa", "gpt2")    their heatmaps, one colour scale per RDM, categories outlined
     plot_mds(run, "rsa", "gpt2")     classical MDS of each: the words in two dimensions
 """
+import textwrap
+
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
@@ -36,6 +38,8 @@ def rdm_panels(run, analysis, model):
     if "hook_a" not in table:
         return []
     table = table[(table["model"] == model) & table["hook_a"].notna()]
+    if "head" in table:  # whole layers: a head's RDM is drawn by asking for it
+        table = table[table["head"].isna()]
     if table.empty:
         return []
     if "layer_a" in table and table["layer_a"].notna().any():
@@ -79,7 +83,7 @@ def plot_rdms(run, analysis, model):
         for _, first, last in _category_blocks(words):
             ax.add_patch(plt.Rectangle((first - 0.5, first - 0.5), last - first, last - first, fill=False,
                                        edgecolor="white", linewidth=1.2))
-        ax.set_title(title, fontsize=9)
+        ax.set_title(textwrap.fill(title, 28), fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -121,7 +125,7 @@ def plot_mds(run, analysis, model):
         if len(words) <= LABELLED_WORDS:
             for (x, y), w in zip(xy, words["word"]):
                 ax.annotate(w, (x, y), fontsize=6, xytext=(2, 2), textcoords="offset points", color="#444")
-        ax.set_title(title, fontsize=9)
+        ax.set_title(textwrap.fill(title, 28), fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_aspect("equal", adjustable="datalim")

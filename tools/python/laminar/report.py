@@ -33,7 +33,7 @@ PAIR_SIDES = ["model_a", "hook_a", "layer_a", "site_a", "head_a", "model_b", "ho
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }
 h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
-p, li, figcaption, summary, label { overflow-wrap: anywhere; }
+h1, h2, h3, p, li, figcaption, summary, label { overflow-wrap: anywhere; }
 .finding { font-size: 1.05em; background: #f3f7fb; border-left: 4px solid #4a7db5; padding: 0.5em 0.8em; }
 .scroll { overflow: auto; max-height: 30em; max-width: 100%; border: 1px solid #eee; margin: 0.3em 0; }
 table { border-collapse: collapse; font-size: 0.85em; }
@@ -77,9 +77,12 @@ def _section_figures(run, name, metric):
                         "categories; one colour scale", figures.plot_similarity, (name, model, hooks)))
             out.append((f"{name}-{model}-histograms", f"within- vs between-category {metric} similarities of {model} ({label})",
                         figures.plot_histograms, (name, model, hooks)))
+    intervals = "ci_low" in table and table["ci_low"].notna().any()
+    filled = "filled: p < 0.05" + (" after correction" if "p_value_corrected" in table else "")
     if metric in ("selectivity", "rsa"):
-        out.append((f"{name}-profile", f"{name} per layer, a panel per kind of comparison (filled: p < 0.05; band and bars: "
-                    "bootstrap CI" + ("; shaded: the first space's noise ceiling" if "noise_ceiling_low" in table else "") + ")",
+        out.append((f"{name}-profile", f"{name} per layer, a panel per kind of comparison ({filled}"
+                    + ("; band and bars: bootstrap CI" if intervals else "")
+                    + ("; shaded: the first space's noise ceiling" if "noise_ceiling_low" in table else "") + ")",
                     profiles.plot_profile, ("auto", name)))
     if metric == "rsa":
         for model in dict.fromkeys(table.loc[table["hook_a"].notna(), "model"] if "hook_a" in table else []):
@@ -88,7 +91,8 @@ def _section_figures(run, name, metric):
                         rdm_figures.plot_rdms, (name, model)))
             out.append((f"{name}-{model}-mds", f"classical MDS of each RDM of {name} for {model}: the words in two dimensions",
                         rdm_figures.plot_mds, (name, model)))
-        spaces = [i for i in range(len(table)) if "hook_b" in table and isinstance(table["hook_b"].iloc[i], str)]
+        spaces = [i for i in range(len(table)) if "hook_b" in table and isinstance(table["hook_b"].iloc[i], str)
+                  and ("head" not in table or np.isnan(table["head"].iloc[i]))]  # whole layers, not heads
         for row in spaces[-1:]:  # the deepest comparison of two spaces (the seed's block-5 q~k)
             r = table.iloc[row]
             out.append((f"{name}-scatter", f"{r['model']} {figures._short(r['hook_a'])} vs {figures._short(r['hook_b'])}: "
@@ -96,8 +100,8 @@ def _section_figures(run, name, metric):
         out.append((f"{name}-grid", "RSA grids: layer x layer where layers were compared, model x model where models were",
                     figures.plot_rsa_grid, (name,)))
     if metric == "cka":
-        out.append((f"{name}-profile", "CKA per layer: the value its interval is of, with the interval; linear CKA dotted; "
-                    "filled: p < 0.05", profiles.plot_cka_profile, (name,)))
+        out.append((f"{name}-profile", "CKA per layer: " + ("the value its interval is of, with the interval; linear CKA "
+                    "dotted; " if intervals else "linear CKA; ") + filled, profiles.plot_cka_profile, (name,)))
         out.append((f"{name}-grid", "CKA grids: layer x layer (linear, biased)", figures.plot_rsa_grid, (name,)))
     if metric == "effective_dimensionality":
         out.append((f"{name}-profile", "components reaching each share of the variance per layer, the shuffled control "
@@ -106,8 +110,9 @@ def _section_figures(run, name, metric):
         out.append((f"{name}-profile", "mutual information per layer, each estimator (filled: the tested one, p < 0.05)",
                     profiles.plot_mi_profile, (name,)))
     if metric in ("encoding", "decoding"):
+        ceiling = ", noise ceiling" if "ceiling" in table and table["ceiling"].notna().any() else ""
         out.append((f"{name}-profile", f"{metric} per layer: held-out {'r (median over targets)' if metric == 'encoding' else 'accuracy'}"
-                    f"{', noise ceiling' if metric == 'encoding' else ', chance'} and the permutation null",
+                    f"{ceiling if metric == 'encoding' else ', chance'} and the permutation null",
                     profiles.plot_prediction_profile, (name,)))
     if metric in figures.HEAD_VALUES:
         out.append((f"{name}-heads", f"{metric} per layer and head ({figures.HEAD_VALUES[metric]})", figures.plot_head_map, (name,)))

@@ -62,6 +62,22 @@ def _scalar_attributes(obj):
     return out
 
 
+def _matches(series, value):
+    """Which rows `where={column: value}` keeps: equal (a number given as text compared as a
+    number, as `inspect --where` does), any of a list, or empty for None/NaN (whole-layer rows
+    where others are per head)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return series.isna()
+    if isinstance(value, (list, tuple, set)):
+        return series.isin(list(value))
+    if isinstance(value, str) and pd.api.types.is_numeric_dtype(series):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    return series == value
+
+
 NOISE_CEILING = ["noise_ceiling_low", "noise_ceiling_high", "noise_ceiling_subjects", "noise_ceiling_rdm"]
 
 
@@ -225,17 +241,19 @@ class RunFile:
         if analysis not in self._tables:
             self._tables[analysis] = self._read_table(analysis)
         frame = self._tables[analysis].copy()
+        if where is not None and not isinstance(where, dict):
+            raise TypeError(f"where expects {{column: value}}, e.g. {{'layer': 5}} (got {where!r})")
         for column, value in (where or {}).items():
             sides = f"; a pair's sides have {column}_a and {column}_b" if f"{column}_a" in frame else ""
             if column not in frame:
                 raise KeyError(f"analysis '{analysis}' has no column '{column}'{sides} (columns: {', '.join(frame.columns)})")
             before = frame
-            frame = frame[frame[column] == value]
+            frame = frame[_matches(frame[column], value)]
             if frame.empty and not before.empty:  # said, so that an empty answer is not taken for "none"
                 held = ", ".join(str(v) for v in before[column].dropna().unique()[:12])
-                warnings.warn(f"{analysis}: no row has {column} = {value!r}; '{column}' holds {held or 'nothing'} and is "
-                              f"empty in {before[column].isna().sum()} of {len(before)} rows"
-                              f"{sides if before[column].isna().any() else ''}", stacklevel=2)
+                empty = before[column].isna().sum()
+                warnings.warn(f"{analysis}: no row has {column} = {value!r}; '{column}' holds {held or 'nothing'}"
+                              + (f" and is empty in {empty} of {len(before)} rows{sides}" if empty else ""), stacklevel=2)
         return frame.reset_index(drop=True)
 
     def _read_table(self, analysis):

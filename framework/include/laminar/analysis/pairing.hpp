@@ -124,8 +124,8 @@ inline std::vector<SpacePair> paired_spaces(const ActivationSource& in, const st
                 for (const auto& h : *sets)
                     if (!paired->count(h)) unpaired += (n++ ? ", " : "") + h;
                 if (n)
-                    left_out.push_back(field + ": " + std::to_string(n) + " of model '" + owner + "''s " +
-                                       std::to_string(sets->size()) + " sets have no partner at the same layer in '" +
+                    left_out.push_back(field + ": " + std::to_string(n) + " of the " + std::to_string(sets->size()) +
+                                       " sets of model '" + owner + "' have no partner at the same layer in '" +
                                        other + "' and are left out (name hooks to pair other layers" +
                                        (relative_depth ? "" : ", or align: relative_depth") + "): " + unpaired);
             }
