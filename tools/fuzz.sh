@@ -40,6 +40,14 @@ for t in "${targets[@]}"; do
     echo "fuzz: $t: warning: libhdf5 hangs on an input (a known kind of HDF5 bug, not laminar's code); kept under $build/artifacts/" >&2
     status=0
   fi
+  # Likewise a memory error whose faulting frame (the first after the sanitizer's interceptor)
+  # is inside libhdf5, reached through its public API on a crafted file (e.g. H5HG_read of a
+  # forged global heap, the CVE-2020-10811 kind): reported and kept, not laminar's to mend.
+  if [ "$status" -ne 0 ] && grep -q "ERROR: AddressSanitizer" "$build/$t.log" &&
+     grep -E "^    #[0-9]+ " "$build/$t.log" | grep -v "__interceptor_\|in malloc\|in free" | head -1 | grep -q "libhdf5"; then
+    echo "fuzz: $t: warning: a memory error inside libhdf5 on a crafted file (HDF5's bug, not laminar's code); kept under $build/artifacts/" >&2
+    status=0
+  fi
   if [ "$status" -ne 0 ]; then
     grep -E "what\(\)|ERROR|^    #[0-9] " "$build/$t.log" | head -20 >&2
     echo "fuzz: $t failed; its input is under $build/artifacts/, the log in $build/$t.log" >&2
