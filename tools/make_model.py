@@ -17,6 +17,7 @@ Layouts: `bare` as in the hub's gpt2 files (h.0.attn.c_attn.weight, with the att
 attn.masked_bias buffers); `prefixed` as save_pretrained writes (transformer.h.0..., lm_head.weight).
 """
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -360,7 +361,48 @@ def main():
     ap.add_argument("--rope-theta", type=float, default=10000.0)
     ap.add_argument("--sliding-window", type=int, default=4096)
     ap.add_argument("--tied", action="store_true", help="tie the unembedding to the embedding (llama family)")
+    ap.add_argument("--hub-cache", metavar="CACHE", help="also lay the model into this Hugging Face cache folder, as "
+                    "huggingface_hub does (with --repo; --revision names the ref, main by default)")
+    ap.add_argument("--repo", help="with --hub-cache: the model's Hub name, ORG/NAME or NAME")
+    ap.add_argument("--revision", default="main", help="with --hub-cache: the ref that names the snapshot")
     args = ap.parse_args()
+    if bool(args.hub_cache) != bool(args.repo):
+        ap.error("--hub-cache and --repo go together")
+    make(ap, args)
+    if args.hub_cache:
+        print(into_hub_cache(args.out, args.hub_cache, args.repo, args.revision))
+
+
+def into_hub_cache(folder, cache, repo, revision="main"):
+    """Lays `folder`'s files into a Hugging Face cache as huggingface_hub's downloads do:
+    models--ORG--NAME/blobs/<sha256> (the contents), snapshots/<commit>/<file> (relative links to
+    the blobs) and refs/<revision> (the commit); the commit is a hash of the files. Returns the
+    snapshot folder."""
+    root = os.path.join(cache, "models--" + repo.replace("/", "--"))
+    names = sorted(n for n in os.listdir(folder) if os.path.isfile(os.path.join(folder, n)))
+    digests = {}
+    for name in names:
+        with open(os.path.join(folder, name), "rb") as f:
+            digests[name] = hashlib.sha256(f.read()).hexdigest()
+    commit = hashlib.sha1("".join(f"{n}:{digests[n]}\n" for n in names).encode()).hexdigest()
+    snapshot = os.path.join(root, "snapshots", commit)
+    os.makedirs(os.path.join(root, "blobs"), exist_ok=True)
+    os.makedirs(snapshot, exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.join(root, "refs", revision)), exist_ok=True)
+    for name in names:
+        blob = os.path.join(root, "blobs", digests[name])
+        if not os.path.exists(blob):
+            shutil.copy(os.path.join(folder, name), blob)
+        link = os.path.join(snapshot, name)
+        if not os.path.lexists(link):
+            os.symlink(os.path.join("..", "..", "blobs", digests[name]), link)
+    with open(os.path.join(root, "refs", revision), "w") as f:
+        f.write(commit)
+    return snapshot
+
+
+def make(ap, args):
+    """Writes the model folder args.out."""
     if args.width % args.heads:
         ap.error("--width must be a multiple of --heads")
 

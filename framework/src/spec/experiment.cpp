@@ -1,4 +1,5 @@
 #include "spec/experiment.hpp"
+#include "spec/hub_cache.hpp"
 
 #include <cstdlib>
 #include <regex>
@@ -162,14 +163,36 @@ Experiment load_experiment(const fs::path& file, const PluginRegistry& registry,
         spec.id = m["id"].get<std::string>();
         spec.backend = m.value("backend", "");
         spec.backend_chosen = !m.contains("backend");
-        spec.path_text = m["path"].get<std::string>();
-        spec.params = without(m, {"id", "backend", "path"});
+        spec.path_text = m.value("path", m.value("hub", std::string()));
+        spec.params = without(m, {"id", "backend", "path", "hub", "revision"});
         if (!model_ids.insert(spec.id).second)
             problems.add(spec.pointer + "/id", "a second model with id '" + spec.id + "': ids must be unique");
-        if (auto o = options.model_paths.find(spec.id); o != options.model_paths.end())
+        const bool hub = m.contains("hub") || spec.path_text.rfind("hf:", 0) == 0;
+        if (m.contains("path") == m.contains("hub"))
+            problems.add(spec.pointer, std::string(m.contains("path") ? "both path and hub" : "no path") +
+                                           ": give path (a model folder) or hub (a model's Hub name, read from the local "
+                                           "Hugging Face cache)");
+        if (m.contains("revision") && !hub)
+            problems.add(spec.pointer + "/revision", "revision goes with hub (or path: hf:NAME): a folder has one version");
+        if (auto o = options.model_paths.find(spec.id); o != options.model_paths.end()) {
             spec.path = fs::absolute(o->second);
-        else
+        } else if (hub) {
+            const std::string field = spec.pointer + (m.contains("hub") ? "/hub" : "/path");
+            spec.hub_repo = m.contains("hub") ? m["hub"].get<std::string>() : spec.path_text.substr(3);
+            spec.hub_revision = m.value("revision", std::string("main"));
+            try {
+                const HubSnapshot snapshot = resolve_hub_model(spec.hub_repo, spec.hub_revision);
+                spec.path = snapshot.folder;
+                spec.hub_commit = snapshot.commit;
+            } catch (const InputError& err) {
+                const bool revision = dynamic_cast<const HubRevisionError*>(&err) && m.contains("revision");
+                const std::string at = revision ? spec.pointer + "/revision" : field;
+                if (options.require_paths) problems.add(at, err.what());
+                else exp.notes.push_back(doc.where(at) + ": " + err.what() + " (`run` needs it)");
+            }
+        } else {
             resolve(spec.pointer + "/path", spec.path_text, spec.path);
+        }
         if (spec.backend_chosen && check_extract) {
             // The model folder says what it is; one that is not there is an error only when
             // extraction runs (analyze works from the run file alone).

@@ -20,10 +20,13 @@ struct ModelSpec {
     std::string id;
     std::string backend;           ///< model plugin name: as written, or chosen by config.json's model_type
     bool backend_chosen = false;   ///< `backend:` was left out (empty when the folder could not be read)
-    std::string path_text;         ///< as written, before ${VAR} expansion
+    std::string path_text;         ///< as written, before ${VAR} expansion (or `hub:`'s name)
     std::filesystem::path path;    ///< resolved; empty when a variable was unset (validate only)
     Params params;                 ///< the plugin's own options
     std::string pointer;           ///< where in the file, e.g. "/models/0"
+    /// A model named by its Hub name (`hub: org/name`, or `path: hf:org/name`), read from the
+    /// local cache: its name, the revision asked and the snapshot's commit (recorded in the run).
+    std::string hub_repo, hub_revision, hub_commit;
 };
 
 /// One entry of `extract:` or `analyze:`.

@@ -221,6 +221,11 @@ void extract_model(const Experiment& exp, const PluginRegistry& registry, const 
     h5::set_attr(file, RunFile::activations_of(m.id), "backend", m.backend);
     h5::set_attr(file, RunFile::activations_of(m.id), "model_fingerprint", fingerprint);
     h5::set_attr(file, RunFile::activations_of(m.id), "path", m.path.string());
+    if (!m.hub_repo.empty()) {  // named by its Hub name: which snapshot of the cache it was
+        h5::set_attr(file, RunFile::activations_of(m.id), "hub_repo", m.hub_repo);
+        h5::set_attr(file, RunFile::activations_of(m.id), "hub_revision", m.hub_revision);
+        h5::set_attr(file, RunFile::activations_of(m.id), "hub_commit", m.hub_commit);
+    }
     // What the activations were extracted from, for `--stage analyze` to compare with the model
     // folder, and what each file's hash was computed from, so that the next run hashes only the
     // files that changed (content_hash.hpp).

@@ -146,7 +146,8 @@ class RunFile:
         return spec.get("description", "") if isinstance(spec, dict) else ""
 
     def models(self):
-        """One row per model: id, backend, architecture, n_layer, fingerprint, path, hooks recorded."""
+        """One row per model: id, backend, architecture, n_layer, fingerprint, path, hooks recorded,
+        and for a model named by its Hub name the cache snapshot's commit (`hub_commit`)."""
         rows = []
         if "activations" in self.file:
             for model in _children(self.file["activations"]):
@@ -154,8 +155,10 @@ class RunFile:
                 attrs = _scalar_attributes(group)
                 rows.append({"model": model, "backend": attrs.get("backend"), "architecture": attrs.get("architecture"),
                              "n_layer": attrs.get("n_layer"), "fingerprint": attrs.get("model_fingerprint"),
-                             "path": attrs.get("path"), "hooks": len(group)})
-        return pd.DataFrame(rows, columns=["model", "backend", "architecture", "n_layer", "fingerprint", "path", "hooks"])
+                             "path": attrs.get("path"), "hooks": len(group), "hub_commit": attrs.get("hub_commit")})
+        frame = pd.DataFrame(rows, columns=["model", "backend", "architecture", "n_layer", "fingerprint", "path", "hooks",
+                                            "hub_commit"])
+        return frame if frame["hub_commit"].notna().any() else frame.drop(columns="hub_commit")
 
     def hooks(self, model):
         return _children(self.file["activations"][model])
