@@ -28,13 +28,14 @@ packages=(
 # What only the tests need (tools/setup.sh without --demo): the references they compare with
 # (sentencepiece's command-line tools, SciPy, statsmodels for corrected p-values, scikit-learn
 # for mutual information), headless Chromium to open the report page as a person sees it,
-# `pip install tools/python` tested offline (--no-index --no-build-isolation), and fuzzing the
+# `pip install tools/python` tested offline (--no-index --no-build-isolation), the example
+# notebook executed as Jupyter would (nbclient with the IPython kernel), and fuzzing the
 # readers of untrusted files (tools/fuzz.sh: clang with its libFuzzer and sanitizer runtimes,
 # and its OpenMP, which the metrics and the forward pass share work with).
 if [ "${1:-}" != "--demo" ]; then
   packages+=(
     sentencepiece python3-scipy python3-statsmodels python3-sklearn chromium
-    python3-pip python3-setuptools python3-wheel
+    python3-pip python3-setuptools python3-wheel python3-nbclient python3-ipykernel
     clang libclang-rt-14-dev libomp-dev
   )
 fi

@@ -10,17 +10,14 @@ import io
 import os
 import sys
 
+import h5py
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")  # files only, no display
-
-import h5py  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from . import figures, findings, profiles, rdm_figures  # noqa: E402
-from .run_file import RunFile  # noqa: E402
+from . import figures, findings, profiles, rdm_figures
+from .run_file import RunFile
 
 # The numbers a reader looks for first, in this order, where an analysis has them.
 HEADLINE = ["index", "r", "score", "score_normalized", "ceiling", "accuracy", "balanced_accuracy", "chance", "cka", "cka_unbiased", "cka_rbf", "mi_binned", "mi_equal_frequency", "mi_ksg", "n80", "n90",
@@ -169,6 +166,15 @@ def _cell(frame, row, column):
     if isinstance(value, (float, np.floating)):
         return f"{value:.4g}"
     return str(value)
+
+
+def headline_table(run, name):
+    """The analysis's table with its describing and headline columns only."""
+    table = run.table(name)
+    headline = [c for c in HEADLINE if c in table]
+    if not headline:
+        headline = [c for c in table.columns if c not in KEYS and pd.api.types.is_numeric_dtype(table[c])][:8]
+    return table[[c for c in KEYS if c in table] + headline]
 
 
 def _results_table(run, name, uid):
@@ -343,6 +349,7 @@ def main(argv=None):
     parser.add_argument("--out", help="the folder to write (default: beside the run file, named after it)")
     parser.add_argument("--key", default="", help="what the page is drawn from (laminar's report cache keeps it in the page)")
     args = parser.parse_args(argv)
+    matplotlib.use("Agg")  # files only, no display (imported from a notebook, the notebook's backend stays)
     out = args.out or os.path.splitext(args.run)[0]
     try:
         print(write_report(args.run, out, args.key))

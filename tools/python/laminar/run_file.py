@@ -119,6 +119,17 @@ class RunFile:
     def close(self):
         self.file.close()
 
+    def _repr_html_(self):
+        """In a notebook: the experiment, its models, and each analysis's sentence and table."""
+        from .display import run_html
+        return run_html(self)
+
+    def figure(self, analysis, which=None):
+        """The report page's figure of `analysis` as a matplotlib Figure (the first it draws, or the
+        one whose name ends in `which`: "profile", "grid", "matrices", "mds", ...)."""
+        from .display import figure
+        return figure(self, analysis, which)
+
     def __enter__(self):
         return self
 
