@@ -105,8 +105,18 @@ class HubCache(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         tagged, tagged_q = self.model_attrs("tag")
         self.assertEqual((tagged["hub_revision"], tagged["hub_commit"]), ("v1", os.path.basename(self.v1)))
-        # A commit is its own revision.
+        # $XDG_CACHE_HOME/huggingface/hub, as huggingface_hub looks there before ~/.cache.
+        xdg = os.path.join(self.dir, "xdg-cache")
+        os.makedirs(os.path.join(xdg, "huggingface"), exist_ok=True)
+        if not os.path.exists(os.path.join(xdg, "huggingface", "hub")):
+            os.symlink(self.cache, os.path.join(xdg, "huggingface", "hub"))
+        r = self.run_with(f"    hub: {REPO}", "xdg", XDG_CACHE_HOME=xdg, HOME=os.path.join(self.dir, "nowhere"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # A commit is its own revision, whole or its start (as git abbreviates it).
         commit = os.path.basename(self.v1)
+        r = self.run_with(f"    hub: {REPO}\n    revision: {commit[:10].upper()}", "short", HF_HUB_CACHE=self.cache)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.model_attrs("short")[0]["hub_commit"], commit)
         r = self.run_with(f"    hub: {REPO}\n    revision: {commit}", "commit", HF_HUB_CACHE=self.cache)
         self.assertEqual(r.returncode, 0, r.stderr)
         by_commit, by_commit_q = self.model_attrs("commit")
@@ -130,9 +140,26 @@ class HubCache(unittest.TestCase):
         r = self.run_with(f"    path: {self.main}\n    revision: v1", "folder_revision", HF_HUB_CACHE=self.cache)
         self.assertEqual(r.returncode, 2)
         self.assertIn("models[0].revision: revision goes with hub", r.stderr)
-        r = self.run_with("    hub: ../etc", "bad_name", HF_HUB_CACHE=self.cache)
+        for name in ("../etc", "org//name", "a--b/c", "org/na me"):
+            r = self.run_with(f"    hub: '{name}'", "bad_name", HF_HUB_CACHE=self.cache)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn(f"'{name}' is not a Hub model name", r.stderr)
+        r = self.run_with(f"    hub: {REPO}\n    revision: ../../../../etc/hostname", "bad_revision", HF_HUB_CACHE=self.cache)
+        self.assertIn("models[0].revision: '../../../../etc/hostname' is not a revision", r.stderr)
+        # Never valid, wherever the cache is: validate says so too.
+        path = os.path.join(self.dir, "bad_name.yaml")
+        r = subprocess.run([BIN, "validate", path], capture_output=True, text=True,
+                           env=dict(os.environ, HF_HUB_CACHE=os.path.join(self.dir, "no-cache")))
+        self.assertEqual(r.returncode, 2, r.stdout)
+
+    def test_a_run_file_moved_to_a_machine_without_the_cache_is_analysed_again(self):
+        r = self.run_with(f"    hub: {REPO}", "moved", HF_HUB_CACHE=self.cache)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.run_with(f"    hub: {REPO}", "moved", HF_HUB_CACHE=os.path.join(self.dir, "no-cache"))
+        self.assertEqual(r.returncode, 0, r.stderr)  # (quiet: the log says it used the activations it has)
+        r = self.run_with(f"    hub: {REPO}", "moved_fresh", HF_HUB_CACHE=os.path.join(self.dir, "no-cache"))
         self.assertEqual(r.returncode, 2)
-        self.assertIn("'../etc' is not a Hub model name", r.stderr)
+        self.assertIn(f"models[0].hub: model '{REPO}' is not in the Hugging Face cache", r.stderr)
 
 
 if __name__ == "__main__":

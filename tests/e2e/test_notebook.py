@@ -93,6 +93,16 @@ class FromPython(unittest.TestCase):
         self.assertEqual(caught.exception.file, "bad.yaml")
         self.assertEqual(len(caught.exception.problems), 1)
         self.assertEqual(laminar.validate(EXPERIMENT), [])
+        with self.assertRaises(laminar.ExperimentError) as caught:  # a file that is not there is not YAML text
+            laminar.run("experiments/nosuch", quiet=True)
+        self.assertEqual((caught.exception.file, caught.exception.message), ("experiments/nosuch", "no such experiment file"))
+        # output: ${VAR} as the command line expands it (and $VAR not at all, as there).
+        os.environ["LAMINAR_TEST_OUT"] = "expanded"
+        try:
+            run = laminar.run(dict(EXPERIMENT, output="${LAMINAR_TEST_OUT}.h5"), quiet=True)
+        finally:
+            del os.environ["LAMINAR_TEST_OUT"]
+        self.assertEqual(run.path, os.path.join(self.dir, "expanded.h5"))
         with self.assertRaises(laminar.ExperimentError) as caught:  # an option the command line refuses
             laminar.run(EXPERIMENT, stage="plot", quiet=True)
         self.assertIn("--stage must be extract, analyze or report", str(caught.exception))

@@ -185,10 +185,14 @@ Experiment load_experiment(const fs::path& file, const PluginRegistry& registry,
                 spec.path = snapshot.folder;
                 spec.hub_commit = snapshot.commit;
             } catch (const InputError& err) {
-                const bool revision = dynamic_cast<const HubRevisionError*>(&err) && m.contains("revision");
+                const auto* name = dynamic_cast<const HubNameError*>(&err);
+                const bool revision = m.contains("revision") && (dynamic_cast<const HubRevisionError*>(&err) ||
+                                                                  (name && name->field == "revision"));
                 const std::string at = revision ? spec.pointer + "/revision" : field;
-                if (options.require_paths) problems.add(at, err.what());
-                else exp.notes.push_back(doc.where(at) + ": " + err.what() + " (`run` needs it)");
+                if (name) problems.add(at, err.what());  // never valid, wherever the cache is
+                else if (!options.require_paths) exp.notes.push_back(doc.where(at) + ": " + err.what() + " (`run` needs it)");
+                spec.unavailable = err.what();
+                spec.unavailable_at = at;
             }
         } else {
             resolve(spec.pointer + "/path", spec.path_text, spec.path);

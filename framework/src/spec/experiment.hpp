@@ -27,6 +27,9 @@ struct ModelSpec {
     /// A model named by its Hub name (`hub: org/name`, or `path: hf:org/name`), read from the
     /// local cache: its name, the revision asked and the snapshot's commit (recorded in the run).
     std::string hub_repo, hub_revision, hub_commit;
+    /// Why a `hub:` model is not in the cache, and at which field ("/models/0/hub"): extraction
+    /// says so, unless the run file already holds its activations (as for a folder not found).
+    std::string unavailable, unavailable_at;
 };
 
 /// One entry of `extract:` or `analyze:`.

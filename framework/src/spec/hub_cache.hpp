@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "runtime/errors.hpp"
@@ -18,6 +19,12 @@ struct HubRevisionError : InputError {
     using InputError::InputError;
 };
 
+/// Not a name or revision the Hub gives (wherever the cache is); `field`: "hub" or "revision".
+struct HubNameError : InputError {
+    HubNameError(const std::string& message, std::string field) : InputError(message), field(std::move(field)) {}
+    std::string field;
+};
+
 struct HubSnapshot {
     std::string repo;                ///< "EleutherAI/pythia-410m"
     std::string revision;            ///< as asked: "main", another ref, or a commit
@@ -26,7 +33,9 @@ struct HubSnapshot {
     std::filesystem::path folder;    ///< <cache>/models--org--name/snapshots/<commit>
 };
 
-/// The cache folder as huggingface_hub finds it (also when it does not exist).
+/// The cache folder as huggingface_hub finds it (also when it does not exist): $HF_HUB_CACHE,
+/// else $HUGGINGFACE_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else
+/// ~/.cache/huggingface/hub, a leading ~ expanded.
 std::filesystem::path hub_cache_folder();
 
 /// The models a cache holds, as "org/name", sorted.

@@ -303,10 +303,12 @@ bool run_extract(const Experiment& exp, const PluginRegistry& registry, const Ru
     for (const auto& m : exp.models) {
         if (m.path.empty() || !fs::is_directory(m.path)) {
             if (!options.force && previous_spec == spec_hash) {
-                log << "extract: skipped, model folder of '" << m.id << "' not found (" << m.path.string()
-                    << "); using the activations already in " << options.output.string() << "\n";
+                log << "extract: skipped, model folder of '" << m.id << "' not found ("
+                    << (m.unavailable.empty() ? m.path.string() : m.unavailable) << "); using the activations already in "
+                    << options.output.string() << "\n";
                 return true;
             }
+            if (!m.unavailable.empty()) throw InputError(exp.document.where(m.unavailable_at) + ": " + m.unavailable);
             throw InputError(exp.document.where(m.pointer + "/path") + ": model folder not found: " +
                              (m.path.empty() ? m.path_text : m.path.string() + nearest_folder(m.path)));
         }

@@ -50,6 +50,8 @@ def figure(run, analysis, which=None):
     for stem, caption, draw, args in candidates:
         fig = draw(run, *args)
         if fig is not None:
+            import matplotlib.pyplot as plt
+            plt.close(fig)  # returned, not kept by pyplot: a notebook shows it once, as the cell's value
             return fig
     names = [c[0] for c in report._section_figures(run, analysis, metric)]
     raise KeyError(f"analysis '{analysis}' ({metric}) has no figure" + (f" named *{which}" if which else "") +

@@ -12,6 +12,7 @@ in a notebook one updating line per step, elsewhere the command's lines on stder
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -74,10 +75,13 @@ class _Experiment:
     def __init__(self, experiment):
         self.temporary = None
         if isinstance(experiment, dict):
-            text = yaml.safe_dump(experiment, sort_keys=False, allow_unicode=True)
+            text = yaml.safe_dump(_plain(experiment), sort_keys=False, allow_unicode=True)
         elif isinstance(experiment, os.PathLike) or (isinstance(experiment, str) and "\n" not in experiment and
-                                                     (os.path.exists(experiment) or experiment.endswith((".yaml", ".yml")))):
-            self.path, self.shown = os.fspath(experiment), os.fspath(experiment)
+                                                     not re.search(r":\s|^\s*\{", experiment)):
+            self.path, self.shown = os.fspath(experiment), os.fspath(experiment)  # a file's path (not YAML's "key: value")
+            if not os.path.isfile(self.path):
+                raise ExperimentError(f"{self.path}: no such experiment file",
+                                      [Problem(self.path, None, None, None, "no such experiment file")])
             return
         elif isinstance(experiment, str):
             text = experiment
@@ -91,6 +95,25 @@ class _Experiment:
     def close(self):
         if self.temporary and os.path.exists(self.temporary):
             os.remove(self.temporary)
+
+
+def _plain(value):
+    """A dict experiment as YAML can write it: paths (pathlib) as text."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+def _end_with_parent():
+    """In the child, before it runs laminar: end when the Python that started it ends (a
+    notebook's kernel restarted), as laminar does with the Python that draws its report."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 class _Progress:
@@ -129,6 +152,11 @@ def _problems(lines, shown, path):
     for line in lines:  # "error: FILE:LINE:COLUMN: FIELD: message" (`validate`: without "error: ")
         m = None if line.startswith(("note:", "warning:")) else re.match(r"^(?:error: )?(.+?):(\d+):(\d+): (.*)$", line)
         if not m:
+            whole = re.match(r"^error: ([^ :]+): (.*)$", line)  # about a file as a whole: "error: FILE: cannot open ..."
+            if whole:
+                file = whole.group(1)
+                out.append(Problem(shown if os.path.abspath(file) == os.path.abspath(path) else file, None, None, None,
+                                   whole.group(2)))
             continue
         file, rest = m.group(1), m.group(4)
         field, sep, message = rest.partition(": ")
@@ -146,15 +174,23 @@ def _call(arguments, experiment, quiet):
     env = dict(os.environ, LAMINAR_PROGRESS="lines")
     lines = []
     with subprocess.Popen([executable(), *arguments], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          env=env, bufsize=1) as process:
-        for raw in process.stdout:
-            line = raw.rstrip("\n")
-            if experiment.temporary:
-                line = line.replace(experiment.path, experiment.shown)
-            lines.append(line)
-            if line.startswith("warning: "):
-                warnings.warn(line[len("warning: "):], LaminarWarning, stacklevel=3)
-            progress.show(line)
+                          env=env, bufsize=1, preexec_fn=_end_with_parent) as process:
+        try:
+            for raw in process.stdout:
+                line = raw.rstrip("\n")
+                if experiment.temporary:
+                    line = line.replace(experiment.path, experiment.shown)
+                lines.append(line)
+                if line.startswith("warning: "):
+                    warnings.warn(line[len("warning: "):], LaminarWarning, stacklevel=3)
+                progress.show(line)
+        except BaseException:  # interrupted (a notebook's stop button): the run stops too, as on Ctrl-C
+            process.send_signal(signal.SIGINT)  # (what it wrote is as its last completed stage left it)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            raise
     status = process.returncode
     if status == 0:
         return lines
@@ -173,7 +209,8 @@ def _output(experiment_path, out):
         return os.path.abspath(out)
     with open(experiment_path, encoding="utf-8-sig") as f:
         spec = yaml.safe_load(f)
-    path = os.path.expandvars(str(spec["output"]))
+    # ${NAME} only, as the command line expands it ($NAME stays as written there too).
+    path = re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: os.environ.get(m.group(1), m.group(0)), str(spec["output"]))
     return path if os.path.isabs(path) else os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(experiment_path)), path))
 
 
@@ -193,8 +230,8 @@ def run(experiment, stage=None, force=False, out=None, models=None, shard=None, 
             arguments += ["--out", os.fspath(out)]
         for model, path in (models or {}).items():
             arguments += ["--model", f"{model}={os.fspath(path)}"]
-        if shard:
-            arguments += ["--shard", shard]
+        if shard:  # "K/N", or (K, N)
+            arguments += ["--shard", "/".join(map(str, shard)) if isinstance(shard, (tuple, list)) else str(shard)]
         if verbose:
             arguments.append("--verbose")
         _call(arguments, file, quiet)
