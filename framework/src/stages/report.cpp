@@ -54,13 +54,19 @@ std::string python_executable() {
     return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 }
 
+/// The first `bytes` of a page (its head: what laminar looks for before reading more).
+std::string page_head(const fs::path& page, std::size_t bytes = 8192) {
+    std::ifstream in(page, std::ios::binary);
+    std::string head(bytes, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<std::size_t>(std::max<std::streamsize>(in.gcount(), 0)));
+    return head;
+}
+
 /// Whether `page` is a report page laminar wrote: the generator tag of report.py, or the title
 /// of the pages before it ("<experiment> - laminar").
 bool laminar_page(const fs::path& page) {
-    std::ifstream in(page, std::ios::binary);
-    std::string head(4096, '\0');
-    in.read(head.data(), static_cast<std::streamsize>(head.size()));
-    head.resize(static_cast<std::size_t>(std::max<std::streamsize>(in.gcount(), 0)));
+    const std::string head = page_head(page);
     return head.find("<meta name='generator' content='laminar'>") != std::string::npos ||
            head.find(" - laminar</title>") != std::string::npos;
 }
@@ -117,11 +123,7 @@ std::string report_key(hid_t file, const fs::path& run_file, const fs::path& dir
 /// Whether `dir` holds the page drawn with `key`, whole (its head says so, its figures are there).
 bool page_is_current(const fs::path& dir, const std::string& key) {
     const fs::path page = dir / "index.html";
-    std::ifstream in(page, std::ios::binary);
-    std::string head(8192, '\0');
-    in.read(head.data(), static_cast<std::streamsize>(head.size()));
-    head.resize(static_cast<std::size_t>(std::max<std::streamsize>(in.gcount(), 0)));
-    if (head.find("<meta name='laminar-report-key' content='" + key + "'>") == std::string::npos) return false;
+    if (page_head(page).find("<meta name='laminar-report-key' content='" + key + "'>") == std::string::npos) return false;
     std::ifstream whole(page, std::ios::binary);
     const std::string text((std::istreambuf_iterator<char>(whole)), std::istreambuf_iterator<char>());
     for (std::size_t at = text.find("href='figures/"); at != std::string::npos; at = text.find("href='figures/", at + 1)) {

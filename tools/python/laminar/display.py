@@ -2,7 +2,7 @@
 (RunFile.figure)."""
 import html
 
-import numpy as np
+import pandas as pd
 
 ROWS = 12  # rows of each analysis's table in the notebook; run.table(name) has them all
 
@@ -25,13 +25,11 @@ def run_html(run):
             parts.append(f"<p>(no sentence: {html.escape(type(error).__name__)}: {html.escape(str(error))})</p>")
         if metric == "logit_lens":
             continue
-        table = report.headline_table(run, name)
-        shown = table.head(ROWS).copy()
-        for column in [c for c in shown.columns if c in ("p_value", "p_value_corrected")]:
-            shown[column] = [findings.p_text(p, int(n) if column == "p_value" and n == n else None)
-                             for p, n in zip(shown[column], run.table(name).head(ROWS).get(
-                                 "n_permutations_used", np.full(len(shown), np.nan)))]
-        parts.append(shown.to_html(index=False, border=0, na_rep="", float_format=lambda v: f"{v:.4g}"))
+        table = run.table(name)
+        first = table.head(ROWS)
+        columns = [c for c in report.KEYS if c in table] + report.headline_columns(table)
+        shown = pd.DataFrame({c: [report.cell_text(first, i, c) for i in range(len(first))] for c in columns})
+        parts.append(shown.to_html(index=False, border=0))
         if len(table) > ROWS:
             parts.append(f"<p><small>{ROWS} of {len(table)} rows: run.table({name!r})</small></p>")
     return "".join(parts)

@@ -108,12 +108,6 @@ def _selectivity(run, name, table):
     return f"{_where(best)} {verdict}: index {best['index']:.4g}, {row_p(best)}{_tested(best)}{_count(table, 'sets')}."
 
 
-def _pair_kind(site):
-    """"q~k" -> "spaces", "q~hypothesis:size" -> "hypothesis:size": what a pair compares with."""
-    other = str(site).split("~", 1)[-1]
-    return other if other.startswith("hypothesis:") else "spaces"
-
-
 def _rsa(run, name, table):
     table = _spaces(table)
     if table.empty or "r" not in table:

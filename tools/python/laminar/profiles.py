@@ -13,12 +13,14 @@ set does not squash every other line.
 """
 import textwrap
 
+import h5py
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 
 from .findings import format_p
+from .run_file import _walk
 
 SIGNIFICANT = 0.05  # p-values below are drawn as filled markers, above as hollow ones
 FENCE = 3.0  # Tukey's far-out fences: a value beyond 3 IQR of the quartiles ...
@@ -377,7 +379,8 @@ def plot_prediction_profile(run, analysis):
             mean, sd = rows["null_mean"].to_numpy(float), rows["null_sd"].to_numpy(float)
             ax.fill_between(x, mean - 1.96 * sd, mean + 1.96 * sd, color="grey", alpha=0.15, linewidth=0)
     if metric == "encoding":
-        ceilings = [g["ceiling"][()] for _, g in _walk_groups(run.file["results"][analysis]) if "ceiling" in g]
+        ceilings = [g["ceiling"][()] for _, g in _walk(run.file["results"][analysis])
+                    if isinstance(g, h5py.Group) and "ceiling" in g]
         if ceilings:
             low, mid, high = np.nanpercentile(ceilings[0], [25, 50, 75])
             ax.axhspan(low, high, color="tab:green", alpha=0.12, linewidth=0)
@@ -393,13 +396,6 @@ def plot_prediction_profile(run, analysis):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
-
-
-def _walk_groups(group):
-    """Every subgroup under `group` (depth first), with its path."""
-    out = []
-    group.visititems(lambda name, obj: out.append((name, obj)) if hasattr(obj, "keys") else None)
-    return out
 
 
 __all__ = ["plot_profile", "plot_cka_profile", "plot_dimensionality", "plot_mi_profile", "plot_prediction_profile",

@@ -153,7 +153,9 @@ def _group(column, headline):
     return "categories" if column.startswith("categories/") else "details"
 
 
-def _cell(frame, row, column):
+def cell_text(frame, row, column):
+    """A cell as the page writes it: p-values as findings.p_text (with the row's permutations and
+    exactness), other numbers to 4 significant digits, empty for NaN."""
     value = frame.at[row, column]
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "" if value is None or np.isnan(value) else str(value)
@@ -168,13 +170,11 @@ def _cell(frame, row, column):
     return str(value)
 
 
-def headline_table(run, name):
-    """The analysis's table with its describing and headline columns only."""
-    table = run.table(name)
+def headline_columns(table):
+    """The numbers a reader looks for first (HEADLINE's, in its order); for a metric with other
+    names, its first numeric columns."""
     headline = [c for c in HEADLINE if c in table]
-    if not headline:
-        headline = [c for c in table.columns if c not in KEYS and pd.api.types.is_numeric_dtype(table[c])][:8]
-    return table[[c for c in KEYS if c in table] + headline]
+    return headline or [c for c in table.columns if c not in KEYS and pd.api.types.is_numeric_dtype(table[c])][:8]
 
 
 def _results_table(run, name, uid):
@@ -182,9 +182,7 @@ def _results_table(run, name, uid):
     columns first, p-values written as the page writes them, a note where an interval excludes
     its estimate, and the pair sides, per-category and other columns behind check boxes."""
     table = run.table(name)
-    headline = [c for c in HEADLINE if c in table]
-    if not headline:  # a metric with other names: its numeric columns
-        headline = [c for c in table.columns if c not in KEYS and pd.api.types.is_numeric_dtype(table[c])][:8]
+    headline = headline_columns(table)
     notes = findings.interval_notes(table)
     if notes.astype(bool).any():
         table = table.assign(note=notes)
@@ -204,7 +202,7 @@ def _results_table(run, name, uid):
                  "".join(f"<th class='g-{groups[c]}'>{html.escape(c)}</th>" for c in columns) + "</tr></thead><tbody>")
     for i in range(len(shown)):
         parts.append("<tr>" + "".join(f"<td class='g-{groups[c]}{' note' if c == 'note' else ''}'>"
-                                      f"{html.escape(_cell(shown, i, c))}</td>" for c in columns) + "</tr>")
+                                      f"{html.escape(cell_text(shown, i, c))}</td>" for c in columns) + "</tr>")
     parts.append("</tbody></table></div></div>")
     count = f"{len(table)} rows" if len(shown) == len(table) else f"{len(shown)} of {len(table)} rows"
     parts.append(f"<p class='muted'>{count}, {len(columns)} columns; all of them: <code>laminar inspect "

@@ -115,6 +115,7 @@ class RunFile:
         self.path = path
         self.file = h5py.File(path, "r")
         self._tables = {}  # analysis -> its table: the file is read-only, the report asks often
+        self._rdms = {}  # (model, hook, measure) -> its RDM, likewise
 
     def close(self):
         self.file.close()
@@ -359,6 +360,12 @@ class RunFile:
         calc_rdm) defines it: a word's pattern is the mean of its rows; "euclidean" (squared, over
         the number of dimensions), "correlation" (1 - Pearson), "cosine" (1 - cosine), or
         "crossnobis" (leave one context out, contexts kept)."""
+        key = (model, hook, measure)
+        if key not in self._rdms:  # the report draws each RDM twice (heatmap and MDS)
+            self._rdms[key] = self._compute_rdm(model, hook, measure)
+        return self._rdms[key].copy()
+
+    def _compute_rdm(self, model, hook, measure):
         x = self.file["activations"][model][hook][()].astype(np.float64)
         stimuli = self.stimuli()
         words = list(dict.fromkeys(stimuli["word"]))

@@ -148,22 +148,21 @@ class _Line(str):
 
 
 def _problems(lines, shown, path):
+    """The problems the command line listed, as Problems (the experiment's hidden file named as `shown`)."""
+    def named(file):
+        return shown if os.path.abspath(file) == os.path.abspath(path) else file
     out = []
     for line in lines:  # "error: FILE:LINE:COLUMN: FIELD: message" (`validate`: without "error: ")
         m = None if line.startswith(("note:", "warning:")) else re.match(r"^(?:error: )?(.+?):(\d+):(\d+): (.*)$", line)
         if not m:
             whole = re.match(r"^error: ([^ :]+): (.*)$", line)  # about a file as a whole: "error: FILE: cannot open ..."
             if whole:
-                file = whole.group(1)
-                out.append(Problem(shown if os.path.abspath(file) == os.path.abspath(path) else file, None, None, None,
-                                   whole.group(2)))
+                out.append(Problem(named(whole.group(1)), None, None, None, whole.group(2)))
             continue
-        file, rest = m.group(1), m.group(4)
-        field, sep, message = rest.partition(": ")
+        field, sep, message = m.group(4).partition(": ")
         if not sep or " " in field:
-            field, message = None, rest
-        out.append(Problem(shown if os.path.abspath(file) == os.path.abspath(path) else file,
-                           int(m.group(2)), int(m.group(3)), field, message))
+            field, message = None, m.group(4)
+        out.append(Problem(named(m.group(1)), int(m.group(2)), int(m.group(3)), field, message))
     return out
 
 
