@@ -2,19 +2,24 @@
 # CMake package, so `find_package(laminar)` gives a plugin project the same functions.
 #
 #   laminar::api        the plugin API (laminar/*.hpp): headers only, no Armadillo
-#   laminar::analysis   laminar/analysis/*.hpp for metrics that want them: Armadillo + OpenMP
+#   laminar::analysis   laminar/analysis/*.hpp for metrics that want them: Armadillo, BLAS, OpenMP
 #                       (defined where Armadillo is found; libarmadillo-dev on Debian)
 include(GNUInstallDirs)
 
 if(NOT TARGET laminar::analysis)
   find_package(Armadillo QUIET)
   find_package(OpenMP QUIET COMPONENTS CXX)
-  if(ARMADILLO_FOUND AND OpenMP_CXX_FOUND)
+  find_package(BLAS QUIET)
+  if(ARMADILLO_FOUND AND OpenMP_CXX_FOUND AND BLAS_FOUND)
     # Armadillo (and through it the system BLAS: OpenBLAS once tools/setup.sh has installed
     # it); permutation and bootstrap loops run on all cores through OpenMP.
     add_library(laminar::analysis INTERFACE IMPORTED)
     target_include_directories(laminar::analysis INTERFACE ${ARMADILLO_INCLUDE_DIRS})
-    target_link_libraries(laminar::analysis INTERFACE laminar::api ${ARMADILLO_LIBRARIES} OpenMP::OpenMP_CXX)
+    # BLAS itself too: selectivity.hpp's triangular products (dtrmm), which Armadillo does not offer.
+    target_link_libraries(laminar::analysis INTERFACE laminar::api ${ARMADILLO_LIBRARIES} ${BLAS_LIBRARIES} OpenMP::OpenMP_CXX)
+    # The hand-written sums (permuted_sums.hpp) fix their order of operations; fusing a multiply
+    # and an add (-march with FMA) would round differently from a build without it.
+    target_compile_options(laminar::analysis INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-ffp-contract=off>)
   endif()
 endif()
 
@@ -53,7 +58,7 @@ endfunction()
 # laminar_add_metric(<name> SOURCES <files...>): a metric plugin with laminar::analysis.
 function(laminar_add_metric name)
   if(NOT TARGET laminar::analysis)
-    message(FATAL_ERROR "laminar_add_metric(${name}): laminar::analysis needs Armadillo and OpenMP "
+    message(FATAL_ERROR "laminar_add_metric(${name}): laminar::analysis needs Armadillo, BLAS and OpenMP "
                         "(apt-get install libarmadillo-dev); a metric without them: laminar_add_plugin(metric ${name} ...)")
   endif()
   laminar_add_plugin(metric ${name} ${ARGN} LIBRARIES laminar::analysis)

@@ -1,7 +1,7 @@
 # find_package(laminar): the plugin SDK of an installed laminar.
 #
 #   laminar::api                 the plugin API headers (no Armadillo)
-#   laminar::analysis            laminar/analysis/*.hpp with Armadillo and OpenMP, where found
+#   laminar::analysis            laminar/analysis/*.hpp with Armadillo, BLAS and OpenMP, where found
 #   laminar_add_plugin(<kind> <name> SOURCES <files...>)   a plugin .so (see LaminarPlugin.cmake)
 #
 # The plugins it builds land in <build>/plugins: run them with LAMINAR_PLUGIN_PATH=<build>/plugins

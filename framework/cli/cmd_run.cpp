@@ -82,13 +82,15 @@ int run(const Args& args) {
          "ID=PATH: load model ID from PATH instead of the experiment's path (repeatable)")
         ("shard", po::value<std::string>(), "K/N: one N-th of the first stage not up to date (K from 0), into a shard "
                                              "file beside the run file (a job array; `laminar merge` assembles them)")
+        ("profile", po::value<std::string>()->implicit_value(""),
+         "[FILE]: print where each analysis's time went, per statistic and thread (and write it to FILE as JSON)")
         ("quiet,q", "print only warnings and errors (no progress, no stage lines)")
         ("verbose,v", "progress of every batch and every space, also in logs");
     po::positional_options_description positional;
     positional.add("experiment", 1);
     po::variables_map vm;
     if (parse(args, "laminar run EXPERIMENT.yaml [--stage extract|analyze|report] [--force] [--out FILE] "
-                    "[--model ID=PATH]... [--shard K/N] [--quiet|--verbose]", options, positional, vm))
+                    "[--model ID=PATH]... [--shard K/N] [--profile [FILE]] [--quiet|--verbose]", options, positional, vm))
         return kExitOk;
 
     LoadOptions load;
@@ -115,6 +117,7 @@ int run(const Args& args) {
     if (ranks::rank() > 0) run_options.verbosity = Verbosity::quiet;  // under mpirun, rank 0 tells the story
     run_options.command = command_line(args);
     if (vm.count("shard")) run_options.shard = parse_shard(vm["shard"].as<std::string>());
+    if (vm.count("profile")) run_options.profile = std::filesystem::path(vm["profile"].as<std::string>());
     if (vm.count("out") && vm["out"].as<std::string>().empty())
         throw InputError("--out expects a file path (got an empty string)");
     // "x.h5/" names a folder: the run would create one by that name and write the run file in it.

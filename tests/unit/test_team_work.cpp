@@ -204,10 +204,13 @@ TEST_CASE("permutation nulls and bootstrap samples shared by 1 to 4 threads are 
         labels(i) = i % 3;
         row_counts(i) = 1 + i % 4;
     }
+    arma::mat big_x(1500, 8, arma::fill::randn), big_y(1500, 8, arma::fill::randn);
+    const arma::mat big_a = 1 - big_x * big_x.t() / 8, big_b = 1 - big_y * big_y.t() / 8;
     auto all = [&](const Team& team) {
         std::vector<arma::vec> out;
         for (const char* method : {"corr", "spearman", "tau-a", "cosine_cov"}) out.push_back(mantel_null(A, B, method, 37, 1, team));
-        out.push_back(bootstrap(A, B, "corr", 29, 2, team));
+        out.push_back(bootstrap(A, B, "corr", 150, 2, team));  // 3 batches of 64 resamples
+        out.push_back(mantel_null(big_a, big_b, "corr", 70, 1, team));  // floats stored (1,500 words), chunks of 32
         out.push_back(bootstrap(A, B, "spearman", 29, 2, team));
         out.push_back(arma::vectorise(permutation_null(A, labels, 3, Variant::mean_of_blocks, 600, 3, team)));  // 600: 3 batches of 256
         out.push_back(arma::vectorise(permutation_null(A, labels, 3, Variant::pooled, 300, 4, team, row_counts)));  // words of several rows

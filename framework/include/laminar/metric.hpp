@@ -70,6 +70,11 @@ public:
     /// Something the user should know (NaN from a zero vector, ...): printed by the host and
     /// kept in the analysis group's `warnings` attribute.
     virtual void warn(const std::string& message) = 0;
+    /// The time one statistic took (`laminar run --profile`): its wall seconds and each thread's
+    /// busy seconds in the parallel loops it ran. laminar/analysis/profile.hpp's Timed calls it.
+    virtual void timing(const std::string& statistic, double wall_seconds, const std::vector<double>& thread_busy_seconds) {
+        (void)statistic, (void)wall_seconds, (void)thread_busy_seconds;
+    }
 };
 
 /// A representational space a metric reads, as the experiment names it ("q",

@@ -9,7 +9,7 @@ namespace laminar {
 
 /// Bumped whenever an interface in this folder changes in a way that breaks binary compatibility.
 /// The host refuses plugins built against any other value.
-inline constexpr int kApiVersion = 9;  // 9: Recording::no_context_mean; 8: Metric::check; 7: Metric::run's Team (laminar/team.hpp); 6: ModelBackend::mask_token, Extractor::input, per-token sets (Recording::per_token, ActivationSet::tokens, ActivationSource::per_token); 5: Stimulus::context, ResultSink::axis_values, ModelBackend::unembed, Extractor::attach; 4: Extractor::records, Metric::spaces
+inline constexpr int kApiVersion = 10;  // 10: ResultSink::timing; 9: Recording::no_context_mean; 8: Metric::check; 7: Metric::run's Team (laminar/team.hpp); 6: ModelBackend::mask_token, Extractor::input, per-token sets (Recording::per_token, ActivationSet::tokens, ActivationSource::per_token); 5: Stimulus::context, ResultSink::axis_values, ModelBackend::unembed, Extractor::attach; 4: Extractor::records, Metric::spaces
 
 /// Plain data that the host reads before it touches any factory: reading a wrongly typed
 /// factory is a crash, reading this struct is not. The first three fields are frozen for all

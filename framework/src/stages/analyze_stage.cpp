@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <new>
@@ -108,10 +109,25 @@ void run_metric(const Experiment& exp, const PluginRegistry& registry, const Ste
     }
 }
 
+/// --profile: the table on the log, and the JSON in `file` unless it is "".
+void write_profile(const Profile& profile, const fs::path& file, std::ostream& log) {
+    if (profile.empty()) {
+        log << "note: --profile: no analysis ran (all were up to date; --force runs them again)\n";
+        return;
+    }
+    log << profile.table();
+    if (file.empty()) return;
+    std::ofstream out(file);
+    out << profile.json().dump(2) << "\n";
+    if (!out) throw InputError("--profile: cannot write " + file.string());
+    log << "profile: written to " << file.string() << "\n";
+}
+
 /// Runs one analysis on the activations of `source_file`, writing its results and stage record
 /// into `sink_file` (the run file's transaction, or a shard file's).
 void run_one(const Experiment& exp, const PluginRegistry& registry, const StepSpec& step, const std::string& hash,
-             const RunOptions& options, hid_t source_file, hid_t sink_file, const Team& team, std::ostream& log) {
+             const RunOptions& options, hid_t source_file, hid_t sink_file, const Team& team, std::ostream& log,
+             Profile& profile) {
     const auto started = std::chrono::steady_clock::now();
     RunFileSource source(source_file);
     RunFileSink sink(sink_file, step.name, options.verbosity);
@@ -124,13 +140,18 @@ void run_one(const Experiment& exp, const PluginRegistry& registry, const StepSp
     stamp_root(sink_file, exp.name, exp.document.text());
     record_stage(sink_file, "analyze/" + step.name, hash, options.command);
     print_warnings(step.name, sink.warnings(), log);
+    AnalysisTime timings = sink.timings();
+    timings.name = step.name;
+    timings.metric = step.plugin;
+    timings.wall = elapsed(started);
+    profile.add(std::move(timings));
     log << "analyze: " << step.name << ": done (" << duration_text(elapsed(started)) << ")\n";
 }
 
 /// Each analysis is its own transaction of the run file, so finished ones survive a later
 /// failure. With several ranks, rank 0 commits only once every rank has finished without error.
 void run_in_place(const Experiment& exp, const PluginRegistry& registry, const StepSpec& step, const std::string& hash,
-                  const RunOptions& options, const Team& team, hid_t kept, std::ostream& log) {
+                  const RunOptions& options, const Team& team, hid_t kept, std::ostream& log, Profile& profile) {
     if (team.rank() != 0) {
         ranks::together([&] {
             RunFileSource source(kept);
@@ -140,7 +161,7 @@ void run_in_place(const Experiment& exp, const PluginRegistry& registry, const S
         return;
     }
     RunTransaction tx(options.output, {RunFile::result(step.name), RunFile::analysis_stage(step.name)});
-    ranks::together([&] { run_one(exp, registry, step, hash, options, tx.file(), tx.file(), team, log); });
+    ranks::together([&] { run_one(exp, registry, step, hash, options, tx.file(), tx.file(), team, log, profile); });
     tx.commit();
 }
 
@@ -219,6 +240,7 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
                                                       std::vector<std::string>{RunFile::results, RunFile::stages, RunFile::shard});
     }
 
+    Profile profile;  // what --profile prints
     for (std::size_t i = 0; i < exp.analyze.size(); ++i) {
         const StepSpec& step = exp.analyze[i];
         recorded.erase(step.name);
@@ -239,9 +261,10 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
             log << "analyze: " << step.name << ": up to date\n";
             continue;
         }
-        if (shard_file) run_one(exp, registry, step, hash, options, run_file.get(), shard_file->file(), team, log);
-        else run_in_place(exp, registry, step, hash, options, team, kept.get(), log);
+        if (shard_file) run_one(exp, registry, step, hash, options, run_file.get(), shard_file->file(), team, log, profile);
+        else run_in_place(exp, registry, step, hash, options, team, kept.get(), log, profile);
     }
+    if (options.profile && team.rank() == 0) write_profile(profile, *options.profile, log);
     if (shard_file) {
         mark_shard(shard_file->file(), options.shard, "analyze", *extract_hash);
         shard_file->commit();

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <ostream>
 #include <string>
 
@@ -26,6 +27,9 @@ struct RunOptions {
     Verbosity verbosity = Verbosity::normal;
     std::string command;          ///< the command line that runs this, recorded with each stage it completes
     Shard shard;                  ///< --shard K/N: one N-th of the first stage not up to date, into a shard file
+    /// --profile [FILE]: print where each analysis's time went (runtime/profile.hpp), and write it
+    /// to FILE as JSON when one is given ("": print only)
+    std::optional<std::filesystem::path> profile;
 };
 
 /// Returns whether the run file's activations are then complete (a shard's are not).

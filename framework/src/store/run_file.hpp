@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "store/h5.hpp"
+#include "runtime/profile.hpp"
 #include "runtime/progress.hpp"
 #include "laminar/metric.hpp"
 #include "laminar/types.hpp"
@@ -154,7 +155,12 @@ public:
     void attribute(const std::string& path, const std::string& name, const std::string& value) override;
     void warn(const std::string& message) override;
     void progress(std::size_t done, std::size_t total) override;
+    void timing(const std::string& statistic, double wall_seconds, const std::vector<double>& thread_busy_seconds) override {
+        timings_.add(statistic, wall_seconds, thread_busy_seconds);
+    }
     const std::vector<std::string>& warnings() const { return warnings_; }
+    /// The statistics the metric timed (--profile), in the order they first ran.
+    const AnalysisTime& timings() const { return timings_; }
     /// Gives every "<model>/<hook>" and "<model>[~<model b>]/<hook a>~<hook b>" group the metric
     /// wrote its model, hook, layer, site and head (from the activations they name), and
     /// model_a/_b, hook_a/_b, ... for pairs (a side b that is no recorded space, such as a
@@ -166,6 +172,7 @@ private:
     std::string name_;  ///< the analysis
     std::string root_;  ///< its group, "results/<name>"
     std::vector<std::string> warnings_;
+    AnalysisTime timings_;
     Verbosity verbosity_;
     std::unique_ptr<Progress> progress_;
     std::string full(const std::string& path) const;

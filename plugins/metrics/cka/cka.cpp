@@ -25,6 +25,7 @@
 #include "laminar/analysis/cka.hpp"
 #include "laminar/correction.hpp"
 #include "laminar/analysis/pairing.hpp"
+#include "laminar/analysis/profile.hpp"
 #include "laminar/analysis/parallel.hpp"
 #include "laminar/analysis/rdm.hpp"
 #include "laminar/analysis/rsa.hpp"
@@ -120,6 +121,7 @@ private:
                              const std::string& hook, GramCache& cache, ResultSink& out) const {
         auto [it, fresh] = cache.emplace(std::make_pair(model, hook), Grams());
         if (!fresh) return it->second;
+        const Timed timed(out, "gram");
         const arma::mat rows = as_columns(in.read(model, hook));
         const arma::mat Xt = word_means(rows, words);
         Grams& g = it->second;
@@ -164,11 +166,17 @@ private:
             return;
         }
         if (permutations_ > 0) {  // one side's words relabelled; centring commutes with relabelling
+            const Timed timed(out, "cka null");
             const Relabellings relabelled = relabellings(n, permutations_, seed_);  // all n! when no more than permutations_
             const arma::vec inner = permuted_inner_products(a.centred, b.centred, relabelled.perms, group);
-            write_permutation_test(out, path, linear, inner / (a.norm * b.norm), family, relabelled.exact);
+            const double identity = permuted_inner_products(a.centred, b.centred, {arma::regspace<arma::uvec>(0, n - 1)})(0);
+            write_permutation_test(out, path, linear, inner / (a.norm * b.norm), family, relabelled.exact,
+                                   identity / (a.norm * b.norm));
         }
-        if (bootstrap_ > 0) interval(a, b, unbiased, path, out);
+        if (bootstrap_ > 0) {
+            const Timed timed(out, "jackknife");
+            interval(a, b, unbiased, path, out);
+        }
     }
 
     /// The jackknife interval (level `ci`) of the population linear CKA, which `cka_unbiased`
@@ -215,4 +223,4 @@ const std::string kSchema = R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", CkaMetric, "cka", "1.2.0", kSchema.c_str())
+LAMINAR_PLUGIN(laminar::Metric, "metric", CkaMetric, "cka", "1.3.0", kSchema.c_str())

@@ -15,11 +15,13 @@
 #include <filesystem>
 #include <cmath>
 #include <map>
+#include <optional>
 
 #include "hypothesis_file.hpp"
 #include "laminar/correction.hpp"
 #include "laminar/analysis/noise_ceiling.hpp"
 #include "laminar/analysis/pairing.hpp"
+#include "laminar/analysis/profile.hpp"
 #include "laminar/analysis/rdm.hpp"
 #include "laminar/analysis/rsa.hpp"
 #include "laminar/hook_names.hpp"
@@ -127,12 +129,16 @@ public:
             if (hypothesis) item_out.attribute(path, "hypothesis", parse_space(hook_b).what);  // the host describes the rest
             const std::vector<bool> skip = hypothesis ? flat.at(parse_space(hook_b).what) : std::vector<bool>(names.size(), false);
             compare_rdms(A, B, path, skip, labels, names, item_out, overall, within, group);
-            if (noise_ceiling_) write_fit_to_subjects(in, model_a, hook_a, conditions, B, path, item_out);
+            if (noise_ceiling_) {
+                const Timed timed(item_out, "noise ceiling");
+                write_fit_to_subjects(in, model_a, hook_a, conditions, B, path, item_out);
+            }
         });
         overall.write(out);
         within.write(out);
         if (grid_)  // r only: the aligned pairs carry the tests
             for (const auto& g : layer_grids(in, pairs_, out)) {
+                const Timed timed(out, "grid");
                 std::vector<arma::vec> columns;
                 for (const auto& [layer, hook] : g.layers_b) columns.push_back(upper(space_rdm(in, g.model_b, hook, conditions, rdms, out)));
                 const std::size_t n_rows = g.layers_a.size(), n_cols = columns.size();
@@ -200,13 +206,18 @@ private:
                                const Conditions& c, RdmCache& cache, ResultSink& out) const {
         auto [it, fresh] = cache.emplace(std::make_pair(model, hook), arma::mat());
         if (!fresh) return it->second;
+        std::optional<Timed> timed(std::in_place, out, "rdm");
         const arma::mat Xt = activations(in, model, hook, out);
         SpaceRdms rdms = space_rdms(Xt, c, rdm_, noise_ceiling_);
+        timed.reset();
         it->second = std::move(rdms.rdm);
         if (it->second.has_nan() && Xt.is_finite() && rdm_ != "euclidean" && rdm_ != "crossnobis")
             out.warn(model + "/" + hook + ": some words' patterns have zero length" +
                      std::string(rdm_ == "correlation" ? " after centring" : "") + "; their dissimilarities are NaN");
-        if (noise_ceiling_) write_noise_ceiling(rdms.contexts, model + "/" + hook, out);
+        if (noise_ceiling_) {
+            const Timed ceiling(out, "noise ceiling");
+            write_noise_ceiling(rdms.contexts, model + "/" + hook, out);
+        }
         return it->second;
     }
 
@@ -307,9 +318,12 @@ private:
     /// category no interval is given; over the whole design (rarely so small) it is, with a warning.
     void test_and_interval(const arma::mat& A, const arma::mat& B, double r, const std::string& path, std::uint64_t seed,
                            ResultSink& out, CorrectedPValues<ResultSink>& family, const Team& group, bool category) const {
+        const std::string within = category ? " (within categories)" : "";
         if (permutations_ > 0) {  // every relabelling when there are no more than permutations_ (n! <= permutations_)
+            const Timed timed(out, "mantel null" + within);
             const Relabellings relabelled = relabellings(A.n_rows, permutations_, seed);
-            write_permutation_test(out, path, r, mantel_null(A, B, method_, relabelled.perms, group), family, relabelled.exact);
+            write_permutation_test(out, path, r, mantel_null(A, B, method_, relabelled.perms, group), family, relabelled.exact,
+                                   mantel_observed(A, B, method_));
         }
         if (bootstrap_ == 0) return;
         if (A.n_rows < kMinIntervalWords) {
@@ -322,6 +336,7 @@ private:
             }
             out.warn(path + ": the bootstrap interval is too wide: " + why);
         }
+        const Timed timed(out, "bootstrap" + within);
         write_interval(out, path, bootstrap(A, B, method_, bootstrap_, seed + 1, group), ci_);
     }
 };
@@ -351,4 +366,4 @@ const std::string kSchema = R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", RsaMetric, "rsa", "2.3.0", kSchema.c_str())
+LAMINAR_PLUGIN(laminar::Metric, "metric", RsaMetric, "rsa", "2.4.0", kSchema.c_str())

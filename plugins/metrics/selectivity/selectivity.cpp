@@ -13,10 +13,12 @@
 // seed), so the p-values are dependent: Holm holds under any dependence, Benjamini-Hochberg under
 // positive regression dependence (Benjamini & Yekutieli 2001), usual here but not guaranteed.
 #include <cmath>
+#include <optional>
 #include <sstream>
 
 #include "laminar/correction.hpp"
 #include "laminar/analysis/matrices.hpp"
+#include "laminar/analysis/profile.hpp"
 #include "laminar/analysis/rdm.hpp"
 #include "laminar/analysis/selectivity.hpp"
 #include "laminar/team_work.hpp"
@@ -58,8 +60,10 @@ public:
                       [&](std::size_t i, ResultSink& out, const Team& group) {
             const auto& [model, hook] = work[i];
             std::size_t degenerate = 0;
+            std::optional<Timed> timed(std::in_place, out, "similarity");
             const arma::mat similarity = recorded_similarity(in, model, hook, similarity_, out, &degenerate);  // rows
             const UnitSimilarity S = word_sums(similarity, words.of_row, words.n);
+            timed.reset();
             const std::string path = model + "/" + hook;
             const Blocks b = blocks(S.sums, labels, k, S.row_counts);
             arma::vec per;
@@ -84,7 +88,9 @@ public:
             const std::size_t distinct = distinct_labellings_up_to(labels, permutations_);
             const bool exact = distinct > 0;
             const std::size_t count = exact ? distinct : permutations_;
+            timed.emplace(out, "selectivity null");
             const arma::mat null = permutation_null(S.sums, labels, k, variant_, count, seed_, group, S.row_counts, exact);
+            timed.reset();
             const arma::vec overall = null.col(0);
             const double p = p_greater(overall, index, exact);
             out.attribute(path, "p_value", p);
@@ -168,4 +174,4 @@ const std::string kSchema = R"json({
 
 }  // namespace
 
-LAMINAR_PLUGIN(laminar::Metric, "metric", SelectivityMetric, "selectivity", "1.4.0", kSchema.c_str())
+LAMINAR_PLUGIN(laminar::Metric, "metric", SelectivityMetric, "selectivity", "1.5.0", kSchema.c_str())

@@ -91,6 +91,10 @@ inline bool warn_nonfinite(const arma::mat& Xt, const std::string& path, const s
     return nonfinite > 0;
 }
 
+/// The position of entry (i, j), i < j, of an n x n matrix in its upper triangle (numpy's triu
+/// order, as upper() lists it).
+inline arma::uword upper_index(arma::uword i, arma::uword j, arma::uword n) { return i * n - i * (i + 1) / 2 + (j - i - 1); }
+
 /// The strictly-upper-triangle entries (i < j), row by row as numpy's triu_indices(n, 1).
 inline arma::vec upper(const arma::mat& S) {
     arma::vec out(S.n_rows * (S.n_rows - 1) / 2);

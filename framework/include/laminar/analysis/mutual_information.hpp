@@ -20,14 +20,16 @@
 #include <vector>
 
 #include "laminar/analysis/parallel.hpp"
+#include "laminar/analysis/permuted_sums.hpp"
+#include "laminar/analysis/matrices.hpp"
+#include "laminar/team_work.hpp"
 
 namespace laminar::analysis {
 
-/// Plug-in MI (bits) of two discretisations into `bx` and `by` bins.
-inline double mi_of_bins(const arma::uvec& bin_x, arma::uword bx, const arma::uvec& bin_y, arma::uword by) {
-    arma::mat joint(bx, by, arma::fill::zeros);
-    for (arma::uword i = 0; i < bin_x.n_elem; ++i) joint(bin_x(i), bin_y(i)) += 1;
-    joint /= double(bin_x.n_elem);
+/// Plug-in MI (bits) of a joint histogram: `joint` [bx x by] the counts of `total` pairs.
+inline double mi_of_counts(arma::mat joint, double total) {
+    const arma::uword bx = joint.n_rows, by = joint.n_cols;
+    joint /= total;
     const arma::vec px = arma::sum(joint, 1);
     const arma::rowvec py = arma::sum(joint, 0);
     double mi = 0;
@@ -35,6 +37,53 @@ inline double mi_of_bins(const arma::uvec& bin_x, arma::uword bx, const arma::uv
         for (arma::uword j = 0; j < by; ++j)
             if (joint(i, j) > 0) mi += joint(i, j) * std::log2(joint(i, j) / (px(i) * py(j)));
     return mi;
+}
+
+/// Plug-in MI (bits) of two discretisations into `bx` and `by` bins.
+inline double mi_of_bins(const arma::uvec& bin_x, arma::uword bx, const arma::uvec& bin_y, arma::uword by) {
+    arma::mat joint(bx, by, arma::fill::zeros);
+    for (arma::uword i = 0; i < bin_x.n_elem; ++i) joint(bin_x(i), bin_y(i)) += 1;
+    return mi_of_counts(std::move(joint), double(bin_x.n_elem));
+}
+
+/// The plug-in MI (bits) of the pairs of two binned upper triangles (numpy triu order, bins
+/// below 65,536) after each relabelling of the second one's n stimuli. Relabelling moves the
+/// values of the triangle, not their bins, so a relabelling only counts the pairs of bins into a
+/// joint histogram: the reads of permuted_sums(), a count instead of a product.
+inline arma::vec permuted_mi(const arma::uvec& bins_a, arma::uword bx, const arma::uvec& bins_b, arma::uword by, arma::uword n,
+                             const std::vector<arma::uvec>& perms, const Team& team = Alone()) {
+    permuted::Packed<std::uint16_t> d;
+    d.n = n;
+    d.a.resize(bins_a.n_elem);
+    d.b.assign(std::size_t{n} * n, 0);
+    for (arma::uword j = 1, k; j < n; ++j)
+        for (arma::uword i = 0; i < j; ++i) {
+            k = upper_index(i, j, n);
+            d.a[j * (j - 1) / 2 + i] = static_cast<std::uint16_t>(bins_a(k));
+            d.b[std::size_t{j} * n + i] = d.b[std::size_t{i} * n + j] = static_cast<std::uint16_t>(bins_b(k));
+        }
+    return gather_blocks(team, perms.size(), [&](std::size_t first, std::size_t last) {
+        constexpr int kCopies = 4;  // histograms filled in turn: a run of pairs in one bin waits on no store
+        const std::size_t cells = bx * by;
+        std::vector<std::uint32_t> counts((last - first) * kCopies * cells, 0);
+        const std::size_t tile = std::max<std::size_t>(1, permuted::kTileBytes / (n * sizeof(std::uint16_t)));
+        permuted::for_each_column<std::uint16_t>(perms, first, last, n, tile,
+            [&](std::size_t p, std::size_t c, std::size_t j, const std::uint16_t* perm) {
+                std::uint32_t* h = counts.data() + (p - first) * kCopies * cells;
+                const std::uint16_t* a = d.a.data() + (j > 0 ? j * (j - 1) / 2 : 0);
+                const std::uint16_t* b = d.b.data() + c * n;
+                for (std::size_t i = 0; i < j; ++i) ++h[(i % kCopies) * cells + a[i] * by + b[perm[i]]];
+            });
+        arma::vec out(last - first);
+        for (std::size_t p = 0; p < last - first; ++p) {
+            arma::mat joint(bx, by, arma::fill::zeros);
+            for (int copy = 0; copy < kCopies; ++copy)
+                for (std::size_t cell = 0; cell < cells; ++cell)
+                    joint(cell / by, cell % by) += counts[(p * kCopies + copy) * cells + cell];
+            out(p) = mi_of_counts(std::move(joint), double(bins_a.n_elem));
+        }
+        return out;
+    });
 }
 
 /// numpy.histogram's bins: `bins` equal widths over [min, max], the last one closed ([min - 0.5,

@@ -8,6 +8,8 @@
 // whatever the number of threads. The metric's run() then fails like any other error, and the
 // host reports it (exit 1, the run file as the last completed analysis left it).
 //
+// Inside a Timed scope (profile.hpp), each thread's time in the body is added to the scope.
+//
 // Fault injection for the tests: with LAMINAR_TEST_FAIL_IN_PARALLEL set in the environment,
 // every iteration throws before its body (tests/bad_inputs makes each metric fail so). Off
 // unless that variable is set.
@@ -17,11 +19,14 @@
 #include <omp.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdlib>
 #include <exception>
 #include <stdexcept>
 #include <string>
+
+#include "laminar/analysis/profile.hpp"
 
 namespace laminar::analysis {
 
@@ -58,6 +63,7 @@ void parallel_for(std::size_t first, std::size_t last, Body body, std::size_t ch
     std::atomic<std::size_t> failed_at{last};  // the lowest iteration that threw so far
     std::exception_ptr error;
     const SerialBlas serial_blas;  // the iterations share the cores, not each iteration's BLAS calls
+    Timed* const timed = Timed::innermost();  // a statistic being profiled: each thread's busy time
 #pragma omp parallel for schedule(dynamic, chunk)
     for (std::size_t i = first; i < last; ++i) {
         if (i > failed_at.load(std::memory_order_relaxed)) continue;  // only an earlier failure matters now
@@ -65,7 +71,9 @@ void parallel_for(std::size_t first, std::size_t last, Body body, std::size_t ch
             if (inject)
                 throw std::runtime_error("a fault injected in a parallel loop (iteration " + std::to_string(i) +
                                          ", LAMINAR_TEST_FAIL_IN_PARALLEL is set)");
+            const auto started = std::chrono::steady_clock::now();
             body(i);
+            if (timed) timed->add(omp_get_thread_num(), std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         } catch (...) {
 #pragma omp critical(laminar_parallel_for)
             if (i < failed_at.load()) {

@@ -14,6 +14,7 @@
 #include "laminar/analysis/matrices.hpp"
 #include "laminar/analysis/parallel.hpp"
 #include "laminar/analysis/permutation.hpp"
+#include "laminar/analysis/permuted_sums.hpp"
 #include "laminar/team_work.hpp"
 
 namespace laminar::analysis {
@@ -55,28 +56,6 @@ inline arma::mat unit_second_moment(const arma::mat& D, const std::string& metho
     return norm > 0 ? arma::mat(G / norm) : arma::mat(G.n_rows, G.n_cols, arma::fill::value(arma::datum::nan));
 }
 
-/// sum over all i, j of A(i, j) B(perm i, perm j) for each permutation: the Frobenius inner
-/// product of A with B's stimuli relabelled, without materialising the relabelled B. Each
-/// member of `team` computes a block of the permutations.
-inline arma::vec permuted_inner_products(const arma::mat& A, const arma::mat& B, const std::vector<arma::uvec>& perms,
-                                         const Team& team = Alone()) {
-    const arma::uword n = A.n_rows;
-    return gather_blocks(team, perms.size(), [&](std::size_t first, std::size_t last) {
-        arma::vec out(last - first);
-        parallel_for(first, last, [&](std::size_t p) {
-            const arma::uvec& perm = perms[p];
-            double sum = 0;
-            for (arma::uword j = 0; j < n; ++j) {
-                const double* b = B.colptr(perm(j));
-                const double* a = A.colptr(j);
-                for (arma::uword i = 0; i < n; ++i) sum += a[i] * b[perm(i)];
-            }
-            out(p - first) = sum;
-        });
-        return out;
-    });
-}
-
 /// Resamples of 0..n-1 with replacement (bootstrap draws), drawn up front from one seeded
 /// generator, like the permutations.
 inline std::vector<arma::uvec> draw_resamples(arma::uword n, std::size_t count, std::uint64_t seed) {
@@ -98,6 +77,8 @@ inline bool degenerate_resample(const arma::uvec& idx) {
 /// Mantel test: the comparison of A with B under each relabelling `perms` of B's stimuli (rows
 /// and columns together; relabellings() gives all of them, or random ones). Returns the null
 /// distribution, one value per relabelling; each member of `team` computes a block of them.
+/// Except for tau-a, a comparison is a sum of products of the normalised triangles (or whole
+/// second moments), computed by permuted_sums().
 inline arma::vec mantel_null(const arma::mat& A, const arma::mat& B, const std::string& method,
                              const std::vector<arma::uvec>& perms, const Team& team = Alone()) {
     const arma::uword n = A.n_rows;
@@ -112,23 +93,17 @@ inline arma::vec mantel_null(const arma::mat& A, const arma::mat& B, const std::
     }
     if (whitened(method))  // the diagonal of the second moments counts too: sum over whole matrices
         return permuted_inner_products(unit_second_moment(A, method), unit_second_moment(B, method), perms, team);
-    const arma::mat ZA = from_upper(normalised(upper(A), method), n);
-    const arma::mat ZB = from_upper(normalised(upper(B), method), n);
-    return gather_blocks(team, permutations, [&](std::size_t first, std::size_t last) {
-        arma::vec null(last - first);
-        parallel_for(first, last, [&](std::size_t p) {
-            // sum over i < j of ZA(i, j) ZB(perm i, perm j), without materialising the permuted ZB
-            const arma::uvec& perm = perms[p];
-            double sum = 0;
-            for (arma::uword j = 1; j < n; ++j) {
-                const double* b = ZB.colptr(perm(j));
-                const double* a = ZA.colptr(j);
-                for (arma::uword i = 0; i < j; ++i) sum += a[i] * b[perm(i)];
-            }
-            null(p - first) = sum;
-        });
-        return null;
-    });
+    const arma::vec za = normalised(upper(A), method), zb = normalised(upper(B), method);
+    return permuted_sums(n, [&](arma::uword i, arma::uword j) { return za(upper_index(i, j, n)); },
+                         [&](arma::uword i, arma::uword j) { return zb(upper_index(i, j, n)); }, perms, false, team);
+}
+
+/// The observed comparison as mantel_null computes a null value: its value under the identity.
+/// A permutation test compares the null with this, so that a relabelling that leaves B as it is
+/// ties with it exactly as the identity does (compare() sums in another order, and where
+/// float_precision_suffices() mantel_null's values are stored as floats).
+inline double mantel_observed(const arma::mat& A, const arma::mat& B, const std::string& method) {
+    return mantel_null(A, B, method, {arma::regspace<arma::uvec>(0, A.n_rows - 1)})(0);
 }
 
 /// The Mantel null under `permutations` random relabellings drawn from `seed`.
@@ -137,28 +112,19 @@ inline arma::vec mantel_null(const arma::mat& A, const arma::mat& B, const std::
     return mantel_null(A, B, method, draw_permutations(A.n_rows, permutations, seed), team);
 }
 
+/// Whether a comparison is made of sums over the pairs (corr and cosine): its bootstrap samples
+/// are then quadratic forms, computed in batches by moment_bootstrap().
+inline bool by_moments(const std::string& method) { return method == "pearson" || method == "corr" || method == "cosine"; }
+
 /// One bootstrap sample: the comparison of A and B on the pairs of distinct stimuli among `idx`
 /// (drawn with replacement); corr_cov and cosine_cov compare the whole RDMs of the distinct
 /// stimuli drawn.
 inline double bootstrap_sample(const arma::mat& A, const arma::mat& B, const std::string& method, const arma::uvec& idx) {
-    const arma::uword n = A.n_rows;
-    const bool moments = method == "pearson" || method == "corr" || method == "cosine";
-    if (moments) {  // pearson and cosine need only sums over the pairs: no copies
-        double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0, m = 0;
-        for (arma::uword j = 1; j < n; ++j)
-            for (arma::uword i = 0; i < j; ++i) {
-                if (idx(i) == idx(j)) continue;  // a stimulus drawn twice is not a pair
-                const double a = A(idx(i), idx(j)), b = B(idx(i), idx(j));
-                sa += a; sb += b; saa += a * a; sbb += b * b; sab += a * b; m += 1;
-            }
-        const double num = method == "cosine" ? sab : sab - sa * sb / m;
-        const double den = method == "cosine" ? std::sqrt(saa * sbb) : std::sqrt((saa - sa * sa / m) * (sbb - sb * sb / m));
-        return den > 0 ? num / den : arma::datum::nan;
-    }
     if (whitened(method)) {
         const arma::uvec distinct = arma::unique(idx);
         return compare(upper(A.submat(distinct, distinct)), upper(B.submat(distinct, distinct)), method);
     }
+    const arma::uword n = A.n_rows;
     std::vector<double> a, b;
     for (arma::uword j = 1; j < n; ++j)
         for (arma::uword i = 0; i < j; ++i)
@@ -169,20 +135,81 @@ inline double bootstrap_sample(const arma::mat& A, const arma::mat& B, const std
     return compare(arma::vec(a), arma::vec(b), method);
 }
 
+/// Resamples a batch of moment_bootstrap() takes together (a fixed number: the batches, not the
+/// threads or ranks, decide each matrix product, so the values are the same however shared).
+inline constexpr std::size_t kBootstrapBatch = 64;
+
+/// corr and cosine of the resamples draws[first, last) (a whole number of batches, or the last):
+/// each needs six sums over the pairs of distinct stimuli drawn, of 1, a, b, a^2, b^2 and ab. A
+/// stimulus drawn w times meets one drawn w' times in w w' pairs, so each sum is a quadratic
+/// form 1/2 w'Fw in the counts w (F the entries' values, its diagonal 0: a stimulus drawn twice
+/// is not a pair), and a batch of resamples is one matrix product F W. For corr the entries are
+/// first centred on their mean over all pairs (r does not change; the sums cancel less).
+inline arma::vec moment_bootstrap(const arma::mat& A, const arma::mat& B, bool centre, const std::vector<arma::uvec>& draws,
+                                  std::size_t first, std::size_t last) {
+    const arma::uword n = A.n_rows;
+    const double shift_a = centre ? arma::mean(upper(A)) : 0, shift_b = centre ? arma::mean(upper(B)) : 0;
+    const std::size_t batches = (last - first + kBootstrapBatch - 1) / kBootstrapBatch;
+    arma::vec out(last - first);
+    parallel_for(0, batches, [&](std::size_t k) {
+        const std::size_t from = first + k * kBootstrapBatch, to = std::min(last, from + kBootstrapBatch);
+        arma::mat W(n, to - from, arma::fill::zeros);  // counts: W(u, s) = times stimulus u was drawn in resample s
+        for (std::size_t s = from; s < to; ++s)
+            for (const arma::uword u : draws[s]) W(u, s - from) += 1;
+        arma::mat sums(5, to - from, arma::fill::zeros);  // rows: a, b, a^2, b^2, ab
+        constexpr arma::uword kBlock = 256;               // columns of F formed at a time
+        for (arma::uword c0 = 0; c0 < n; c0 += kBlock) {
+            const arma::uword c1 = std::min(n, c0 + kBlock) - 1;
+            arma::mat a = A.cols(c0, c1) - shift_a, b = B.cols(c0, c1) - shift_b;
+            for (arma::uword c = c0; c <= c1; ++c) a(c, c - c0) = b(c, c - c0) = 0;
+            const arma::mat Wc = W.rows(c0, c1);
+            const arma::mat* F[] = {&a, &b};
+            for (int q = 0; q < 2; ++q) sums.row(q) += arma::sum(Wc % (F[q]->t() * W), 0);
+            sums.row(2) += arma::sum(Wc % (arma::mat(arma::square(a)).t() * W), 0);
+            sums.row(3) += arma::sum(Wc % (arma::mat(arma::square(b)).t() * W), 0);
+            sums.row(4) += arma::sum(Wc % (arma::mat(a % b).t() * W), 0);
+        }
+        for (std::size_t s = from; s < to; ++s) {
+            const arma::vec w = W.col(s - from);
+            const double m = (arma::accu(w) * arma::accu(w) - arma::dot(w, w)) / 2;
+            const double sa = sums(0, s - from) / 2, sb = sums(1, s - from) / 2, saa = sums(2, s - from) / 2,
+                         sbb = sums(3, s - from) / 2, sab = sums(4, s - from) / 2;
+            const double num = centre ? sab - sa * sb / m : sab;
+            const double den = centre ? std::sqrt((saa - sa * sa / m) * (sbb - sb * sb / m)) : std::sqrt(saa * sbb);
+            out(s - first) = den > 0 ? num / den : arma::datum::nan;
+        }
+    }, 1);
+    return out;
+}
+
 /// Bootstrap over stimuli: resample n stimuli with replacement and compare the two matrices
 /// on the pairs of distinct resampled stimuli. Returns the bootstrap distribution, its samples
-/// drawn first and shared out in blocks among the members of `team`.
+/// drawn first and shared out in blocks (whole batches for corr and cosine) among the members
+/// of `team`.
 inline arma::vec bootstrap(const arma::mat& A, const arma::mat& B, const std::string& method, std::size_t samples,
                            std::uint64_t seed, const Team& team = Alone()) {
     const std::vector<arma::uvec> draws = draw_resamples(A.n_rows, samples, seed);
-    return gather_blocks(team, samples, [&](std::size_t first, std::size_t last) {
-        arma::vec out(last - first);
-        parallel_for(first, last, [&](std::size_t s) {
-            out(s - first) = degenerate_resample(draws[s]) ? arma::datum::nan : bootstrap_sample(A, B, method, draws[s]);
+    arma::vec out;
+    if (by_moments(method)) {
+        const std::size_t batches = (samples + kBootstrapBatch - 1) / kBootstrapBatch;
+        out = gather_blocks(team, batches, [&](std::size_t first, std::size_t last) {
+            arma::vec values = moment_bootstrap(A, B, method != "cosine", draws, first * kBootstrapBatch,
+                                                std::min(samples, last * kBootstrapBatch));
+            values.resize((last - first) * kBootstrapBatch);  // whole batches travel, the last one padded
+            return values;
+        }, kBootstrapBatch).head(samples);
+    } else {
+        out = gather_blocks(team, samples, [&](std::size_t first, std::size_t last) {
+            arma::vec values(last - first);
+            parallel_for(first, last, [&](std::size_t s) { values(s - first) = bootstrap_sample(A, B, method, draws[s]); });
+            return values;
         });
-        return out;
-    });
+    }
+    for (std::size_t s = 0; s < samples; ++s)
+        if (degenerate_resample(draws[s])) out(s) = arma::datum::nan;
+    return out;
 }
+
 /// The entries of the strict upper triangle whose two stimuli share category `c`.
 /// Quantile `p` of `values` as Armadillo's quantile() defines it (Hazen: the k-th smallest of N
 /// at (k - 0.5) / N, linear in between, the extremes outside), without its read one past the end
@@ -202,10 +229,12 @@ inline double quantile(arma::vec values, double p) {
 /// The one-sided permutation test of `observed` against its null distribution: p_value
 /// (permutation_p_value: ties counted; `exact` when the null holds every relabelling), null_mean,
 /// null_sd, exact (1 or 0) and n_permutations_used (the null's size: n! when exact); p joins
-/// `family`.
+/// `family`. `as_null`: the observed value as the null's values were computed (mantel_observed),
+/// which the null is compared with; by default `observed` itself.
 inline void write_permutation_test(ResultSink& out, const std::string& path, double observed, const arma::vec& null,
-                                   CorrectedPValues<ResultSink>& family, bool exact = false) {
-    const double p = permutation_p_value(null, observed, exact);
+                                   CorrectedPValues<ResultSink>& family, bool exact = false,
+                                   double as_null = arma::datum::nan) {
+    const double p = permutation_p_value(null, std::isnan(as_null) ? observed : as_null, exact);
     out.attribute(path, "p_value", p);
     out.attribute(path, "null_mean", arma::mean(null));
     out.attribute(path, "null_sd", arma::stddev(null));

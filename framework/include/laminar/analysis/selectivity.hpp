@@ -1,5 +1,5 @@
 // Category selectivity of a similarity matrix, as the founding study defines it, and its
-// label-permutation null distribution computed in batches with one GEMM each.
+// label-permutation null distribution computed in batches, one triangular matrix product each.
 //
 // The word is the unit. With contexts kept a word has several rows; the pairs of one word with
 // itself (two of its contexts) say how stable the word is across contexts, not whether words
@@ -18,9 +18,13 @@
 #include <utility>
 
 #include "laminar/analysis/matrices.hpp"
+#include "laminar/analysis/parallel.hpp"
 #include "laminar/analysis/permutation.hpp"
 #include "laminar/team_work.hpp"
 #include "laminar/types.hpp"
+
+extern "C" void dtrmm_(const char* side, const char* uplo, const char* transa, const char* diag, const int* m, const int* n,
+                       const double* alpha, const double* a, const int* lda, double* b, const int* ldb);
 
 namespace laminar::analysis {
 
@@ -52,23 +56,23 @@ struct Blocks {
     arma::mat means() const { return sums / counts; }
 };
 
-/// Block sums from M = T L (T the units' similarity sums, L the one-hot label matrix), the
-/// diagonal of T and each unit's number of rows (empty: one each).
-inline Blocks blocks_from(const arma::mat& TL, const arma::vec& diag, const arma::uvec& labels, arma::uword k,
-                          const arma::vec& row_counts = {}) {
-    Blocks b{arma::mat(k, k, arma::fill::zeros), arma::mat(k, k, arma::fill::zeros)};
-    arma::vec sizes(k, arma::fill::zeros), squares(k, arma::fill::zeros), diag_sums(k, arma::fill::zeros);
+/// Block statistics from M = U L: U the strict upper triangle of T (the units' similarity sums),
+/// L the one-hot label matrix [units x k], and each unit's number of rows (empty: one each).
+/// (L'UL)(c, d) sums T over the pairs of units u < v with u in c and v in d: the within block c
+/// is (L'UL)(c, c), each pair of different units once (a unit's rows against its own left out),
+/// and the between block (c, d) is (L'UL)(c, d) + (L'UL)(d, c).
+inline Blocks blocks_from(const arma::mat& UL, const arma::uvec& labels, arma::uword k, const arma::vec& row_counts = {}) {
+    arma::mat S(k, k, arma::fill::zeros);
+    arma::vec sizes(k, arma::fill::zeros), squares(k, arma::fill::zeros);
     for (arma::uword i = 0; i < labels.n_elem; ++i) {
         const double m = row_counts.is_empty() ? 1.0 : row_counts(i);
-        b.sums.row(labels(i)) += TL.row(i);
+        S.row(labels(i)) += UL.row(i);
         sizes(labels(i)) += m;
         squares(labels(i)) += m * m;
-        diag_sums(labels(i)) += diag(i);
     }
-    b.counts = sizes * sizes.t();
+    Blocks b{S + S.t(), sizes * sizes.t()};
     for (arma::uword c = 0; c < k; ++c) {
-        // Each pair of different units' rows once; a unit's rows against its own left out.
-        b.sums(c, c) = (b.sums(c, c) - diag_sums(c)) / 2;
+        b.sums(c, c) = S(c, c);
         b.counts(c, c) = (sizes(c) * sizes(c) - squares(c)) / 2;  // whole numbers: exact
     }
     return b;
@@ -80,9 +84,18 @@ inline arma::mat one_hot(const arma::uvec& labels, arma::uword k) {
     return L;
 }
 
+/// M := U M for U upper triangular [n x n] (BLAS dtrmm, in place): half a full product's work.
+inline void upper_times(const arma::mat& U, arma::mat& M) {
+    const int n = static_cast<int>(M.n_rows), columns = static_cast<int>(M.n_cols);
+    const double one = 1;
+    if (n > 0 && columns > 0) dtrmm_("L", "U", "N", "N", &n, &columns, &one, U.memptr(), &n, M.memptr(), &n);
+}
+
 /// Block statistics of T (units' similarity sums, or a similarity matrix with one row per unit).
 inline Blocks blocks(const arma::mat& T, const arma::uvec& labels, arma::uword k, const arma::vec& row_counts = {}) {
-    return blocks_from(T * one_hot(labels, k), T.diag(), labels, k, row_counts);
+    arma::mat UL = one_hot(labels, k);
+    upper_times(arma::trimatu(T, 1), UL);
+    return blocks_from(UL, labels, k, row_counts);
 }
 
 /// How the index compares within- with between-category similarity. mean_of_blocks (the
@@ -153,8 +166,8 @@ inline double selectivity(const Blocks& b, Variant variant, arma::vec* per_categ
 
 /// Selectivity under `permutations` shuffles of the units' labels (the number of units of each
 /// category kept; a unit takes all its rows, `row_counts`, with it). Labels are shuffled with a
-/// seeded std::mt19937_64, and T L is computed for a batch of shuffles at a time as one matrix
-/// product. `exact`: instead, every distinct labelling once (`permutations` must be their
+/// seeded std::mt19937_64, and U L (U T's strict upper triangle) is computed for a batch of
+/// shuffles at a time as one triangular matrix product, batches on all cores. `exact`: instead, every distinct labelling once (`permutations` must be their
 /// number, distinct_labellings_up_to()), in lexicographic order from the sorted labels, the
 /// observed one among them. Row p of the result: overall index, then per category. The members
 /// of `team` share the batches: each draws every shuffle in order (cheap beside the products)
@@ -163,18 +176,38 @@ inline arma::mat permutation_null(const arma::mat& T, const arma::uvec& labels, 
                                   std::size_t permutations, std::uint64_t seed, const Team& team = Alone(),
                                   const arma::vec& row_counts = {}, bool exact = false) {
     const arma::uword n = labels.n_elem;
-    const arma::vec diag = T.diag();
+    const arma::mat U = arma::trimatu(T, 1);    // each pair of units once
+    const arma::vec row_sums = arma::sum(U, 1);  // U 1: the last category's column of U L is this less the others'
     const std::size_t batch = std::max<std::size_t>(1, std::min<std::size_t>(256, (1u << 26) / (n * k + 1)));
     const std::size_t batches = (permutations + batch - 1) / batch, width = batch * (k + 1);
-    // Each batch's rows, row-major, the last batch padded to a whole one.
+    // A batch's null rows, row-major: U L for its labellings' first k - 1 categories in one
+    // triangular product, the last category's column from the row sums.
+    auto batch_rows = [&](const std::vector<arma::uvec>& drawn, double* row) {
+        arma::mat L(n, (k - 1) * drawn.size(), arma::fill::zeros);
+        for (std::size_t p = 0; p < drawn.size(); ++p)
+            for (arma::uword i = 0; i < n; ++i)
+                if (drawn[p](i) + 1 < k) L(i, p * (k - 1) + drawn[p](i)) = 1;
+        upper_times(U, L);
+        arma::mat UL(n, k);
+        for (std::size_t p = 0; p < drawn.size(); ++p, row += k + 1) {
+            UL.cols(0, k - 2) = L.cols(p * (k - 1), p * (k - 1) + k - 2);
+            UL.col(k - 1) = row_sums - arma::sum(UL.cols(0, k - 2), 1);
+            arma::vec per;
+            row[0] = selectivity(blocks_from(UL, drawn[p], k, row_counts), variant, &per);
+            for (arma::uword c = 0; c < k; ++c) row[c + 1] = per(c);
+        }
+    };
+    // Each member draws every labelling in order (cheap beside the products) and computes its own
+    // batches, a round of them at a time on all cores; the last batch is padded to a whole one.
     const arma::vec rows = gather_blocks(team, batches, [&](std::size_t first, std::size_t last) {
         std::mt19937_64 rng(seed);
         std::vector<arma::uword> shuffled(labels.begin(), labels.end());
         if (exact) std::sort(shuffled.begin(), shuffled.end());
         arma::vec out((last - first) * width, arma::fill::value(arma::datum::nan));
+        constexpr std::size_t kRound = 16;  // batches drawn before they are computed together
+        std::vector<std::vector<arma::uvec>> round;
         for (std::size_t b = 0; b < last; ++b) {
-            const std::size_t count = std::min(batch, permutations - b * batch);
-            std::vector<arma::uvec> drawn(count);
+            std::vector<arma::uvec> drawn(std::min(batch, permutations - b * batch));
             for (auto& d : drawn) {
                 if (exact) {
                     d = arma::uvec(shuffled);
@@ -185,17 +218,11 @@ inline arma::mat permutation_null(const arma::mat& T, const arma::uvec& labels, 
                 }
             }
             if (b < first) continue;
-            arma::mat L(n, k * count, arma::fill::zeros);
-            for (std::size_t p = 0; p < count; ++p)
-                for (arma::uword i = 0; i < n; ++i) L(i, p * k + drawn[p](i)) = 1;
-            const arma::mat TL = T * L;  // [n x k*count], one BLAS call for the whole batch
-            for (std::size_t p = 0; p < count; ++p) {
-                arma::vec per;
-                const double index = selectivity(blocks_from(TL.cols(p * k, p * k + k - 1), diag, drawn[p], k, row_counts), variant, &per);
-                double* row = out.memptr() + (b - first) * width + p * (k + 1);
-                row[0] = index;
-                for (arma::uword c = 0; c < k; ++c) row[c + 1] = per(c);
-            }
+            round.push_back(std::move(drawn));
+            if (round.size() < kRound && b + 1 < last) continue;
+            const std::size_t start = b + 1 - round.size();  // the round's first batch
+            parallel_for(0, round.size(), [&](std::size_t r) { batch_rows(round[r], out.memptr() + (start + r - first) * width); });
+            round.clear();
         }
         return out;
     }, width);

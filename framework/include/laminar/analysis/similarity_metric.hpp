@@ -6,10 +6,12 @@
 #pragma once
 
 #include <cmath>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "laminar/analysis/matrices.hpp"
+#include "laminar/analysis/profile.hpp"
 #include "laminar/analysis/rdm.hpp"
 #include "laminar/team_work.hpp"
 
@@ -51,7 +53,9 @@ public:
         const auto work = picked_spaces(in, sites_);
         for_each_item(team, work.size(), all_out, {}, [&](std::size_t i, ResultSink& out, const Team&) {
             const auto& [model, hook] = work[i];
+            std::optional<Timed> timed(std::in_place, out, "similarity");
             const arma::mat S = recorded_similarity(in, model, hook, Measure, out);
+            timed.reset();
             const std::string path = model + "/" + hook;
             const arma::mat St = S.t();  // row-major data for HDF5
             out.write(path + "/matrix", {static_cast<int64_t>(S.n_rows), static_cast<int64_t>(S.n_cols)},
@@ -59,6 +63,7 @@ public:
             out.axes(path + "/matrix", {Axis::stimuli, Axis::stimuli});
             out.attribute(path, "measure", std::string(Measure));
             out.attribute(path, "n", static_cast<int64_t>(S.n_rows));
+            timed.emplace(out, "histograms");
             write_groups(S, labels, word_of_row, path, out);
         });
         all_out.progress(work.size(), work.size());
