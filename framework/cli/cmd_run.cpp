@@ -117,7 +117,13 @@ int run(const Args& args) {
     if (ranks::rank() > 0) run_options.verbosity = Verbosity::quiet;  // under mpirun, rank 0 tells the story
     run_options.command = command_line(args);
     if (vm.count("shard")) run_options.shard = parse_shard(vm["shard"].as<std::string>());
-    if (vm.count("profile")) run_options.profile = std::filesystem::path(vm["profile"].as<std::string>());
+    if (vm.count("profile")) {
+        const std::filesystem::path file = vm["profile"].as<std::string>();
+        if (file.extension() == ".yaml" || file.extension() == ".yml")  // `run --profile exp.yaml` took the experiment
+            throw InputError("--profile " + file.string() + ": --profile [FILE] writes JSON to FILE, not an experiment "
+                             "(put the experiment first: laminar run EXPERIMENT.yaml --profile)");
+        run_options.profile = file;
+    }
     if (vm.count("out") && vm["out"].as<std::string>().empty())
         throw InputError("--out expects a file path (got an empty string)");
     // "x.h5/" names a folder: the run would create one by that name and write the run file in it.

@@ -4,6 +4,7 @@
 // triangle again. (The same bits however shared: tests/unit/test_team_work.cpp.)
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <random>
 
 #include "laminar/analysis/mutual_information.hpp"
@@ -93,5 +94,22 @@ TEST_CASE("the MI null recounts the bins as binning each relabelled triangle aga
             const double direct = estimator == "binned" ? mi_binned(a, relabelled, 7) : mi_equal_frequency(a, relabelled, 7);
             CHECK(fast(p) == direct);  // the same counts: the same bits
         }
+    }
+}
+
+TEST_CASE("a relabelling that leaves B as it is gives the identity's sum to the bit, in doubles and in floats") {
+    for (const arma::uword n : {40u, 1500u}) {
+        CAPTURE(n);
+        const arma::mat A = unit_symmetric(n, 14);
+        arma::mat B(n, n);  // a category model: 0 within, 1 between three categories of words i % 3
+        for (arma::uword i = 0; i < n; ++i)
+            for (arma::uword j = 0; j < n; ++j) B(i, j) = i == j ? 0 : (i % 3 != j % 3);
+        B /= arma::norm(upper(B));
+        arma::uvec identity = arma::regspace<arma::uvec>(0, n - 1), swapped = identity;
+        std::swap(swapped(0), swapped(3));  // words 0 and 3 share a category: B unchanged
+        std::swap(swapped(1), swapped(n - 2 - (n - 2 - 1) % 3));  // and another pair of one category
+        REQUIRE(arma::approx_equal(arma::mat(B.submat(swapped, swapped)), B, "absdiff", 0));
+        const arma::vec s = sums_of(A, B, {identity, swapped});
+        CHECK(std::memcmp(&s(0), &s(1), sizeof(double)) == 0);
     }
 }

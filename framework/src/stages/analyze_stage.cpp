@@ -109,7 +109,8 @@ void run_metric(const Experiment& exp, const PluginRegistry& registry, const Ste
     }
 }
 
-/// --profile: the table on the log, and the JSON in `file` unless it is "".
+/// --profile: the table on the log, and the JSON in `file` unless it is "". Written once the
+/// results are committed: a file it cannot write costs a warning, not the run.
 void write_profile(const Profile& profile, const fs::path& file, std::ostream& log) {
     if (profile.empty()) {
         log << "note: --profile: no analysis ran (all were up to date; --force runs them again)\n";
@@ -119,8 +120,9 @@ void write_profile(const Profile& profile, const fs::path& file, std::ostream& l
     if (file.empty()) return;
     std::ofstream out(file);
     out << profile.json().dump(2) << "\n";
-    if (!out) throw InputError("--profile: cannot write " + file.string());
-    log << "profile: written to " << file.string() << "\n";
+    out.close();
+    if (!out) log << "warning: --profile: cannot write " << file.string() << " (the results are written)\n";
+    else log << "profile: written to " << file.string() << "\n";
 }
 
 /// Runs one analysis on the activations of `source_file`, writing its results and stage record
@@ -264,12 +266,12 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
         if (shard_file) run_one(exp, registry, step, hash, options, run_file.get(), shard_file->file(), team, log, profile);
         else run_in_place(exp, registry, step, hash, options, team, kept.get(), log, profile);
     }
-    if (options.profile && team.rank() == 0) write_profile(profile, *options.profile, log);
     if (shard_file) {
         mark_shard(shard_file->file(), options.shard, "analyze", *extract_hash);
         shard_file->commit();
         log << "analyze: shard " << options.shard.text() << " written to " << shard_path(options.output, options.shard).string()
             << "; once all " << options.shard.count << " are there, `laminar merge` or `laminar run` assembles them\n";
+        if (options.profile) write_profile(profile, *options.profile, log);
         return;
     }
 
@@ -284,6 +286,7 @@ void run_analyze(const Experiment& exp, const PluginRegistry& registry, const Ru
         for (const auto& name : recorded)
             log << "analyze: removed results of '" << name << "' (no longer in the experiment)\n";
     }
+    if (options.profile && team.rank() == 0) write_profile(profile, *options.profile, log);
 }
 
 }  // namespace laminar

@@ -159,7 +159,7 @@ private:
         const auto& perms = relabelled.perms;
         const std::string& estimator = estimators_.front();
         // Binned estimators of untrimmed pairs: the bins stay with the values, so the null only recounts them.
-        const bool by_bins = trim_z_ <= 0 && estimator != "ksg" && bins_ < 65536;
+        const bool by_bins = trim_z_ <= 0 && estimator != "ksg" && bins_ <= kPermutedMiBins;
         const auto cut = [&](const arma::vec& v) { return estimator == "binned" ? equal_width_bins(v, bins_) : equal_frequency_bins(v, bins_); };
         const arma::vec null = by_bins ? permuted_mi(cut(a), bins_, cut(b), bins_, A.n_rows, perms, group)
                                        : gather_blocks(group, perms.size(), [&](std::size_t from, std::size_t to) {

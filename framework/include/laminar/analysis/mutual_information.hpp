@@ -46,43 +46,58 @@ inline double mi_of_bins(const arma::uvec& bin_x, arma::uword bx, const arma::uv
     return mi_of_counts(std::move(joint), double(bin_x.n_elem));
 }
 
-/// The plug-in MI (bits) of the pairs of two binned upper triangles (numpy triu order, bins
-/// below 65,536) after each relabelling of the second one's n stimuli. Relabelling moves the
-/// values of the triangle, not their bins, so a relabelling only counts the pairs of bins into a
-/// joint histogram: the reads of permuted_sums(), a count instead of a product.
+/// The most bins a side of permuted_mi() takes: its 4 histograms per relabelling (16 bytes a cell),
+/// for a chunk of 32 relabellings on each core, stay at 32 MB a core.
+inline constexpr arma::uword kPermutedMiBins = 256;
+
+namespace detail {
+
+template <class I>
+arma::vec permuted_mi(const permuted::Packed<std::uint16_t>& d, arma::uword bx, arma::uword by, double pairs,
+                      const std::vector<arma::uvec>& perms, std::size_t first, std::size_t last) {
+    const arma::uword n = d.n;
+    constexpr std::size_t kCopies = 4;  // histograms filled in turn: a run of pairs in one bin waits on no store
+    const std::size_t cells = bx * by;
+    const std::size_t tile = std::max<std::size_t>(1, permuted::kTileBytes / (n * sizeof(std::uint16_t)));
+    arma::vec out(last - first);
+    permuted::for_each_column<I, std::uint32_t>(perms, first, last, n, tile, kCopies * cells,
+        [&](std::uint32_t* h, std::size_t c, std::size_t j, const I* perm) {
+            const std::uint16_t* a = d.a.data() + (j > 0 ? j * (j - 1) / 2 : 0);
+            const std::uint16_t* b = d.b.data() + c * n;
+            for (std::size_t i = 0; i < j; ++i) ++h[(i % kCopies) * cells + a[i] * by + b[perm[i]]];
+        },
+        [&](std::size_t p, const std::uint32_t* h) {
+            arma::mat joint(bx, by, arma::fill::zeros);
+            for (std::size_t copy = 0; copy < kCopies; ++copy)
+                for (std::size_t cell = 0; cell < cells; ++cell) joint(cell / by, cell % by) += h[copy * cells + cell];
+            out(p - first) = mi_of_counts(std::move(joint), pairs);
+        });
+    return out;
+}
+
+}  // namespace detail
+
+/// The plug-in MI (bits) of the pairs of two binned upper triangles (numpy triu order; at most
+/// kPermutedMiBins bins a side) after each relabelling of the second one's n stimuli.
+/// Relabelling moves the values of the triangle, not their bins, so a relabelling only counts
+/// the pairs of bins into a joint histogram: the reads of permuted_sums(), a count instead of a
+/// product. Each member of `team` computes a block of the relabellings.
 inline arma::vec permuted_mi(const arma::uvec& bins_a, arma::uword bx, const arma::uvec& bins_b, arma::uword by, arma::uword n,
                              const std::vector<arma::uvec>& perms, const Team& team = Alone()) {
+    if (n < 2) return arma::vec(perms.size(), arma::fill::zeros);  // no pairs: mi_of_bins of none is 0
     permuted::Packed<std::uint16_t> d;
     d.n = n;
     d.a.resize(bins_a.n_elem);
     d.b.assign(std::size_t{n} * n, 0);
-    for (arma::uword j = 1, k; j < n; ++j)
+    for (arma::uword j = 1; j < n; ++j)
         for (arma::uword i = 0; i < j; ++i) {
-            k = upper_index(i, j, n);
+            const arma::uword k = upper_index(i, j, n);
             d.a[j * (j - 1) / 2 + i] = static_cast<std::uint16_t>(bins_a(k));
             d.b[std::size_t{j} * n + i] = d.b[std::size_t{i} * n + j] = static_cast<std::uint16_t>(bins_b(k));
         }
     return gather_blocks(team, perms.size(), [&](std::size_t first, std::size_t last) {
-        constexpr int kCopies = 4;  // histograms filled in turn: a run of pairs in one bin waits on no store
-        const std::size_t cells = bx * by;
-        std::vector<std::uint32_t> counts((last - first) * kCopies * cells, 0);
-        const std::size_t tile = std::max<std::size_t>(1, permuted::kTileBytes / (n * sizeof(std::uint16_t)));
-        permuted::for_each_column<std::uint16_t>(perms, first, last, n, tile,
-            [&](std::size_t p, std::size_t c, std::size_t j, const std::uint16_t* perm) {
-                std::uint32_t* h = counts.data() + (p - first) * kCopies * cells;
-                const std::uint16_t* a = d.a.data() + (j > 0 ? j * (j - 1) / 2 : 0);
-                const std::uint16_t* b = d.b.data() + c * n;
-                for (std::size_t i = 0; i < j; ++i) ++h[(i % kCopies) * cells + a[i] * by + b[perm[i]]];
-            });
-        arma::vec out(last - first);
-        for (std::size_t p = 0; p < last - first; ++p) {
-            arma::mat joint(bx, by, arma::fill::zeros);
-            for (int copy = 0; copy < kCopies; ++copy)
-                for (std::size_t cell = 0; cell < cells; ++cell)
-                    joint(cell / by, cell % by) += counts[(p * kCopies + copy) * cells + cell];
-            out(p) = mi_of_counts(std::move(joint), double(bins_a.n_elem));
-        }
-        return out;
+        return n <= 65536 ? detail::permuted_mi<std::uint16_t>(d, bx, by, double(bins_a.n_elem), perms, first, last)
+                          : detail::permuted_mi<std::uint32_t>(d, bx, by, double(bins_a.n_elem), perms, first, last);
     });
 }
 

@@ -63,7 +63,9 @@ void parallel_for(std::size_t first, std::size_t last, Body body, std::size_t ch
     std::atomic<std::size_t> failed_at{last};  // the lowest iteration that threw so far
     std::exception_ptr error;
     const SerialBlas serial_blas;  // the iterations share the cores, not each iteration's BLAS calls
-    Timed* const timed = Timed::innermost();  // a statistic being profiled: each thread's busy time
+    // A statistic being profiled: each thread's busy time (a loop inside another's iterations is
+    // counted by the outer one).
+    Timed* const timed = omp_in_parallel() ? nullptr : Timed::innermost();
 #pragma omp parallel for schedule(dynamic, chunk)
     for (std::size_t i = first; i < last; ++i) {
         if (i > failed_at.load(std::memory_order_relaxed)) continue;  // only an earlier failure matters now

@@ -44,17 +44,26 @@ namespace laminar::analysis {
 
 namespace permuted {
 
-/// How many of the squares x_k^2 fall between each power of two (frexp's exponent), and their sum.
+/// How many of the nonzero squares x_k^2 fall between each power of two (frexp's exponent), and
+/// their sum.
 struct Magnitudes {
     std::vector<double> count = std::vector<double>(2200, 0.0);  ///< [exponent + 1100]: x^2 < 2^exponent
     double sum = 0;
+    int lowest = 1100, highest = -1100;  ///< the exponents of the smallest and largest nonzero squares
     void add(double x) {
         const double square = x * x;
+        if (square == 0) return;  // (exact in any type)
         int exponent = 0;
         std::frexp(square, &exponent);
-        count[static_cast<std::size_t>(std::clamp(exponent, -1099, 1099) + 1100)] += 1;
+        exponent = std::clamp(exponent, -1099, 1099);
+        count[static_cast<std::size_t>(exponent + 1100)] += 1;
+        lowest = std::min(lowest, exponent);
+        highest = std::max(highest, exponent);
         sum += square;
     }
+    /// Every nonzero value a normal float, far from both ends of its range (|x| in 2^-100..2^100),
+    /// where rounding to float errs by at most 2^-24 of it.
+    bool fits_float() const { return lowest >= -200 && highest <= 200; }
 };
 
 /// Whether floats keep a sum's rounding error below 2.5e-10 |a| |b| in standard deviation for
@@ -62,6 +71,7 @@ struct Magnitudes {
 /// largest-with-largest sum, here of the squares rounded up to powers of two.
 inline bool float_precision_suffices(const Magnitudes& a, const Magnitudes& b) {
     if (!(a.sum > 0 && b.sum > 0 && std::isfinite(a.sum) && std::isfinite(b.sum))) return false;
+    if (!a.fits_float() || !b.fits_float()) return false;
     double bound = 0, left_a = 0, left_b = 0;
     std::size_t ia = a.count.size(), ib = b.count.size();
     while (true) {  // the largest squares of each, paired in turn
@@ -141,42 +151,53 @@ struct Chunk {
     }
 };
 
-/// Visits, for each relabelling of perms[first, last) and each column c of B, visit(p, c, j,
-/// perm) with j = inverse(c) (the column of A that B's column c meets) and perm that
-/// relabelling's indices: B's columns in tiles of `tile` (ascending c within a relabelling
-/// whatever the tile), chunks of kChunk relabellings on all cores.
-template <class I, class Visit>
+/// Runs over the relabellings perms[first, last) in chunks of kChunk on all cores. For each
+/// relabelling and each column c of B it calls visit(scratch, c, j, perm), with j = inverse(c)
+/// (the column of A that B's column c meets), `perm` its indices and `scratch` the relabelling's
+/// own `scratch_size` values of type S (zeroed, kept for its chunk); B's columns go in tiles of
+/// `tile`. When a chunk is done, finish(p, scratch) for each of its relabellings.
+template <class I, class S, class Visit, class Finish>
 void for_each_column(const std::vector<arma::uvec>& perms, std::size_t first, std::size_t last, arma::uword n,
-                     std::size_t tile, Visit visit) {
+                     std::size_t tile, std::size_t scratch_size, Visit visit, Finish finish) {
     const std::size_t chunks = (last - first + kChunk - 1) / kChunk;
     parallel_for(0, chunks, [&](std::size_t k) {
         const std::size_t from = first + k * kChunk, to = std::min(last, from + kChunk);
         const Chunk<I> chunk(perms, from, to, n);
+        std::vector<S> scratch(chunk.count * scratch_size, S(0));
         for (std::size_t c0 = 0; c0 < n; c0 += tile)
             for (std::size_t p = 0; p < chunk.count; ++p) {
                 const I* perm = chunk.perm.data() + p * n;
                 const std::uint32_t* inverse = chunk.inverse.data() + p * n;
-                for (std::size_t c = c0; c < std::min<std::size_t>(n, c0 + tile); ++c) visit(from + p, c, inverse[c], perm);
+                for (std::size_t c = c0; c < std::min<std::size_t>(n, c0 + tile); ++c)
+                    visit(scratch.data() + p * scratch_size, c, inverse[c], perm);
             }
+        for (std::size_t p = 0; p < chunk.count; ++p) finish(from + p, scratch.data() + p * scratch_size);
     });
 }
 
 /// The sums of perms[first, last) (`whole`: 2 S + the diagonals' sum), on this member's cores.
+/// Each relabelling's column sums are kept by A's column j and added in the order of j, as the
+/// identity's are: a relabelling that leaves B as it is gives the identity's column sums, so
+/// its sum ties with the identity's to the bit.
 template <class V, class I>
 arma::vec sums(const Packed<V>& d, const std::vector<arma::uvec>& perms, std::size_t first, std::size_t last, bool whole) {
     const arma::uword n = d.n;
-    std::vector<double> total(last - first, 0.0);
+    arma::vec out(last - first);
     const std::size_t tile = std::max<std::size_t>(1, kTileBytes / (n * sizeof(V)));
-    for_each_column<I>(perms, first, last, n, tile, [&](std::size_t p, std::size_t c, std::size_t j, const I* perm) {
-        if (j > 0) total[p - first] += column_sum(d.a.data() + j * (j - 1) / 2, d.b.data() + c * n, perm, j);
-    });
-    arma::vec out(total);
-    if (whole)
-        for (std::size_t p = first; p < last; ++p) {
-            double diagonal = 0;
-            for (arma::uword i = 0; i < n; ++i) diagonal += d.a_diag(i) * d.b_diag(perms[p](i));
-            out(p - first) = 2 * out(p - first) + diagonal;
-        }
+    for_each_column<I, double>(perms, first, last, n, tile, n,
+        [&](double* column, std::size_t c, std::size_t j, const I* perm) {
+            if (j > 0) column[j] = column_sum(d.a.data() + j * (j - 1) / 2, d.b.data() + c * n, perm, j);
+        },
+        [&](std::size_t p, const double* column) {
+            double total = 0;
+            for (arma::uword j = 1; j < n; ++j) total += column[j];
+            if (whole) {
+                double diagonal = 0;
+                for (arma::uword i = 0; i < n; ++i) diagonal += d.a_diag(i) * d.b_diag(perms[p](i));
+                total = 2 * total + diagonal;
+            }
+            out(p - first) = total;
+        });
     return out;
 }
 
@@ -197,7 +218,8 @@ arma::vec sums_shared(const Packed<V>& d, const std::vector<arma::uvec>& perms, 
 template <class AtA, class AtB>
 arma::vec permuted_sums(arma::uword n, AtA a_at, AtB b_at, const std::vector<arma::uvec>& perms, bool whole,
                         const Team& team = Alone()) {
-    if (n < 2) return arma::vec(perms.size(), arma::fill::zeros);
+    if (n < 2)  // no pairs; a whole 1 x 1 matrix is its diagonal
+        return arma::vec(perms.size(), arma::fill::value(whole && n == 1 ? a_at(0, 0) * b_at(0, 0) : 0.0));
     permuted::Magnitudes a, b;
     for (arma::uword j = 1; j < n; ++j)
         for (arma::uword i = 0; i < j; ++i) {

@@ -4,8 +4,10 @@
 //
 // measures its wall time and, of the parallel loops (parallel_for) run while it is open, each
 // thread's busy time; when it closes it hands both to the sink (ResultSink::timing), and the host
-// prints them per analysis. The loops add to the innermost open scope. Scopes are opened on the
-// metric's own thread, not inside parallel loops.
+// prints them per analysis. Times are exclusive: a scope opened inside another (an RDM computed
+// for a grid) takes its loops and its wall time out of the outer one's, so an analysis's
+// statistics add up. Scopes are opened on the metric's own thread, not inside parallel loops.
+// Under mpirun each rank times its own work, and rank 0 reports its own.
 #pragma once
 
 #include <omp.h>
@@ -28,8 +30,9 @@ public:
     ~Timed() {
         innermost() = outer_;
         const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+        if (outer_) outer_->inner_ += wall;  // the outer scope's time excludes this one's
         try {
-            out_.timing(statistic_, wall, busy_);
+            out_.timing(statistic_, wall - inner_, busy_);
         } catch (...) {  // (a profile is not worth an exception leaving a destructor)
         }
     }
@@ -51,6 +54,7 @@ private:
     std::string statistic_;
     std::vector<double> busy_;
     Timed* outer_;
+    double inner_ = 0;  ///< wall seconds of the scopes opened inside this one
     std::chrono::steady_clock::time_point started_;
 };
 

@@ -144,7 +144,8 @@ inline constexpr std::size_t kBootstrapBatch = 64;
 /// stimulus drawn w times meets one drawn w' times in w w' pairs, so each sum is a quadratic
 /// form 1/2 w'Fw in the counts w (F the entries' values, its diagonal 0: a stimulus drawn twice
 /// is not a pair), and a batch of resamples is one matrix product F W. For corr the entries are
-/// first centred on their mean over all pairs (r does not change; the sums cancel less).
+/// first centred on their mean over all pairs (r does not change; the sums cancel less). A and B
+/// must be finite (rsa tests only a finite r): a NaN would reach every resample through F W.
 inline arma::vec moment_bootstrap(const arma::mat& A, const arma::mat& B, bool centre, const std::vector<arma::uvec>& draws,
                                   std::size_t first, std::size_t last) {
     const arma::uword n = A.n_rows;

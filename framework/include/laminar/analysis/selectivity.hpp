@@ -91,11 +91,32 @@ inline void upper_times(const arma::mat& U, arma::mat& M) {
     if (n > 0 && columns > 0) dtrmm_("L", "U", "N", "N", &n, &columns, &one, U.memptr(), &n, M.memptr(), &n);
 }
 
+/// U L for a labelling from U L' (L' the one-hot columns of the first k - 1 categories, as
+/// columns `first` onward of `partial`) and U's row sums: the last category's column is the row
+/// sums less the others'. The observed index and its null are both computed so (a labelling
+/// gives the same bits in either).
+inline arma::mat with_last_category(const arma::mat& partial, arma::uword first, arma::uword k, const arma::vec& row_sums) {
+    arma::mat UL(partial.n_rows, k);
+    UL.cols(0, k - 2) = partial.cols(first, first + k - 2);
+    UL.col(k - 1) = row_sums - arma::sum(UL.cols(0, k - 2), 1);
+    return UL;
+}
+
+/// One-hot columns of the first k - 1 categories of each labelling, side by side.
+inline arma::mat first_categories(const std::vector<arma::uvec>& labellings, arma::uword n, arma::uword k) {
+    arma::mat L(n, (k - 1) * labellings.size(), arma::fill::zeros);
+    for (std::size_t p = 0; p < labellings.size(); ++p)
+        for (arma::uword i = 0; i < n; ++i)
+            if (labellings[p](i) + 1 < k) L(i, p * (k - 1) + labellings[p](i)) = 1;
+    return L;
+}
+
 /// Block statistics of T (units' similarity sums, or a similarity matrix with one row per unit).
 inline Blocks blocks(const arma::mat& T, const arma::uvec& labels, arma::uword k, const arma::vec& row_counts = {}) {
-    arma::mat UL = one_hot(labels, k);
-    upper_times(arma::trimatu(T, 1), UL);
-    return blocks_from(UL, labels, k, row_counts);
+    const arma::mat U = arma::trimatu(T, 1);
+    arma::mat L = first_categories({labels}, labels.n_elem, k);
+    upper_times(U, L);
+    return blocks_from(with_last_category(L, 0, k, arma::sum(U, 1)), labels, k, row_counts);
 }
 
 /// How the index compares within- with between-category similarity. mean_of_blocks (the
@@ -183,17 +204,11 @@ inline arma::mat permutation_null(const arma::mat& T, const arma::uvec& labels, 
     // A batch's null rows, row-major: U L for its labellings' first k - 1 categories in one
     // triangular product, the last category's column from the row sums.
     auto batch_rows = [&](const std::vector<arma::uvec>& drawn, double* row) {
-        arma::mat L(n, (k - 1) * drawn.size(), arma::fill::zeros);
-        for (std::size_t p = 0; p < drawn.size(); ++p)
-            for (arma::uword i = 0; i < n; ++i)
-                if (drawn[p](i) + 1 < k) L(i, p * (k - 1) + drawn[p](i)) = 1;
+        arma::mat L = first_categories(drawn, n, k);
         upper_times(U, L);
-        arma::mat UL(n, k);
         for (std::size_t p = 0; p < drawn.size(); ++p, row += k + 1) {
-            UL.cols(0, k - 2) = L.cols(p * (k - 1), p * (k - 1) + k - 2);
-            UL.col(k - 1) = row_sums - arma::sum(UL.cols(0, k - 2), 1);
             arma::vec per;
-            row[0] = selectivity(blocks_from(UL, drawn[p], k, row_counts), variant, &per);
+            row[0] = selectivity(blocks_from(with_last_category(L, p * (k - 1), k, row_sums), drawn[p], k, row_counts), variant, &per);
             for (arma::uword c = 0; c < k; ++c) row[c + 1] = per(c);
         }
     };
@@ -204,7 +219,7 @@ inline arma::mat permutation_null(const arma::mat& T, const arma::uvec& labels, 
         std::vector<arma::uword> shuffled(labels.begin(), labels.end());
         if (exact) std::sort(shuffled.begin(), shuffled.end());
         arma::vec out((last - first) * width, arma::fill::value(arma::datum::nan));
-        constexpr std::size_t kRound = 16;  // batches drawn before they are computed together
+        const std::size_t round_size = std::max(16, omp_get_max_threads());  // batches drawn, then computed together
         std::vector<std::vector<arma::uvec>> round;
         for (std::size_t b = 0; b < last; ++b) {
             std::vector<arma::uvec> drawn(std::min(batch, permutations - b * batch));
@@ -219,7 +234,7 @@ inline arma::mat permutation_null(const arma::mat& T, const arma::uvec& labels, 
             }
             if (b < first) continue;
             round.push_back(std::move(drawn));
-            if (round.size() < kRound && b + 1 < last) continue;
+            if (round.size() < round_size && b + 1 < last) continue;
             const std::size_t start = b + 1 - round.size();  // the round's first batch
             parallel_for(0, round.size(), [&](std::size_t r) { batch_rows(round[r], out.memptr() + (start + r - first) * width); });
             round.clear();
