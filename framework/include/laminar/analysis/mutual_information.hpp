@@ -66,7 +66,7 @@ arma::vec permuted_mi(const permuted::Packed<std::uint16_t>& d, arma::uword bx, 
             const std::uint16_t* b = d.b.data() + c * n;
             for (std::size_t i = 0; i < j; ++i) ++h[(i % kCopies) * cells + a[i] * by + b[perm[i]]];
         },
-        [&](std::size_t p, const std::uint32_t* h) {
+        [&](std::size_t p, const std::uint32_t* h, const I*) {
             arma::mat joint(bx, by, arma::fill::zeros);
             for (std::size_t copy = 0; copy < kCopies; ++copy)
                 for (std::size_t cell = 0; cell < cells; ++cell) joint(cell / by, cell % by) += h[copy * cells + cell];
