@@ -60,9 +60,10 @@ TransformerBackend::~TransformerBackend() = default;
 
 namespace {
 
-/// libpthreadpool (libtorch's thread pool) waits forever for a thread it could not start, as
-/// under `ulimit -v`, where a new thread's stack can pass the limit: start as many threads
-/// here first, all at once, and say so where that fails.
+/// Under `ulimit -v` a new thread's stack can pass the limit, and the thread libraries answer
+/// badly: OpenMP (libtorch's loops) ends the process with its own one-line message, and
+/// libpthreadpool (libtorch's other pool) waits forever. Start as many threads here first, all
+/// at once, and say so where that fails.
 void require_threads(int n) {
     std::promise<void> go;
     const std::shared_future<void> released = go.get_future().share();
@@ -90,17 +91,17 @@ void TransformerBackend::load(const std::filesystem::path& dir, const Params&) {
     ::mallopt(M_TRIM_THRESHOLD, 1 << 30);
     // libtorch's threads (the products', norms' and attention's) default to the physical cores
     // its cpuinfo finds, which on some virtual machines is 1 of 2. Unless OMP_NUM_THREADS says
-    // otherwise, take every core this process may run on (an mpirun rank bound to one core: 1).
-    // The numbers do not depend on it (layers.hpp).
-    if (!std::getenv("OMP_NUM_THREADS")) {
-        cpu_set_t allowed;
-        if (::sched_getaffinity(0, sizeof allowed, &allowed) == 0) {
-            require_threads(std::max(1, CPU_COUNT(&allowed)));
-            at::set_num_threads(std::max(1, CPU_COUNT(&allowed)));
-        }
-    } else {
-        require_threads(at::get_num_threads());
-    }
+    // otherwise, take every core this process may run on (an mpirun rank bound to one core: 1)
+    // by setting OMP_NUM_THREADS, which libtorch reads as its default in each thread that starts
+    // a parallel loop. Not at::set_num_threads: each such thread would then call it again, and
+    // each call re-creates libtorch's pthreadpool, whose new threads spin ~25 ms (four pools in a
+    // seed-sized run on 2 cores, 7 % of its wall time; one per worker thread on a large node).
+    // The numbers do not depend on the count (layers.hpp).
+    cpu_set_t allowed;
+    if (!std::getenv("OMP_NUM_THREADS") && ::sched_getaffinity(0, sizeof allowed, &allowed) == 0)
+        ::setenv("OMP_NUM_THREADS", std::to_string(std::max(1, CPU_COUNT(&allowed))).c_str(), 0);
+    at::init_num_threads();  // this thread's count, read again (it may have run a loop already)
+    require_threads(at::get_num_threads());
     load_tokenizer(dir);
     model_.reset();
     model_ = make_(dir);
