@@ -96,7 +96,8 @@ void TransformerBackend::load(const std::filesystem::path& dir, const Params&) {
     // a parallel loop. Not at::set_num_threads: each such thread would then call it again, and
     // each call re-creates libtorch's pthreadpool, whose new threads spin ~25 ms (four pools in a
     // seed-sized run on 2 cores, 7 % of its wall time; one per worker thread on a large node).
-    // The numbers do not depend on the count (layers.hpp).
+    // The numbers do not depend on the count (layers.hpp). A report's Python, started later,
+    // inherits the variable: the count it would take anyway.
     cpu_set_t allowed;
     if (!std::getenv("OMP_NUM_THREADS") && ::sched_getaffinity(0, sizeof allowed, &allowed) == 0)
         ::setenv("OMP_NUM_THREADS", std::to_string(std::max(1, CPU_COUNT(&allowed))).c_str(), 0);
