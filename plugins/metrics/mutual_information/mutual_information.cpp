@@ -142,7 +142,12 @@ private:
             return;
         }
         const arma::uvec keep = arma::intersect(within_z(a, trim_z_), within_z(b, trim_z_));
-        for (const auto& e : estimators_) out.attribute(path, "mi_" + e, estimate(e, a.elem(keep), b.elem(keep)));
+        double observed = arma::datum::nan;  // the first estimator's, which the null tests
+        for (const auto& e : estimators_) {
+            const double mi = estimate(e, a.elem(keep), b.elem(keep));
+            if (e == estimators_.front()) observed = mi;
+            out.attribute(path, "mi_" + e, mi);
+        }
         if (std::find(estimators_.begin(), estimators_.end(), "ksg") != estimators_.end())
             if (const arma::uword twins = duplicated_points(arma::join_rows(a.elem(keep), b.elem(keep))))
                 out.warn(path + ": mi_ksg: " + std::to_string(twins) + " of " + std::to_string(keep.n_elem) +
@@ -154,7 +159,6 @@ private:
         out.attribute(path, "estimator", estimators_.front());  // the one the p-value tests
         if (permutations_ == 0) return;
         const Timed timed(out, "mi null");
-        const double observed = first(a, b);
         const Relabellings relabelled = relabellings(A.n_rows, permutations_, seed_);  // all n! when no more than permutations_
         const auto& perms = relabelled.perms;
         const std::string& estimator = estimators_.front();

@@ -85,16 +85,8 @@ arma::vec permuted_mi(const permuted::Packed<std::uint16_t>& d, arma::uword bx, 
 inline arma::vec permuted_mi(const arma::uvec& bins_a, arma::uword bx, const arma::uvec& bins_b, arma::uword by, arma::uword n,
                              const std::vector<arma::uvec>& perms, const Team& team = Alone()) {
     if (n < 2) return arma::vec(perms.size(), arma::fill::zeros);  // no pairs: mi_of_bins of none is 0
-    permuted::Packed<std::uint16_t> d;
-    d.n = n;
-    d.a.resize(bins_a.n_elem);
-    d.b.assign(std::size_t{n} * n, 0);
-    for (arma::uword j = 1; j < n; ++j)
-        for (arma::uword i = 0; i < j; ++i) {
-            const arma::uword k = upper_index(i, j, n);
-            d.a[j * (j - 1) / 2 + i] = static_cast<std::uint16_t>(bins_a(k));
-            d.b[std::size_t{j} * n + i] = d.b[std::size_t{i} * n + j] = static_cast<std::uint16_t>(bins_b(k));
-        }
+    const auto d = permuted::pack<std::uint16_t>(n, [&](arma::uword i, arma::uword j) { return bins_a(upper_index(i, j, n)); },
+                                                 [&](arma::uword i, arma::uword j) { return bins_b(upper_index(i, j, n)); }, false);
     return gather_blocks(team, perms.size(), [&](std::size_t first, std::size_t last) {
         return n <= 65536 ? detail::permuted_mi<std::uint16_t>(d, bx, by, double(bins_a.n_elem), perms, first, last)
                           : detail::permuted_mi<std::uint32_t>(d, bx, by, double(bins_a.n_elem), perms, first, last);
