@@ -63,26 +63,32 @@ void parallel_for(std::size_t first, std::size_t last, Body body, std::size_t ch
     std::atomic<std::size_t> failed_at{last};  // the lowest iteration that threw so far
     std::exception_ptr error;
     const SerialBlas serial_blas;  // the iterations share the cores, not each iteration's BLAS calls
-    // A statistic being profiled: each thread's busy time (a loop inside another's iterations is
-    // counted by the outer one).
+    // A statistic being profiled: each thread's busy time, added up by the thread and handed over
+    // once (a loop inside another's iterations is counted by the outer one).
     Timed* const timed = omp_in_parallel() ? nullptr : Timed::innermost();
-#pragma omp parallel for schedule(dynamic, chunk)
-    for (std::size_t i = first; i < last; ++i) {
-        if (i > failed_at.load(std::memory_order_relaxed)) continue;  // only an earlier failure matters now
-        try {
-            if (inject)
-                throw std::runtime_error("a fault injected in a parallel loop (iteration " + std::to_string(i) +
-                                         ", LAMINAR_TEST_FAIL_IN_PARALLEL is set)");
-            const auto started = std::chrono::steady_clock::now();
-            body(i);
-            if (timed) timed->add(omp_get_thread_num(), std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-        } catch (...) {
+    using Clock = std::chrono::steady_clock;
+#pragma omp parallel
+    {
+        double busy = 0;
+#pragma omp for schedule(dynamic, chunk)
+        for (std::size_t i = first; i < last; ++i) {
+            if (i > failed_at.load(std::memory_order_relaxed)) continue;  // only an earlier failure matters now
+            try {
+                if (inject)
+                    throw std::runtime_error("a fault injected in a parallel loop (iteration " + std::to_string(i) +
+                                             ", LAMINAR_TEST_FAIL_IN_PARALLEL is set)");
+                const Clock::time_point started = timed ? Clock::now() : Clock::time_point{};
+                body(i);
+                if (timed) busy += std::chrono::duration<double>(Clock::now() - started).count();
+            } catch (...) {
 #pragma omp critical(laminar_parallel_for)
-            if (i < failed_at.load()) {
-                failed_at = i;
-                error = std::current_exception();
+                if (i < failed_at.load()) {
+                    failed_at = i;
+                    error = std::current_exception();
+                }
             }
         }
+        if (timed) timed->add(omp_get_thread_num(), busy);
     }
     if (error) std::rethrow_exception(error);
 }

@@ -177,7 +177,8 @@ inline arma::vec moment_bootstrap(const arma::mat& A, const arma::mat& B, bool c
                          sbb = sums(3, s - from) / 2, sab = sums(4, s - from) / 2;
             const double num = centre ? sab - sa * sb / m : sab;
             const double den = centre ? std::sqrt((saa - sa * sa / m) * (sbb - sb * sb / m)) : std::sqrt(saa * sbb);
-            out(s - first) = den > 0 ? num / den : arma::datum::nan;
+            const bool degenerate = arma::uvec(arma::find(w)).n_elem < 3;  // degenerate_resample(), from the counts
+            out(s - first) = !degenerate && den > 0 ? num / den : arma::datum::nan;
         }
     }, 1);
     return out;
@@ -202,12 +203,12 @@ inline arma::vec bootstrap(const arma::mat& A, const arma::mat& B, const std::st
     } else {
         out = gather_blocks(team, samples, [&](std::size_t first, std::size_t last) {
             arma::vec values(last - first);
-            parallel_for(first, last, [&](std::size_t s) { values(s - first) = bootstrap_sample(A, B, method, draws[s]); });
+            parallel_for(first, last, [&](std::size_t s) {
+                values(s - first) = degenerate_resample(draws[s]) ? arma::datum::nan : bootstrap_sample(A, B, method, draws[s]);
+            });
             return values;
         });
     }
-    for (std::size_t s = 0; s < samples; ++s)
-        if (degenerate_resample(draws[s])) out(s) = arma::datum::nan;
     return out;
 }
 
