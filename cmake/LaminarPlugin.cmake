@@ -15,7 +15,7 @@ if(NOT TARGET laminar::analysis)
     # it); permutation and bootstrap loops run on all cores through OpenMP.
     add_library(laminar::analysis INTERFACE IMPORTED)
     target_include_directories(laminar::analysis INTERFACE ${ARMADILLO_INCLUDE_DIRS})
-    # BLAS itself too: selectivity.hpp's triangular products (dtrmm), which Armadillo does not offer.
+    # BLAS itself too: matrices.hpp's triangular products (dtrmm, strmm), which Armadillo does not offer.
     target_link_libraries(laminar::analysis INTERFACE laminar::api ${ARMADILLO_LIBRARIES} ${BLAS_LIBRARIES} OpenMP::OpenMP_CXX)
     # The hand-written sums (permuted_sums.hpp) fix their order of operations; fusing a multiply
     # and an add (-march with FMA) would round differently from a build without it.

@@ -3,19 +3,11 @@
 #include <limits>
 #include <type_traits>
 
+#include "laminar/analysis/matrices.hpp"
+
 namespace laminar::encoding {
 
-extern "C" void strmm_(const char* side, const char* uplo, const char* transa, const char* diag, const int* m, const int* n,
-                       const float* alpha, const float* a, const int* lda, float* b, const int* ldb);
-
 namespace {
-
-/// B := A B for A upper triangular [m x m] (BLAS strmm, in place): half a full product's work.
-void upper_times(const arma::fmat& A, arma::fmat& B) {
-    const int m = static_cast<int>(B.n_rows), n = static_cast<int>(B.n_cols);
-    const float one = 1;
-    strmm_("L", "U", "N", "N", &m, &n, &one, A.memptr(), &m, B.memptr(), &m);
-}
 
 /// The fit of Y_train in the precision of `b`: alphas chosen per target, the held-out words predicted.
 template <class eT>
@@ -37,7 +29,7 @@ FoldRidge::Fit fit_in(const FoldRidge::Basis<eT>& b, const arma::vec& alphas, bo
         if constexpr (std::is_same_v<eT, float>)
             if (loo_factor) {  // full rank: |W U (g o z)|^2 = |R (g o z)|^2 (ridge_cv.hpp)
                 arma::fmat scaled = Z.each_col() % shrink;
-                upper_times((*loo_factor)[a], scaled);
+                analysis::upper_times((*loo_factor)[a], scaled);
                 for (arma::uword t = 0; t < targets; ++t) {
                     const float* r = scaled.colptr(t);
                     double sum = 0;

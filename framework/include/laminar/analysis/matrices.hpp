@@ -1,6 +1,6 @@
 // Armadillo building blocks shared by metric plugins: activation sets as matrices, similarity
-// matrices in one BLAS call, strict upper triangles, category labels. Header-only; metrics
-// link Armadillo, the host does not.
+// matrices in one BLAS call, strict upper triangles, category labels, triangular products.
+// Header-only; metrics link Armadillo and BLAS (laminar::analysis), the host does not.
 #pragma once
 
 #include <armadillo>
@@ -12,7 +12,27 @@
 #include "laminar/metric.hpp"
 #include "laminar/space.hpp"
 
+// BLAS's triangular products, which Armadillo does not offer (LP64, as Debian's BLAS).
+extern "C" void dtrmm_(const char* side, const char* uplo, const char* transa, const char* diag, const int* m, const int* n,
+                       const double* alpha, const double* a, const int* lda, double* b, const int* ldb);
+extern "C" void strmm_(const char* side, const char* uplo, const char* transa, const char* diag, const int* m, const int* n,
+                       const float* alpha, const float* a, const int* lda, float* b, const int* ldb);
+
 namespace laminar::analysis {
+
+/// M := U M for U upper triangular [n x n] (BLAS dtrmm, in place): half a full product's work.
+inline void upper_times(const arma::mat& U, arma::mat& M) {
+    const int n = static_cast<int>(M.n_rows), columns = static_cast<int>(M.n_cols);
+    const double one = 1;
+    if (n > 0 && columns > 0) dtrmm_("L", "U", "N", "N", &n, &columns, &one, U.memptr(), &n, M.memptr(), &n);
+}
+
+/// The same in single precision (BLAS strmm).
+inline void upper_times(const arma::fmat& U, arma::fmat& M) {
+    const int n = static_cast<int>(M.n_rows), columns = static_cast<int>(M.n_cols);
+    const float one = 1;
+    if (n > 0 && columns > 0) strmm_("L", "U", "N", "N", &n, &columns, &one, U.memptr(), &n, M.memptr(), &n);
+}
 
 /// Refuses a set with a row per token (ActivationSet::tokens) where a metric compares stimuli.
 inline void require_stimulus_rows(const ActivationSet& set) {

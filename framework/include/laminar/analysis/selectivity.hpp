@@ -23,9 +23,6 @@
 #include "laminar/team_work.hpp"
 #include "laminar/types.hpp"
 
-extern "C" void dtrmm_(const char* side, const char* uplo, const char* transa, const char* diag, const int* m, const int* n,
-                       const double* alpha, const double* a, const int* lda, double* b, const int* ldb);
-
 namespace laminar::analysis {
 
 /// A similarity matrix over units (words): `sums(u, v)` the sum of the row-level similarities
@@ -76,19 +73,6 @@ inline Blocks blocks_from(const arma::mat& UL, const arma::uvec& labels, arma::u
         b.counts(c, c) = (sizes(c) * sizes(c) - squares(c)) / 2;  // whole numbers: exact
     }
     return b;
-}
-
-inline arma::mat one_hot(const arma::uvec& labels, arma::uword k) {
-    arma::mat L(labels.n_elem, k, arma::fill::zeros);
-    for (arma::uword i = 0; i < labels.n_elem; ++i) L(i, labels(i)) = 1;
-    return L;
-}
-
-/// M := U M for U upper triangular [n x n] (BLAS dtrmm, in place): half a full product's work.
-inline void upper_times(const arma::mat& U, arma::mat& M) {
-    const int n = static_cast<int>(M.n_rows), columns = static_cast<int>(M.n_cols);
-    const double one = 1;
-    if (n > 0 && columns > 0) dtrmm_("L", "U", "N", "N", &n, &columns, &one, U.memptr(), &n, M.memptr(), &n);
 }
 
 /// U L for a labelling from U L' (L' the one-hot columns of the first k - 1 categories, as
