@@ -7,12 +7,9 @@
 // model plugins take them (transformer.cpp). libtorch's own default, the physical cores its
 // cpuinfo finds, is 1 of 2 on some virtual machines while OpenBLAS takes both: measured so, the
 // product looked twice as slow as it is.
-#include <sched.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +18,7 @@
 #include <torch/utils.h>
 
 #include "gemm.hpp"
+#include "transformer.hpp"
 
 namespace gemm = laminar::models::gemm;
 using Clock = std::chrono::steady_clock;
@@ -50,10 +48,7 @@ void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(300)); }
 int main(int argc, char** argv) {
     const int repeats = argc > 1 ? std::stoi(argv[1]) : 7;
     torch::InferenceMode guard;
-    cpu_set_t allowed;
-    if (!std::getenv("OMP_NUM_THREADS") && ::sched_getaffinity(0, sizeof allowed, &allowed) == 0)
-        ::setenv("OMP_NUM_THREADS", std::to_string(std::max(1, CPU_COUNT(&allowed))).c_str(), 0);
-    at::init_num_threads();
+    laminar::models::use_allowed_cores();
     // rows x in x out: a seed-sized pass (34 prompts, ~2 own tokens), a batch of 64 and of 512
     // prompts, through gpt2-medium's four products (qkv, attention out, MLP up, MLP down).
     const int64_t shapes[][3] = {{68, 1024, 3072}, {68, 4096, 1024}, {128, 1024, 4096}, {1024, 1024, 3072},

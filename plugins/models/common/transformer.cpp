@@ -83,12 +83,7 @@ void require_threads(int n) {
 
 }  // namespace
 
-void TransformerBackend::load(const std::filesystem::path& dir, const Params&) {
-    // A forward pass frees and reallocates activations of tens of megabytes block after block.
-    // glibc would hand blocks that large back to the kernel, whose fresh pages must then be
-    // faulted in and zeroed again (5-8% of a full forward): keep them in the heap for reuse.
-    ::mallopt(M_MMAP_THRESHOLD, 1 << 30);
-    ::mallopt(M_TRIM_THRESHOLD, 1 << 30);
+int use_allowed_cores() {
     // libtorch's threads (the products', norms' and attention's) default to the physical cores
     // its cpuinfo finds, which on some virtual machines is 1 of 2. Unless OMP_NUM_THREADS says
     // otherwise, take every core this process may run on (an mpirun rank bound to one core: 1)
@@ -102,7 +97,16 @@ void TransformerBackend::load(const std::filesystem::path& dir, const Params&) {
     if (!std::getenv("OMP_NUM_THREADS") && ::sched_getaffinity(0, sizeof allowed, &allowed) == 0)
         ::setenv("OMP_NUM_THREADS", std::to_string(std::max(1, CPU_COUNT(&allowed))).c_str(), 0);
     at::init_num_threads();  // this thread's count, read again (it may have run a loop already)
-    require_threads(at::get_num_threads());
+    return at::get_num_threads();
+}
+
+void TransformerBackend::load(const std::filesystem::path& dir, const Params&) {
+    // A forward pass frees and reallocates activations of tens of megabytes block after block.
+    // glibc would hand blocks that large back to the kernel, whose fresh pages must then be
+    // faulted in and zeroed again (5-8% of a full forward): keep them in the heap for reuse.
+    ::mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    ::mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    require_threads(use_allowed_cores());
     load_tokenizer(dir);
     model_.reset();
     model_ = make_(dir);

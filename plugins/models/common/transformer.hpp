@@ -106,6 +106,10 @@ public:
     virtual torch::Tensor unembed(const torch::Tensor& residual) const = 0;
 };
 
+/// Gives libtorch's loops every core this process may run on, unless OMP_NUM_THREADS says
+/// otherwise (transformer.cpp says why through that variable); returns their number.
+int use_allowed_cores();
+
 using TransformerFactory = std::function<std::unique_ptr<Transformer>(const std::filesystem::path& dir)>;
 
 /// A model plugin: `class LlamaBackend : public TransformerBackend { LlamaBackend() :
